@@ -1,0 +1,3 @@
+from mediamon.cli import main
+
+main()

@@ -1,0 +1,371 @@
+"""Load ``config/mediamon.toml`` (and the seed files it names) into typed, validated objects.
+
+Every mistake is reported as ``ConfigError`` naming the file, the key and the reason, e.g.
+``config/mediamon.toml: feeds[3].interval: "5x" is not a duration (use 30s, 15m, 2h)``,
+before anything runs. Unknown keys are errors too: a typo must not be silently ignored.
+
+Relative paths in a config file (database, seeds, local feed files) are relative to the
+directory that holds the config file, so a config works from any working directory.
+
+This module reads files but fetches nothing and opens no database.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from . import USER_AGENT
+from .errors import ConfigError, QueryError
+from .topics import TopicError, TopicSet
+from .types import FeedSource
+
+DEFAULT_CONFIG = Path("config/mediamon.toml")
+KeepMode = Literal["rule", "profile", "either", "both"]
+KEEP_MODES: tuple[KeepMode, ...] = ("rule", "profile", "either", "both")
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
+               "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+
+
+def parse_duration(value: object) -> float:
+    """``"30s"``, ``"15m"``, ``"2h"``, ``"1d"`` or a number of seconds -> seconds.
+
+    Raises ValueError with the message used in config errors.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration (use 30s, 15m, 2h)")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        m = _DURATION_RE.match(str(value))
+        if not m:
+            raise ValueError(f'"{value}" is not a duration (use 30s, 15m, 2h)')
+        seconds = float(m.group(1)) * _DURATION_UNITS[(m.group(2) or "s").lower()]
+    if seconds < 0:
+        raise ValueError(f"{value!r} is negative")
+    return seconds
+
+
+def parse_size(value: object) -> int:
+    """``"10MB"``, ``"512KiB"`` or a number of bytes -> bytes."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a size (use 512KB, 10MB)")
+    if isinstance(value, int):
+        size = value
+    else:
+        m = _SIZE_RE.match(str(value))
+        if not m:
+            raise ValueError(f'"{value}" is not a size (use 512KB, 10MB)')
+        size = int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+    if size <= 0:
+        raise ValueError(f"{value!r} must be more than 0 bytes")
+    return size
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    timeout: float = 30.0
+    max_bytes: int = 10_000_000
+    user_agent: str = USER_AGENT
+    concurrency: int = 16
+    per_host: int = 2
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    interval: float = 1800.0
+    jitter: float = 120.0
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    seeds: tuple[Path, ...] = ()
+    threshold: float = 0.25
+
+
+@dataclass(frozen=True)
+class KeepSettings:
+    rule: str | None = None
+    mode: KeepMode = "rule"
+    keep_all: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    db_path: Path
+    fetch: FetchSettings
+    schedule: ScheduleSettings
+    profile: ProfileSettings
+    keep: KeepSettings
+    topics: Mapping[str, str]
+    feeds: tuple[FeedSource, ...]
+    topic_set: TopicSet = field(repr=False, compare=False)
+    seed_texts: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+
+T = TypeVar("T")
+
+
+class _Section:
+    """Reads one TOML table, remembering which keys were used so leftovers are errors."""
+
+    def __init__(self, path: Path, prefix: str, data: object) -> None:
+        self.path, self.prefix = path, prefix
+        if not isinstance(data, dict):
+            raise ConfigError(str(path), prefix, f"must be a table, not {_kind(data)}")
+        self.data: dict[str, Any] = data
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def error(self, name: str, reason: str) -> ConfigError:
+        return ConfigError(str(self.path), self.key(name), reason)
+
+    def get(self, name: str, default: T, convert: Callable[[Any], T]) -> T:
+        self.used.add(name)
+        if name not in self.data:
+            return default
+        try:
+            return convert(self.data[name])
+        except (ValueError, TypeError) as exc:
+            raise self.error(name, str(exc)) from None
+
+    def finish(self) -> None:
+        extra = sorted(set(self.data) - self.used)
+        if extra:
+            raise self.error(extra[0], "unknown key" + _suggest(extra[0], self.used))
+
+
+def _suggest(name: str, known: set[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(sorted(known))})"
+
+
+def _kind(value: object) -> str:
+    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _string(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"must be a string, not {_kind(value)}")
+    return value
+
+
+def _nonempty_string(value: object) -> str:
+    text = _string(value).strip()
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+def _positive_int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"must be an integer, not {_kind(value)}")
+    if value < 1:
+        raise ValueError(f"must be at least 1, not {value}")
+    return value
+
+
+def _fraction(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"must be a number between 0 and 1, not {_kind(value)}")
+    if not 0 <= value <= 1:
+        raise ValueError(f"must be between 0 and 1, not {value}")
+    return float(value)
+
+
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"must be true or false, not {_kind(value)}")
+    return value
+
+
+def _string_list(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError("must be an array of strings")
+    return tuple(v.strip() for v in value if v.strip())
+
+
+def _positive_duration(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"{value!r} must be longer than 0s")
+    return seconds
+
+
+def _keep_mode(value: object) -> KeepMode:
+    text = _string(value)
+    for mode in KEEP_MODES:
+        if text == mode:
+            return mode
+    raise ValueError(f'"{text}" is not one of: {", ".join(KEEP_MODES)}')
+
+
+def resolve_path(base: Path, value: str) -> Path:
+    path = Path(os.path.expanduser(value))
+    return path if path.is_absolute() else base / path
+
+
+def feed_url(base: Path, value: str) -> str:
+    """Feed URLs stay as they are; local paths become absolute so they work from anywhere."""
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", value):
+        return value
+    return str(resolve_path(base, value).resolve())
+
+
+def find_config(explicit: str | Path | None) -> Path:
+    """The config file to use: ``--config``, else ``$MEDIAMON_CONFIG``, else the default."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("MEDIAMON_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def load_config(path: str | Path, *, db_override: str | Path | None = None) -> Config:
+    """Read and validate a config file. Raises ConfigError naming file, key and reason."""
+    path = Path(path)
+    where = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(where, "", "no such config file (pass --config or set MEDIAMON_CONFIG)") from None
+    except OSError as exc:
+        raise ConfigError(where, "", f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(where, "", "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(where, "", f"not valid TOML: {exc}") from None
+    return config_from_dict(raw, path=path, db_override=db_override)
+
+
+def config_from_dict(
+    raw: dict[str, Any], *, path: Path, db_override: str | Path | None = None
+) -> Config:
+    base = path.parent
+    where = str(path)
+    top = _Section(path, "", raw)
+
+    database = _Section(path, "database", top.get("database", {}, lambda v: v))
+    db_value = database.get("path", "data/mediamon.db", _nonempty_string)
+    database.finish()
+    env_db = os.environ.get("MEDIAMON_DB")
+    db_path = Path(db_override) if db_override else Path(env_db) if env_db else resolve_path(base, db_value)
+
+    fsec = _Section(path, "fetch", top.get("fetch", {}, lambda v: v))
+    defaults = FetchSettings()
+    fetch = FetchSettings(
+        timeout=fsec.get("timeout", defaults.timeout, _positive_duration),
+        max_bytes=fsec.get("max_bytes", defaults.max_bytes, parse_size),
+        user_agent=fsec.get("user_agent", defaults.user_agent, _nonempty_string),
+        concurrency=fsec.get("concurrency", defaults.concurrency, _positive_int),
+        per_host=fsec.get("per_host", defaults.per_host, _positive_int),
+    )
+    fsec.finish()
+
+    ssec = _Section(path, "schedule", top.get("schedule", {}, lambda v: v))
+    schedule = ScheduleSettings(
+        interval=ssec.get("interval", ScheduleSettings.interval, _positive_duration),
+        jitter=ssec.get("jitter", ScheduleSettings.jitter, parse_duration),
+    )
+    ssec.finish()
+
+    psec = _Section(path, "profile", top.get("profile", {}, lambda v: v))
+    seed_names = psec.get("seeds", (), _string_list)
+    threshold = psec.get("threshold", ProfileSettings.threshold, _fraction)
+    psec.finish()
+    seeds = []
+    texts = []
+    for i, name in enumerate(seed_names):
+        seed = resolve_path(base, name)
+        try:
+            texts.append(seed.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(where, f"profile.seeds[{i}]", f"no such seed file: {seed}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(where, f"profile.seeds[{i}]", f"cannot read {seed}: {exc}") from None
+        seeds.append(seed)
+    profile = ProfileSettings(tuple(seeds), threshold)
+
+    ksec = _Section(path, "keep", top.get("keep", {}, lambda v: v))
+    keep = KeepSettings(
+        rule=ksec.get("rule", None, _nonempty_string),
+        mode=ksec.get("mode", KeepSettings.mode, _keep_mode),
+        keep_all=ksec.get("keep_all", False, _boolean),
+    )
+    ksec.finish()
+    if keep.mode in ("profile", "either", "both") and not seeds:
+        raise ConfigError(where, "keep.mode", f'"{keep.mode}" needs profile.seeds')
+
+    topics = _topics(path, top.get("topics", {}, lambda v: v))
+    if not topics and keep.mode != "profile":
+        raise ConfigError(where, "topics", "define at least one topic (or use keep.mode = \"profile\")")
+    try:
+        topic_set = TopicSet.compile(topics, keep.rule)
+    except TopicError as exc:
+        raise ConfigError(where, exc.key, str(QueryError(exc.reason, exc.column))) from None
+
+    feeds = _feeds(path, base, top.get("feeds", [], lambda v: v), schedule)
+    top.finish()
+    return Config(path, db_path, fetch, schedule, profile, keep, topics, feeds, topic_set,
+                  tuple(texts))
+
+
+def _topics(path: Path, value: object) -> dict[str, str]:
+    section = _Section(path, "topics", value)
+    topics: dict[str, str] = {}
+    for name in list(section.data):
+        section.used.add(name)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
+            raise section.error(name, "topic names are letters, digits, _ and - (used as @name)")
+        topic = _Section(path, f"topics.{name}", section.data[name])
+        topics[name] = topic.get("query", "", _nonempty_string)
+        topic.get("description", "", _string)
+        if "query" not in topic.data:
+            raise topic.error("query", "missing (every topic needs a query)")
+        topic.finish()
+    return topics
+
+
+def _feeds(path: Path, base: Path, value: object, schedule: ScheduleSettings) -> tuple[FeedSource, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(str(path), "feeds", "must be an array of tables ([[feeds]])")
+    feeds: list[FeedSource] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(value):
+        sec = _Section(path, f"feeds[{i}]", entry)
+        url = sec.get("url", "", _nonempty_string)
+        if "url" not in sec.data:
+            raise sec.error("url", "missing (every feed needs a url)")
+        if not re.match(r"^(https?|file)://", url) and "://" in url:
+            raise sec.error("url", f'"{url}" is not an http(s) URL, file:// URL or local path')
+        url = feed_url(base, url)
+        if url in seen:
+            raise sec.error("url", f"duplicate of feeds[{seen[url]}]")
+        seen[url] = i
+        feeds.append(
+            FeedSource(
+                url=url,
+                name=sec.get("name", None, _nonempty_string),
+                tags=sec.get("tags", (), _string_list),
+                interval=sec.get("interval", None, _positive_duration),
+                origin="config",
+            )
+        )
+        sec.finish()
+    return tuple(feeds)

@@ -1,0 +1,447 @@
+"""``RawEntry`` -> ``Item``: plain text, safe HTML, UTC dates, a stable id.
+
+Text
+    ``title``, ``summary`` and ``content`` are plain text: HTML is rendered with selectolax
+    (Lexbor) so block elements become line breaks, ``<script>``/``<style>`` disappear and
+    entities are decoded; runs of whitespace fold to one space, blank lines are dropped,
+    NUL and other control characters are removed. Titles are one line. Titles are always
+    read as HTML, whatever type the feed declares, because feeds put markup in titles and
+    escape them twice (``&amp;amp;``); one extra round of entity decoding handles the
+    latter. ``summary_html``/``content_html`` are sanitised with nh3 (its default
+    allow-list; ``http``/``https``/``mailto`` links only; ``rel="noopener noreferrer
+    nofollow"``; relative ``href``/``src`` resolved against the feed URL, or dropped when
+    there is no http(s) base). ``content`` is the longest of the entry's contents;
+    ``summary`` is the summary/description. When both say the same thing the summary is
+    kept and ``content`` is empty.
+
+Dates
+    ``published`` is the first usable of published, updated and created, in UTC. A date
+    before 1970, an unparsable one or none at all gives ``now`` with
+    ``published_from_feed=False``. A date more than ``max_skew`` in the future is also
+    replaced by ``now`` with ``published_from_feed=False``: it is no longer the feed's
+    date, and a far-future item would otherwise sit at the top of every "newest" list.
+    ``updated`` is the feed's updated date (``None`` when absent or unusable, ``now`` when
+    in the future). ``first_seen`` is ``now``.
+
+Identity
+    ``Item.id`` is the first 16 hex digits of the SHA-256 of the first of:
+
+    1. ``"guid:" + guid`` when the guid is globally unique by construction: an absolute
+       ``http(s)://host...``, ``urn:`` or ``tag:`` URI;
+    2. ``"guid:" + feed_url + "\\n" + guid`` for any other guid (``"1"``, ``"tass-1982711"``):
+       bare guids are only unique within their feed;
+    3. ``"url:" + canonical_url``;
+    4. ``"hash:" + feed_url + "\\n" + title + "\\n" + published date as the feed wrote it``
+       (plus the text when there is neither a title nor a date).
+
+    The id never depends on ``now``, so it is stable across polls and restarts as long as
+    the feed keeps its guid, link or date. (Feed-scoped keys use the feed URL the caller
+    passes: a feed that moves gets new ids for bare-guid items.)
+
+``content_hash`` covers what a reader sees (title, summary, content, URL), never
+volatile fields such as ``first_seen``, so it changes exactly when an edit is visible.
+
+Pure functions: no I/O, no clock (``now`` is passed in).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html as html_lib
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urljoin
+
+import nh3
+from selectolax.lexbor import LexborHTMLParser
+
+from .types import Item, ParsedFeed, RawEntry
+from .urls import canonical_url, is_http_url
+
+__all__ = [
+    "NormalisedFeed",
+    "html_to_text",
+    "normalise_entry",
+    "normalise_feed",
+    "normalise_feed_counted",
+    "normalise_language",
+    "plain_title",
+    "sanitise_html",
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# C0/C1 controls except tab/newline/CR, BOM, and lone surrogates (which cannot be
+# encoded to UTF-8, so they would break hashing, SQLite and nh3).
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\ud800-\udfff]")
+_SPACE_RE = re.compile(r"[^\S\n]+")  # whitespace other than newline, Unicode-aware
+_ENTITY_RE = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
+# Markup that survived one round of rendering: the feed escaped its HTML twice.
+_ESCAPED_HTML_RE = re.compile(
+    r"</(?:p|div|a|b|i|u|em|strong|span|li|ul|ol|h[1-6]|blockquote|table|tr|td|figure)\s*>"
+    r"|<(?:br|img|p|hr)\b[^<>]*>",
+    re.IGNORECASE,
+)
+_DROP_TAGS = ["script", "style", "noscript", "template", "svg", "head"]
+_BLOCK_TAGS = (
+    "address,article,aside,blockquote,dd,details,dialog,div,dl,dt,fieldset,figcaption,"
+    "figure,footer,form,h1,h2,h3,h4,h5,h6,header,hgroup,hr,li,main,nav,ol,p,pre,section,"
+    "summary,table,tbody,thead,tfoot,tr,ul,caption"
+)
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
+_LANG_RE = re.compile(r"[a-z]{2,3}")
+_GLOBAL_GUID_RE = re.compile(r"(?:urn|tag):\S", re.IGNORECASE)
+_LINK_RELS = ("alternate", None)
+
+
+# --- text ----------------------------------------------------------------------------------
+
+
+def _scrub(text: str) -> str:
+    return _CONTROL_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _fold_lines(text: str) -> str:
+    lines = (_SPACE_RE.sub(" ", line).strip() for line in _scrub(text).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML fragment: one line per block, whitespace folded."""
+    markup = _scrub(markup or "")
+    if "<" not in markup and "&" not in markup:
+        return _fold_lines(markup)  # plain text: no parser needed
+    tree = LexborHTMLParser(markup)
+    tree.strip_tags(_DROP_TAGS, recursive=True)
+    body = tree.body
+    if body is None:
+        return ""
+    for node in body.css(_BLOCK_TAGS):
+        node.insert_before("\n")
+        node.insert_after("\n")
+    for node in body.css("br"):
+        node.insert_after("\n")
+    for node in body.css("td,th"):
+        node.insert_after(" ")  # cells of one row stay on one line, but apart
+    return _fold_lines(body.text(deep=True))
+
+
+def plain_title(value: str | None) -> str:
+    """A one-line plain-text title: markup removed, entities decoded (twice if needed)."""
+    text = html_to_text(value or "")
+    # Markup or entities left after one rendering: the feed escaped the title twice.
+    if _ESCAPED_HTML_RE.search(text):
+        text = html_to_text(text)
+    elif _ENTITY_RE.search(text):
+        text = html_lib.unescape(text)
+    return " ".join(_scrub(text).split())
+
+
+@lru_cache(maxsize=256)
+def _cleaner(base: str | None) -> nh3.Cleaner:
+    relative: Any = "deny"
+    if base:
+        relative = ("rewrite_with_base", base)
+    try:
+        return nh3.Cleaner(
+            link_rel="noopener noreferrer nofollow",
+            url_schemes={"http", "https", "mailto"},
+            url_relative=relative,
+        )
+    except ValueError:  # a base nh3 cannot parse: drop relative URLs instead
+        return _cleaner(None)
+
+
+def sanitise_html(markup: str, base: str | None = None) -> str:
+    """nh3-sanitised HTML; relative URLs resolved against ``base`` (http(s)) or dropped."""
+    markup = _scrub(markup or "")
+    if not markup.strip():
+        return ""
+    cleaner = _cleaner(base if is_http_url(base) else None)
+    return _scrub(cleaner.clean(markup)).strip()
+
+
+def _is_html(media_type: str | None) -> bool | None:
+    """True for HTML, False for plain text, None for a non-text payload (an image...)."""
+    media_type = (media_type or "").split(";", 1)[0].strip().lower()
+    if not media_type or media_type in _HTML_TYPES:
+        return True  # RSS descriptions come untyped and are HTML in practice
+    if media_type.startswith("text/") or media_type == "text":
+        return False
+    return None
+
+
+def _render(value: Any, media_type: str | None, base: str | None) -> tuple[str, str]:
+    """(plain text, sanitised HTML) of one feed text construct."""
+    if not isinstance(value, str) or not value.strip():
+        return "", ""
+    kind = _is_html(media_type)
+    if kind is None:
+        return "", ""
+    if not kind:
+        text = _fold_lines(value)
+        return text, html_lib.escape(text, quote=False).replace("\n", "<br>\n")
+    text = html_to_text(value)
+    if _ESCAPED_HTML_RE.search(text):
+        # The text still has tags in it: the HTML was escaped twice. Render it again.
+        value = text
+        text = html_to_text(value)
+    return text, sanitise_html(value, base)
+
+
+# --- small field helpers -------------------------------------------------------------------
+
+
+def _s(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _dicts(value: Any) -> Iterable[dict[str, Any]]:
+    if isinstance(value, list | tuple):
+        return [item for item in value if isinstance(item, dict)]
+    return []
+
+
+def _dedupe(values: Iterable[str]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    result = []
+    for value in values:
+        key = value.casefold()
+        if value and key not in seen:
+            seen.add(key)
+            result.append(value)
+    return tuple(result)
+
+
+def _base(detail: Any, feed_url: str) -> str | None:
+    """Where relative URLs in a text construct point: its xml:base, else the feed URL."""
+    base = _s(detail.get("base")) if isinstance(detail, dict) else ""
+    if is_http_url(base):
+        return base
+    return feed_url if is_http_url(feed_url) else None
+
+
+def normalise_language(tag: Any) -> str | None:
+    """Lower-case primary language subtag (``en-US`` -> ``en``, ``ru_RU`` -> ``ru``), or None."""
+    if not isinstance(tag, str):
+        return None
+    primary = re.split(r"[-_]", tag.strip(), maxsplit=1)[0].lower()
+    return primary if _LANG_RE.fullmatch(primary) else None
+
+
+def _as_utc(value: Any) -> datetime | None:
+    try:
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                return value.replace(tzinfo=UTC)  # feedparser's times are UTC
+            return value.astimezone(UTC)
+        if isinstance(value, time.struct_time | tuple | list) and len(value) >= 6:
+            return datetime(*(int(part) for part in value[:6]), tzinfo=UTC)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    return None
+
+
+def _feed_date(
+    data: dict[str, Any], keys: tuple[str, ...], now: datetime, max_skew: timedelta
+) -> tuple[datetime | None, bool]:
+    """(date, taken from the feed?) from the first usable ``*_parsed`` key."""
+    for key in keys:
+        value = _as_utc(data.get(key))
+        if value is None or value < _EPOCH:
+            continue
+        if value > now + max_skew:
+            return now, False  # a date in the future is a feed error, not news from then
+        return value, True
+    return None, False
+
+
+# --- entry -> item -------------------------------------------------------------------------
+
+
+def _link(data: dict[str, Any], feed_url: str) -> str | None:
+    link = _s(data.get("link"))
+    if link and data.get("guidislink") and link == _s(data.get("id")):
+        # feedparser copies the guid into ``link`` when an item has none. "1234" is an
+        # identifier, not a link; only absolute URLs and paths are worth resolving.
+        if not (is_http_url(link) or link.startswith("/")):
+            link = ""
+    if not link:
+        for item in _dicts(data.get("links")):
+            if item.get("rel") in _LINK_RELS and _s(item.get("href")):
+                link = _s(item.get("href"))
+                break
+    link = link or _s(data.get("external_url"))
+    if not link:
+        return None
+    if is_http_url(feed_url) and not is_http_url(link):
+        try:
+            link = urljoin(feed_url, link)
+        except ValueError:
+            return None
+    link = _scrub(link).strip()
+    return link if is_http_url(link) else None
+
+
+def _language(data: dict[str, Any], feed: ParsedFeed) -> str | None:
+    candidates = [data.get("language")]
+    candidates += [item.get("language") for item in _dicts(data.get("content"))]
+    for key in ("summary_detail", "title_detail"):
+        detail = data.get(key)
+        if isinstance(detail, dict):
+            candidates.append(detail.get("language"))
+    candidates.append(feed.language)
+    for candidate in candidates:
+        language = normalise_language(candidate)
+        if language:
+            return language
+    return None
+
+
+def _authors(data: dict[str, Any]) -> tuple[str, ...]:
+    names = [
+        _s(author.get("name")) or _s(author.get("email")) for author in _dicts(data.get("authors"))
+    ]
+    if not any(names):
+        detail = data.get("author_detail")
+        names = [_s(detail.get("name")) if isinstance(detail, dict) else ""]
+        names.append(_s(data.get("author")))
+    return _dedupe(plain_title(name) for name in names if name)
+
+
+def _categories(data: dict[str, Any]) -> tuple[str, ...]:
+    terms = (_s(tag.get("term")) or _s(tag.get("label")) for tag in _dicts(data.get("tags")))
+    return _dedupe(plain_title(term) for term in terms if term)
+
+
+def _guid(data: dict[str, Any]) -> str | None:
+    guid = _scrub(_s(data.get("id"))).strip()
+    return guid or None
+
+
+def _is_global_guid(guid: str) -> bool:
+    return (is_http_url(guid) and "://" in guid) or bool(_GLOBAL_GUID_RE.match(guid))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _stable_key(
+    data: dict[str, Any], *, guid: str | None, canonical: str | None, feed_url: str, title: str, text: str
+) -> str:
+    if guid:
+        return "guid:" + guid if _is_global_guid(guid) else f"guid:{feed_url}\n{guid}"
+    if canonical:
+        return "url:" + canonical
+    date = _s(data.get("published")) or _s(data.get("updated")) or _s(data.get("created"))
+    key = f"hash:{feed_url}\n{title}\n{date}"
+    if not title and not date:
+        key += "\n" + text  # nothing else tells two such items apart
+    return key
+
+
+def normalise_entry(
+    entry: RawEntry,
+    *,
+    feed_url: str,
+    feed: ParsedFeed,
+    now: datetime,
+    max_skew: timedelta = timedelta(minutes=10),
+) -> Item:
+    """Turn one parsed entry into an ``Item`` (rules in the module docstring)."""
+    data = entry.data if isinstance(entry.data, dict) else {}
+    now = _as_utc(now) or _EPOCH
+
+    title = plain_title(_s(data.get("title")))
+    summary_detail = data.get("summary_detail")
+    summary_type = summary_detail.get("type") if isinstance(summary_detail, dict) else None
+    summary, summary_html = _render(
+        data.get("summary"), summary_type, _base(summary_detail, feed_url)
+    )
+    content, content_html = "", ""
+    for part in _dicts(data.get("content")):
+        text, markup = _render(part.get("value"), part.get("type"), _base(part, feed_url))
+        if len(text) > len(content):
+            content, content_html = text, markup
+    if content == summary:
+        content, content_html = "", ""  # feedparser copies content into a missing summary
+
+    url = _link(data, feed_url)
+    canonical = canonical_url(url)
+    guid = _guid(data)
+    published, from_feed = _feed_date(
+        data, ("published_parsed", "updated_parsed", "created_parsed"), now, max_skew
+    )
+    updated, _ = _feed_date(data, ("updated_parsed",), now, max_skew)
+    key = _stable_key(
+        data,
+        guid=guid,
+        canonical=canonical,
+        feed_url=feed_url,
+        title=title,
+        text=f"{summary}\n{content}",
+    )
+    return Item(
+        id=_digest(key),
+        feed_url=feed_url,
+        guid=guid,
+        url=url,
+        canonical_url=canonical,
+        title=title,
+        summary=summary,
+        content=content,
+        summary_html=summary_html,
+        content_html=content_html,
+        authors=_authors(data),
+        categories=_categories(data),
+        published=published or now,
+        updated=updated,
+        first_seen=now,
+        language=_language(data, feed),
+        content_hash=_digest("\x1f".join((title, summary, content, url or ""))),
+        published_from_feed=from_feed,
+    )
+
+
+@dataclass(frozen=True)
+class NormalisedFeed:
+    """The items of one feed, and how many entries were skipped as empty."""
+
+    items: tuple[Item, ...]
+    skipped: int  # entries with no title, no link and no text
+
+
+def normalise_feed_counted(
+    feed: ParsedFeed,
+    *,
+    feed_url: str,
+    now: datetime,
+    max_skew: timedelta = timedelta(minutes=10),
+) -> NormalisedFeed:
+    """Normalise every entry, skipping (and counting) those with nothing to show."""
+    items = []
+    skipped = 0
+    for entry in feed.entries:
+        item = normalise_entry(entry, feed_url=feed_url, feed=feed, now=now, max_skew=max_skew)
+        if item.title or item.url or item.summary or item.content:
+            items.append(item)
+        else:
+            skipped += 1
+    return NormalisedFeed(tuple(items), skipped)
+
+
+def normalise_feed(
+    feed: ParsedFeed,
+    *,
+    feed_url: str,
+    now: datetime,
+    max_skew: timedelta = timedelta(minutes=10),
+) -> list[Item]:
+    """The items of a feed; entries with no title, link or text are left out."""
+    return list(normalise_feed_counted(feed, feed_url=feed_url, now=now, max_skew=max_skew).items)

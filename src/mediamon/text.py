@@ -1,0 +1,139 @@
+"""Text folding and tokenising shared by topic matching and the reference profile.
+
+The same function folds the analyst's query terms and the item text, so matching is
+"what you typed, ignoring case, accents and script variants":
+
+- Unicode NFKC, then case folding (``Ä`` -> ``ä``, ``ß`` -> ``ss``);
+- combining marks removed (``é`` -> ``e``, ``ё`` -> ``е``, Arabic harakat dropped), except
+  the breve of Cyrillic ``й`` and ``ў``, which are letters of their own (``й`` is not ``и``);
+- Arabic-script letter variants unified (``ي``/``ى`` -> ``ی``, ``ك`` -> ``ک``, hamza forms of
+  alef -> ``ا``, ``ة`` -> ``ه``), tatweel and zero-width joiners removed;
+- CJK ideographs, kana and hangul become one token per character, so a Chinese term is
+  matched as a phrase of characters (Chinese is written without spaces).
+
+Tokens are runs of letters and digits (with any combining marks and zero-width joiners
+inside them, so ``كَتَبَ`` and Persian ``می‌خواهم`` stay one word); anything else is a boundary,
+so ``Russia`` never matches inside ``Prussia``. This module does no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+_ARABIC_FOLD = str.maketrans(
+    {
+        "\u064a": "\u06cc",  # Arabic yeh -> Farsi yeh
+        "\u0649": "\u06cc",  # alef maksura -> Farsi yeh
+        "\u0643": "\u06a9",  # Arabic kaf -> keheh
+        "\u0623": "\u0627",  # alef with hamza above -> alef
+        "\u0625": "\u0627",  # alef with hamza below -> alef
+        "\u0622": "\u0627",  # alef with madda -> alef
+        "\u0671": "\u0627",  # alef wasla -> alef
+        "\u0629": "\u0647",  # teh marbuta -> heh
+        "\u06c0": "\u0647",  # heh with yeh above -> heh
+        "\u0640": None,  # tatweel
+        "\u200c": None,  # zero-width non-joiner (Persian half-space)
+        "\u200d": None,  # zero-width joiner
+        "\u00ad": None,  # soft hyphen
+    }
+)
+
+# Ideographic scripts: every character is its own token.
+_CJK = (
+    "\u3040-\u30ff"  # hiragana, katakana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs
+    "\uac00-\ud7af"  # hangul syllables
+)
+
+
+def _joiner_class() -> str:
+    """Regex class body: combining marks (Mn, Mc, Me) of the Basic Multilingual Plane that
+    are not already word characters, plus the invisible joiners that ``fold`` removes."""
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x10000):
+        ch = chr(cp)
+        if unicodedata.category(ch)[0] == "M" and not ch.isalnum():
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    body = "".join(f"\\u{a:04x}-\\u{b:04x}" if a != b else f"\\u{a:04x}" for a, b in ranges)
+    return body + "\\u200c\\u200d\\u00ad"
+
+
+# A word starts with a letter or digit and goes on with letters, digits, combining marks
+# (Arabic harakat, Indic vowel signs, decomposed accents) and zero-width joiners: those are
+# inside a word, not boundaries, and folding removes the ones that do not matter.
+_LETTERS = rf"[^\W_{_CJK}]"
+_TOKEN_RE = re.compile(rf"[{_CJK}]|{_LETTERS}+(?:[{_joiner_class()}]+{_LETTERS}*)*")
+# Cyrillic letters whose breve is part of the letter, not an accent: ``й`` is not ``и``.
+_KEEP_BREVE = frozenset("иу")
+
+
+def fold(text: str) -> str:
+    """Fold text for matching: case, accents and script variants (see module docstring)."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_ARABIC_FOLD)
+    if text.isascii():
+        return text
+    kept: list[str] = []
+    for ch in unicodedata.normalize("NFD", text):
+        if not unicodedata.combining(ch) or (
+            ch == "\u0306" and kept and kept[-1] in _KEEP_BREVE
+        ):
+            kept.append(ch)
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
+@lru_cache(maxsize=65536)
+def fold_word(word: str) -> str:
+    return fold(word)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Folded tokens of one text, with where each came from in the original."""
+
+    text: str  # the original text
+    words: tuple[str, ...]  # folded
+    spans: tuple[tuple[int, int], ...]  # (start, end) of each token in ``text``
+
+    def surface(self, start: int, end: int) -> str:
+        """The original text covered by tokens ``start`` to ``end`` inclusive."""
+        return self.text[self.spans[start][0] : self.spans[end][1]]
+
+
+def tokenize(text: str) -> Tokens:
+    """Split ``text`` into folded tokens, keeping the original spans.
+
+    Folding is done per token: folding the whole text first could change lengths and
+    break the spans (``ß`` folds to ``ss``).
+    """
+    words = []
+    spans = []
+    # NFC (not NFKC) so the spans stay valid for the returned text; each token is folded
+    # with NFKC on its own below. Full-width letters and ligatures are word characters.
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    for m in _TOKEN_RE.finditer(text):
+        folded = fold_word(m.group())
+        # Folding can reveal separators (NFKC of a ligature stays a word; a folded mark
+        # may vanish entirely): skip tokens that fold to nothing.
+        if folded:
+            words.append(folded)
+            spans.append(m.span())
+    return Tokens(text, tuple(words), tuple(spans))
+
+
+def words(text: str) -> list[str]:
+    """Folded tokens only, for callers that need no spans (the same words as ``tokenize``)."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    folded = (fold_word(m.group()) for m in _TOKEN_RE.finditer(text))
+    return [word for word in folded if word]
+
+
+def is_cjk(ch: str) -> bool:
+    return bool(_TOKEN_RE.fullmatch(ch)) and bool(re.match(f"[{_CJK}]", ch))

@@ -1,0 +1,1032 @@
+"""Topic queries: a small boolean query language, compiled once, matched against many items.
+
+An analyst describes each topic as a query (in the style of Meltwater or Talkwalker)::
+
+    Taliban OR "Islamic Emirate" OR талиб* OR طالبان OR 塔利班
+    (Russia OR Moscow OR Kremlin) AND (recogni* NEAR/5 (Taliban OR @taliban))
+    Россия~ NOT sport
+
+Terms and text are folded and tokenised by ``mediamon.text``, so matching ignores case,
+accents and Arabic-script letter variants, and respects word boundaries: ``Russia`` does not
+match ``Prussia``, ``ISIS`` does not match ``crisis``, ``Taliban`` does not match
+``Talibanisation`` (write ``Taliban*`` for that).
+
+Syntax
+------
+``word``
+    One term. A term that tokenises into several tokens (``al-Qaida``, ``U.S.``, Chinese
+    ``塔利班``, one token per character) is matched as a phrase. A term with no letters or
+    digits is an error.
+``"exact phrase"``
+    Consecutive tokens. Quotes are also how to search for the words ``AND``, ``OR``, ``NOT``.
+``recogni*``
+    Trailing wildcard: any token starting with ``recogni``. Also inside phrases
+    (``"recogni* taliban"``). Only at the end of a word.
+``талибы~``
+    Any token with the same Snowball stem (Russian stemmer for Cyrillic, English for Latin;
+    other scripts match exactly). ``талибы~`` matches талибов, талибами, талибы.
+``a AND b``, ``a b``
+    Both (adjacent operands are ANDed).
+``a OR b``
+    Either.
+``a NOT b``, ``a AND NOT b``
+    ``a`` without ``b``. A query that can match only by exclusion (``NOT sport``,
+    ``a OR NOT b``) is an error.
+``a NEAR/n b``
+    ``a`` and ``b`` in either order, at most ``n`` tokens apart (``NEAR/1``: adjacent).
+    Operands are terms, phrases, wildcards, stems, NEARs or parenthesised OR-groups of those.
+``@name``
+    The result of another topic (only inside a ``TopicSet``; cycles are errors).
+``( ... )``
+    Grouping.
+
+Operators are uppercase only: ``and``, ``or``, ``not``, ``near`` are ordinary words.
+Precedence, tightest first: ``NOT`` (applies to the one operand after it), ``NEAR``,
+``AND`` (explicit or implicit), ``OR``. So ``a OR b c NEAR/3 d`` is
+``a OR (b AND (c NEAR/3 d))``. Grammar::
+
+    query     := or_expr
+    or_expr   := and_expr ("OR" and_expr)*
+    and_expr  := near_expr (["AND"] near_expr)*
+    near_expr := unary ("NEAR/" n unary)*        n >= 1, left-associative
+    unary     := ["NOT"] primary
+    primary   := term | phrase | "@" name | "(" or_expr ")"
+
+Malformed queries raise ``QueryError`` with a reason and the 1-based column of the culprit,
+e.g. ``unbalanced parenthesis at column 31``; ``TopicSet.compile`` prefixes the config key
+(``topics.russia.query: ...``).
+
+This module parses, compiles and matches. It does no I/O, no ranking or scoring, no fuzzy or
+regular-expression matching, no leading or inner wildcards and no field-specific search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Literal, TypeAlias
+
+import snowballstemmer
+
+from mediamon.errors import QueryError
+from mediamon.text import Tokens, tokenize
+from mediamon.types import TopicHit
+
+__all__ = [
+    "And",
+    "Near",
+    "Node",
+    "Not",
+    "Or",
+    "Pattern",
+    "Ref",
+    "Term",
+    "TopicError",
+    "TopicResult",
+    "TopicSet",
+    "parse_query",
+]
+
+MAX_TERMS = 8  # matched terms reported per topic
+MAX_DEPTH = 64  # nesting limit of a query tree (parentheses, NOT, chained NEAR)
+
+Kind: TypeAlias = Literal["exact", "prefix", "stem"]
+Span: TypeAlias = tuple[int, int]  # first and last token index, inclusive
+
+
+class TopicError(QueryError):
+    """A topic query or the keep rule is wrong; the message starts with its config key."""
+
+    def __init__(self, key: str, reason: str, column: int = 0, query: str = "") -> None:
+        super().__init__(reason, column, query)
+        self.key = key
+        self.args = (f"{key}: {self.args[0]}",)
+
+
+# --------------------------------------------------------------------------------------
+# Syntax tree
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """What one token of a term must be: equal to, start with, or stem to ``word``."""
+
+    word: str  # folded; the stem for kind "stem"
+    kind: Kind = "exact"
+
+    def __str__(self) -> str:
+        return self.word + {"exact": "", "prefix": "*", "stem": "~"}[self.kind]
+
+
+@dataclass(frozen=True)
+class Term:
+    """A word, wildcard, stem or phrase: one or more consecutive token patterns."""
+
+    patterns: tuple[Pattern, ...]
+    source: str = field(default="", compare=False)  # as written, quotes included
+    column: int = field(default=0, compare=False)
+
+    def __str__(self) -> str:
+        if self.source:
+            return self.source
+        return '"' + " ".join(str(p) for p in self.patterns) + '"'
+
+
+@dataclass(frozen=True)
+class Ref:
+    """``@name``: the result of another topic."""
+
+    name: str
+    column: int = field(default=0, compare=False)
+
+    def __str__(self) -> str:
+        return "@" + self.name
+
+
+@dataclass(frozen=True)
+class Not:
+    """``NOT child``; only meaningful inside an AND."""
+
+    child: Node
+    column: int = field(default=0, compare=False)
+
+    def __str__(self) -> str:
+        return f"NOT {self.child}"
+
+
+@dataclass(frozen=True)
+class And:
+    """All children match."""
+
+    children: tuple[Node, ...]
+    column: int = field(default=0, compare=False)
+
+    def __str__(self) -> str:
+        return "(" + " AND ".join(str(c) for c in self.children) + ")"
+
+
+@dataclass(frozen=True)
+class Or:
+    """At least one child matches."""
+
+    children: tuple[Node, ...]
+    column: int = field(default=0, compare=False)
+
+    def __str__(self) -> str:
+        return "(" + " OR ".join(str(c) for c in self.children) + ")"
+
+
+@dataclass(frozen=True)
+class Near:
+    """``left`` and ``right`` at most ``distance`` tokens apart, in either order."""
+
+    left: Node
+    right: Node
+    distance: int
+    column: int = field(default=0, compare=False)
+
+    def __str__(self) -> str:
+        return f"({self.left} NEAR/{self.distance} {self.right})"
+
+
+Node: TypeAlias = Term | Ref | Not | And | Or | Near
+
+
+# --------------------------------------------------------------------------------------
+# Stemming
+
+
+_STEMMERS = {language: snowballstemmer.stemmer(language) for language in ("russian", "english")}
+
+
+def _stem_language(word: str) -> str | None:
+    """The Snowball stemmer for the script of ``word``: Cyrillic, Latin, or none."""
+    ch = word[0]
+    if "\u0400" <= ch <= "\u04ff":
+        return "russian"
+    if ch.isalpha() and (ch.isascii() or "\u00c0" <= ch <= "\u024f"):
+        return "english"
+    return None
+
+
+@lru_cache(maxsize=131072)
+def _stem(language: str, word: str) -> str:
+    return str(_STEMMERS[language].stemWord(word))
+
+
+def _scan_prefix(stem: str) -> str:
+    """A prefix every word with this stem starts with.
+
+    Snowball only rewrites the last two letters of what it keeps (``dying`` -> ``die``,
+    ``ability`` -> ``abil``, ``skies`` -> ``sky``); Russian only removes endings.
+    """
+    return stem[: max(1, len(stem) - 2)]
+
+
+# --------------------------------------------------------------------------------------
+# Lexer
+
+
+LexKind: TypeAlias = Literal["word", "phrase", "ref", "and", "or", "not", "near", "(", ")", "end"]
+_OPERATORS: dict[str, LexKind] = {"AND": "and", "OR": "or", "NOT": "not"}
+_DELIMITERS = frozenset('()"')
+
+
+@dataclass(frozen=True)
+class _Lexeme:
+    kind: LexKind
+    text: str  # as written; the inside of a phrase; the name of a ref
+    column: int  # 1-based
+    distance: int = 0  # NEAR only
+
+
+def _lex(query: str) -> list[_Lexeme]:
+    out: list[_Lexeme] = []
+    i, n = 0, len(query)
+    while i < n:
+        ch = query[i]
+        if ch.isspace():
+            i += 1
+        elif ch in "()":
+            out.append(_Lexeme("(" if ch == "(" else ")", ch, i + 1))
+            i += 1
+        elif ch == '"':
+            end = query.find('"', i + 1)
+            if end < 0:
+                raise QueryError("unterminated quote", i + 1, query)
+            out.append(_Lexeme("phrase", query[i + 1 : end], i + 1))
+            i = end + 1
+        else:
+            j = i
+            while j < n and not query[j].isspace() and query[j] not in _DELIMITERS:
+                j += 1
+            out.append(_bare(query, query[i:j], i + 1))
+            i = j
+    out.append(_Lexeme("end", "", n + 1))
+    return out
+
+
+def _bare(query: str, text: str, column: int) -> _Lexeme:
+    """Classify a run of non-space characters: operator, NEAR/n, @ref or word."""
+    if text in _OPERATORS:
+        return _Lexeme(_OPERATORS[text], text, column)
+    if text == "NEAR" or text.startswith("NEAR/"):
+        digits = text[5:]
+        if not digits:
+            raise QueryError("NEAR needs a distance, e.g. NEAR/5", column, query)
+        if not (digits.isascii() and digits.isdigit()):
+            raise QueryError("NEAR distance must be a whole number", column + 5, query)
+        if int(digits) < 1:
+            raise QueryError("NEAR distance must be at least 1", column + 5, query)
+        return _Lexeme("near", text, column, int(digits))
+    if text.startswith("@"):
+        if len(text) == 1:
+            raise QueryError("missing topic name after @", column, query)
+        return _Lexeme("ref", text[1:], column)
+    return _Lexeme("word", text, column)
+
+
+def _check_parentheses(query: str, lexemes: Sequence[_Lexeme]) -> None:
+    """Point at a stray ``)`` or at the ``(`` left open; refuse absurd nesting."""
+    open_columns: list[int] = []
+    for lx in lexemes:
+        if lx.kind == "(":
+            open_columns.append(lx.column)
+            if len(open_columns) > MAX_DEPTH // 2:
+                raise QueryError("parentheses nested too deeply", lx.column, query)
+        elif lx.kind == ")":
+            if not open_columns:
+                raise QueryError("unbalanced parenthesis", lx.column, query)
+            open_columns.pop()
+    if open_columns:
+        raise QueryError("unbalanced parenthesis", open_columns[-1], query)
+
+
+# --------------------------------------------------------------------------------------
+# Terms
+
+
+_SUFFIXES: dict[str, tuple[Kind, str]] = {
+    "*": ("prefix", "wildcard *"),
+    "~": ("stem", "stem marker ~"),
+}
+
+
+def _make_term(query: str, lx: _Lexeme) -> Term:
+    """Fold and tokenise a word or phrase; turn trailing ``*``/``~`` into token patterns."""
+    quoted = lx.kind == "phrase"
+    body_column = lx.column + 1 if quoted else lx.column
+    patterns: list[Pattern] = []
+    for start, piece in _pieces(lx.text):
+        patterns.extend(_piece_patterns(query, piece, body_column + start))
+    if not patterns:
+        reason = "empty phrase" if quoted else "term has no letters or digits"
+        raise QueryError(reason, lx.column, query)
+    source = f'"{lx.text}"' if quoted else lx.text
+    return Term(tuple(patterns), source, lx.column)
+
+
+def _pieces(text: str) -> Iterator[tuple[int, str]]:
+    """Whitespace-separated pieces of ``text`` with their offsets."""
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        j = i
+        while j < n and not text[j].isspace():
+            j += 1
+        yield i, text[i:j]
+        i = j
+
+
+def _piece_patterns(query: str, piece: str, column: int) -> list[Pattern]:
+    """Patterns for one whitespace-free piece such as ``al-Qaida``, ``recogni*``, ``талибы~``."""
+    for k, ch in enumerate(piece[:-1]):
+        if ch in _SUFFIXES:
+            what = _SUFFIXES[ch][1]
+            raise QueryError(f"{what} allowed only at the end of a word", column + k, query)
+    kind: Kind = "exact"
+    if piece[-1] in _SUFFIXES:
+        kind, what = _SUFFIXES[piece[-1]]
+        piece = piece[:-1]
+        tokens = tokenize(piece)
+        if not tokens.words or tokens.spans[-1][1] != len(tokens.text):
+            raise QueryError(f"{what} must follow a letter or digit", column + len(piece), query)
+    else:
+        tokens = tokenize(piece)
+    if kind == "prefix":
+        last = len(tokens.words) - 1
+        return [Pattern(w, "prefix" if i == last else "exact") for i, w in enumerate(tokens.words)]
+    if kind == "stem":
+        return [_stem_pattern(w) for w in tokens.words]
+    return [Pattern(w) for w in tokens.words]
+
+
+def _stem_pattern(word: str) -> Pattern:
+    language = _stem_language(word)
+    if language is None:
+        return Pattern(word)
+    return Pattern(_stem(language, word) or word, "stem")
+
+
+# --------------------------------------------------------------------------------------
+# Parser
+
+
+class _Parser:
+    """Recursive descent over the lexemes; see the grammar in the module docstring."""
+
+    def __init__(self, query: str, lexemes: list[_Lexeme]) -> None:
+        self.query = query
+        self.lexemes = lexemes
+        self.pos = 0
+
+    @property
+    def peek(self) -> _Lexeme:
+        return self.lexemes[self.pos]
+
+    def advance(self) -> _Lexeme:
+        lx = self.lexemes[self.pos]
+        self.pos += 1
+        return lx
+
+    def error(self, reason: str, column: int) -> QueryError:
+        return QueryError(reason, column, self.query)
+
+    def parse(self) -> Node:
+        node = self.or_expr()
+        assert self.peek.kind == "end", self.peek  # parentheses were checked beforehand
+        return node
+
+    def or_expr(self) -> Node:
+        items = [self.and_expr()]
+        while self.peek.kind == "or":
+            self.advance()
+            items.append(self.and_expr())
+        return _flatten(Or, items)
+
+    def and_expr(self) -> Node:
+        items = [self.near_expr()]
+        while True:
+            if self.peek.kind == "and":
+                self.advance()
+            elif self.peek.kind not in ("word", "phrase", "ref", "(", "not"):
+                break
+            items.append(self.near_expr())
+        return _flatten(And, items)
+
+    def near_expr(self) -> Node:
+        left = self.unary()
+        while self.peek.kind == "near":
+            op = self.advance()
+            right = self.unary()
+            for operand in (left, right):
+                bad = _non_positional(operand)
+                if bad is not None:
+                    raise self.error(
+                        "NEAR operand must be a term, phrase or OR-group of them", bad
+                    )
+            left = Near(left, right, op.distance, left.column)
+        return left
+
+    def unary(self) -> Node:
+        if self.peek.kind != "not":
+            return self.primary()
+        op = self.advance()
+        if self.peek.kind == "not":
+            raise self.error("NOT cannot follow NOT", self.peek.column)
+        return Not(self.primary(), op.column)
+
+    def primary(self) -> Node:
+        lx = self.peek
+        if lx.kind in ("word", "phrase"):
+            self.advance()
+            return _make_term(self.query, lx)
+        if lx.kind == "ref":
+            self.advance()
+            return Ref(lx.text, lx.column)
+        if lx.kind == "(":
+            self.advance()
+            if self.peek.kind == ")":
+                raise self.error("empty parentheses", lx.column)
+            node = self.or_expr()
+            self.advance()  # the matching ")"
+            return replace(node, column=lx.column)
+        raise self.missing_operand(lx)
+
+    def missing_operand(self, lx: _Lexeme) -> QueryError:
+        before = self.lexemes[self.pos - 1] if self.pos else None
+        if before is not None and before.kind in ("and", "or", "not", "near"):
+            return self.error(f"missing operand after {before.text}", before.column)
+        return self.error(f"missing operand before {lx.text}", lx.column)
+
+
+def _flatten(kind: type[And] | type[Or], items: list[Node]) -> Node:
+    if len(items) == 1:
+        return items[0]
+    children: list[Node] = []
+    for item in items:
+        children.extend(item.children if isinstance(item, kind) else (item,))
+    return kind(tuple(children), items[0].column)
+
+
+def _non_positional(node: Node) -> int | None:
+    """Column of the part of a NEAR operand that has no position in the text, if any."""
+    if isinstance(node, Term | Near):
+        return None
+    if isinstance(node, Or):
+        for child in node.children:
+            bad = _non_positional(child)
+            if bad is not None:
+                return bad
+        return None
+    return node.column
+
+
+def _exclusion_column(node: Node) -> int | None:
+    """Column of a NOT that lets ``node`` match with no positive term present, if any."""
+    if isinstance(node, Not):
+        return node.column
+    if isinstance(node, And):
+        found = [_exclusion_column(child) for child in node.children]
+        return None if None in found else found[0]
+    if isinstance(node, Or):
+        for child in node.children:
+            column = _exclusion_column(child)
+            if column is not None:
+                return column
+    return None
+
+
+def _too_deep(node: Node) -> int | None:
+    """Column of a node nested deeper than MAX_DEPTH, if any (iterative: no recursion)."""
+    stack: list[tuple[Node, int]] = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return current.column
+        stack.extend((child, depth + 1) for child in _children(current))
+    return None
+
+
+def _children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, And | Or):
+        return node.children
+    if isinstance(node, Not):
+        return (node.child,)
+    if isinstance(node, Near):
+        return (node.left, node.right)
+    return ()
+
+
+def refs(node: Node) -> Iterator[Ref]:
+    """Every ``@name`` reference in ``node``, in query order."""
+    if isinstance(node, Ref):
+        yield node
+    for child in _children(node):
+        yield from refs(child)
+
+
+def parse_query(query: str) -> Node:
+    """Parse a topic query into a tree; raise ``QueryError`` with the reason and column."""
+    lexemes = _lex(query)
+    if len(lexemes) == 1:
+        raise QueryError("empty query", 1, query)
+    _check_parentheses(query, lexemes)
+    node = _Parser(query, lexemes).parse()
+    column = _too_deep(node)
+    if column is not None:
+        raise QueryError("query nested too deeply", column, query)
+    column = _exclusion_column(node)
+    if column is not None:
+        raise QueryError("query matches only by exclusion", column, query)
+    return node
+
+
+# --------------------------------------------------------------------------------------
+# Matching
+
+
+_NO_POSITIONS: list[int] = []
+_HEAD = 3  # letters of a probe's prefix used to file it
+
+
+class _Probe:
+    """A compiled wildcard or stem pattern: the prefix it needs and the words it accepts."""
+
+    __slots__ = ("key", "language", "scan", "word")
+
+    def __init__(self, pattern: Pattern) -> None:
+        self.word = pattern.word
+        self.key = f"{pattern.kind}:{pattern.word}"
+        self.language = _stem_language(pattern.word) if pattern.kind == "stem" else None
+        self.scan = pattern.word if self.language is None else _scan_prefix(pattern.word)
+
+    def accepts(self, word: str) -> bool:
+        if not word.startswith(self.scan):
+            return False
+        return self.language is None or _stem(self.language, word) == self.word
+
+
+class _ProbeTable:
+    """Every wildcard and stem probe of a topic set, filed under the first letters it needs.
+
+    One pass over an item's distinct words finds every probe that matches, for all topics
+    at once: a dictionary lookup per word rather than a search per probe.
+    """
+
+    __slots__ = ("by_head", "probes")
+
+    def __init__(self) -> None:
+        self.probes: dict[str, _Probe] = {}
+        self.by_head: dict[int, dict[str, list[_Probe]]] = {}  # head length -> head -> probes
+
+    def add(self, pattern: Pattern) -> _Probe:
+        """The probe for ``pattern``, shared with any identical pattern already added."""
+        probe = _Probe(pattern)
+        if probe.key in self.probes:
+            return self.probes[probe.key]
+        self.probes[probe.key] = probe
+        head = probe.scan[:_HEAD]
+        self.by_head.setdefault(len(head), {}).setdefault(head, []).append(probe)
+        return probe
+
+    def scan(self, present: set[str]) -> dict[str, list[str]]:
+        """Probe key -> the distinct words it accepts, for the probes that accept any."""
+        hits: dict[str, list[str]] = {}
+        for length, heads in self.by_head.items():
+            for word in [word for word in present if word[:length] in heads]:
+                for probe in heads[word[:length]]:
+                    if probe.accepts(word):
+                        hits.setdefault(probe.key, []).append(word)
+        return hits
+
+
+class _Index:
+    """One item's tokens, indexed once and shared by every topic.
+
+    ``present`` (the distinct words) answers most questions; word -> positions and the
+    wildcard/stem hits are built only when a phrase, NEAR or probe first needs them.
+    """
+
+    __slots__ = ("_positions", "_probed", "_tested", "present", "probes", "tokens", "topics")
+
+    def __init__(self, tokens: Tokens, topics: Mapping[str, _Eval], probes: _ProbeTable) -> None:
+        self.tokens = tokens
+        self.present = set(tokens.words)
+        self.topics = topics
+        self.probes = probes
+        self._positions: dict[str, list[int]] | None = None
+        self._probed: dict[str, list[str]] | None = None
+        self._tested: dict[str, bool] = {}  # topic name -> matched
+
+    def positions(self) -> dict[str, list[int]]:
+        """Word -> its token positions, in order."""
+        positions = self._positions
+        if positions is None:
+            positions = self._positions = {}
+            for i, word in enumerate(self.tokens.words):
+                seen = positions.get(word)
+                if seen is None:
+                    positions[word] = [i]
+                else:
+                    seen.append(i)
+        return positions
+
+    def probed(self) -> dict[str, list[str]]:
+        """Probe key -> accepted words, for every wildcard and stem that matches."""
+        probed = self._probed
+        if probed is None:
+            probed = self._probed = self.probes.scan(self.present)
+        return probed
+
+    def where(self, probe: _Probe) -> list[int]:
+        """Sorted positions of the tokens a wildcard or stem probe accepts."""
+        words = self.probed().get(probe.key)
+        if not words:
+            return _NO_POSITIONS
+        positions = self.positions()
+        if len(words) == 1:
+            return positions[words[0]]
+        return sorted(p for word in words for p in positions[word])
+
+    def topic(self, name: str) -> bool:
+        """Whether topic ``name`` matches, evaluated at most once per item."""
+        found = self._tested.get(name)
+        if found is None:
+            found = self._tested[name] = self.topics[name].test(self)
+        return found
+
+
+class _Eval:
+    """A compiled query node."""
+
+    __slots__ = ()
+
+    def test(self, ix: _Index) -> bool:
+        raise NotImplementedError
+
+    def spans(self, ix: _Index) -> list[Span]:
+        """Where it matches, for NEAR (only positional nodes implement this)."""
+        raise NotImplementedError
+
+    def collect(self, ix: _Index, out: list[Span]) -> None:
+        """Add the spans of the positive terms that made it match (called only if it did)."""
+        out.extend(self.spans(ix))
+
+
+class _Words(_Eval):
+    """An OR of exact words: one set operation."""
+
+    __slots__ = ("words",)
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.words = frozenset(words)
+
+    def test(self, ix: _Index) -> bool:
+        return not ix.present.isdisjoint(self.words)
+
+    def spans(self, ix: _Index) -> list[Span]:
+        positions = ix.positions()
+        return [(p, p) for w in self.words for p in positions.get(w, _NO_POSITIONS)]
+
+
+class _Word(_Words):
+    """One exact word."""
+
+    __slots__ = ("word",)
+
+    def __init__(self, word: str) -> None:
+        super().__init__((word,))
+        self.word = word
+
+    def test(self, ix: _Index) -> bool:
+        return self.word in ix.present
+
+
+class _Scans(_Eval):
+    """An OR of wildcard and stem tokens: one lookup in the item's probe hits."""
+
+    __slots__ = ("probes",)
+
+    def __init__(self, probes: Iterable[_Probe]) -> None:
+        self.probes = {probe.key: probe for probe in probes}
+
+    def test(self, ix: _Index) -> bool:
+        return not ix.probed().keys().isdisjoint(self.probes)
+
+    def spans(self, ix: _Index) -> list[Span]:
+        return [(p, p) for probe in self.probes.values() for p in ix.where(probe)]
+
+
+class _Phrase(_Eval):
+    """Consecutive tokens: candidates from the first pattern, the rest checked in place."""
+
+    __slots__ = ("exact", "first", "rest")
+
+    def __init__(self, patterns: Sequence[Pattern], table: _ProbeTable) -> None:
+        first = patterns[0]
+        self.first: _Probe | str = first.word if first.kind == "exact" else table.add(first)
+        self.rest = tuple(p.word if p.kind == "exact" else _Probe(p) for p in patterns[1:])
+        self.exact = frozenset(p.word for p in patterns if p.kind == "exact")
+
+    def test(self, ix: _Index) -> bool:
+        return self.exact <= ix.present and bool(self.spans(ix))
+
+    def spans(self, ix: _Index) -> list[Span]:
+        first = self.first
+        if isinstance(first, str):
+            starts = ix.positions().get(first, _NO_POSITIONS)
+        else:
+            starts = ix.where(first)
+        words, size = ix.tokens.words, len(self.rest)
+        return [
+            (start, start + size)
+            for start in starts
+            if start + size < len(words)
+            and all(
+                words[start + k] == p if isinstance(p, str) else p.accepts(words[start + k])
+                for k, p in enumerate(self.rest, 1)
+            )
+        ]
+
+
+class _Phrases(_Eval):
+    """An OR of phrases: skipped at once when none of their first exact words is present."""
+
+    __slots__ = ("anchors", "phrases")
+
+    def __init__(self, phrases: Sequence[_Phrase]) -> None:
+        self.phrases = tuple(phrases)
+        self.anchors: frozenset[str] | None = frozenset(
+            min(phrase.exact) for phrase in phrases if phrase.exact
+        )
+        if not all(phrase.exact for phrase in phrases):
+            self.anchors = None  # a phrase of wildcards only: always look
+
+    def test(self, ix: _Index) -> bool:
+        if self.anchors is not None and ix.present.isdisjoint(self.anchors):
+            return False
+        return any(phrase.test(ix) for phrase in self.phrases)
+
+    def spans(self, ix: _Index) -> list[Span]:
+        return [span for phrase in self.phrases for span in phrase.spans(ix)]
+
+
+class _And(_Eval):
+    __slots__ = ("children",)
+
+    def __init__(self, children: Sequence[_Eval]) -> None:
+        self.children = tuple(children)
+
+    def test(self, ix: _Index) -> bool:
+        return all(child.test(ix) for child in self.children)
+
+    def collect(self, ix: _Index, out: list[Span]) -> None:
+        for child in self.children:
+            child.collect(ix, out)
+
+
+class _Or(_Eval):
+    __slots__ = ("children",)
+
+    def __init__(self, children: Sequence[_Eval]) -> None:
+        self.children = tuple(children)
+
+    def test(self, ix: _Index) -> bool:
+        return any(child.test(ix) for child in self.children)
+
+    def spans(self, ix: _Index) -> list[Span]:
+        return [span for child in self.children for span in child.spans(ix)]
+
+    def collect(self, ix: _Index, out: list[Span]) -> None:
+        for child in self.children:
+            if child.test(ix):
+                child.collect(ix, out)
+
+
+class _Not(_Eval):
+    __slots__ = ("child",)
+
+    def __init__(self, child: _Eval) -> None:
+        self.child = child
+
+    def test(self, ix: _Index) -> bool:
+        return not self.child.test(ix)
+
+    def collect(self, ix: _Index, out: list[Span]) -> None:
+        return None
+
+
+class _Near(_Eval):
+    __slots__ = ("distance", "left", "right")
+
+    def __init__(self, left: _Eval, right: _Eval, distance: int) -> None:
+        self.left, self.right, self.distance = left, right, distance
+
+    def test(self, ix: _Index) -> bool:
+        if not (self.left.test(ix) and self.right.test(ix)):
+            return False
+        return next(self._pairs(ix), None) is not None
+
+    def spans(self, ix: _Index) -> list[Span]:
+        return [(min(a[0], b[0]), max(a[1], b[1])) for a, b in self._pairs(ix)]
+
+    def collect(self, ix: _Index, out: list[Span]) -> None:
+        for a, b in self._pairs(ix):
+            out.append(a)
+            out.append(b)
+
+    def _pairs(self, ix: _Index) -> Iterator[tuple[Span, Span]]:
+        """Non-overlapping (left, right) occurrences at most ``distance`` tokens apart."""
+        rights = self.right.spans(ix)
+        n = self.distance
+        for a in self.left.spans(ix):
+            for b in rights:
+                if 0 < b[0] - a[1] <= n or 0 < a[0] - b[1] <= n:
+                    yield a, b
+
+
+class _Ref(_Eval):
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def test(self, ix: _Index) -> bool:
+        return ix.topic(self.name)
+
+    def collect(self, ix: _Index, out: list[Span]) -> None:
+        ix.topics[self.name].collect(ix, out)
+
+
+def _compile(node: Node, table: _ProbeTable) -> _Eval:
+    """Turn a syntax tree into evaluators, registering wildcards and stems in ``table``."""
+    if isinstance(node, Term):
+        return _compile_or([node], table)
+    if isinstance(node, Ref):
+        return _Ref(node.name)
+    if isinstance(node, Not):
+        return _Not(_compile(node.child, table))
+    if isinstance(node, Near):
+        return _Near(_compile(node.left, table), _compile(node.right, table), node.distance)
+    if isinstance(node, And):
+        # Exclusions last: an absent positive term ends the test soonest.
+        ordered = sorted(node.children, key=lambda child: isinstance(child, Not))
+        return _And([_compile(child, table) for child in ordered])
+    return _compile_or(node.children, table)
+
+
+def _compile_or(children: Sequence[Node], table: _ProbeTable) -> _Eval:
+    """An OR, cheapest first: its exact words, wildcards/stems and phrases each become one
+    grouped test, then the other children in query order."""
+    words: list[str] = []
+    probes: list[_Probe] = []
+    phrases: list[_Phrase] = []
+    others: list[_Eval] = []
+    for child in children:
+        if not isinstance(child, Term):
+            others.append(_compile(child, table))
+        elif len(child.patterns) > 1:
+            phrases.append(_Phrase(child.patterns, table))
+        elif child.patterns[0].kind == "exact":
+            words.append(child.patterns[0].word)
+        else:
+            probes.append(table.add(child.patterns[0]))
+    grouped: list[_Eval] = []
+    if words:
+        grouped.append(_Word(words[0]) if len(set(words)) == 1 else _Words(words))
+    if probes:
+        grouped.append(_Scans(probes))
+    if phrases:
+        grouped.append(phrases[0] if len(phrases) == 1 else _Phrases(phrases))
+    evals = grouped + others
+    return evals[0] if len(evals) == 1 else _Or(evals)
+
+
+# --------------------------------------------------------------------------------------
+# Topic sets
+
+
+@dataclass(frozen=True)
+class TopicResult:
+    """Which topics matched one item, with their terms, and whether the keep rule did."""
+
+    hits: tuple[TopicHit, ...]
+    keep: bool
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(hit.topic for hit in self.hits)
+
+
+class TopicSet:
+    """Named topic queries and a keep rule, compiled once; match many items against them."""
+
+    def __init__(self, nodes: Mapping[str, Node], keep: Node | None = None) -> None:
+        """Compile parsed queries. Use ``compile``: this trusts that every ``@name`` resolves
+        and that references do not cycle."""
+        self.names: tuple[str, ...] = tuple(nodes)
+        self.nodes: Mapping[str, Node] = dict(nodes)
+        self.keep_rule: Node | None = keep
+        self._probes = _ProbeTable()
+        self._evals = {name: _compile(node, self._probes) for name, node in nodes.items()}
+        self._keep = None if keep is None else _compile(keep, self._probes)
+
+    @classmethod
+    def compile(cls, topics: Mapping[str, str], keep: str | None = None) -> TopicSet:
+        """Parse and check every query; raise ``TopicError`` naming the config key at fault.
+
+        ``keep`` is a query over ``@topic`` references and terms; None keeps an item when
+        any topic matches.
+        """
+        nodes = {name: _parse_keyed(_key(name), query) for name, query in topics.items()}
+        for name, node in nodes.items():
+            _check_refs(_key(name), topics[name], node, nodes)
+        _check_cycles(topics, nodes)
+        keep_node = None
+        if keep is not None:
+            keep_node = _parse_keyed("keep", keep)
+            _check_refs("keep", keep, keep_node, nodes)
+        return cls(nodes, keep_node)
+
+    def match(self, tokens: Tokens) -> TopicResult:
+        """Evaluate every topic (each at most once) and the keep rule against one text."""
+        ix = _Index(tokens, self._evals, self._probes)
+        hits = tuple(
+            TopicHit(name, self._terms(ix, name)) for name in self.names if ix.topic(name)
+        )
+        keep = bool(hits) if self._keep is None else self._keep.test(ix)
+        return TopicResult(hits, keep)
+
+    def match_text(self, text: str) -> TopicResult:
+        """``match`` for a plain string."""
+        return self.match(tokenize(text))
+
+    def _terms(self, ix: _Index, name: str) -> tuple[str, ...]:
+        """The text's own spelling of the terms that matched, first occurrence first."""
+        spans: list[Span] = []
+        self._evals[name].collect(ix, spans)
+        terms: dict[str, str] = {}
+        for start, end in sorted(set(spans)):
+            surface = ix.tokens.surface(start, end)
+            terms.setdefault(" ".join(ix.tokens.words[start : end + 1]), surface)
+            if len(terms) >= MAX_TERMS:
+                break
+        return tuple(terms.values())
+
+
+def _key(name: str) -> str:
+    return f"topics.{name}.query"
+
+
+def _parse_keyed(key: str, query: str) -> Node:
+    try:
+        return parse_query(query)
+    except QueryError as exc:
+        raise TopicError(key, exc.reason, exc.column, query) from None
+
+
+def _check_refs(key: str, query: str, node: Node, nodes: Mapping[str, Node]) -> None:
+    for ref in refs(node):
+        if ref.name not in nodes:
+            raise TopicError(key, f"unknown topic reference @{ref.name}", ref.column, query)
+
+
+def _check_cycles(topics: Mapping[str, str], nodes: Mapping[str, Node]) -> None:
+    """Refuse topics that refer to themselves, directly or through others."""
+    cycle = _find_cycle(nodes)
+    if cycle is None:
+        return
+    name, step = cycle[0], cycle[1]
+    column = next(ref.column for ref in refs(nodes[name]) if ref.name == step)
+    chain = " -> ".join("@" + part for part in cycle)
+    raise TopicError(_key(name), f"reference cycle {chain}", column, topics[name])
+
+
+def _find_cycle(nodes: Mapping[str, Node]) -> list[str] | None:
+    """The first reference cycle a depth-first walk in config order meets, e.g. [a, b, a]."""
+    finished: set[str] = set()
+    path: list[str] = []
+
+    def visit(name: str) -> list[str] | None:
+        path.append(name)
+        for ref in refs(nodes[name]):
+            if ref.name in path:
+                return [*path[path.index(ref.name) :], ref.name]
+            if ref.name not in finished:
+                found = visit(ref.name)
+                if found is not None:
+                    return found
+        path.pop()
+        finished.add(name)
+        return None
+
+    for name in nodes:
+        if name not in finished:
+            found = visit(name)
+            if found is not None:
+                return found
+    return None

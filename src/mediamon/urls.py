@@ -1,0 +1,138 @@
+"""URL canonicalisation: one spelling per article, so the same story is stored once.
+
+``canonical_url`` turns the many spellings a feed (or a share button) gives one article
+into one string:
+
+- resolved against ``base`` (feeds do give relative links);
+- http and https only; anything else (``javascript:``, ``mailto:``, ``ftp:``, a bare
+  path) has no canonical form and gives ``None``;
+- scheme and host lower-cased, host IDNA-encoded, default ports (``:80``, ``:443``) dropped;
+- fragment dropped (``#comments`` is the same article);
+- tracking parameters removed (``utm_*``, ``fbclid``, ... see ``TRACKING_PARAMS``), the
+  remaining query parameters sorted, blank values kept (``?a`` and ``?a=`` are one);
+- percent-encoding normalised (``%7E`` -> ``~``, ``é`` -> ``%C3%A9``, space -> ``%20``)
+  and dot segments resolved;
+- the root path written without its slash (``https://tass.com/`` -> ``https://tass.com``);
+  any other trailing slash is kept, because ``/a`` and ``/a/`` can be different pages.
+
+The host is kept as is: ``www.example.com`` and ``example.com`` stay different here;
+deciding that they are the same site is a de-duplication question, not a spelling one.
+
+The work is done by w3lib (``canonicalize_url``, ``url_query_cleaner``), the URL library
+Scrapy maintains for exactly this job: it has years of fixes for percent-encoding, IDNA
+and query-order edge cases that a hand-written ``urllib.parse`` version would have to
+rediscover. This module only adds the policy on top: which schemes, which parameters,
+default ports, the root slash.
+
+``canonical_url`` is idempotent (``canonical_url(canonical_url(u)) == canonical_url(u)``)
+and never raises: input that is not a usable http(s) URL gives ``None``. No I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url, url_query_cleaner
+
+__all__ = ["TRACKING_PARAMS", "TRACKING_PREFIXES", "canonical_url", "is_http_url"]
+
+# Query parameters that only say how the reader arrived, never which article it is.
+# Matched case-insensitively (the Guardian sends ``CMP``, others ``cmp``).
+TRACKING_PARAMS = frozenset(
+    {
+        # click identifiers of ad / social platforms
+        "fbclid",  # Facebook
+        "gclid", "dclid", "gbraid", "wbraid",  # Google Ads
+        "msclkid",  # Microsoft Ads
+        "yclid",  # Yandex
+        "twclid",  # X / Twitter
+        "ttclid",  # TikTok
+        "li_fat_id",  # LinkedIn
+        "igshid", "igsh",  # Instagram share links
+        "srsltid",  # Google Merchant Center
+        # analytics and e-mail campaign tags
+        "_ga", "_gl",  # Google Analytics cross-domain linker
+        "mc_cid", "mc_eid",  # Mailchimp
+        "_hsenc", "_hsmi",  # HubSpot
+        "mkt_tok",  # Marketo
+        "oly_anon_id", "oly_enc_id",  # Omeda (newsletters)
+        "vero_id",  # Vero
+        "s_cid",  # Adobe Analytics
+        "wt.mc_id",  # Webtrends
+        "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname", "ns_fee",  # comScore (BBC)
+        "guccounter", "guce_referrer", "guce_referrer_sig",  # Yahoo consent redirect
+        # news publishers' own share/campaign tags
+        "ref_src",  # Twitter embeds
+        "cmpid",  # Washington Post, Reuters
+        "cmp",  # The Guardian
+        "ito",  # The Telegraph, BBC
+        "ocid",  # MSN / Microsoft Start
+        "smid",  # New York Times share id
+        "xtor",  # AT Internet (Le Monde, France 24, RFI)
+        "taid",  # Reuters social (trueAnthem)
+    }
+)
+# Whole families: Google's ``utm_*`` and AT Internet / Piano's ``at_*`` (BBC: at_medium,
+# at_campaign, at_custom1..4, at_link_origin, ...).
+TRACKING_PREFIXES = ("utm_", "at_")
+
+_HTTP_SCHEMES = ("http", "https")
+_DEFAULT_PORT = {"http": 80, "https": 443}
+_PORT_RE = re.compile(r":\d*\Z")
+# RFC 3986 reg-name after IDNA/percent-encoding, or an IPv6 address: anything else
+# (spaces, brackets in the wrong place) is not a host we can fetch or compare.
+_HOST_RE = re.compile(r"[a-z0-9\-._~%!$&'()*+,;=]+|[0-9a-f:.]+")  # urlsplit drops the [ ]
+_STRIP = " \t\r\n\x00\x0b\x0c"
+
+
+def is_http_url(u: object) -> bool:
+    """True when ``u`` is an absolute http(s) URL with a host."""
+    if not isinstance(u, str):
+        return False
+    try:
+        parts = urlsplit(u.strip(_STRIP))
+        return parts.scheme.lower() in _HTTP_SCHEMES and bool(parts.hostname)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return False
+
+
+def _is_tracking(name: str) -> bool:
+    name = unquote_plus(name).lower()
+    return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
+
+
+def canonical_url(url: str | None, *, base: str | None = None) -> str | None:
+    """The canonical spelling of ``url`` (see the module docstring), or None."""
+    if not isinstance(url, str):
+        return None
+    url = url.strip(_STRIP)
+    if not url:
+        return None
+    try:
+        if base:
+            url = urljoin(base.strip(_STRIP), url)
+        if not is_http_url(url):
+            return None
+        url = canonicalize_url(url, keep_blank_values=True, keep_fragments=False)
+        scheme, netloc, path, query, _ = urlsplit(url)
+        if query:
+            names = {part.split("=", 1)[0] for part in query.split("&")}
+            tracking = [name for name in names if _is_tracking(name)]
+            if tracking:
+                # canonicalize_url has already sorted the parameters; the cleaner keeps
+                # that order and repeated parameters (unique=False).
+                url = url_query_cleaner(url, tracking, remove=True, unique=False)
+                scheme, netloc, path, query, _ = urlsplit(url)
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if not _HOST_RE.fullmatch(host):
+            return None
+        if parts.port in (None, _DEFAULT_PORT[scheme]):
+            netloc = _PORT_RE.sub("", netloc)
+        if path == "/":
+            path = ""
+        return urlunsplit((scheme, netloc, path, query, ""))
+    except (ValueError, UnicodeError):
+        # Bad port, bad IDNA label, unbalanced brackets: not a URL we can use.
+        return None

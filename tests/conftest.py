@@ -1,0 +1,64 @@
+"""Shared fixtures: the loopback feed server, configs that point at it, and the corpus path."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from feedserver import FeedServer, feed_server  # noqa: F401  (re-exported fixture)
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data"
+FEEDS = DATA / "feeds"
+SHARED = REPO.parent / "shared"
+DEFAULT_CONFIG = REPO / "config" / "mediamon.toml"
+
+
+def default_settings_text(db_path: Path) -> str:
+    """The default config's settings, topics and keep rule, without its internet feeds,
+    with absolute paths so the copy works from a temporary directory."""
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8")
+    text = text.split("# -- Feeds", 1)[0]
+    text = text.replace('"../seeds/', f'"{REPO}/seeds/')
+    text = re.sub(r'(?m)^path = ".*"', f'path = "{db_path}"', text)
+    text = re.sub(r'(?m)^jitter = ".*"', 'jitter = "0s"', text)
+    return text
+
+
+def feeds_text(urls: list[str], **extra: str) -> str:
+    parts = []
+    for url in urls:
+        parts.append(f'[[feeds]]\nurl = "{url}"\n' + "".join(
+            f"{k} = {v}\n" for k, v in extra.items()))
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a config with the default topics and the given feed URLs; returns its path."""
+
+    def make(urls: list[str], *, name: str = "mediamon.toml", extra: str = "", **feed_keys: str) -> Path:
+        path = tmp_path / name
+        path.write_text(
+            default_settings_text(tmp_path / "mediamon.db") + "\n" + extra + "\n"
+            + feeds_text(urls, **feed_keys),
+            encoding="utf-8",
+        )
+        return path
+
+    return make
+
+
+@pytest.fixture
+def served_feeds(feed_server: FeedServer) -> FeedServer:  # noqa: F811
+    """The loopback server with the fixture feeds of tests/data/feeds at /NAME."""
+    types = {".xml": "application/rss+xml", ".rdf": "application/rdf+xml",
+             ".json": "application/feed+json", ".html": "text/html", ".txt": "text/plain"}
+    for path in sorted(FEEDS.iterdir()):
+        ctype = types.get(path.suffix, "application/octet-stream")
+        if path.name.startswith("atom"):
+            ctype = "application/atom+xml"
+        feed_server.add("/" + path.name, path.read_bytes(), content_type=ctype)
+    return feed_server
