@@ -39,7 +39,7 @@ def test_default_config_loads_with_real_feeds_topics_and_seed() -> None:
     assert {"russia", "taliban", "recognition"} <= set(config.topics)
     assert config.profile.seeds[0].name == "russia-taliban-two-way-game.txt"
     assert "Kabulov" in config.seed_texts[0]
-    assert config.db_path == REPO / "config" / ".." / "data" / "mediamon.db"
+    assert config.db_path == REPO / "data" / "mediamon.db"
     langs = {t for f in config.feeds for t in f.tags if t.startswith("lang:")}
     assert {"lang:en", "lang:ru", "lang:fa", "lang:ps"} <= langs
 
@@ -49,7 +49,7 @@ def test_minimal_config_uses_defaults(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, MINIMAL))
     assert config.fetch.timeout == 30.0
     assert config.schedule.interval == 1800.0
-    assert config.db_path == tmp_path / "data" / "mediamon.db"
+    assert config.db_path == (tmp_path / "data" / "mediamon.db").resolve()
     assert config.feeds == ()
 
 
@@ -127,8 +127,8 @@ def test_db_override_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyP
     """--db wins over MEDIAMON_DB, which wins over the config."""
     path = write(tmp_path, MINIMAL)
     monkeypatch.setenv("MEDIAMON_DB", str(tmp_path / "env.db"))
-    assert load_config(path).db_path == tmp_path / "env.db"
-    assert load_config(path, db_override=tmp_path / "flag.db").db_path == tmp_path / "flag.db"
+    assert load_config(path).db_path == (tmp_path / "env.db").resolve()
+    assert load_config(path, db_override=tmp_path / "flag.db").db_path == (tmp_path / "flag.db").resolve()
 
 
 @pytest.mark.parametrize(("text", "seconds"), [
@@ -163,3 +163,37 @@ def test_config_from_environment(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["feeds", "list"], env={"MEDIAMON_CONFIG": str(path)})
     assert result.exit_code == 1
     assert str(path) in result.output
+
+
+def test_demo_config_extends_the_default() -> None:
+    """config/demo.toml reuses the default topics and seed, with local example feeds."""
+    demo = load_config(REPO / "config" / "demo.toml")
+    default = load_config(DEFAULT_CONFIG)
+    assert demo.topics == default.topics and demo.keep == default.keep
+    assert demo.seed_texts == default.seed_texts
+    assert demo.db_path == REPO / "data" / "demo.db"
+    assert demo.feeds and all(Path(f.url).is_file() for f in demo.feeds)
+
+
+def test_extends_merges_topics_and_replaces_sections(tmp_path: Path) -> None:
+    """A child config adds topics to its parent's and replaces whole sections it names."""
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "seed.txt").write_text("Kabulov in Moscow", encoding="utf-8")
+    (tmp_path / "base" / "base.toml").write_text(
+        MINIMAL + '[fetch]\ntimeout = "5s"\nconcurrency = 3\n[profile]\nseeds = ["seed.txt"]\n',
+        encoding="utf-8")
+    child = write(tmp_path, 'extends = "base/base.toml"\n[fetch]\nconcurrency = 4\n'
+                            '[topics.kabul]\nquery = "Kabul"\n')
+    config = load_config(child)
+    assert set(config.topics) == {"russia", "kabul"}
+    assert (config.fetch.concurrency, config.fetch.timeout) == (4, 30.0)
+    assert config.seed_texts == ("Kabulov in Moscow",)
+
+
+def test_extends_errors(tmp_path: Path) -> None:
+    """extends must name another readable config, one level deep."""
+    assert "extends: a config cannot extend itself" in error_of(
+        tmp_path, 'extends = "mediamon.toml"\n' + MINIMAL)
+    assert "no such config file" in error_of(tmp_path, 'extends = "absent.toml"\n' + MINIMAL)
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n', encoding="utf-8")
+    assert "only one level of extends" in error_of(tmp_path, 'extends = "a.toml"\n')

@@ -129,6 +129,7 @@ def cli(ctx: click.Context, config_path: str | None, db: str | None, log_level: 
     Query:   mediamon items --since 2d
              mediamon search 'kabulov OR "islamic emirate"'
              mediamon show ID
+    Health:  mediamon status
     """
     setup_logging(level=log_level, fmt=log_format)
     ctx.obj = Context(config_path, db)
@@ -294,6 +295,22 @@ def feeds() -> None:
 FEED_COLUMNS = ["id", "name", "status", "failures", "last_success", "kept_items", "url"]
 
 
+def _health_rows(ctx: Context) -> list[dict[str, Any]]:
+    store = ctx.store()
+    store.sync_config_feeds(ctx.config.feeds, now=utcnow())
+    rows = feed_health(store)
+    for row in rows:
+        row["status"] = "removed" if not row["active"] else row["last_status"] or "never polled"
+        row["name"] = row["name"] or ""
+    return rows
+
+
+def _short_times(rows: list[dict[str, Any]], *keys: str) -> None:
+    for row in rows:
+        for key in keys:
+            row[key] = (row[key] or "")[:16].replace("T", " ")
+
+
 @feeds.command(name="list")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -301,18 +318,29 @@ FEED_COLUMNS = ["id", "name", "status", "failures", "last_success", "kept_items"
 @domain_errors
 def feeds_list(ctx: Context, fmt: str, as_json: bool) -> None:
     """Feeds from the config and the database, with their health; failing ones first."""
-    store = ctx.store()
-    store.sync_config_feeds(ctx.config.feeds, now=utcnow())
-    rows = feed_health(store)
-    for row in rows:
-        row["status"] = ("removed" if not row["active"] else row["last_status"] or "never polled")
-        if row["last_error"]:
-            row["status"] += f": {row['last_error']}"
-        row["name"] = row["name"] or ""
-    if not (as_json or fmt != "table"):
+    rows = _health_rows(ctx)
+    fmt = "json" if as_json else fmt
+    if fmt == "table":
+        _short_times(rows, "last_success")
+    click.echo(render(rows, fmt, columns=FEED_COLUMNS, squeeze="url"))
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+@domain_errors
+def status(ctx: Context, fmt: str, as_json: bool) -> None:
+    """Feed health: failing feeds first, with the last error and the next poll."""
+    rows = _health_rows(ctx)
+    fmt = "json" if as_json else fmt
+    if fmt == "table":
+        _short_times(rows, "last_success", "next_fetch")
         for row in rows:
-            row["last_success"] = (row["last_success"] or "")[:16].replace("T", " ")
-    click.echo(render(rows, "json" if as_json else fmt, columns=FEED_COLUMNS, squeeze="url"))
+            row["feed"] = row["name"] or row["url"]
+    click.echo(render(rows, fmt, squeeze="last_error", columns=[
+        "id", "feed", "status", "failures", "last_success", "next_fetch", "kept_last_day",
+        "last_error"]))
 
 
 @feeds.command(name="add")
@@ -372,6 +400,11 @@ def feeds_import(ctx: Context, opml_file: Any) -> None:
     now = utcnow()
     added = sum(store.add_feed(s, now=now) for s in sources)
     click.echo(f"{added} feeds added, {len(sources) - added} already there")
+    if sources.skipped:
+        click.echo(f"{len(sources.skipped)} outline(s) skipped: not http(s) feed URLs "
+                   f"(first: {sources.skipped[0]!r})", err=True)
+    if sources.warning:
+        click.echo(f"warning: {sources.warning}", err=True)
 
 
 @feeds.command(name="export")

@@ -237,12 +237,10 @@ def find_config(explicit: str | Path | None) -> Path:
     return Path(env) if env else DEFAULT_CONFIG
 
 
-def load_config(path: str | Path, *, db_override: str | Path | None = None) -> Config:
-    """Read and validate a config file. Raises ConfigError naming file, key and reason."""
-    path = Path(path)
+def _read_toml(path: Path) -> dict[str, Any]:
     where = str(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(where, "", "no such config file (pass --config or set MEDIAMON_CONFIG)") from None
     except OSError as exc:
@@ -251,6 +249,55 @@ def load_config(path: str | Path, *, db_override: str | Path | None = None) -> C
         raise ConfigError(where, "", "not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(where, "", f"not valid TOML: {exc}") from None
+
+
+def _absolute_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A copy of ``raw`` with its relative paths made absolute, so it can be merged into a
+    config that lives elsewhere. Values of the wrong type are left for validation to report."""
+    out = dict(raw)
+    db = out.get("database")
+    if isinstance(db, dict) and isinstance(db.get("path"), str):
+        out["database"] = {**db, "path": str(resolve_path(base, db["path"]))}
+    profile = out.get("profile")
+    if isinstance(profile, dict) and isinstance(profile.get("seeds"), list):
+        out["profile"] = {**profile, "seeds": [
+            str(resolve_path(base, s)) if isinstance(s, str) else s for s in profile["seeds"]]}
+    feeds = out.get("feeds")
+    if isinstance(feeds, list):
+        out["feeds"] = [
+            {**f, "url": feed_url(base, f["url"])}
+            if isinstance(f, dict) and isinstance(f.get("url"), str) else f
+            for f in feeds
+        ]
+    return out
+
+
+def load_config(path: str | Path, *, db_override: str | Path | None = None) -> Config:
+    """Read and validate a config file. Raises ConfigError naming file, key and reason.
+
+    A config may start with ``extends = "other.toml"``: the other file is read first, and
+    each section this file has replaces that section whole, except ``[topics]``, which is
+    merged topic by topic.
+    """
+    path = Path(path)
+    raw = _read_toml(path)
+    parent = raw.pop("extends", None)
+    if parent is not None:
+        if not isinstance(parent, str):
+            raise ConfigError(str(path), "extends", f"must be a string, not {_kind(parent)}")
+        parent_path = resolve_path(path.parent, parent)
+        if parent_path.resolve() == path.resolve():
+            raise ConfigError(str(path), "extends", "a config cannot extend itself")
+        base_raw = _read_toml(parent_path)
+        if "extends" in base_raw:
+            raise ConfigError(str(parent_path), "extends", "only one level of extends is allowed")
+        merged = _absolute_paths(base_raw, parent_path.parent.resolve())
+        for key, value in raw.items():
+            if key == "topics" and isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+        raw = merged
     return config_from_dict(raw, path=path, db_override=db_override)
 
 
@@ -266,6 +313,7 @@ def config_from_dict(
     database.finish()
     env_db = os.environ.get("MEDIAMON_DB")
     db_path = Path(db_override) if db_override else Path(env_db) if env_db else resolve_path(base, db_value)
+    db_path = db_path.resolve()
 
     fsec = _Section(path, "fetch", top.get("fetch", {}, lambda v: v))
     defaults = FetchSettings()

@@ -58,9 +58,10 @@ Writing
     first tag (untagged feeds stay at the top level; folders appear where their first feed
     would have been). Each feed outline carries ``type="rss"``, ``text`` and ``title`` (the
     name; an unnamed feed gets its URL as ``text`` and no ``title``), ``xmlUrl`` and
-    ``category`` with all its tags, comma-separated, without leading slashes. Tags are written normalised and characters XML cannot
-    carry are dropped, so ``read_opml(write_opml(feeds))`` gives back the same URLs, names
-    (whitespace collapsed) and tag sets (normalised).
+    ``category`` with all its tags, comma-separated, without leading slashes. Tags are
+    written normalised and characters XML cannot carry are dropped, so
+    ``read_opml(write_opml(feeds))`` gives back the same URLs, names (whitespace collapsed)
+    and tag sets (normalised). A URL listed twice is written once, with the tags merged.
 """
 
 from __future__ import annotations
@@ -495,10 +496,9 @@ def write_opml(
     for feed, tags in merged.values():
         parent = body
         if tags:
-            parent = folders.get(tags[0]) or ET.SubElement(
-                body, "outline", text=tags[0], title=tags[0]
-            )
-            folders[tags[0]] = parent
+            if tags[0] not in folders:
+                folders[tags[0]] = ET.SubElement(body, "outline", text=tags[0], title=tags[0])
+            parent = folders[tags[0]]
         url = _xml_text(feed.url).strip()
         name = _collapse(_xml_text(feed.name or ""))
         attributes = {"type": "rss", "text": name or url}

@@ -1,6 +1,7 @@
 """Render rows for the terminal or for other programs: table, json, jsonl, csv.
 
-Tables fit the terminal: the widest text column is shortened with an ellipsis. The machine
+Tables fit the terminal: on a terminal the widest text column is shortened with an ellipsis;
+piped to a file or another program, nothing is cut. The machine
 formats are lossless (lists and objects stay structured in JSON; CSV joins lists with ``; ``).
 """
 
@@ -10,6 +11,7 @@ import csv
 import io
 import json
 import shutil
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,12 +40,14 @@ def _shorten(text: str, width: int) -> str:
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, width: int | None = None,
           squeeze: str | None = None) -> str:
-    """A plain table of ``columns``; ``squeeze`` names the column shortened to fit ``width``."""
+    """A plain table of ``columns``; ``squeeze`` names the column shortened to fit ``width``
+    (by default the terminal's width when stdout is a terminal, else no limit)."""
     if not rows:
         return "(no rows)"
-    width = width or shutil.get_terminal_size((120, 24)).columns
+    if width is None and sys.stdout.isatty():
+        width = shutil.get_terminal_size((120, 24)).columns
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
-    if squeeze in columns:
+    if squeeze in columns and width:
         idx = list(columns).index(squeeze)
         others = sum(
             max(len(c), *(len(r[i]) for r in cells)) + 2
