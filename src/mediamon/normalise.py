@@ -6,13 +6,18 @@ Text
     entities are decoded; runs of whitespace fold to one space, blank lines are dropped,
     NUL and other control characters are removed. Titles are one line. Titles are always
     read as HTML, whatever type the feed declares, because feeds put markup in titles and
-    escape them twice (``&amp;amp;``); one extra round of entity decoding handles the
-    latter. ``summary_html``/``content_html`` are sanitised with nh3 (its default
-    allow-list; ``http``/``https``/``mailto`` links only; ``rel="noopener noreferrer
-    nofollow"``; relative ``href``/``src`` resolved against the feed URL, or dropped when
-    there is no http(s) base). ``content`` is the longest of the entry's contents;
-    ``summary`` is the summary/description. When both say the same thing the summary is
-    kept and ``content`` is empty.
+    escape them twice (``&amp;amp;``, ``&lt;b&gt;``); one extra round of decoding or
+    rendering handles the latter (summaries and contents get the same second rendering
+    when tags survive the first).
+
+    ``summary_html``/``content_html`` are sanitised with nh3: its default allow-list;
+    ``http``/``https``/``mailto`` links only; ``rel="noopener noreferrer nofollow"``;
+    relative ``href``/``src`` resolved against the text's ``base`` (``parse`` sets it to
+    the document URL), else the feed URL, and dropped when there is no http(s) base.
+
+    ``content`` is the longest of the entry's contents; ``summary`` is the
+    summary/description. When both say the same thing the summary is kept and
+    ``content`` is empty (feedparser copies a lone content into the summary).
 
 Dates
     ``published`` is the first usable of published, updated and created, in UTC. A date
@@ -166,9 +171,9 @@ def sanitise_html(markup: str, base: str | None = None) -> str:
     return _scrub(cleaner.clean(markup)).strip()
 
 
-def _is_html(media_type: str | None) -> bool | None:
+def _is_html(media_type: Any) -> bool | None:
     """True for HTML, False for plain text, None for a non-text payload (an image...)."""
-    media_type = (media_type or "").split(";", 1)[0].strip().lower()
+    media_type = _s(media_type).split(";", 1)[0].strip().lower()
     if not media_type or media_type in _HTML_TYPES:
         return True  # RSS descriptions come untyped and are HTML in practice
     if media_type.startswith("text/") or media_type == "text":
@@ -176,7 +181,7 @@ def _is_html(media_type: str | None) -> bool | None:
     return None
 
 
-def _render(value: Any, media_type: str | None, base: str | None) -> tuple[str, str]:
+def _render(value: Any, media_type: Any, base: str | None) -> tuple[str, str]:
     """(plain text, sanitised HTML) of one feed text construct."""
     if not isinstance(value, str) or not value.strip():
         return "", ""
@@ -266,11 +271,11 @@ def _feed_date(
 
 def _link(data: dict[str, Any], feed_url: str) -> str | None:
     link = _s(data.get("link"))
-    if link and data.get("guidislink") and link == _s(data.get("id")):
+    copied_guid = bool(data.get("guidislink")) and link == _s(data.get("id"))
+    if link and copied_guid and not (is_http_url(link) or link.startswith("/")):
         # feedparser copies the guid into ``link`` when an item has none. "1234" is an
         # identifier, not a link; only absolute URLs and paths are worth resolving.
-        if not (is_http_url(link) or link.startswith("/")):
-            link = ""
+        link = ""
     if not link:
         for item in _dicts(data.get("links")):
             if item.get("rel") in _LINK_RELS and _s(item.get("href")):
@@ -333,7 +338,13 @@ def _digest(text: str) -> str:
 
 
 def _stable_key(
-    data: dict[str, Any], *, guid: str | None, canonical: str | None, feed_url: str, title: str, text: str
+    data: dict[str, Any],
+    *,
+    guid: str | None,
+    canonical: str | None,
+    feed_url: str,
+    title: str,
+    text: str,
 ) -> str:
     if guid:
         return "guid:" + guid if _is_global_guid(guid) else f"guid:{feed_url}\n{guid}"

@@ -10,13 +10,14 @@ What this module decides:
   would then also "resolve" bare guids, turning ``<guid>1234</guid>`` into
   ``https://host/1234``. That invents a link the feed never gave and makes the guid look
   globally unique, so two feeds on one host that both number items from 1 would collide.
-  Entry links therefore stay as the feed wrote them (possibly relative, or resolved by
-  the document's own ``xml:base``) and ``normalise`` resolves them against the feed URL.
-  ``ParsedFeed.link`` is resolved here. Pass the URL the body really came from (after
-  redirects).
+  Instead this module resolves relative entry links (``link``, ``links[].href``, JSON
+  Feed ``url``/``external_url``) and the feed's ``link`` against ``url`` itself, leaves
+  guids alone, and records ``url`` as the ``base`` of every text construct that has none,
+  so ``normalise`` resolves relative ``href``/``src`` inside HTML against it. Pass the
+  URL the body really came from (after redirects).
 - feedparser's own HTML sanitiser and its rewriting of relative URIs *inside* HTML are
   turned off (``sanitize_html=False, resolve_relative_uris=False``): measured on the
-  3,000-file corpus this parses about 40% faster (1.8 s instead of 3.1 s). Nothing is
+  3,000-file corpus this parses about 40% faster (1.6 s instead of 2.8 s). Nothing is
   lost: ``normalise`` sanitises every HTML field with nh3 and rewrites relative ``href``/
   ``src`` there.
 - Malformed XML is common. If feedparser still found entries, the feed is used and
@@ -141,13 +142,14 @@ def _parse_xml_feed(body: bytes, *, url: str, headers: dict[str, str]) -> Parsed
             sanitize_html=False,  # nh3 in normalise does this, faster and stricter
             resolve_relative_uris=False,  # normalise rewrites relative href/src itself
         )
-    except (RecursionError, MemoryError):
+    except RecursionError:
         raise ParseError(url, "document is nested too deeply to parse") from None
     except Exception as exc:  # feedparser on hostile input: one bad feed must not stop a run
-        raise ParseError(url, _one_line(f"feed parser failed: {type(exc).__name__}: {exc}")) from exc
+        reason = _one_line(f"feed parser failed: {type(exc).__name__}: {exc}")
+        raise ParseError(url, reason) from exc
 
     version = result.get("version") or ""
-    entries = result.get("entries") or []
+    entries = [_plain(entry) for entry in result.get("entries") or []]
     exc = result.get("bozo_exception") if result.get("bozo") else None
     problem = None if exc is None or isinstance(exc, ThingsNobodyCaresAboutButMe) else exc
     if not entries:
@@ -156,7 +158,7 @@ def _parse_xml_feed(body: bytes, *, url: str, headers: dict[str, str]) -> Parsed
         if not version and not _content_start(body).startswith(b"<"):
             raise ParseError(url, "not a feed (the body is neither XML nor JSON)")
         if problem is not None:
-            raise ParseError(url, _bozo_reason(problem))
+            raise ParseError(url, _bozo_reason(problem, body))
         if not version:
             raise ParseError(url, "not a feed (no RSS, Atom or JSON Feed document found)")
 
@@ -167,20 +169,54 @@ def _parse_xml_feed(body: bytes, *, url: str, headers: dict[str, str]) -> Parsed
         title=_str(feed.get("title")),
         link=_join(url, link) if link and is_http_url(url) else link,
         language=language,
-        entries=tuple(RawEntry(_plain(entry)) for entry in entries),
+        entries=tuple(RawEntry(_resolve_links(entry, url)) for entry in entries),
         format=version or "unknown",
-        warning=_bozo_reason(problem) if problem is not None else None,
+        warning=_bozo_reason(problem, body) if problem is not None else None,
         ttl_minutes=_ttl(feed.get("ttl")),
     )
 
 
-def _bozo_reason(exc: BaseException) -> str:
+def _resolve_links(data: dict[str, Any], base: str) -> dict[str, Any]:
+    """Make an entry's links absolute against ``base`` and record it as the HTML base."""
+    if not is_http_url(base):
+        return data
+    link = data.get("link")
+    if isinstance(link, str) and link.strip():
+        copied_guid = data.get("guidislink") and link == data.get("id")
+        # feedparser copies a link-less item's guid into ``link``; "1234" is no link, so
+        # only a guid that is a path is resolved (normalise drops the rest).
+        if not copied_guid or link.strip().startswith("/"):
+            data["link"] = _join(base, link.strip())
+    for key in ("links", "enclosures"):
+        for item in data.get(key) or ():
+            href = item.get("href") if isinstance(item, dict) else None
+            if isinstance(href, str) and href.strip():
+                item["href"] = _join(base, href.strip())
+    if isinstance(data.get("external_url"), str):
+        data["external_url"] = _join(base, data["external_url"])
+    details = [data.get("title_detail"), data.get("summary_detail"), *(data.get("content") or ())]
+    for detail in details:
+        if isinstance(detail, dict) and not is_http_url(detail.get("base")):
+            detail["base"] = base  # an xml:base from the document itself is kept
+    return data
+
+
+def _bozo_reason(exc: BaseException, body: bytes) -> str:
     if isinstance(exc, SAXParseException):
         line = exc.getLineNumber()
+        if isinstance(line, int) and not _has_xml_declaration(body):
+            line -= 1  # feedparser put a declaration line in front of the document
         where = f" at line {line}" if isinstance(line, int) and line > 0 else ""
         return _one_line(f"not well-formed XML: {exc.getMessage()}{where}")
     message = str(exc)
     return _one_line(message if message else type(exc).__name__)
+
+
+def _has_xml_declaration(body: bytes) -> bool:
+    head = body[:64].replace(b"\x00", b"")  # UTF-16/32 declarations too
+    for bom in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
+        head = head.removeprefix(bom)
+    return head.startswith(b"<?xml")
 
 
 def _html_page_reason(body: bytes, url: str) -> str:
@@ -243,7 +279,9 @@ def _parse_json_feed(body: bytes, *, url: str) -> ParsedFeed:
     # Per the spec, an item without authors has the feed's authors (1.1) or author (1.0).
     feed_authors = _json_authors(doc)
     entries = tuple(
-        RawEntry(_json_item(item, feed_authors=feed_authors, language=language))
+        RawEntry(
+            _resolve_links(_json_item(item, feed_authors=feed_authors, language=language), url)
+        )
         for item in items
         if isinstance(item, dict)
     )
@@ -270,7 +308,7 @@ def _json_item(
     if lang:
         data["language"] = lang
 
-    link = _str(item.get("url"))  # left as given; normalise resolves it like an RSS link
+    link = _str(item.get("url"))
     if link:
         data["link"] = link
         data["links"] = [{"rel": "alternate", "type": "text/html", "href": link}]
@@ -298,10 +336,10 @@ def _json_item(
             data[target] = value
             data[f"{target}_parsed"] = _parse_json_date(value)
 
-    authors = _json_authors(item) or feed_authors
+    authors = _json_authors(item) or [dict(author) for author in feed_authors]
     if authors:
         data["authors"] = authors
-        data["author_detail"] = authors[0]
+        data["author_detail"] = dict(authors[0])
         if authors[0].get("name"):
             data["author"] = authors[0]["name"]
 
