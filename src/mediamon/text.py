@@ -96,7 +96,7 @@ def fold_word(word: str) -> str:
 class Tokens:
     """Folded tokens of one text, with where each came from in the original."""
 
-    text: str  # the original text
+    text: str  # the original text, NFC-normalised (the spans index into it)
     words: tuple[str, ...]  # folded
     spans: tuple[tuple[int, int], ...]  # (start, end) of each token in ``text``
 
@@ -105,26 +105,30 @@ class Tokens:
         return self.text[self.spans[start][0] : self.spans[end][1]]
 
 
+_GROUP = re.Match.group
+_SPAN = re.Match.span
+
+
 def tokenize(text: str) -> Tokens:
     """Split ``text`` into folded tokens, keeping the original spans.
 
     Folding is done per token: folding the whole text first could change lengths and
     break the spans (``ß`` folds to ``ss``).
     """
-    words = []
-    spans = []
     # NFC (not NFKC) so the spans stay valid for the returned text; each token is folded
     # with NFKC on its own below. Full-width letters and ligatures are word characters.
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
-    for m in _TOKEN_RE.finditer(text):
-        folded = fold_word(m.group())
-        # Folding can reveal separators (NFKC of a ligature stays a word; a folded mark
-        # may vanish entirely): skip tokens that fold to nothing.
-        if folded:
-            words.append(folded)
-            spans.append(m.span())
-    return Tokens(text, tuple(words), tuple(spans))
+    matches = list(_TOKEN_RE.finditer(text))
+    # map() over the match methods keeps the per-token work in C: this runs once per item.
+    words = tuple(map(fold_word, map(_GROUP, matches)))
+    spans = tuple(map(_SPAN, matches))
+    if "" in words:
+        # Folding can leave nothing of a token (a lone mark or joiner): drop those.
+        kept = [i for i, word in enumerate(words) if word]
+        words = tuple(words[i] for i in kept)
+        spans = tuple(spans[i] for i in kept)
+    return Tokens(text, words, spans)
 
 
 def words(text: str) -> list[str]:

@@ -3,8 +3,8 @@
 An analyst describes each topic as a query (in the style of Meltwater or Talkwalker)::
 
     Taliban OR "Islamic Emirate" OR талиб* OR طالبان OR 塔利班
-    (Russia OR Moscow OR Kremlin) AND (recogni* NEAR/5 (Taliban OR @taliban))
-    Россия~ NOT sport
+    (Russia OR Moscow OR Kremlin) recogni* NEAR/5 (Taliban OR "Islamic Emirate")
+    @russia AND @taliban NOT (sport OR football)
 
 Terms and text are folded and tokenised by ``mediamon.text``, so matching ignores case,
 accents and Arabic-script letter variants, and respects word boundaries: ``Russia`` does not
@@ -33,10 +33,13 @@ Syntax
     ``a`` without ``b``. A query that can match only by exclusion (``NOT sport``,
     ``a OR NOT b``) is an error.
 ``a NEAR/n b``
-    ``a`` and ``b`` in either order, at most ``n`` tokens apart (``NEAR/1``: adjacent).
-    Operands are terms, phrases, wildcards, stems, NEARs or parenthesised OR-groups of those.
+    ``a`` and ``b`` in either order, at most ``n`` tokens apart (``NEAR/1``: adjacent,
+    ``NEAR/5``: up to four tokens between), two distinct occurrences. Operands are terms,
+    phrases, wildcards, stems, NEARs or parenthesised OR-groups of those; not AND, NOT or
+    ``@name``.
 ``@name``
-    The result of another topic (only inside a ``TopicSet``; cycles are errors).
+    The result of another topic (only inside a ``TopicSet``; unknown names and cycles are
+    errors). Each topic is evaluated at most once per item however often it is referenced.
 ``( ... )``
     Grouping.
 
@@ -56,12 +59,17 @@ Malformed queries raise ``QueryError`` with a reason and the 1-based column of t
 e.g. ``unbalanced parenthesis at column 31``; ``TopicSet.compile`` prefixes the config key
 (``topics.russia.query: ...``).
 
+``TopicSet.match`` reports, for each topic that matched (in config order), up to eight of
+the terms that made it match, spelled as in the text (``TALIBAN``, ``Islamic Emirate``),
+and whether the keep rule matched.
+
 This module parses, compiles and matches. It does no I/O, no ranking or scoring, no fuzzy or
 regular-expression matching, no leading or inner wildcards and no field-specific search.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -86,6 +94,7 @@ __all__ = [
     "TopicResult",
     "TopicSet",
     "parse_query",
+    "refs",
 ]
 
 MAX_TERMS = 8  # matched terms reported per topic
@@ -215,13 +224,14 @@ def _stem(language: str, word: str) -> str:
     return str(_STEMMERS[language].stemWord(word))
 
 
-def _scan_prefix(stem: str) -> str:
+def _scan_prefix(language: str, stem: str) -> str:
     """A prefix every word with this stem starts with.
 
-    Snowball only rewrites the last two letters of what it keeps (``dying`` -> ``die``,
-    ``ability`` -> ``abil``, ``skies`` -> ``sky``); Russian only removes endings.
+    The Russian stemmer only removes endings, so that is the stem itself. The English one
+    may rewrite the last two letters of what it keeps (``dying`` -> ``die``, ``skies`` ->
+    ``sky``, ``happy`` -> ``happi``).
     """
-    return stem[: max(1, len(stem) - 2)]
+    return stem if language == "russian" else stem[: max(1, len(stem) - 2)]
 
 
 # --------------------------------------------------------------------------------------
@@ -562,7 +572,7 @@ class _Probe:
         self.word = pattern.word
         self.key = f"{pattern.kind}:{pattern.word}"
         self.language = _stem_language(pattern.word) if pattern.kind == "stem" else None
-        self.scan = pattern.word if self.language is None else _scan_prefix(pattern.word)
+        self.scan = pattern.word if self.language is None else _scan_prefix(self.language, self.word)
 
     def accepts(self, word: str) -> bool:
         if not word.startswith(self.scan):
@@ -690,7 +700,7 @@ class _Words(_Eval):
 
     def spans(self, ix: _Index) -> list[Span]:
         positions = ix.positions()
-        return [(p, p) for w in self.words for p in positions.get(w, _NO_POSITIONS)]
+        return [(p, p) for w in self.words & ix.present for p in positions[w]]
 
 
 class _Word(_Words):
@@ -718,7 +728,8 @@ class _Scans(_Eval):
         return not ix.probed().keys().isdisjoint(self.probes)
 
     def spans(self, ix: _Index) -> list[Span]:
-        return [(p, p) for probe in self.probes.values() for p in ix.where(probe)]
+        found = ix.probed().keys() & self.probes.keys()
+        return [(p, p) for key in found for p in ix.where(self.probes[key])]
 
 
 class _Phrase(_Eval):
@@ -840,13 +851,26 @@ class _Near(_Eval):
             out.append(b)
 
     def _pairs(self, ix: _Index) -> Iterator[tuple[Span, Span]]:
-        """Non-overlapping (left, right) occurrences at most ``distance`` tokens apart."""
-        rights = self.right.spans(ix)
+        """Non-overlapping (left, right) occurrences at most ``distance`` tokens apart.
+
+        Binary search over the right-hand spans, so long texts with many occurrences of
+        both sides cost n log n rather than n * m.
+        """
+        lefts = self.left.spans(ix)
+        after = sorted(self.right.spans(ix))  # by start
+        if not lefts or not after:
+            return
+        before = sorted(after, key=lambda span: span[1])  # by end
+        starts = [span[0] for span in after]
+        ends = [span[1] for span in before]
         n = self.distance
-        for a in self.left.spans(ix):
-            for b in rights:
-                if 0 < b[0] - a[1] <= n or 0 < a[0] - b[1] <= n:
-                    yield a, b
+        for a in lefts:
+            # right after left: a.end < b.start <= a.end + n
+            for b in after[bisect_right(starts, a[1]) : bisect_right(starts, a[1] + n)]:
+                yield a, b
+            # right before left: a.start - n <= b.end < a.start
+            for b in before[bisect_left(ends, a[0] - n) : bisect_left(ends, a[0])]:
+                yield a, b
 
 
 class _Ref(_Eval):
