@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mediamon.errors import StoreError
-from mediamon.store import SCHEMA_VERSION, ScoredItem, Store
+from mediamon.store import ScoredItem, Store, schema_version
 from mediamon.types import FeedSource, FetchResult, Item, Match, TopicHit, Validators
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -50,7 +50,7 @@ def store(tmp_path: Path) -> Store:
 def test_new_database_is_wal_versioned_and_has_fts(store: Store) -> None:
     """A new database is created with WAL, the current schema version and an FTS5 index."""
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == schema_version()
     assert {"feeds", "items", "item_topics", "item_feeds", "fetch_log", "items_fts"} <= set(
         store.db.table_names())
 
@@ -132,7 +132,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     Store(path).close()
     with sqlite3.connect(path) as conn:
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        conn.execute(f"PRAGMA user_version = {schema_version() + 1}")
     with pytest.raises(StoreError, match="newer than this mediamon understands"):
         Store(path)
 

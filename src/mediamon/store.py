@@ -30,9 +30,11 @@ from sqlite_utils.migrations import Migrations
 from .errors import StoreError
 from .types import FeedOutcome, FeedSource, FetchResult, Item, Match, Validators
 
-SCHEMA_VERSION = 1  # PRAGMA user_version after all migrations below
 BUSY_TIMEOUT_MS = 10_000
 
+# Schema changes are named migration functions below, applied in order on open. Add new
+# ones at the end; never edit one that has shipped. PRAGMA user_version is set to their
+# count, so an older mediamon can refuse a database it does not understand.
 migrations = Migrations("mediamon")
 
 
@@ -154,7 +156,11 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         create_triggers=True,
         tokenize="unicode61 remove_diacritics 2",
     )
-    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def schema_version() -> int:
+    """The schema version this code writes: the number of registered migrations."""
+    return len(migrations.pending(sqlite_utils.Database(memory=True)))
 
 
 def utc_iso(dt: datetime | None) -> str | None:
@@ -239,15 +245,16 @@ class Store:
             self._check_version()
             if not readonly:
                 migrations.apply(self.db)
+                self.db.execute(f"PRAGMA user_version = {schema_version()}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
 
     def _check_version(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
+        if version > schema_version():
             raise StoreError(
                 f"{self.path}: database schema version {version} is newer than this mediamon "
-                f"understands ({SCHEMA_VERSION}); upgrade mediamon"
+                f"understands ({schema_version()}); upgrade mediamon"
             )
 
     def close(self) -> None:
