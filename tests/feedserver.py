@@ -398,6 +398,36 @@ def _gzip_stream(expanded_size: int) -> Iterator[bytes]:
     yield packer.flush()
 
 
+# Helpers for tests that poll this server through mediamon.
+
+
+def rss(title: str, items: list[tuple[str, str]], *, ttl: int | None = None,
+        extra_channel: str = "") -> bytes:
+    """An RSS 2.0 document: ``items`` are (guid, pubDate as RFC 822 or "") pairs; each item's
+    title and link are made from its guid."""
+    parts = [f"<item><title>{title} {guid}</title><link>https://example.org/{guid}</link>"
+             f'<guid isPermaLink="false">{guid}</guid>'
+             + (f"<pubDate>{date}</pubDate>" if date else "")
+             + f"<description>About {guid}.</description></item>"
+             for guid, date in items]
+    ttl_tag = f"<ttl>{ttl}</ttl>" if ttl is not None else ""
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{title}</title><link>https://example.org/</link>{ttl_tag}{extra_channel}"
+            + "".join(parts) + "</channel></rss>").encode()
+
+
+def config_text(db: str, urls: list[str], *, fetch: str = "", schedule: str = "",
+                feed_keys: str = "") -> str:
+    """A small mediamon config: one topic, every item kept (keep_all), no jitter, the given
+    feeds; ``fetch``/``schedule`` are extra TOML lines for those sections."""
+    feeds = "".join(f'[[feeds]]\nurl = "{u}"\n{feed_keys}\n' for u in urls)
+    if not any(line.startswith("timeout") for line in fetch.splitlines()):
+        fetch = 'timeout = "5s"\n' + fetch
+    return (f'[database]\npath = "{db}"\n\n[fetch]\n{fetch}\n\n'
+            f'[schedule]\njitter = "0s"\n{schedule}\n\n[keep]\nkeep_all = true\n\n'
+            f'[topics.any]\nquery = "about"\n\n{feeds}')
+
+
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
     """A running FeedServer, closed (threads joined) after the test."""
@@ -406,4 +436,4 @@ def feed_server() -> Iterator[FeedServer]:
     assert not server.errors, server.errors
 
 
-__all__ = ["FeedServer", "Handler", "Route", "Seen", "feed_server"]
+__all__ = ["FeedServer", "Handler", "Route", "Seen", "config_text", "feed_server", "rss"]

@@ -367,14 +367,59 @@ def test_reference_uses_other_topic() -> None:
     assert topics.match_text("Moscow hosts Hamas").names == ("russia",)
 
 
-def test_reference_inside_near_is_an_error() -> None:
-    """A reference has no position, so it cannot be a NEAR operand."""
+def test_reference_inside_near_stands_where_its_words_are() -> None:
+    """`@name` as a NEAR operand is positioned at the words that made that topic match."""
+    topics = TopicSet.compile({**TOPICS, "pair": "@russia NEAR/3 @taliban"})
+    assert "pair" in topics.match_text("Moscow hosts the Taliban").names
+    assert "pair" in topics.match_text("Taliban envoy in Moscow").names
+    far = "Moscow said on Monday that it would host a summit; separately, the Taliban"
+    assert topics.match_text(far).names == ("russia", "taliban")
+    hit = topics.match_text("Moscow hosts the Taliban").hits[-1]
+    assert hit.topic == "pair" and set(hit.terms) == {"Moscow", "Taliban"}
+
+
+def test_reference_inside_near_ignores_excluded_words() -> None:
+    """Only the positive words of a referenced topic give it a position, never its NOTs."""
+    topics = TopicSet.compile({
+        "russia": "(Russia OR Moscow) NOT Prussia",
+        "taliban": "Taliban",
+        "pair": "@russia NEAR/2 @taliban",
+    })
+    assert "pair" in topics.match_text("Russia and Taliban").names
+    assert "pair" not in topics.match_text("Russia and Prussia and Taliban").names
+    assert "pair" not in topics.match_text("Moscow. A long way off, one day, the Taliban").names
+
+
+def test_reference_inside_near_can_nest_and_group() -> None:
+    """References mix with terms, OR-groups and chained NEARs as NEAR operands."""
+    topics = TopicSet.compile({
+        **TOPICS,
+        "a": "(@russia OR Kabul) NEAR/4 recogni*",
+        "b": "(@russia NEAR/3 @taliban) NEAR/6 envoy",
+    })
+    assert "a" in topics.match_text("Kabul seeks recognition").names
+    assert "a" in topics.match_text("Kremlin may recognise").names
+    assert "b" in topics.match_text("Moscow and Taliban name an envoy").names
+    assert "b" not in topics.match_text("envoy " + "word " * 10 + "Moscow and Taliban").names
+
+
+def test_reference_and_not_inside_near_are_still_errors() -> None:
+    """AND and NOT still have no position, so they cannot be NEAR operands."""
     with pytest.raises(TopicError) as info:
-        TopicSet.compile({**TOPICS, "recognition": "(recogni* OR признан*) NEAR/5 @taliban"})
+        TopicSet.compile({**TOPICS, "x": "(recogni* AND признан*) NEAR/5 @taliban"})
     assert str(info.value) == (
-        "topics.recognition.query: NEAR operand must be a term, phrase or OR-group of them"
-        " at column 31"
+        "topics.x.query: NEAR operand must be a term, phrase or OR-group of them at column 1"
     )
+
+
+def test_positive_topics_follow_references_outside_not() -> None:
+    """The topics the keep rule can only be helped by: named outside NOT, transitively."""
+    topics = TopicSet.compile({
+        "russia": "Russia", "taliban": "Taliban", "sport": "cricket", "digest": "briefing",
+        "noise": "@sport OR @digest", "pair": "@russia NEAR/5 @taliban",
+    }, "@pair NOT @noise")
+    assert topics.positive_topics() == ("russia", "taliban", "pair")
+    assert TopicSet.compile({"a": "x", "b": "y"}).positive_topics() == ("a", "b")
 
 
 def test_hits_in_config_order() -> None:
@@ -758,3 +803,27 @@ def test_nodes_are_frozen_and_compare_by_meaning() -> None:
     assert parse_query("Russia") != parse_query("Russia*")
     assert parse_query("@russia Taliban") == And((Ref("russia"), _term("Taliban")))
     assert parse_query("a NEAR/2 b") == Near(_term("a"), _term("b"), 2)
+
+
+def test_or_of_many_phrases_finds_each_by_its_anchor_word() -> None:
+    """An OR of phrases (CJK terms, multi-word names, wildcard-led phrases) finds every one."""
+    query = ('"Moscow Format" OR "Islamic Emirate" OR 俄罗斯 OR 塔利班 OR "исламск* эмират*" '
+             'OR "kabul etti*"')
+    for text in ("the Moscow Format talks", "ISLAMIC EMIRATE", "俄罗斯承认", "阿富汗塔利班政权",
+                 "Исламского Эмирата", "teklifi kabul etti"):
+        assert matches(query, text), text
+    for text in ("Moscow's format", "Emirate Islamic", "俄国", "塔利", "исламский мир",
+                 "Kabul et al", "kabul edildi"):
+        assert not matches(query, text), text
+    assert terms(query, "俄罗斯与塔利班") == ("俄罗斯", "塔利班")
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_ascii_fast_path_tokenises_like_the_general_pattern(text: str) -> None:
+    """ASCII text gets exactly the tokens and spans of the full Unicode pattern."""
+    from mediamon.text import _TOKEN_RE
+
+    tokens = tokenize(text)
+    expected = [m.span() for m in _TOKEN_RE.finditer(text)]
+    assert list(tokens.spans) == expected
+    assert list(tokens.words) == [text[a:b].lower() for a, b in expected]

@@ -21,12 +21,15 @@ import click
 
 from . import __version__
 from .config import Config, find_config, load_config
+from . import story_store
 from .errors import MediamonError
 from .logs import setup_logging
+from .export import LISTING_FORMATS
 from .output import FORMATS, render
 from .pipeline import run_once, utcnow
 from .query import Filters, counts, feed_health, get_item, items, parse_when, search
-from .store import Store
+from .relevance import scorer_for
+from .store import Store, utc_iso
 from .types import FeedOutcome, FeedSource
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,7 +52,8 @@ class Context:
 
     def store(self, *, readonly: bool = False) -> Store:
         if self._store is None:
-            self._store = Store(self.config.db_path, readonly=readonly)
+            self._store = Store(self.config.db_path, readonly=readonly,
+                                stories=self.config.stories)
         return self._store
 
     def close(self) -> None:
@@ -84,9 +88,15 @@ def filter_options(func: F) -> F:
         click.option("--min-score", type=float, help="Only items scoring at least this."),
         click.option("--all", "include_unkept", is_flag=True,
                      help="Include items stored with --keep-all that did not match."),
+        click.option("--unkept", "only_unkept", is_flag=True,
+                     help="Only items stored with --keep-all that did not match (audits)."),
+        click.option("--story", help="Only items of this story (id or a prefix of it)."),
         click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000)),
-        click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
-                     show_default=True),
+        click.option("--collapse", is_flag=True,
+                     help="One row per story (its first match), with how many of its items "
+                          "matched."),
+        click.option("--format", "fmt", type=click.Choice(LISTING_FORMATS), default="table",
+                     show_default=True, help="atom: an Atom feed of the matches (issue 6)."),
         click.option("--json", "as_json", is_flag=True, help="Same as --format json."),
     ]
     for option in reversed(options):
@@ -105,6 +115,9 @@ def build_filters(**kw: Any) -> Filters:
         min_score=kw["min_score"],
         include_unkept=kw["include_unkept"],
         limit=kw["limit"],
+        collapse=kw.get("collapse", False),
+        only_unkept=kw.get("only_unkept", False),
+        story=kw.get("story"),
     )
 
 
@@ -130,6 +143,8 @@ def cli(ctx: click.Context, config_path: str | None, db: str | None, log_level: 
              mediamon search 'kabulov OR "islamic emirate"'
              mediamon show ID
     Health:  mediamon status
+    Tune:    mediamon score items.jsonl   mediamon eval labelled.jsonl
+             mediamon label ID relevant   mediamon rescore
     """
     setup_logging(level=log_level, fmt=log_format)
     ctx.obj = Context(config_path, db)
@@ -177,6 +192,10 @@ def summarise(outcomes: list[FeedOutcome]) -> str:
     warned = [o for o in outcomes if o.warning]
     if warned:
         lines.append(f"{len(warned)} feed(s) were malformed but usable (see the log).")
+    postponed = [o for o in outcomes if o.status == "postponed"]
+    if postponed:
+        lines.append(f"{len(postponed)} feed(s) not polled: their server asked to wait "
+                     f"(Retry-After); see `mediamon status`.")
     rows = [{
         "feeds": len(outcomes),
         "ok": status["ok"],
@@ -193,16 +212,33 @@ def summarise(outcomes: list[FeedOutcome]) -> str:
 
 # -- items, search, show -----------------------------------------------------------------------
 
-ITEM_COLUMNS = ["id", "published", "feed_name", "topics", "score", "title"]
+ITEM_COLUMNS = ["id", "story", "published", "feed_name", "topics", "score", "title"]
 
 
 def _emit(rows: list[dict[str, Any]], fmt: str, as_json: bool, columns: list[str]) -> None:
     fmt = "json" if as_json else fmt
+    if rows and "story_matches" in rows[0]:  # --collapse: how many of the story's items matched
+        columns = [*columns[:2], "story_matches", *columns[2:]]
     for row in rows:
         if fmt == "table":
             row["id"] = row["id"][:10]
+            row["story"] = (row.get("story") or "")[:10]
             row["published"] = (row.get("published") or "")[:16].replace("T", " ")
     click.echo(render(rows, fmt, columns=columns, squeeze="title"))
+
+
+def _search_urn(query: str) -> str:
+    import hashlib
+
+    return "urn:mediamon:search:" + hashlib.sha256(query.encode()).hexdigest()[:16]
+
+
+def _emit_atom(store: Store, rows: list[dict[str, Any]], title: str, feed_id: str) -> None:
+    """A listing as an Atom feed (issue 6), entry content from the items' sanitised HTML."""
+    from .export import atom_feed, item_html
+
+    html = item_html(store, [r["id"] for r in rows]) if rows and "reach" not in rows[0] else {}
+    click.echo(atom_feed(rows, title=title, feed_id=feed_id, html=html), nl=False)
 
 
 @cli.command(name="items")
@@ -211,7 +247,11 @@ def _emit(rows: list[dict[str, Any]], fmt: str, as_json: bool, columns: list[str
 @domain_errors
 def items_cmd(ctx: Context, fmt: str, as_json: bool, **filters: Any) -> None:
     """List kept items, newest first."""
-    rows = items(ctx.store(readonly=True), build_filters(**filters))
+    store = ctx.store(readonly=True)
+    rows = items(store, build_filters(**filters))
+    if fmt == "atom" and not as_json:
+        _emit_atom(store, rows, "mediamon: items", "urn:mediamon:items")
+        return
     _emit(rows, fmt, as_json, ITEM_COLUMNS)
 
 
@@ -233,7 +273,11 @@ def search_cmd(ctx: Context, query: str, fmt: str, as_json: bool, **filters: Any
       taliban NOT pakistan         exclude
       title:kabulov                only in titles (columns: title, summary, content)
     """
-    rows = search(ctx.store(readonly=True), query, build_filters(**filters))
+    store = ctx.store(readonly=True)
+    rows = search(store, query, build_filters(**filters))
+    if fmt == "atom" and not as_json:
+        _emit_atom(store, rows, f"mediamon: search {query}", _search_urn(query))
+        return
     _emit(rows, fmt, as_json, [*ITEM_COLUMNS, "snippet"] if fmt != "table" or as_json
           else ITEM_COLUMNS[:-1] + ["title", "snippet"])
 
@@ -241,17 +285,25 @@ def search_cmd(ctx: Context, query: str, fmt: str, as_json: bool, **filters: Any
 @cli.command()
 @click.argument("item_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole item as JSON.")
+@click.option("--history", is_flag=True,
+              help="Also show the earlier versions of its title, text and link.")
 @pass_ctx
 @domain_errors
-def show(ctx: Context, item_id: str, as_json: bool) -> None:
+def show(ctx: Context, item_id: str, as_json: bool, history: bool) -> None:
     """Show one item in full, with the topics it matched and why (ID may be a prefix)."""
-    item = get_item(ctx.store(readonly=True), item_id)
+    store = ctx.store(readonly=True)
+    item = get_item(store, item_id)
     if item is None:
         raise click.ClickException(f"no item with id {item_id!r}")
+    item["story"] = story_store.item_story(store.db.conn, item["id"])
+    if history:
+        item["versions"] = story_store.versions(store.db.conn, item["id"])
     if as_json:
         click.echo(json.dumps(item, ensure_ascii=False, indent=2, default=str))
         return
     click.echo(format_item(item))
+    if history:
+        click.echo("\n" + format_history(item))
 
 
 def format_item(item: dict[str, Any]) -> str:
@@ -269,11 +321,18 @@ def format_item(item: dict[str, Any]) -> str:
         out.append(f"authors:    {', '.join(item['authors'])}")
     if len(item["feeds"]) > 1:
         out.append("also in:    " + ", ".join(f["name"] or f["url"] for f in item["feeds"][1:]))
+    if item.get("story"):
+        story = item["story"]
+        out.append(f"story:      {story['story_id']}  ({story['items']} item(s), reach "
+                   f"{story['reach']}; mediamon stories show {story['story_id'][:10]})")
     out += ["", click.style("Why", bold=True)]
-    out.append(f"  kept:        {'yes' if item['kept'] else 'no'}"
-               f"  (keep rule {'matched' if why.get('rule_matched') else 'did not match'})")
+    reason = f"keep rule {'matched' if why.get('rule_matched') else 'did not match'}"
+    if why.get("label"):
+        reason = f"labelled {why['label']} by the analyst; {reason}"
+    out.append(f"  kept:        {'yes' if item['kept'] else 'no'}  ({reason})")
+    rule = why.get("rule_score")
     out.append(f"  score:       {item['score']:.3f}   similarity to the reference: "
-               f"{item['similarity']:.3f}")
+               f"{item['similarity']:.3f}" + ("" if rule is None else f"   rule: {rule:.3f}"))
     for topic, terms in item["matches"].items():
         out.append(f"  topic {topic}: " + ", ".join(repr(t) for t in terms))
     if why.get("profile_terms"):
@@ -282,6 +341,179 @@ def format_item(item: dict[str, Any]) -> str:
     if text:
         out += ["", textwrap.fill(text[:2000] + ("…" if len(text) > 2000 else ""), width=100)]
     return "\n".join(out)
+
+
+# -- relevance: score, eval, label, rescore ---------------------------------------------------
+
+
+def _relevance_store(ctx: Context, builtin: bool) -> Store | None:
+    """The database for its background and labels, if it exists and is wanted."""
+    if builtin or not ctx.config.db_path.exists():
+        return None
+    return ctx.store(readonly=True)
+
+
+BUILTIN_OPTION = click.option(
+    "--builtin", is_flag=True,
+    help="Ignore the database: the built-in background only and no analyst labels "
+         "(reproducible numbers).")
+
+
+@cli.command(name="score")
+@click.argument("source", metavar="[FILE|-]", type=click.File("r", encoding="utf-8"),
+                default="-", required=False)
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
+              help="Where to write the scored lines (default: stdout).")
+@BUILTIN_OPTION
+@pass_ctx
+@domain_errors
+def score_cmd(ctx: Context, source: Any, output: Any, builtin: bool) -> None:
+    """Score JSON Lines items with the configured topics, keep rule and profile.
+
+    \b
+    Input, one JSON object per line (FILE, or stdin when FILE is - or absent):
+      {"id": ..., "title": ..., "summary" or "content": ..., "url", "published", "language"}
+    Output, one line per item, in order:
+      {"id", "score", "similarity", "kept", "topics", "explanation"}
+
+    No database is needed. If the configured database exists, its background document
+    frequencies and the analyst's labels shape the profile (--builtin ignores it).
+    """
+    from .relevance import read_jsonl, score
+
+    scorer, _ = scorer_for(ctx.config, _relevance_store(ctx, builtin))
+    for line in score(scorer, read_jsonl(source, name=source.name)):
+        output.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+@cli.command(name="eval")
+@click.argument("labelled", metavar="LABELLED.jsonl", type=click.File("r", encoding="utf-8"))
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+@click.option("--errors", "max_errors", default=30, show_default=True,
+              type=click.IntRange(0, 100_000), help="Misses and false alarms to list.")
+@BUILTIN_OPTION
+@pass_ctx
+@domain_errors
+def eval_cmd(ctx: Context, labelled: Any, as_json: bool, max_errors: int, builtin: bool) -> None:
+    """Measure relevance on labelled items: precision, core recall and F1.
+
+    \b
+    LABELLED.jsonl: lines as for `mediamon score`, each with "label": core, related or no
+    (and "language" for the per-language table).
+      precision    kept items labelled core or related / kept items
+      core recall  core items kept / core items
+      F1           harmonic mean of the two
+    Misses (core, not kept) and false alarms (kept, labelled no) are listed with their
+    explanation. With analyst labels in the database, the average precision of the score
+    ranking is shown with and without them.
+    """
+    from .relevance import evaluate, read_jsonl
+
+    store = _relevance_store(ctx, builtin)
+    scorer, info = scorer_for(ctx.config, store)
+    baseline = scorer_for(ctx.config, store, feedback=False)[0] if info.labels else None
+    report = evaluate(scorer, read_jsonl(labelled, name=labelled.name, labelled=True),
+                      baseline=baseline)
+    if as_json:
+        data = {"file": labelled.name, "config": str(ctx.config.path),
+                "background_documents": info.builtin_documents + info.stored_documents,
+                "labels": info.labels, **report.as_dict()}
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(format_report(report, labelled.name, info, max_errors))
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def format_report(report: Any, name: str, info: Any, max_errors: int) -> str:
+    """The text form of ``mediamon eval``."""
+    o = report.overall
+    out = [f"{name}: {o.items} items ({o.core} core, {o.related} related, "
+           f"{o.items - o.core - o.related} no)",
+           f"background: {info.builtin_documents} built-in + {info.stored_documents} database "
+           f"documents; analyst labels: {info.labels}", ""]
+    rows = [{"language": "overall", **_metric_row(o)}]
+    rows += [{"language": lang, **_metric_row(c)} for lang, c in
+             sorted(report.languages.items(), key=lambda kv: (-kv[1].items, kv[0]))]
+    out.append(render(rows, "table", columns=list(rows[0])))
+    ap = _pct(report.average_precision)
+    line = f"\nranking by score: average precision {ap} (core and related as relevant)"
+    if report.baseline_average_precision is not None:
+        line += (f"; without the {info.labels} analyst labels: "
+                 f"{_pct(report.baseline_average_precision)}")
+    out.append(line)
+    for title, errors in (("misses (core, not kept)", report.misses),
+                          ("false alarms (kept, labelled no)", report.false_alarms)):
+        out.append(f"\n{title}: {len(errors)}")
+        for e in errors[:max_errors]:
+            why = e["explanation"]
+            topics = "; ".join(f"{t} {', '.join(repr(w) for w in ws[:4])}"
+                               for t, ws in why["topics"].items()) or "no topic"
+            out.append(f"  {e['id']} [{e['language']}] {e['title'][:90]}")
+            out.append(f"      score {why['score']:.3f}  similarity {why['similarity']:.3f}  "
+                       f"topics: {topics}")
+        if len(errors) > max_errors:
+            out.append(f"  ... {len(errors) - max_errors} more (--errors N, or --json)")
+    return "\n".join(out)
+
+
+def _metric_row(c: Any) -> dict[str, Any]:
+    return {"items": c.items, "core": c.core, "kept": c.kept, "precision": _pct(c.precision),
+            "core recall": _pct(c.recall), "F1": _pct(c.f1)}
+
+
+@cli.command()
+@click.argument("item_id")
+@click.argument("label", type=click.Choice(["relevant", "irrelevant"]))
+@pass_ctx
+@domain_errors
+def label(ctx: Context, item_id: str, label: str) -> None:
+    """Record your judgement of a stored item (ID may be a prefix).
+
+    \b
+    The label is kept in the database. `mediamon rescore` then keeps (relevant) or drops
+    (irrelevant) the item whatever the rule says, and moves the reference profile toward
+    the relevant items and away from the irrelevant ones (Rocchio feedback); `mediamon
+    eval` shows the effect on the ranking.
+    """
+    from .relevance import add_label
+
+    done = add_label(ctx.store(), item_id, label, now=utcnow())
+    click.echo(f"{done['id']} labelled {done['label']}: {done['title']}")
+    click.echo("run `mediamon rescore` to apply it")
+
+
+@cli.command(name="rescore")
+@click.option("--since", help="Only items published after: 2d, 12h, or a date (2026-11-01).")
+@click.option("--prune", is_flag=True,
+              help="Delete items that are no longer kept (default: flag them not kept).")
+@click.option("--batch", "batch_size", default=500, show_default=True,
+              type=click.IntRange(1, 100_000), help="Items per transaction.")
+@pass_ctx
+@domain_errors
+def rescore_cmd(ctx: Context, since: str | None, prune: bool, batch_size: int) -> None:
+    """Apply the current topics, keep rule, profile and labels to stored items.
+
+    Run it after editing the topics or the seeds, or after `mediamon label`. Items that no
+    longer pass are flagged not kept (hidden from `items`, shown with `items --all`); they
+    are deleted only with --prune. Items the analyst labelled keep their label's verdict.
+    """
+    from .relevance import count_items, rescore
+
+    store = ctx.store()
+    scorer, info = scorer_for(ctx.config, store)
+    when = parse_when(since, now=utcnow()) if since else None
+    total = count_items(store, when)
+    with click.progressbar(length=total, label=f"rescoring {total} items",
+                           file=sys.stderr) as bar:
+        result = rescore(store, scorer, since=when, prune=prune, batch_size=batch_size,
+                         progress=bar.update)
+    tail = (f"{result.pruned} deleted" if prune else
+            f"{result.newly_unkept} flagged not kept (--prune deletes them)")
+    click.echo(f"{result.items} items rescored with {info.labels} analyst labels: "
+               f"{result.kept} kept, {result.newly_kept} newly kept, {tail}")
 
 
 # -- feeds -----------------------------------------------------------------------------------
@@ -325,34 +557,66 @@ def feeds_list(ctx: Context, fmt: str, as_json: bool) -> None:
     click.echo(render(rows, fmt, columns=FEED_COLUMNS, squeeze="url"))
 
 
+STATUS_COLUMNS = ["id", "feed", "health", "last_success", "last_status", "failures",
+                  "new_1d", "interval", "next_fetch", "last_error", "why"]
+
+
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json (every field).")
 @pass_ctx
 @domain_errors
 def status(ctx: Context, fmt: str, as_json: bool) -> None:
-    """Feed health: failing feeds first, with the last error and the next poll."""
+    """Feed health, one row per feed: gone, dead and failing feeds first.
+
+    \b
+    health       ok, failing, dead (failing for schedule.dead_after: polled weekly),
+                 gone (HTTP 410: not polled again), new or removed
+    last_status  the last poll's outcome and HTTP status
+    failures     consecutive failed polls
+    new_1d       new items in the last day
+    interval     the feed's current interval (adaptive, pinned or a server's hint)
+    next_fetch   the next poll (UTC); why: the reason for it, with the last error
+    """
+    from .policy import duration
+
     rows = _health_rows(ctx)
+    for row in rows:
+        row["new_1d"] = row["items_last_day"]
+        row["why"] = row["next_reason"] or ""
+        if not row["active"]:
+            row["why"] = "removed: not polled (its items are kept)"
     fmt = "json" if as_json else fmt
     if fmt == "table":
         _short_times(rows, "last_success", "next_fetch")
         for row in rows:
             row["feed"] = row["name"] or row["url"]
-    click.echo(render(rows, fmt, squeeze="last_error", columns=[
-        "id", "feed", "status", "failures", "last_success", "next_fetch", "kept_last_day",
-        "last_error"]))
+            http = row["last_http_status"]
+            row["last_status"] = " ".join(str(x) for x in (row["last_status"], http) if x)
+            row["interval"] = duration(row["poll_interval"]) if row["poll_interval"] else ""
+            if row["gone_since"] or not row["active"]:
+                row["next_fetch"] = "never"
+            error = row["last_error"] or ""
+            row["last_error"] = error if len(error) <= 40 else error[:39] + "…"
+    click.echo(render(rows, fmt, squeeze="why", columns=STATUS_COLUMNS))
 
 
 @feeds.command(name="add")
 @click.argument("url")
 @click.option("--name", help="A name to show instead of the URL.")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
-@click.option("--interval", help="Poll interval, e.g. 15m (default: the schedule's).")
+@click.option("--interval", help="Pin the poll interval, e.g. 15m (default: adaptive).")
+@click.option("--no-discover", "discover", is_flag=True, default=True, flag_value=False,
+              help="Add the URL as given, without fetching it to look for a feed.")
 @pass_ctx
 @domain_errors
 def feeds_add(ctx: Context, url: str, name: str | None, tags: tuple[str, ...],
-              interval: str | None) -> None:
-    """Add a feed to the database (the running daemon picks it up within a minute)."""
+              interval: str | None, discover: bool) -> None:
+    """Add a feed to the database (the running daemon picks it up at once).
+
+    An http(s) URL is fetched first: a web page that advertises a feed
+    (<link rel="alternate" type="application/rss+xml" ...>) adds that feed instead.
+    """
     from .config import feed_url, parse_duration
 
     if not url.startswith(("http://", "https://", "file://")) and "://" in url:
@@ -363,9 +627,31 @@ def feeds_add(ctx: Context, url: str, name: str | None, tags: tuple[str, ...],
             seconds = parse_duration(interval)
         except ValueError as exc:
             raise click.ClickException(f"--interval: {exc}") from None
-    source = FeedSource(feed_url(Path.cwd(), url), name, tags, seconds, "db")
+    target = feed_url(Path.cwd(), url)
+    if target.startswith(("http://", "https://")) and discover:
+        target = _discover(ctx.config, target)
+    source = FeedSource(target, name, tags, seconds, "db")
     added = ctx.store().add_feed(source, now=utcnow())
     click.echo(("added " if added else "already there: ") + source.url)
+
+
+def _discover(config: Config, url: str) -> str:
+    """The feed to subscribe to for ``url``: the URL itself when it serves a feed, else the
+    first feed its HTML page advertises (``<link rel="alternate">``, issue 4). When the URL
+    cannot be fetched now, it is added as given, with a warning."""
+    from .discover import find_feed
+
+    found = asyncio.run(find_feed(url, config))
+    if found.error is not None:
+        click.echo(f"warning: could not check {url}: {found.error}; added as given", err=True)
+        return url
+    if found.feed_url is None:
+        raise click.ClickException(f"{url}: {found.reason}")
+    if found.feed_url != url:
+        click.echo(f"{url} is a web page; it links to the feed {found.feed_url}", err=True)
+        for other in found.others:
+            click.echo(f"  (it also links to {other})", err=True)
+    return found.feed_url
 
 
 @feeds.command(name="remove")
@@ -418,6 +704,313 @@ def feeds_export(ctx: Context, output: Any) -> None:
     store = ctx.store()
     store.sync_config_feeds(ctx.config.feeds, now=utcnow())
     output.write(write_opml(f.source() for f in store.feeds()))
+
+
+# -- stories (issue 5) -------------------------------------------------------------------------
+
+
+def _word_changes(old: str, new: str, limit: int = 12) -> str:
+    """What an edit did to a text, as removed (-) and added (+) runs of words."""
+    import difflib
+
+    a, b = old.split(), new.split()
+    parts = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op in ("delete", "replace"):
+            parts.append("-'" + " ".join(a[i1:i2][:limit]) + ("…'" if i2 - i1 > limit else "'"))
+        if op in ("insert", "replace"):
+            parts.append("+'" + " ".join(b[j1:j2][:limit]) + ("…'" if j2 - j1 > limit else "'"))
+    return " ".join(parts[:8]) + (" …" if len(parts) > 8 else "")
+
+
+def format_history(item: dict[str, Any]) -> str:
+    """The ``show --history`` section: each earlier version, when it was replaced, and how."""
+    versions = item.get("versions") or []
+    if not versions:
+        return click.style("History", bold=True) + "\n  no earlier versions"
+    out = [click.style("History", bold=True) + f" ({len(versions)} earlier version(s), oldest "
+           "first)"]
+    current = {k: item.get(k) or "" for k in ("title", "summary", "content", "url")}
+    for i, v in enumerate(versions):
+        after = versions[i + 1] if i + 1 < len(versions) else current
+        out.append(f"  v{v['version']}  {v['seen_from'][:16].replace('T', ' ')} until "
+                   f"{v['replaced'][:16].replace('T', ' ')}"
+                   + (f"  (changed by {v['feed_name']})" if v.get("feed_name") else "")
+                   + f"  changed: {', '.join(v['changed']) or 'nothing visible'}")
+        for name in v["changed"]:
+            if name in ("title", "url"):
+                out.append(f"      {name}: {v[name] or '-'!r} -> {after[name] or '-'!r}")
+            else:
+                out.append(f"      {name}: {_word_changes(v[name] or '', after[name] or '')}")
+    return "\n".join(out)
+
+
+STORY_COLUMNS = ["id", "first_published", "reach", "mentions", "first_outlet", "topics", "title"]
+
+
+@cli.group(name="stories", invoke_without_command=True)
+@click.option("--since", help="Stories with a mention published after: 2d, 12h, or a date.")
+@click.option("--until", help="Stories that started before: a duration ago or a date.")
+@click.option("--topic", help="Only stories with an item that matched this topic.")
+@click.option("--min-reach", type=click.IntRange(1), help="Only stories from at least N outlets.")
+@click.option("--all", "include_unkept", is_flag=True,
+              help="Include stories whose items were stored with --keep-all but not kept.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--format", "fmt", type=click.Choice(LISTING_FORMATS), default="table",
+              show_default=True, help="atom: an Atom feed, one entry per story (issue 6).")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.pass_context
+@domain_errors
+def stories_cmd(click_ctx: click.Context, since: str | None, until: str | None,
+                topic: str | None, min_reach: int | None, include_unkept: bool, limit: int,
+                fmt: str, as_json: bool) -> None:
+    """Stories, newest first: one report and its copies across outlets.
+
+    \b
+    A story groups items whose title and summary are near-copies (a wire story and
+    its reprints, light rewrites, re-translated headlines), published within
+    stories.window of each other. Reach is the number of distinct outlets.
+      mediamon stories --since 2d --min-reach 3
+      mediamon stories show ID          every mention: outlet, feed, time, URL
+      mediamon stories explain ID       why its items were grouped
+      mediamon stories explain A B      compare two items
+    """
+    if click_ctx.invoked_subcommand is not None:
+        return
+    ctx = click_ctx.find_object(Context)
+    assert ctx is not None
+    now = utcnow()
+    rows = story_store.list_stories(
+        ctx.store(readonly=True).db.conn,
+        since=utc_iso(parse_when(since, now=now)) if since else None,
+        until=utc_iso(parse_when(until, now=now, option="--until")) if until else None,
+        topic=topic, min_reach=min_reach, include_unkept=include_unkept, limit=limit,
+    )
+    fmt = "json" if as_json else fmt
+    if fmt == "atom":
+        conn = ctx.store(readonly=True).db.conn
+        for row in rows:  # a story links to its first mention
+            found = conn.execute("SELECT url FROM items WHERE id = ?",
+                                 [row["first_item_id"]]).fetchone()
+            row["url"] = found[0] if found else None
+        _emit_atom(ctx.store(readonly=True), rows, "mediamon: stories", "urn:mediamon:stories")
+        return
+    if fmt == "table":
+        for row in rows:
+            row["id"] = row["id"][:10]
+            row["first_published"] = row["first_published"][:16].replace("T", " ")
+    click.echo(render(rows, fmt, columns=STORY_COLUMNS, squeeze="title"))
+
+
+def _resolve(ctx: Context, ident: str) -> tuple[str, str]:
+    try:
+        found = story_store.resolve(ctx.store(readonly=True).db.conn, ident)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if found is None:
+        raise click.ClickException(f"no story or item with id {ident!r}")
+    return found
+
+
+@stories_cmd.command(name="show")
+@click.argument("story_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the story as JSON.")
+@pass_ctx
+@domain_errors
+def stories_show(ctx: Context, story_id: str, as_json: bool) -> None:
+    """One story with every mention: outlet, feed, time and URL, earliest first.
+
+    STORY_ID is a story id, or an item id (its story is shown); a prefix is enough.
+    """
+    conn = ctx.store(readonly=True).db.conn
+    kind, ident = _resolve(ctx, story_id)
+    if kind == "item":
+        found = story_store.item_story(conn, ident)
+        if found is None:
+            raise click.ClickException(f"item {ident} has no story yet (run `mediamon run`)")
+        ident = found["story_id"]
+    story = story_store.story(conn, ident)
+    assert story is not None
+    if as_json:
+        click.echo(json.dumps(story, ensure_ascii=False, indent=2, default=str))
+        return
+    click.echo(click.style(story["title"], bold=True))
+    click.echo(f"story:        {story['id']}\nfirst:        "
+               f"{story['first_published']}  {story['first_outlet'] or '-'}\n"
+               f"reach:        {story['reach']} outlet(s), {story['items']} item(s), "
+               f"{len(story['mentions'])} mention(s)\n"
+               f"topics:       {', '.join(story['topics']) or '-'}\n")
+    rows = [{"published": m["published"][:16].replace("T", " "), "outlet": m["outlet"],
+             "feed": m["feed_name"] or m["feed_url"], "item": m["item_id"][:10],
+             "similarity": m["similarity"], "url": m["url"]} for m in story["mentions"]]
+    click.echo(render(rows, "table", columns=list(rows[0]) if rows else ["item"],
+                      squeeze="url"))
+
+
+def _pair_text(conn: Any, item_id: str) -> dict[str, Any]:
+    row = story_store.item_text(conn, item_id)
+    if row is None:
+        raise click.ClickException(f"no item with id {item_id!r}")
+    return row
+
+
+def _explain(ctx: Context, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    from datetime import datetime
+
+    from .stories import describe, explain_pair
+
+    apart = abs(datetime.fromisoformat(a["published"]) - datetime.fromisoformat(b["published"]))
+    exp = explain_pair((a["title"], a["summary"]), (b["title"], b["summary"]),
+                       ctx.config.stories, minutes_apart=int(apart.total_seconds() // 60))
+    return {"a": a["id"], "b": b["id"], "a_title": a["title"], "b_title": b["title"],
+            "same_story": a["story_id"] is not None and a["story_id"] == b["story_id"],
+            "similarity": round(exp.similarity, 4), "threshold": exp.threshold,
+            "shared": list(exp.shared), "only_a": list(exp.only_a), "only_b": list(exp.only_b),
+            "bands_shared": list(exp.bands_shared), "bands": exp.bands,
+            "minutes_apart": exp.minutes_apart, "lines": list(describe(exp))}
+
+
+@stories_cmd.command(name="explain")
+@click.argument("ids", nargs=-1, required=True, metavar="ID [ID2]")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@pass_ctx
+@domain_errors
+def stories_explain(ctx: Context, ids: tuple[str, ...], as_json: bool) -> None:
+    """Why items were grouped into a story (or were not).
+
+    \b
+    ID        a story: how each of its items joined (through which earlier item,
+              how similar, which words and LSH bands they share)
+    ID        an item: how it joined its story
+    ID ID2    two items: their similarity, shared words and bands, time apart,
+              and whether they are in one story
+    """
+    if len(ids) > 2:
+        raise click.ClickException("give one story or item id, or two item ids")
+    conn = ctx.store(readonly=True).db.conn
+    resolved = [_resolve(ctx, ident) for ident in ids]
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    header = ""
+    if len(resolved) == 2:
+        if any(kind != "item" for kind, _ in resolved):
+            raise click.ClickException("to compare, give two item ids")
+        pairs.append((_pair_text(conn, resolved[0][1]), _pair_text(conn, resolved[1][1])))
+    else:
+        kind, ident = resolved[0]
+        if kind == "story":
+            story = story_store.story(conn, ident)
+            assert story is not None
+            header = (f"story {story['id']}: {story['title']!r}, {story['items']} item(s) "
+                      f"from {story['reach']} outlet(s)")
+            members = list(dict.fromkeys(m["item_id"] for m in story["mentions"]))
+        else:
+            members = [ident]
+        for member in members:
+            joined = story_store.item_story(conn, member)
+            if joined and joined["via"]:
+                pairs.append((_pair_text(conn, member), _pair_text(conn, joined["via"])))
+            elif joined and len(resolved) == 1 and kind == "item":
+                header = f"item {member} founded story {joined['story_id']}"
+    results = [_explain(ctx, a, b) for a, b in pairs]
+    if as_json:
+        click.echo(json.dumps({"header": header, "pairs": results}, ensure_ascii=False,
+                              indent=2))
+        return
+    if header:
+        click.echo(header)
+    if not results:
+        click.echo("no item joined this story through another: it has a single item")
+    for r in results:
+        click.echo(f"\n{r['a'][:10]} {r['a_title']!r}\n{r['b'][:10]} {r['b_title']!r}"
+                   + ("\n(in one story)" if r["same_story"] else "\n(in different stories)"))
+        click.echo("\n".join("  " + line for line in r["lines"]))
+
+
+# -- export, import, vacuum (issue 6) ----------------------------------------------------------
+
+
+@cli.command(name="export")
+@click.option("--since", help="Items published after: 30d, 12h, or a date (default: all).")
+@click.option("--kept-only", is_flag=True, help="Leave out items stored but not kept.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="FILE.jsonl or FILE.csv (- for JSON Lines on stdout).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]),
+              help="Default: from the file name's extension.")
+@pass_ctx
+@domain_errors
+def export_cmd(ctx: Context, since: str | None, kept_only: bool, output: str,
+               fmt: str | None) -> None:
+    """Write stored items, with their topics and feeds, to JSON Lines or CSV.
+
+    \b
+    Every column of every item is written; `mediamon import FILE.jsonl` reads
+    the JSON Lines back into another database, losslessly.
+      mediamon export --since 30d -o items.jsonl
+      mediamon export -o items.csv
+    """
+    from .export import export_records, write_export
+
+    fmt = fmt or ("csv" if output.lower().endswith(".csv") else "jsonl")
+    when = parse_when(since, now=utcnow()) if since else None
+    records = export_records(ctx.store(readonly=True), since=when,
+                             include_unkept=not kept_only)
+    if output == "-":
+        count = write_export(records, sys.stdout, fmt)
+    else:
+        try:
+            with open(output, "w", encoding="utf-8", newline="") as out:
+                count = write_export(records, out, fmt)
+        except OSError as exc:
+            raise click.ClickException(f"{output}: {exc.strerror}") from None
+    if output != "-":
+        click.echo(f"{count} item(s) written to {output}", err=True)
+
+
+@cli.command(name="import")
+@click.argument("source", metavar="FILE.jsonl", type=click.File("r", encoding="utf-8"))
+@pass_ctx
+@domain_errors
+def import_cmd(ctx: Context, source: Any) -> None:
+    """Add the items of a `mediamon export` JSON Lines file to this database.
+
+    Items already here (same id) are left as they are; the others keep every column,
+    their topics and their feeds, and get their story in this database. Feeds this
+    database does not know are added inactive (not polled). One transaction: a bad
+    line changes nothing.
+    """
+    from .export import import_records, read_export
+
+    stats = import_records(ctx.store(), read_export(source, name=source.name), now=utcnow())
+    click.echo(f"{stats['imported']} item(s) imported, {stats['skipped']} already here, "
+               f"{stats['feeds_added']} feed(s) added (inactive)")
+
+
+@cli.command(name="vacuum")
+@click.option("--dry-run", is_flag=True, help="Only say what [retention] would delete.")
+@pass_ctx
+@domain_errors
+def vacuum_cmd(ctx: Context, dry_run: bool) -> None:
+    """Apply [retention] from the config, then compact the database.
+
+    \b
+    [retention]
+    unkept_after = "30d"      # items stored but not kept (audits)
+    fetch_log_after = "90d"   # fetch-log rows
+    kept_after = "365d"       # kept items too (unset by default: never deleted)
+    Labelled items are never deleted. Without [retention] nothing is deleted.
+    """
+    from .housekeeping import apply_retention, vacuum
+
+    store = ctx.store()
+    done = apply_retention(store, ctx.config.retention, now=utcnow(), dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb}: {done['unkept_items']} not-kept item(s), {done['kept_items']} kept "
+               f"item(s), {done['fetch_log']} fetch-log row(s)"
+               + ("" if dry_run else f", {done['stories']} emptied story(ies)"))
+    if not dry_run:
+        sizes = vacuum(store)
+        click.echo(f"database {store.path}: {sizes['before'] / 1e6:.1f} MB -> "
+                   f"{sizes['after'] / 1e6:.1f} MB")
 
 
 def main() -> None:

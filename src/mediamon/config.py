@@ -22,6 +22,8 @@ from typing import Any, Literal, TypeVar
 
 from . import USER_AGENT
 from .errors import ConfigError, QueryError
+from .housekeeping import RetentionSettings
+from .stories import StorySettings
 from .topics import TopicError, TopicSet
 from .types import FeedSource
 
@@ -78,12 +80,22 @@ class FetchSettings:
     user_agent: str = USER_AGENT
     concurrency: int = 16
     per_host: int = 2
+    # Issue 4: politeness and throughput.
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0  # the longest silence while waiting for data
+    max_retry_after: float = 86_400.0  # a Retry-After longer than this is capped
+    http2: bool = False  # needs the h2 package: pip install 'mediamon[http2]'
+    workers: int | None = None  # parser processes; None = one per CPU, 0 = in-process
 
 
 @dataclass(frozen=True)
 class ScheduleSettings:
-    interval: float = 1800.0
+    interval: float = 1800.0  # until a feed's publishing rate is known
     jitter: float = 120.0
+    # Issue 4: the adaptive interval's bounds, and when a failing feed counts as dead.
+    min_interval: float = 300.0
+    max_interval: float = 86_400.0
+    dead_after: float = 7 * 86_400.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,9 @@ class Config:
     feeds: tuple[FeedSource, ...]
     topic_set: TopicSet = field(repr=False, compare=False)
     seed_texts: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    stories: StorySettings = field(default_factory=StorySettings)  # [stories], issue 5
+    # Issue 6: [retention] (mediamon vacuum).
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
 
 T = TypeVar("T")
@@ -207,6 +222,21 @@ def _positive_duration(value: object) -> float:
     if seconds <= 0:
         raise ValueError(f"{value!r} must be longer than 0s")
     return seconds
+
+
+def _worker_count(value: object) -> int:
+    """``fetch.workers``: 0 (parse in the main process) up to 64 processes."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"must be an integer, not {_kind(value)}")
+    if not 0 <= value <= 64:
+        raise ValueError(f"must be between 0 and 64, not {value}")
+    return value
+
+
+def _h2_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("h2") is not None
 
 
 def _keep_mode(value: object) -> KeepMode:
@@ -323,14 +353,31 @@ def config_from_dict(
         user_agent=fsec.get("user_agent", defaults.user_agent, _nonempty_string),
         concurrency=fsec.get("concurrency", defaults.concurrency, _positive_int),
         per_host=fsec.get("per_host", defaults.per_host, _positive_int),
+        connect_timeout=fsec.get("connect_timeout", defaults.connect_timeout,
+                                 _positive_duration),
+        read_timeout=fsec.get("read_timeout", defaults.read_timeout, _positive_duration),
+        max_retry_after=fsec.get("max_retry_after", defaults.max_retry_after,
+                                 _positive_duration),
+        http2=fsec.get("http2", defaults.http2, _boolean),
+        workers=fsec.get("workers", defaults.workers, _worker_count),
     )
+    if fetch.http2 and not _h2_available():
+        raise fsec.error("http2", "needs the h2 package (pip install 'mediamon[http2]')")
     fsec.finish()
 
     ssec = _Section(path, "schedule", top.get("schedule", {}, lambda v: v))
     schedule = ScheduleSettings(
         interval=ssec.get("interval", ScheduleSettings.interval, _positive_duration),
         jitter=ssec.get("jitter", ScheduleSettings.jitter, parse_duration),
+        min_interval=ssec.get("min_interval", ScheduleSettings.min_interval,
+                              _positive_duration),
+        max_interval=ssec.get("max_interval", ScheduleSettings.max_interval,
+                              _positive_duration),
+        dead_after=ssec.get("dead_after", ScheduleSettings.dead_after, _positive_duration),
     )
+    if schedule.min_interval > schedule.max_interval:
+        raise ssec.error("min_interval", f"{schedule.min_interval:g}s is longer than "
+                                         f"max_interval ({schedule.max_interval:g}s)")
     ssec.finish()
 
     psec = _Section(path, "profile", top.get("profile", {}, lambda v: v))
@@ -369,9 +416,52 @@ def config_from_dict(
         raise ConfigError(where, exc.key, str(QueryError(exc.reason, exc.column))) from None
 
     feeds = _feeds(path, base, top.get("feeds", [], lambda v: v), schedule)
+    stories = _stories(path, top.get("stories", {}, lambda v: v))
+    retention = _retention(path, top.get("retention", {}, lambda v: v))
     top.finish()
     return Config(path, db_path, fetch, schedule, profile, keep, topics, feeds, topic_set,
-                  tuple(texts))
+                  tuple(texts), stories=stories, retention=retention)
+
+
+def _small_int(limit: int) -> Callable[[object], int]:
+    def convert(value: object) -> int:
+        number = _positive_int(value)
+        if number > limit:
+            raise ValueError(f"must be at most {limit}, not {number}")
+        return number
+
+    return convert
+
+
+def _stories(path: Path, value: object) -> StorySettings:
+    """``[stories]``: how near-copies are grouped into stories (issue 5, docs/stories.md)."""
+    sec = _Section(path, "stories", value)
+    d = StorySettings()
+    settings = StorySettings(
+        threshold=sec.get("threshold", d.threshold, _fraction),
+        window=sec.get("window", d.window, _positive_duration),
+        bands=sec.get("bands", d.bands, _small_int(256)),
+        rows=sec.get("rows", d.rows, _small_int(16)),
+        min_terms=sec.get("min_terms", d.min_terms, _small_int(1000)),
+    )
+    sec.finish()
+    if settings.threshold == 0:
+        raise sec.error("threshold", "must be more than 0 (0 would put everything in one story)")
+    if settings.window < 60:
+        raise sec.error("window", f"must be at least 1m, not {settings.window:g}s")
+    return settings
+
+
+def _retention(path: Path, value: object) -> RetentionSettings:
+    """``[retention]``: how long non-kept items, fetch logs and kept items stay (issue 6)."""
+    sec = _Section(path, "retention", value)
+    settings = RetentionSettings(
+        unkept_after=sec.get("unkept_after", None, _positive_duration),
+        fetch_log_after=sec.get("fetch_log_after", None, _positive_duration),
+        kept_after=sec.get("kept_after", None, _positive_duration),
+    )
+    sec.finish()
+    return settings
 
 
 def _topics(path: Path, value: object) -> dict[str, str]:

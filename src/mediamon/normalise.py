@@ -181,8 +181,9 @@ def _is_html(media_type: Any) -> bool | None:
     return None
 
 
-def _render(value: Any, media_type: Any, base: str | None) -> tuple[str, str]:
-    """(plain text, sanitised HTML) of one feed text construct."""
+def _render(value: Any, media_type: Any, base: str | None, html: bool = True) -> tuple[str, str]:
+    """(plain text, sanitised HTML) of one feed text construct; with ``html=False`` the HTML
+    is left empty (sanitising is the costly half, and most items are never stored)."""
     if not isinstance(value, str) or not value.strip():
         return "", ""
     kind = _is_html(media_type)
@@ -190,13 +191,15 @@ def _render(value: Any, media_type: Any, base: str | None) -> tuple[str, str]:
         return "", ""
     if not kind:
         text = _fold_lines(value)
+        if not html:
+            return text, ""
         return text, html_lib.escape(text, quote=False).replace("\n", "<br>\n")
     text = html_to_text(value)
     if _ESCAPED_HTML_RE.search(text):
         # The text still has tags in it: the HTML was escaped twice. Render it again.
         value = text
         text = html_to_text(value)
-    return text, sanitise_html(value, base)
+    return text, sanitise_html(value, base) if html else ""
 
 
 # --- small field helpers -------------------------------------------------------------------
@@ -364,8 +367,13 @@ def normalise_entry(
     feed: ParsedFeed,
     now: datetime,
     max_skew: timedelta = timedelta(minutes=10),
+    html: bool = True,
 ) -> Item:
-    """Turn one parsed entry into an ``Item`` (rules in the module docstring)."""
+    """Turn one parsed entry into an ``Item`` (rules in the module docstring).
+
+    ``html=False`` leaves ``summary_html``/``content_html`` empty and changes nothing else
+    (not the id, not the content hash): the pipeline sanitises only items it will store.
+    """
     data = entry.data if isinstance(entry.data, dict) else {}
     now = _as_utc(now) or _EPOCH
 
@@ -373,11 +381,11 @@ def normalise_entry(
     summary_detail = data.get("summary_detail")
     summary_type = summary_detail.get("type") if isinstance(summary_detail, dict) else None
     summary, summary_html = _render(
-        data.get("summary"), summary_type, _base(summary_detail, feed_url)
+        data.get("summary"), summary_type, _base(summary_detail, feed_url), html
     )
     content, content_html = "", ""
     for part in _dicts(data.get("content")):
-        text, markup = _render(part.get("value"), part.get("type"), _base(part, feed_url))
+        text, markup = _render(part.get("value"), part.get("type"), _base(part, feed_url), html)
         if len(text) > len(content):
             content, content_html = text, markup
     if content == summary:

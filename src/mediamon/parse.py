@@ -173,6 +173,8 @@ def _parse_xml_feed(body: bytes, *, url: str, headers: dict[str, str]) -> Parsed
         format=version or "unknown",
         warning=_bozo_reason(problem, body) if problem is not None else None,
         ttl_minutes=_ttl(feed.get("ttl")),
+        update_period=_str(feed.get("sy_updateperiod")),
+        update_frequency=_str(feed.get("sy_updatefrequency")),
     )
 
 

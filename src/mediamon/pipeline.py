@@ -1,16 +1,25 @@
-"""The one orchestrator: one pass over one feed, and one pass over many.
+"""The one orchestrator: passes over feeds, on both cores, with one writer.
 
-    update_feed(feed):
-        fetch   conditional GET with the stored ETag / Last-Modified (or read a local file)
-        if not modified, failed or gone: record that on the feed, schedule the next poll, stop
-        if the body is byte-for-byte the last one: treat it as not modified
-        parse   bytes + headers -> ParsedFeed              (ParseError -> recorded, stop)
-        normalise each entry -> Item                       (stable id, canonical URL, UTC dates)
-        score   each Item -> Match                         (topics, keep rule, profile)
-        store   new/changed items + feed state + fetch log, in ONE transaction
+    update_feeds(feeds)        (run --once; the daemon submits the feeds the database says are due)
+      at most fetch.concurrency passes at once and fetch.per_host per host; for each feed:
+        if its host asked to wait (Retry-After)    postpone the feed to then, stop
+        fetch    conditional GET of the feed's URL (or where it moved)      [event loop]
+        if the body is byte-for-byte the last one  treat it as not modified
+        process  parse -> normalise -> skip items whose content hash is unchanged
+                 -> score -> sanitise the HTML of items that will be stored [worker process]
+        plan     the next poll: adaptive interval, server hints, backoff, Retry-After,
+                 dead after schedule.dead_after, never again after 410     [policy, pure]
+        write    items + fetch state + next poll: one savepoint per feed, a batch of feeds
+                 per transaction, through the one writer                   [event loop]
+        if 429/503 with Retry-After               postpone every feed of that host
 
-    update_feeds(feeds): update_feed for each, concurrently, at most ``concurrency`` at once
-    and ``per_host`` per host. One feed's failure never stops another's.
+Parsing is the CPU-bound part (feedparser alone is about 0.3 ms an item), so it runs in a
+pool of worker processes (``fetch.workers``, one per CPU by default) while the event loop
+keeps fetching. Workers look up the content hashes of items already seen through their own
+read-only connection, so an unchanged item is neither scored nor sanitised. Nothing but the
+writer writes, and a feed's items and its new fetch state commit together: a crash (even
+kill -9) loses at most the batch being written, whose feeds are fetched again next time
+because their validators did not move either.
 
 Expected failures (network, HTTP status, malformed feeds) are recorded on the feed and the
 pass goes on; anything unexpected is logged with its traceback and recorded on that feed too,
@@ -20,30 +29,79 @@ so a daemon never dies of one bad feed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+import multiprocessing
+import os
+import signal
+import sqlite3
+import threading
 import time
+import warnings
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from . import policy
 from .config import Config
 from .errors import ParseError
+from .fastparse import fast_parse
 from .fetch import fetch_feed, make_client
-from .normalise import normalise_feed
+from .normalise import normalise_entry
 from .parse import parse_feed
-from .policy import next_poll
+from .policy import Limits, Plan
+from .relevance import scorer_for
 from .score import Scorer
-from .store import FeedRow, ScoredItem, Store
-from .types import FeedOutcome, FetchResult
+from .store import FeedRow, ScoredItem, Store, utc_iso
+from .types import FeedOutcome, FetchResult, Item, Match, ParsedFeed, RawEntry
 
 log = logging.getLogger("mediamon.pipeline")
+
+REDIRECT_CONFIRMATIONS = 3  # a permanent redirect moves the feed once seen this many times
+WRITE_BATCH = 32  # feed passes per write transaction at most
+# The match given to an item whose content hash is unchanged: the store only links such
+# an item to the feed and never reads its match (see Store.save_feed_pass).
+UNCHANGED = Match(kept=False, score=0.0, similarity=0.0, topics=(), rule_matched=False)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def host_of(url: str) -> str:
+    """``host[:port]`` of an http(s) URL, lower-cased ("" for files and nonsense)."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return ""
+        return parts.hostname + (f":{parts.port}" if parts.port else "")
+    except ValueError:
+        return ""
+
+
+def _ceil_second(when: datetime) -> datetime:
+    """``when`` rounded up to a whole second (the database keeps seconds)."""
+    if when.microsecond:
+        return when.replace(microsecond=0) + timedelta(seconds=1)
+    return when
+
+
+def limits_of(config: Config) -> Limits:
+    s = config.schedule
+    return Limits(min_interval=s.min_interval, max_interval=s.max_interval,
+                  default_interval=s.interval, jitter=s.jitter, dead_after=s.dead_after,
+                  max_retry_after=config.fetch.max_retry_after)
+
+
+# -- the CPU-bound half (runs in a worker process) ------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -55,19 +113,313 @@ class Processed:
     warning: str | None
     title: str | None
     link: str | None
+    rate: float | None = None  # new items per day, from the feed's own dates
+    body_hint: float | None = None  # seconds the feed asks between polls (<ttl>, sy:*)
+    unchanged: tuple[str, ...] = ()  # ids passed with the UNCHANGED match
+    error: str | None = None  # the ParseError reason (scored is then empty)
+    fast: bool = False  # parsed by fastparse rather than feedparser
 
 
-def process_body(fetch: FetchResult, *, feed_url: str, scorer: Scorer, now: datetime) -> Processed:
-    """parse -> normalise -> score. Pure: raises ParseError for a body that is not a feed."""
+KnownHashes = Callable[[Sequence[str]], dict[str, str]]
+
+
+def parse_body(body: bytes, *, url: str,
+               headers: Sequence[tuple[str, str]]) -> tuple[ParsedFeed, bool]:
+    """The fast parser where it applies (same result), else ``parse.parse_feed``."""
+    parsed = fast_parse(body, url=url, headers=headers)
+    if parsed is not None:
+        return parsed, True
+    return parse_feed(body, url=url, headers=headers), False
+
+
+def process_body(
+    fetch: FetchResult,
+    *,
+    feed_url: str,
+    scorer: Scorer,
+    now: datetime,
+    keep_all: bool = False,
+    known: KnownHashes | None = None,
+) -> Processed:
+    """parse -> normalise -> score. Raises ParseError for a body that is not a feed.
+
+    With ``known`` (item id -> stored content hash), items whose hash is unchanged are not
+    scored (they get ``UNCHANGED``), and HTML is sanitised only for items that may be
+    stored: kept ones, all with ``keep_all``, and changed ones.
+    """
     assert fetch.body is not None
-    parsed = parse_feed(fetch.body, url=fetch.final_url or feed_url, headers=fetch.headers)
-    items = normalise_feed(parsed, feed_url=feed_url, now=now)
-    scored = tuple(ScoredItem(item, scorer.score_item(item)) for item in items)
-    return Processed(scored, len(parsed.entries), parsed.warning, parsed.title, parsed.link)
+    parsed, fast = parse_body(fetch.body, url=fetch.final_url or feed_url, headers=fetch.headers)
+    pairs: list[tuple[RawEntry, Item]] = []
+    for entry in parsed.entries:
+        item = normalise_entry(entry, feed_url=feed_url, feed=parsed, now=now, html=False)
+        if item.title or item.url or item.summary or item.content:  # as normalise_feed
+            pairs.append((entry, item))
+    previous = known([item.id for _, item in pairs]) if known is not None else {}
+    scored = []
+    unchanged = []
+    for entry, item in pairs:
+        old = previous.get(item.id)
+        if old is not None and old == item.content_hash:
+            scored.append(ScoredItem(item, UNCHANGED))
+            unchanged.append(item.id)
+            continue
+        match = scorer.score_item(item)
+        if match.kept or keep_all or old is not None or known is None:
+            item = normalise_entry(entry, feed_url=feed_url, feed=parsed, now=now)
+        scored.append(ScoredItem(item, match))
+    dates = [item.published for _, item in pairs if item.published_from_feed]
+    ttl = parsed.ttl_minutes * 60.0 if parsed.ttl_minutes else None
+    hint = max((h for h in (ttl, policy.sy_seconds(parsed.update_period,
+                                                   parsed.update_frequency)) if h), default=None)
+    return Processed(tuple(scored), len(parsed.entries), parsed.warning, parsed.title,
+                     parsed.link, rate=policy.publish_rate(dates, now), body_hint=hint,
+                     unchanged=tuple(unchanged), fast=fast)
+
+
+@dataclass(frozen=True)
+class _Job:
+    fetch: FetchResult
+    feed_url: str
+    now: datetime
+    keep_all: bool
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(scorer: Scorer, db_path: str | None, parent: int) -> None:
+    """A worker process: ignore Ctrl-C (the parent stops it), die with the parent.
+
+    A worker must not outlive a daemon killed with SIGKILL: it shares the daemon's open
+    files, including the lock that keeps a second daemon out.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER.update(scorer=scorer, db_path=db_path, conn=None)
+    with contextlib.suppress(Exception):  # Linux: be killed at once when the parent dies
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)  # the daemon was killed: nothing here is worth finishing
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _worker_known(ids: Sequence[str]) -> dict[str, str]:
+    """Stored content hashes of ``ids``, read through the worker's own read-only connection.
+
+    Any database trouble means "nothing known": the items are then processed in full,
+    which is always correct, only slower.
+    """
+    path = _WORKER.get("db_path")
+    if not path or not ids:
+        return {}
+    try:
+        conn = _WORKER.get("conn")
+        if conn is None:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+            _WORKER["conn"] = conn
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            found.update(conn.execute(
+                f"SELECT id, content_hash FROM seen WHERE id IN ({marks})", chunk))
+        return found
+    except sqlite3.Error:
+        _WORKER["conn"] = None
+        return {}
+
+
+def _process_job(job: _Job) -> Processed:
+    try:
+        return process_body(job.fetch, feed_url=job.feed_url, scorer=_WORKER["scorer"],
+                            now=job.now, keep_all=job.keep_all, known=_worker_known)
+    except ParseError as exc:
+        return Processed((), 0, None, None, None, error=exc.reason)
+
+
+def worker_count(setting: int | None) -> int:
+    """Worker processes for ``fetch.workers``: one per CPU by default, none on one CPU."""
+    if setting is not None:
+        return setting
+    cpus = os.cpu_count() or 1
+    return cpus if cpus > 1 else 0
+
+
+# -- the writer -----------------------------------------------------------------------------
+
+
+class _Writer:
+    """The one writer: runs write functions in batches, each batch one transaction and each
+    function a savepoint in it, so one feed's pass stays all-or-nothing. A caller's future
+    resolves only after its batch committed."""
+
+    def __init__(self, store: Store, *, batch: int = WRITE_BATCH) -> None:
+        self.store = store
+        self.batch = batch
+        self._queue: deque[tuple[Callable[[], Any], asyncio.Future[Any]]] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def run(self, fn: Callable[[], Any]) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((fn, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._loop(), name="mediamon-writer")
+        self._wake.set()
+        return await future
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(0)  # let passes that are ready queue their writes too
+            while self._queue:
+                n = min(self.batch, len(self._queue))
+                batch = [self._queue.popleft() for _ in range(n)]
+                self._write(batch)
+                await asyncio.sleep(0)
+
+    def _write(self, batch: list[tuple[Callable[[], Any], asyncio.Future[Any]]]) -> None:
+        results: list[tuple[bool, Any]] = []
+        try:
+            with self.store.transaction():
+                for fn, _ in batch:
+                    try:
+                        with self.store.transaction():  # a savepoint
+                            results.append((True, fn()))
+                    except Exception as exc:  # that pass is rolled back, the batch goes on
+                        results.append((False, exc))
+        except Exception as exc:  # the commit itself failed: nothing of the batch is stored
+            results = [(False, exc)] * len(batch)
+        for (_, future), (ok, value) in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    async def aclose(self) -> None:
+        while self._queue:
+            await asyncio.sleep(0.01)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+# -- dispatching: global and per-host limits -------------------------------------------------
+
+
+class _Dispatcher:
+    """Starts passes at most ``concurrency`` at once and ``per_host`` per host, taking hosts
+    in turn, so feeds of one busy host never hold up the others."""
+
+    def __init__(self, run: Callable[[FeedRow], Any], *, concurrency: int, per_host: int) -> None:
+        self._run = run
+        self.on_low: Callable[[], None] | None = None  # called when few passes are left
+        self.concurrency = concurrency
+        self.per_host = per_host
+        self._queues: dict[str, deque[FeedRow]] = {}
+        self._ready: deque[str] = deque()
+        self._in_ready: set[str] = set()
+        self._active: dict[str, int] = {}
+        self._tasks: dict[int, asyncio.Task[Any]] = {}
+        self._queued: set[int] = set()
+        self.results: dict[int, Any] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def busy_ids(self) -> set[int]:
+        """Feeds queued or being polled."""
+        return self._queued | set(self._tasks)
+
+    @property
+    def pending(self) -> int:
+        return len(self._queued) + len(self._tasks)
+
+    def _key(self, feed: FeedRow) -> str:
+        return host_of(feed.effective_url) or f"feed:{feed.id}"
+
+    def submit(self, feed: FeedRow) -> bool:
+        """Queue a pass over ``feed``; False when it is already queued or running."""
+        if feed.id in self._queued or feed.id in self._tasks:
+            return False
+        key = self._key(feed)
+        self._queues.setdefault(key, deque()).append(feed)
+        self._queued.add(feed.id)
+        self._idle.clear()
+        self._mark_ready(key)
+        self._pump()
+        return True
+
+    def _mark_ready(self, key: str) -> None:
+        if key not in self._in_ready and self._queues.get(key) and \
+                self._active.get(key, 0) < self.per_host:
+            self._ready.append(key)
+            self._in_ready.add(key)
+
+    def _pump(self) -> None:
+        while len(self._tasks) < self.concurrency and self._ready:
+            key = self._ready.popleft()
+            self._in_ready.discard(key)
+            queue = self._queues.get(key)
+            if not queue or self._active.get(key, 0) >= self.per_host:
+                continue
+            feed = queue.popleft()
+            if not queue:
+                del self._queues[key]
+            self._queued.discard(feed.id)
+            self._active[key] = self._active.get(key, 0) + 1
+            task = asyncio.create_task(self._run(feed), name=f"mediamon-feed-{feed.id}")
+            self._tasks[feed.id] = task
+            task.add_done_callback(lambda t, f=feed, k=key: self._done(t, f, k))
+            self._mark_ready(key)
+
+    def _done(self, task: asyncio.Task[Any], feed: FeedRow, key: str) -> None:
+        self._tasks.pop(feed.id, None)
+        self._active[key] -= 1
+        if not self._active[key]:
+            del self._active[key]
+        if not task.cancelled() and task.exception() is None:
+            self.results[feed.id] = task.result()
+        self._mark_ready(key)
+        self._pump()
+        if not self._tasks and not self._queued:
+            self._idle.set()
+        if self.on_low is not None and self.pending < self.concurrency:
+            self.on_low()
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+    def cancel_queued(self) -> None:
+        """Forget feeds not started yet (the daemon is stopping)."""
+        self._queues.clear()
+        self._ready.clear()
+        self._in_ready.clear()
+        self._queued.clear()
+        if not self._tasks:
+            self._idle.set()
+
+    def tasks(self) -> list[asyncio.Task[Any]]:
+        return list(self._tasks.values())
+
+
+# -- the orchestrator -----------------------------------------------------------------------
 
 
 class Updater:
-    """Runs feed passes with one shared HTTP client and one Store (the single writer)."""
+    """Runs feed passes with one shared HTTP client, a worker pool and one writer."""
 
     def __init__(
         self,
@@ -78,116 +430,348 @@ class Updater:
         scorer: Scorer | None = None,
         clock: Callable[[], datetime] = utcnow,
         keep_all: bool | None = None,
+        workers: int | None = None,
     ) -> None:
         self.config = config
         self.store = store
-        self.scorer = scorer or Scorer.from_config(config)
+        # The profile's idf comes from the built-in background plus every item this
+        # database has seen, and the analyst's labels move it; unkept items are explained
+        # only when they are stored (issue 3).
+        stores_unkept = config.keep.keep_all if keep_all is None else keep_all
+        self.scorer = scorer or scorer_for(config, store, explain_unkept=stores_unkept)[0]
         self.clock = clock
         self.keep_all = config.keep.keep_all if keep_all is None else keep_all
+        self.limits = limits_of(config)
+        self.workers = worker_count(config.fetch.workers if workers is None else workers)
         self._client = client
         self._own_client = client is None
-        # At most ``concurrency`` passes at once; the per-host limit is the client's own
-        # (see fetch.make_client), so a slow host never holds the global slots for others.
+        # At most ``concurrency`` passes at once (the dispatcher keeps to it too, and to the
+        # per-host limit; fetch.make_client enforces per_host once more for direct calls).
         self._global = asyncio.Semaphore(config.fetch.concurrency)
+        self._pool: Executor | None = None
+        self._writer = _Writer(store)
+        self._dispatcher = _Dispatcher(self.update_feed, concurrency=config.fetch.concurrency,
+                                       per_host=config.fetch.per_host)
+        self._host_until: dict[str, tuple[datetime, str]] = {}
+        self._started = False
 
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             f = self.config.fetch
+            # More pooled connections than passes at once, so connections to many hosts
+            # stay open between requests (the dispatcher keeps to fetch.concurrency).
             self._client = make_client(
-                user_agent=f.user_agent, timeout=f.timeout,
-                max_connections=f.concurrency, per_host=f.per_host,
+                user_agent=f.user_agent, timeout=f.timeout, connect_timeout=f.connect_timeout,
+                read_timeout=f.read_timeout, max_connections=max(128, 4 * f.concurrency),
+                per_host=f.per_host, http2=f.http2,
             )
         return self._client
 
+    def start(self, *, pool: bool = False) -> None:
+        """Load the hosts that asked to wait; with ``pool``, start the worker pool now (the
+        daemon does, before anything starts a thread, since workers are forked). Otherwise
+        the pool starts with the first body to parse: a poll where every feed answers
+        "not modified" never starts it."""
+        if not self._started:
+            self._started = True
+            self.refresh_host_waits()
+        if pool and self.workers > 0 and self._pool is None:
+            self._pool = self._make_pool()
+
+    def _make_pool(self) -> Executor:
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else None)
+        pool = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=context, initializer=_init_worker,
+            initargs=(self.scorer, str(self.store.path), os.getpid()),
+        )
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about forking a process with threads; the workers only run
+            # pure functions and never touch the parent's locks.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pool.submit(int).result()  # fork every worker now
+        return pool
+
+    def refresh_host_waits(self) -> None:
+        now = self.clock()
+        for host, (until, reason) in self.store.host_waits(now).items():
+            self._host_until[host] = (datetime.fromisoformat(until), reason)
+
     async def aclose(self) -> None:
+        await self._writer.aclose()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
         if self._client is not None and self._own_client:
             await self._client.aclose()
             self._client = None
 
     async def __aenter__(self) -> Updater:
+        self.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def _interval(self, feed: FeedRow) -> float:
-        return feed.interval or self.config.schedule.interval
+    # -- many feeds
 
-    def _next(self, feed: FeedRow, *, failures: int, retry_after: float | None = None,
-              gone: bool = False) -> datetime | None:
-        return next_poll(
-            self.clock(), interval=self._interval(feed), failures=failures,
-            retry_after=retry_after, gone=gone, jitter=self.config.schedule.jitter,
-        )
+    def submit(self, feed: FeedRow) -> bool:
+        """Queue a pass over ``feed`` (the daemon); False if it is already queued or running."""
+        self.start()
+        return self._dispatcher.submit(feed)
+
+    @property
+    def busy_ids(self) -> set[int]:
+        return self._dispatcher.busy_ids
+
+    def on_low(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` whenever fewer passes than ``fetch.concurrency`` are left (the
+        daemon then asks the database for more due feeds at once)."""
+        self._dispatcher.on_low = callback
+
+    @property
+    def pending(self) -> int:
+        return self._dispatcher.pending
+
+    async def update_feeds(self, feeds: Sequence[FeedRow]) -> list[FeedOutcome]:
+        """Update every feed within the limits; outcomes in the order of ``feeds``."""
+        self.start()
+        for feed in feeds:
+            self._dispatcher.submit(feed)
+        await self._dispatcher.wait_idle()
+        results = self._dispatcher.results
+        return [results.pop(f.id) for f in feeds if f.id in results]
+
+    async def drain(self, timeout: float) -> None:
+        """Stop starting passes; let running ones finish, cancelling them after ``timeout``."""
+        self._dispatcher.cancel_queued()
+        tasks = self._dispatcher.tasks()
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2.0)
+
+    # -- one feed
 
     async def update_feed(self, feed: FeedRow) -> FeedOutcome:
         """One pass over one feed. Never raises for anything a feed or server can do."""
         started = time.perf_counter()
+        outcome: FeedOutcome
         try:
-            async with self._global:
-                fetch = await fetch_feed(
-                    self.client, feed.url, feed.validators,
-                    max_bytes=self.config.fetch.max_bytes, timeout=self.config.fetch.timeout,
-                    now=self.clock(),
-                )
-            outcome = self._store_fetch(feed, fetch)
+            self.start()
+            waiting = self._host_wait(feed)
+            if waiting is not None:
+                outcome = await self._postpone(feed, *waiting)
+            else:
+                outcome = await self._pass(feed)
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:  # a bug or a database fault: record it, keep the daemon alive
             log.exception("internal error while updating %s", feed.url)
             outcome = FeedOutcome(feed.url, "error", error=f"internal error: {exc!r}")
-            try:
-                failed = FetchResult(feed.url, "error", error=outcome.error)
-                self.store.save_feed_failure(
-                    feed.url, failed, now=self.clock(),
-                    next_fetch=self._next(feed, failures=feed.failures + 1), error=outcome.error,
-                )
-            except Exception:
-                log.exception("could not record the failure of %s", feed.url)
-        elapsed = time.perf_counter() - started
-        log_outcome(outcome, feed, elapsed)
+            await self._record_internal_error(feed, outcome)
+        log_outcome(outcome, feed, time.perf_counter() - started)
         return outcome
 
-    def _store_fetch(self, feed: FeedRow, fetch: FetchResult) -> FeedOutcome:
-        now = self.clock()
-        if fetch.status == "ok" and fetch.body is not None:
-            body_hash = hashlib.sha256(fetch.body).hexdigest()[:16]
-            if body_hash == feed.body_hash:
-                # Some servers send no validators (or stale ones): an identical body is
-                # "not modified" and costs no parsing.
-                unchanged = FetchResult(
-                    fetch.url, "not_modified", fetch.http_status, fetch.final_url, None,
-                    fetch.headers, fetch.validators, None, fetch.elapsed,
-                )
-                return self.store.save_feed_failure(
-                    feed.url, unchanged, now=now, next_fetch=self._next(feed, failures=0))
-            try:
-                processed = process_body(fetch, feed_url=feed.url, scorer=self.scorer, now=now)
-            except ParseError as exc:
-                return self.store.save_feed_failure(
-                    feed.url, fetch, now=now, error=exc.reason,
-                    next_fetch=self._next(feed, failures=feed.failures + 1),
-                )
-            return self.store.save_feed_pass(
-                feed.url, fetch, processed.scored, now=now,
-                next_fetch=self._next(feed, failures=0), keep_all=self.keep_all,
-                entries=processed.entries, warning=processed.warning,
-                feed_title=processed.title, site_url=processed.link,
-            )
-        failures = feed.failures + 1 if fetch.status == "error" else 0
-        return self.store.save_feed_failure(
-            feed.url, fetch, now=now,
-            next_fetch=self._next(feed, failures=failures, retry_after=fetch.retry_after,
-                                  gone=fetch.status == "gone"),
-        )
+    def _host_wait(self, feed: FeedRow) -> tuple[datetime, str] | None:
+        host = host_of(feed.effective_url)
+        wait = self._host_until.get(host) if host else None
+        if wait is None:
+            return None
+        if wait[0] <= self.clock():
+            del self._host_until[host]
+            return None
+        return wait
 
-    async def update_feeds(self, feeds: Sequence[FeedRow]) -> list[FeedOutcome]:
-        """Update every feed concurrently; results in the order of ``feeds``."""
-        return list(await asyncio.gather(*(self.update_feed(f) for f in feeds)))
+    async def _postpone(self, feed: FeedRow, until: datetime, reason: str) -> FeedOutcome:
+        until = _ceil_second(until)  # stored at second precision: never due before ``until``
+        await self._writer.run(lambda: self.store.postpone([feed.id], until, reason))
+        return FeedOutcome(feed.url, "postponed", error=reason)
+
+    async def _pass(self, feed: FeedRow) -> FeedOutcome:
+        async with self._global:
+            fetch = await fetch_feed(
+                self.client, feed.effective_url, feed.validators,
+                max_bytes=self.config.fetch.max_bytes, timeout=self.config.fetch.timeout,
+                now=self.clock(),
+            )
+            now = self.clock()
+            processed = None
+            if fetch.status == "ok" and fetch.body is not None:
+                if hashlib.sha256(fetch.body).hexdigest()[:16] == feed.body_hash:
+                    # Some servers send no validators (or stale ones): an identical body is
+                    # "not modified" and costs no parsing.
+                    fetch = replace(fetch, status="not_modified", body=None)
+                else:
+                    processed = await self._process(fetch, feed, now)
+        plan, state = self._plan(feed, fetch, processed, now)
+        outcome = await self._writer.run(lambda: self._save(feed, fetch, processed, plan, state,
+                                                            now))
+        if fetch.status == "error" and fetch.retry_after is not None:
+            await self._hold_host(feed, fetch.retry_after, now)
+        return outcome
+
+    async def _process(self, fetch: FetchResult, feed: FeedRow, now: datetime) -> Processed:
+        job = _Job(fetch, feed.url, now, self.keep_all)
+        if self.workers > 0 and self._pool is None:
+            self._pool = self._make_pool()
+        if self._pool is None:
+            return self._process_here(job)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, _process_job, job)
+        except BrokenProcessPool:
+            # A worker died (killed, or out of memory): start a new pool and try once more.
+            log.warning("worker pool broke; starting a new one",
+                        extra={"fields": {"feed": feed.url}})
+            old, self._pool = self._pool, self._make_pool()
+            if old is not None:
+                old.shutdown(wait=False, cancel_futures=True)
+            return await loop.run_in_executor(self._pool, _process_job, job)
+
+    def _process_here(self, job: _Job) -> Processed:
+        try:
+            return process_body(job.fetch, feed_url=job.feed_url, scorer=self.scorer,
+                                now=job.now, keep_all=job.keep_all,
+                                known=self.store.seen_hashes)
+        except ParseError as exc:
+            return Processed((), 0, None, None, None, error=exc.reason)
+
+    def _plan(self, feed: FeedRow, fetch: FetchResult, processed: Processed | None,
+              now: datetime) -> tuple[Plan, dict[str, Any]]:
+        """The next poll and the feed's new schedule state (pure but for the random jitter)."""
+        failed = fetch.status == "error" or (processed is not None and processed.error)
+        kind: policy.Outcome = "error" if failed else fetch.status  # type: ignore[assignment]
+        parsed_ok = processed is not None and processed.error is None
+        rate = processed.rate if parsed_ok and processed is not None else feed.publish_rate
+        body_hint = processed.body_hint if parsed_ok and processed is not None else \
+            feed.body_hint
+        header_hint = None
+        if fetch.status in ("ok", "not_modified"):
+            headers = {k.lower(): v for k, v in fetch.headers}
+            header_hint = policy.header_hint(headers, now)
+        floor = policy.hint_floor([header_hint, body_hint], self.limits)
+        interval, why = policy.effective_interval(
+            pinned=feed.interval, adaptive=policy.adaptive_interval(rate, self.limits),
+            floor=floor, limits=self.limits)
+        failures = feed.failures + 1 if kind == "error" else 0
+        since = None
+        if kind == "error":
+            since = datetime.fromisoformat(feed.failing_since) if feed.failing_since else now
+        error = fetch.error if fetch.status == "error" else \
+            processed.error if processed is not None else None
+        plan = policy.plan_next(
+            now, kind, interval=interval, interval_reason=why, failures=failures,
+            failing_since=since, retry_after=fetch.retry_after, error=error,
+            limits=self.limits)
+        state: dict[str, Any] = {
+            "poll_interval": interval,
+            "publish_rate": rate,
+            "body_hint": body_hint,
+            "next_reason": plan.reason,
+            "failing_since": utc_iso(since),
+            "dead_since": (feed.dead_since or utc_iso(now)) if plan.dead else None,
+        }
+        if plan.dead and not feed.dead_since:
+            log.warning("feed is dead: polled rarely from now on",
+                        extra={"fields": {"feed": feed.url, "why": plan.reason}})
+        elif feed.dead_since and kind != "error":
+            log.info("dead feed answers again", extra={"fields": {"feed": feed.url}})
+        state.update(self._redirect_state(feed, fetch, kind))
+        return plan, state
+
+    def _redirect_state(self, feed: FeedRow, fetch: FetchResult, kind: str) -> dict[str, Any]:
+        """Issue 4: follow a permanent redirect for good once it has been seen
+        ``REDIRECT_CONFIRMATIONS`` times in a row; a temporary one never moves a feed."""
+        if kind == "error":
+            return {}  # an error says nothing about where the feed lives
+        target = fetch.permanent_url
+        if not target:
+            return {"redirect_to": None, "redirect_seen": 0} if feed.redirect_to else {}
+        seen = feed.redirect_seen + 1 if target == feed.redirect_to else 1
+        if seen < REDIRECT_CONFIRMATIONS:
+            return {"redirect_to": target, "redirect_seen": seen}
+        log.info("feed moved permanently", extra={"fields": {
+            "feed": feed.url, "from": feed.effective_url, "to": target, "seen": seen}})
+        return {"fetch_url": None if target == feed.url else target, "redirect_to": None,
+                "redirect_seen": 0}
+
+    def _save(self, feed: FeedRow, fetch: FetchResult, processed: Processed | None,
+              plan: Plan, state: dict[str, Any], now: datetime) -> FeedOutcome:
+        """Store a pass (called by the writer, inside its transaction)."""
+        if processed is not None and processed.error is None:
+            scored = self._fresh(processed)
+            return self.store.save_feed_pass(
+                feed.url, fetch, scored, now=now, next_fetch=plan.next_fetch,
+                keep_all=self.keep_all, entries=processed.entries, warning=processed.warning,
+                feed_title=processed.title, site_url=processed.link, state=state,
+            )
+        error = processed.error if processed is not None else None
+        return self.store.save_feed_failure(feed.url, fetch, now=now, error=error,
+                                            next_fetch=plan.next_fetch, state=state)
+
+    def _fresh(self, processed: Processed) -> Sequence[ScoredItem]:
+        """The items to store, minus any passed as unchanged whose stored hash has changed
+        since the worker looked (another feed's pass updated it in between): such an item
+        has no match to store, and is left for a later pass."""
+        if not processed.unchanged:
+            return processed.scored
+        unchanged = set(processed.unchanged)
+        now_known = self.store.seen_hashes(unchanged)
+        stale = {s.item.id for s in processed.scored
+                 if s.item.id in unchanged and now_known.get(s.item.id) != s.item.content_hash}
+        if not stale:
+            return processed.scored
+        log.debug("items changed meanwhile, left for the next pass",
+                  extra={"fields": {"items": len(stale)}})
+        return [s for s in processed.scored if s.item.id not in stale]
+
+    async def _hold_host(self, feed: FeedRow, retry_after: float, now: datetime) -> None:
+        """Retry-After on a 429/503: no request to that host until then, for any feed."""
+        host = host_of(feed.effective_url)
+        wait = policy.host_wait(retry_after, self.limits)
+        if not host or wait <= 0:
+            return
+        until = _ceil_second(now + timedelta(seconds=wait))
+        reason = (f"host {host} asked to wait until {utc_iso(until)} "
+                  f"(Retry-After on {feed.effective_url})")
+        current = self._host_until.get(host)
+        if current is None or current[0] < until:
+            self._host_until[host] = (until, reason)
+
+        def write() -> int:
+            self.store.set_host_wait(host, until, reason)
+            ids = [i for i, url in self.store.feed_urls() if host_of(url) == host and i != feed.id]
+            return self.store.postpone(ids, until, reason)
+
+        moved = await self._writer.run(write)
+        log.warning("host asked to wait", extra={"fields": {
+            "host": host, "until": utc_iso(until), "feeds_postponed": moved,
+            "feed": feed.url}})
+
+    async def _record_internal_error(self, feed: FeedRow, outcome: FeedOutcome) -> None:
+        try:
+            now = self.clock()
+            interval = feed.poll_interval or feed.interval or self.limits.default_interval
+            since = datetime.fromisoformat(feed.failing_since) if feed.failing_since else now
+            plan = policy.plan_next(now, "error", interval=interval,
+                                    failures=feed.failures + 1, failing_since=since,
+                                    error=outcome.error, limits=self.limits)
+            failed = FetchResult(feed.url, "error", error=outcome.error)
+            state = {"next_reason": plan.reason, "failing_since": utc_iso(since)}
+            await self._writer.run(lambda: self.store.save_feed_failure(
+                feed.url, failed, now=now, next_fetch=plan.next_fetch, error=outcome.error,
+                state=state))
+        except Exception:
+            log.exception("could not record the failure of %s", feed.url)
 
 
 def log_outcome(outcome: FeedOutcome, feed: FeedRow, elapsed: float) -> None:
-    """One line per fetch: feed, status, new and kept items, bytes, time."""
-    fields = {
+    """One line per fetch: feed, status, bytes, duration, new and kept items."""
+    fields: dict[str, Any] = {
         "feed": feed.name or feed.url,
         "url": feed.url,
         "status": outcome.status,
@@ -208,7 +792,13 @@ def log_outcome(outcome: FeedOutcome, feed: FeedRow, elapsed: float) -> None:
 
 async def run_once(config: Config, store: Store, *, keep_all: bool | None = None,
                    client: httpx.AsyncClient | None = None) -> list[FeedOutcome]:
-    """Poll every active feed once (the config's feeds are synced into the store first)."""
+    """Poll every active feed once (the config's feeds are synced into the store first).
+
+    Feeds that are gone (HTTP 410) are left alone; feeds whose server asked to wait
+    (Retry-After) come back as "postponed" without a request.
+    """
     store.sync_config_feeds(config.feeds, now=utcnow())
     async with Updater(config, store, keep_all=keep_all, client=client) as updater:
-        return await updater.update_feeds(store.feeds())
+        feeds = [f for f in store.feeds() if f.gone_since is None]
+        return await updater.update_feeds(feeds)
+

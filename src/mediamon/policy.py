@@ -1,48 +1,276 @@
-"""Pure scheduling decisions: when a feed should be polled next.
+"""Pure scheduling decisions: how often a feed is polled, and when it is polled next.
 
-No clock, no I/O: ``now`` and the feed's state are arguments, so every rule is a unit test.
+Everything here takes ``now`` and the feed's state as arguments: no clock, no I/O, no
+database, so every rule is a unit test (and the bounds are property tests).
+
+The rules (issue 4):
+
+- **Adaptive interval.** A feed is polled about once per new item: ``1 day / (items per
+  day)``, the rate measured from the publication dates the feed itself gives over the last
+  ``RATE_WINDOW``, clamped to ``[min_interval, max_interval]``. A feed without dates keeps
+  the default interval; a pinned interval (``[[feeds]] interval``) is used as given.
+- **Server hints** (RSS ``<ttl>``, ``sy:updatePeriod``/``sy:updateFrequency``,
+  ``Cache-Control: max-age``, ``Expires``) are a floor on the adaptive interval, each
+  clamped to ``[0, max_interval]`` so a hint can never park a feed beyond the maximum.
+- **Backoff.** After ``n`` consecutive failures the delay is ``interval x 2^n``, capped at
+  ``max_backoff`` (a day), less up to 20 % of jitter (so it stays monotonic in ``n`` and
+  never exceeds the cap).
+- **Retry-After** (429/503) replaces backoff: the feed waits that long (never less than its
+  interval, at most ``max_retry_after``); the caller applies it to every feed of the host.
+- **Dead feeds.** A feed failing for ``dead_after`` is dead: polled every
+  ``dead_interval`` (a week), never dropped. **410 Gone** stops polling.
+
+Every decision comes with a one-line ``reason`` that ``mediamon status`` shows.
+
+This module does not know about HTTP, feeds' items or the scheduler; it only does arithmetic.
 """
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Literal
 
-MAX_BACKOFF = 86_400.0  # a failing feed is still tried at least once a day
-MAX_RETRY_AFTER = 86_400.0
+DAY = 86_400.0
+RATE_WINDOW = timedelta(days=7)
+MAX_BACKOFF = DAY  # a failing feed is still tried at least once a day
+MAX_RETRY_AFTER = DAY
+DEAD_INTERVAL = 7 * DAY
+BACKOFF_JITTER = 0.2  # backoff delays are shortened by up to this fraction, at random
+
+Outcome = Literal["ok", "not_modified", "error", "gone"]
 
 
-def next_poll(
+@dataclass(frozen=True)
+class Limits:
+    """The schedule settings the decisions depend on (all in seconds)."""
+
+    min_interval: float = 300.0
+    max_interval: float = DAY
+    default_interval: float = 1800.0
+    jitter: float = 120.0
+    dead_after: float = 7 * DAY
+    dead_interval: float = DEAD_INTERVAL
+    max_backoff: float = MAX_BACKOFF
+    max_retry_after: float = MAX_RETRY_AFTER
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_interval <= self.max_interval:
+            raise ValueError("need 0 < min_interval <= max_interval")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """When to poll a feed next, and why."""
+
+    next_fetch: datetime | None  # None: never (410 Gone)
+    interval: float  # the feed's current normal interval, seconds
+    reason: str  # one line, for `mediamon status`
+    dead: bool = False
+
+
+def clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))
+
+
+def publish_rate(published: Iterable[datetime], now: datetime,
+                 window: timedelta = RATE_WINDOW) -> float | None:
+    """New items per day over ``window``, from the publication dates a feed gives.
+
+    The rate is the number of dates in the window divided by the time from the oldest of
+    them to ``now`` (at least an hour), so a busy feed that only lists its last few hours is
+    measured over those hours. None when there are no dates at all (rate unknown); 0.0 when
+    every date is older than the window.
+    """
+    dates = [d for d in published if d <= now]
+    if not dates:
+        return None
+    recent = [d for d in dates if d >= now - window]
+    if not recent:
+        return 0.0
+    span = max((now - min(recent)).total_seconds(), 3600.0)
+    return len(recent) * DAY / span
+
+
+def adaptive_interval(rate_per_day: float | None, limits: Limits) -> float:
+    """About one poll per new item, within ``[min_interval, max_interval]``.
+
+    An unknown rate gives the default interval (clamped too); a rate of zero the maximum.
+    Non-increasing in the rate.
+    """
+    if rate_per_day is None or math.isnan(rate_per_day):
+        return clamp(limits.default_interval, limits.min_interval, limits.max_interval)
+    if rate_per_day <= 0:
+        return limits.max_interval
+    return clamp(DAY / rate_per_day, limits.min_interval, limits.max_interval)
+
+
+_SY_PERIODS = {"hourly": 3600.0, "daily": DAY, "weekly": 7 * DAY, "monthly": 30 * DAY,
+               "yearly": 365 * DAY}
+
+
+def sy_seconds(period: str | None, frequency: str | int | None) -> float | None:
+    """``sy:updatePeriod`` / ``sy:updateFrequency`` as seconds between updates, or None."""
+    if period is None and frequency is None:
+        return None
+    seconds = _SY_PERIODS.get((period or "daily").strip().lower())
+    if seconds is None:
+        return None
+    try:
+        times = int(str(frequency).strip()) if frequency is not None else 1
+    except ValueError:
+        return None
+    if times < 1:
+        return None
+    return seconds / times
+
+
+def header_hint(headers: Mapping[str, str], now: datetime) -> float | None:
+    """Seconds the response says it stays fresh: ``Cache-Control: max-age`` (preferred) or
+    ``Expires`` (relative to ``Date`` when given, else ``now``). None when neither is usable.
+    ``headers`` has lower-case names."""
+    control = headers.get("cache-control", "")
+    for part in control.split(","):
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "max-age":
+            try:
+                return max(0.0, float(int(value.strip().strip('"'))))
+            except ValueError:
+                return None
+        if name.strip().lower() in ("no-cache", "no-store"):
+            return 0.0
+    expires = headers.get("expires")
+    if expires:
+        when = _http_date(expires)
+        if when is None:
+            return 0.0  # RFC 9111: an invalid Expires means "already expired"
+        base = _http_date(headers.get("date", "")) or now
+        return max(0.0, (when - base).total_seconds())
+    return None
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        from datetime import UTC
+
+        when = when.replace(tzinfo=UTC)
+    return when
+
+
+def hint_floor(hints: Iterable[float | None], limits: Limits) -> float:
+    """The largest server hint, clamped to ``[0, max_interval]`` (0 when there is none)."""
+    usable = [h for h in hints if h is not None and math.isfinite(h) and h > 0]
+    return clamp(max(usable, default=0.0), 0.0, limits.max_interval)
+
+
+def effective_interval(*, pinned: float | None, adaptive: float, floor: float,
+                       limits: Limits) -> tuple[float, str]:
+    """The interval to use and how it was chosen.
+
+    A pinned interval is the operator's choice and is used as given. Otherwise the adaptive
+    interval, raised to the servers' hint when that is longer (both within the limits).
+    """
+    if pinned is not None:
+        note = f" (the server asks for at least {duration(floor)})" if floor > pinned else ""
+        return pinned, f"pinned interval {duration(pinned)}{note}"
+    interval = clamp(adaptive, limits.min_interval, limits.max_interval)
+    if floor > interval:
+        return floor, f"server hint {duration(floor)} (adaptive {duration(interval)})"
+    return interval, f"adaptive interval {duration(interval)}"
+
+
+def backoff_delay(interval: float, failures: int, *, cap: float = MAX_BACKOFF,
+                  u: float = 0.0) -> float:
+    """Delay after ``failures`` consecutive failures: ``interval x 2^failures`` capped at
+    ``cap`` (but never below ``interval``), shortened by ``u x BACKOFF_JITTER`` of itself.
+
+    ``u`` in [0, 1) is the caller's random draw. For a fixed ``u`` the delay is
+    non-decreasing in ``failures``, at least ``interval`` and at most ``max(cap, interval)``.
+    """
+    if failures <= 0:
+        return interval
+    full = min(cap, interval * 2.0 ** min(failures, 40))
+    delay = full * (1.0 - BACKOFF_JITTER * clamp(u, 0.0, 1.0))
+    return max(interval, delay)
+
+
+def plan_next(
     now: datetime,
+    outcome: Outcome,
     *,
     interval: float,
+    interval_reason: str = "",
     failures: int = 0,
+    failing_since: datetime | None = None,
     retry_after: float | None = None,
-    gone: bool = False,
-    jitter: float = 0.0,
+    error: str | None = None,
+    limits: Limits = Limits(),
     rng: random.Random | None = None,
-) -> datetime | None:
+) -> Plan:
     """When to poll a feed again after a pass.
 
     Args:
-        interval: the feed's normal interval in seconds.
+        outcome: what this pass was ("ok" and "not_modified" are successes).
+        interval: the feed's normal interval (see ``effective_interval``), seconds.
+        interval_reason: how that interval was chosen, for the reason line.
         failures: consecutive failures *including* this pass (0 after a success).
+        failing_since: when the current run of failures started (None after a success).
         retry_after: the server's Retry-After in seconds, if it sent one.
-        gone: the server said 410 Gone; the feed is not polled again (None).
-        jitter: up to this many seconds are added at random so feeds do not synchronise.
+        error: the one-line error of this pass, for the reason line.
 
     Returns:
-        The next poll time, or None for "never".
+        A ``Plan``; its ``next_fetch`` is None only for "gone".
     """
-    if gone:
-        return None
-    delay = interval
-    if failures > 0:
-        # Exponential backoff per consecutive failure, capped (interval x 2^failures).
-        delay = min(MAX_BACKOFF, interval * 2 ** min(failures, 20))
-        delay = max(delay, interval)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
-    if jitter > 0:
-        delay += (rng or random).uniform(0, jitter)
-    return now + timedelta(seconds=delay)
+    rnd = rng or random
+    if outcome == "gone":
+        return Plan(None, interval, "HTTP 410 Gone: not polled again")
+    if outcome != "error":
+        spread = min(limits.jitter, interval / 2) if limits.jitter > 0 else 0.0
+        delay = interval + (rnd.uniform(0, spread) if spread > 0 else 0.0)
+        return Plan(now + timedelta(seconds=delay), interval, interval_reason or
+                    f"interval {duration(interval)}")
+    failures = max(failures, 1)
+    why = f": {error}" if error else ""
+    failing_for = (now - failing_since).total_seconds() if failing_since else 0.0
+    dead = failing_for >= limits.dead_after
+    if dead:
+        delay = limits.dead_interval
+        reason = (f"dead: failing for {duration(failing_for)} ({failures} failures){why}; "
+                  f"polled every {duration(limits.dead_interval)}")
+    elif retry_after is not None:
+        # The server said when to come back: that (capped), never sooner than the interval,
+        # instead of guessing with backoff.
+        wait = clamp(retry_after, 0.0, limits.max_retry_after)
+        delay = max(interval, wait)
+        capped = " (capped)" if retry_after > limits.max_retry_after else ""
+        reason = f"server asked to wait {duration(wait)}{capped} (Retry-After){why}"
+    else:
+        delay = backoff_delay(interval, failures, cap=limits.max_backoff, u=rnd.random())
+        reason = f"backoff after {failures} failure{'s' if failures > 1 else ''}{why}"
+    return Plan(now + timedelta(seconds=delay), interval, reason, dead=dead)
+
+
+def host_wait(retry_after: float, limits: Limits) -> float:
+    """How long every feed of a host waits after its server sent ``Retry-After``."""
+    return clamp(retry_after, 0.0, limits.max_retry_after)
+
+
+def duration(seconds: float) -> str:
+    """A short human duration: 45s, 12m, 2.5h, 3d."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 2 * DAY:
+        hours = seconds / 3600
+        return f"{hours:.0f}h" if hours >= 10 or hours == int(hours) else f"{hours:.1f}h"
+    return f"{seconds / DAY:.0f}d" if seconds >= 10 * DAY else f"{seconds / DAY:.1f}d"

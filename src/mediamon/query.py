@@ -25,8 +25,22 @@ from .store import Store, utc_iso
 
 LIST_COLUMNS = """
     items.id, items.published, items.title, items.url, items.language, items.score,
-    items.similarity, items.kept, items.topics, feeds.name AS feed_name, feeds.url AS feed_url
+    items.similarity, items.kept, items.topics, feeds.name AS feed_name, feeds.url AS feed_url,
+    (SELECT story_id FROM story_items WHERE story_items.item_id = items.id) AS story
 """
+
+
+def _collapsed(select: str, order: str) -> str:
+    """Issue 5 ``--collapse``: one row per story, the first of its matching items by
+    ``order``, with ``story_matches`` = how many of the story's items matched."""
+    return f"""
+        SELECT * FROM (
+            SELECT *, row_number() OVER (PARTITION BY coalesce(story, id) ORDER BY {order})
+                       AS story_rank,
+                   count(*) OVER (PARTITION BY coalesce(story, id)) AS story_matches
+            FROM ({select})
+        ) WHERE story_rank = 1 ORDER BY {order} LIMIT ?
+    """
 
 
 def parse_when(value: str, *, now: datetime, option: str = "--since") -> datetime:
@@ -55,12 +69,21 @@ class Filters:
     min_score: float | None = None
     include_unkept: bool = False
     limit: int = 50
+    collapse: bool = False  # one row per story (issue 5)
+    only_unkept: bool = False  # issue 6: --unkept, items stored but not kept (audits)
+    story: str | None = None  # issue 6: items of this story (id or a prefix of it)
 
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
-        if not self.include_unkept:
+        if self.only_unkept:
+            clauses.append("items.kept = 0")
+        elif not self.include_unkept:
             clauses.append("items.kept = 1")
+        if self.story:
+            clauses.append("items.id IN (SELECT item_id FROM story_items WHERE story_id "
+                           "LIKE ? ESCAPE '\\')")
+            params.append(re.sub(r"([\\%_])", r"\\\1", self.story.strip()) + "%")
         if self.since:
             clauses.append("items.published >= ?")
             params.append(utc_iso(self.since))
@@ -95,6 +118,7 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
             row[key] = json.loads(row[key])
     if "kept" in row:
         row["kept"] = bool(row["kept"])
+    row.pop("story_rank", None)
     return row
 
 
@@ -105,6 +129,9 @@ def items(store: Store, filters: Filters) -> list[dict[str, Any]]:
         SELECT {LIST_COLUMNS} FROM items JOIN feeds ON feeds.id = items.feed_id
         WHERE {where} ORDER BY items.published DESC, items.id LIMIT ?
     """
+    if filters.collapse:
+        sql = _collapsed(f"SELECT {LIST_COLUMNS} FROM items JOIN feeds ON feeds.id = "
+                         f"items.feed_id WHERE {where}", "published DESC, id")
     return [_decode(r) for r in store.db.query(sql, [*params, filters.limit])]
 
 
@@ -127,11 +154,88 @@ def search(store: Store, query: str, filters: Filters) -> list[dict[str, Any]]:
         WHERE items_fts MATCH ? AND {where}
         ORDER BY rank LIMIT ?
     """
+    if filters.collapse:
+        sql = _collapsed(sql.rsplit("ORDER BY", 1)[0], "rank, id")
     try:
-        rows = list(store.db.query(sql, [query, *params, filters.limit]))
+        if filters.collapse:
+            rows = list(store.db.query(sql, [query, *params, filters.limit]))
+        else:
+            rows = _ranked_first(store, query, filters, full=sql)
     except sqlite3.OperationalError as exc:
         raise QueryError(f"invalid search query {query!r}: {_fts_reason(exc)}") from None
     return [_decode(r) for r in rows]
+
+
+# Issue 6: how many of the best matches the fast path ranks before applying the filters.
+CANDIDATES = 1000
+
+
+def _ranked_first(store: Store, query: str, filters: Filters, *,
+                  full: str) -> list[dict[str, Any]]:
+    """The first page of a search, fast on a large database (docs/benchmarks.md).
+
+    FTS5 ranks the matches alone first (``ORDER BY rank`` inside the module; ``rank`` is
+    ``bm25(5, 2, 1)``, set by ``store.m005_desk``) and only the best ``CANDIDATES`` are
+    looked up in ``items`` for the filters: the joined query would read one items row per
+    match. When the filters leave fewer than ``limit`` of them and there are more matches,
+    the complete query (``full``) runs instead, so the result is always exact. Snippets are
+    made for the returned rows only.
+
+    A date filter also bounds the rowids FTS5 ranks: every item published in the period has
+    a rowid between the smallest and the largest rowid of the items published in it (read
+    from the ``published`` index), and rowids grow as items are stored, so the matches of
+    older years are skipped instead of ranked.
+    """
+    where, params = filters.where()
+    limit = filters.limit
+    k = max(CANDIDATES, limit * 20)
+    lo, hi = _rowid_bounds(store, filters)
+    bounds = [query, lo, hi]
+    sql = f"""
+        WITH hits AS MATERIALIZED (
+            SELECT rowid, rank FROM items_fts WHERE items_fts MATCH ? AND rowid BETWEEN ? AND ?
+            ORDER BY rank LIMIT {k})
+        SELECT {LIST_COLUMNS}, hits.rank AS rank, items.rowid AS _rowid
+        FROM hits JOIN items ON items.rowid = hits.rowid
+        JOIN feeds ON feeds.id = items.feed_id
+        WHERE {where} ORDER BY hits.rank, items.id LIMIT ?
+    """
+    if lo is None:
+        return []
+    rows = list(store.db.query(sql, [*bounds, *params, limit]))
+    if len(rows) < limit:
+        more = store.db.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM items_fts WHERE items_fts MATCH ? "
+            f"AND rowid BETWEEN ? AND ? LIMIT {k + 1})", bounds).fetchone()[0]
+        if more > k:
+            return list(store.db.query(full, [query, *params, limit]))
+    if rows:
+        marks = ",".join("?" * len(rows))
+        snippets = dict(store.db.execute(
+            f"SELECT rowid, snippet(items_fts, -1, '[', ']', '…', 14) FROM items_fts "
+            f"WHERE items_fts MATCH ? AND rowid IN ({marks})",
+            [query, *(r["_rowid"] for r in rows)]).fetchall())
+        rows = [{**{k: v for k, v in row.items() if k not in ("rank", "_rowid")},
+                 "snippet": snippets.get(row["_rowid"]), "rank": row["rank"]} for row in rows]
+    return rows
+
+
+def _rowid_bounds(store: Store, filters: Filters) -> tuple[int | None, int | None]:
+    """The smallest and largest rowid of the items the date filters allow (None, None when
+    none is); the whole table without date filters."""
+    clauses, params = [], []
+    if filters.since:
+        clauses.append("published >= ?")
+        params.append(utc_iso(filters.since))
+    if filters.until:
+        clauses.append("published < ?")
+        params.append(utc_iso(filters.until))
+    if not clauses:
+        return -(2**63), 2**63 - 1
+    lo, hi = store.db.execute(
+        f"SELECT min(rowid), max(rowid) FROM items WHERE {' AND '.join(clauses)}",
+        params).fetchone()
+    return lo, hi
 
 
 def _fts_reason(exc: sqlite3.OperationalError) -> str:
@@ -172,23 +276,38 @@ def get_item(store: Store, item_id: str) -> dict[str, Any] | None:
     return item
 
 
-def feed_health(store: Store) -> list[dict[str, Any]]:
-    """Every feed with its state and item counts; failing feeds first."""
-    since = utc_iso(datetime.now(UTC) - timedelta(days=1))
+def feed_health(store: Store, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every feed with its state and item counts: removed feeds last, and before the healthy
+    ones the feeds that need attention: gone (410) and dead first, then failing ones, most
+    consecutive failures first. ``health`` says which (issue 4)."""
+    since = utc_iso((now or datetime.now(UTC)) - timedelta(days=1))
     sql = """
         SELECT feeds.id, feeds.name, feeds.url, feeds.origin, feeds.active, feeds.tags,
                feeds.last_status, feeds.last_http_status, feeds.last_error, feeds.failures,
-               feeds.last_success, feeds.last_fetch, feeds.next_fetch,
+               feeds.last_success, feeds.last_fetch, feeds.next_fetch, feeds.next_reason,
+               feeds.poll_interval, feeds.publish_rate, feeds.fetch_url, feeds.failing_since,
+               feeds.dead_since, feeds.gone_since,
                (SELECT count(*) FROM items WHERE items.feed_id = feeds.id AND kept = 1) AS kept_items,
                (SELECT count(*) FROM items WHERE items.feed_id = feeds.id AND kept = 1
-                  AND first_seen >= ?) AS kept_last_day
+                  AND first_seen >= ?) AS kept_last_day,
+               (SELECT coalesce(sum(new_items), 0) FROM fetch_log
+                  WHERE fetch_log.feed_id = feeds.id AND started >= ?) AS items_last_day
         FROM feeds
-        ORDER BY feeds.active DESC, feeds.failures > 0 DESC, feeds.failures DESC, feeds.id
+        ORDER BY feeds.active DESC,
+                 (feeds.gone_since IS NOT NULL OR feeds.dead_since IS NOT NULL) DESC,
+                 feeds.failures > 0 DESC, feeds.failures DESC, feeds.id
     """
-    rows = list(store.db.query(sql, [since]))
+    rows = list(store.db.query(sql, [since, since]))
     for row in rows:
         row["tags"] = json.loads(row["tags"] or "[]")
         row["active"] = bool(row["active"])
+        row["health"] = (
+            "removed" if not row["active"] else
+            "gone" if row["gone_since"] else
+            "dead" if row["dead_since"] else
+            "failing" if row["failures"] else
+            "ok" if row["last_fetch"] else "new"
+        )
     return rows
 
 

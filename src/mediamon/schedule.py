@@ -1,17 +1,17 @@
-"""The daemon: APScheduler 3 (asyncio) ticking one job per feed.
+"""The daemon: the database decides which feeds are due; APScheduler 3 only ticks.
 
-Each feed is a job with an interval trigger (the feed's own interval or the schedule default,
-plus jitter so feeds do not poll in lock-step), ``max_instances=1`` so a slow feed never
-overlaps itself and ``coalesce=True`` so missed runs collapse into one. A job only calls
-``Updater.update_feed``, which never raises, so no job can take the scheduler down.
+Every ``TICK_SECONDS`` one job asks the store for the feeds whose ``next_fetch`` has passed
+(never-polled feeds first, then the most overdue; gone feeds never) and hands them to the
+``Updater``, which polls them within the global and per-host limits and writes each feed's
+next poll back in the same transaction as its items. So the schedule lives in the database:
+a restarted daemon resumes where it stopped, overdue feeds are taken a few at a time in
+the order they fell due rather than all at once, and a feed added with ``mediamon feeds
+add`` is seen on the next tick. The tick runs with ``max_instances=1`` and ``coalesce=True``
+and never raises; passes run as their own tasks, so a slow feed never delays the tick.
 
-The first run of each job comes from the feed's stored ``next_fetch``: a restarted daemon
-resumes where it stopped, and feeds that are overdue are spread over the jitter window
-instead of all firing at once.
-
-SIGINT/SIGTERM stop it: no new jobs start, running passes finish (each commits in one
-transaction, so nothing is half-written), then it exits 0. SIGHUP re-reads the config, and
-every minute the database is checked for feeds added or removed with ``mediamon feeds``.
+SIGINT/SIGTERM stop it: no new passes start, running passes finish (each commits in one
+transaction, so nothing is half-written), then it exits 0. SIGHUP re-reads the config; it is
+also re-read when the file changes (checked every ``RESYNC_SECONDS``).
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ import contextlib
 import fcntl
 import logging
 import os
-import random
 import signal
+import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -33,12 +34,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 from .config import Config, load_config
 from .errors import MediamonError, StoreError
 from .pipeline import Updater, utcnow
-from .store import FeedRow, Store
+from .store import Store
 
 log = logging.getLogger("mediamon.daemon")
 
+TICK_SECONDS = 1.0
 RESYNC_SECONDS = 60.0
 STOP_GRACE_SECONDS = 10.0
+REFILL_SECONDS = 0.1  # between early ticks when passes finish
+QUEUE_FACTOR = 4  # feeds queued or running at most: this many times fetch.concurrency
 
 
 class DaemonLock:
@@ -81,63 +85,54 @@ class Daemon:
         *,
         reload: Callable[[], Config] | None = None,
         keep_all: bool | None = None,
+        config_path: Path | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.reload = reload
         self.keep_all = keep_all
+        self.config_path = config_path
+        self._config_mtime = self._mtime()
         self.updater = Updater(config, store, keep_all=keep_all)
+        self.updater.on_low(self._refill)
+        self._retiring: set[Updater] = set()
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self._stop = asyncio.Event()
         self._resync = asyncio.Event()
+        self._refilling: asyncio.Task[None] | None = None
+        self._last_refill = 0.0
 
-    def _job_id(self, feed: FeedRow) -> str:
-        return f"feed:{feed.id}"
+    def _mtime(self) -> float | None:
+        try:
+            return self.config_path.stat().st_mtime if self.config_path else None
+        except OSError:
+            return None
 
-    def _first_run(self, feed: FeedRow, now: datetime) -> datetime:
-        jitter = self.config.schedule.jitter
-        if feed.next_fetch:
-            due = datetime.fromisoformat(feed.next_fetch)
-            if due > now:
-                return due
-        # Overdue or never polled: soon, but spread out.
-        return now + timedelta(seconds=random.uniform(0, min(jitter, 30.0) or 1.0))
-
-    def sync_jobs(self) -> None:
-        """Make the scheduler's jobs match the active feeds in the database."""
-        now = utcnow()
-        feeds = {self._job_id(f): f for f in self.store.feeds()}
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith("feed:") and job.id not in feeds:
-                job.remove()
-                log.info("feed removed from the schedule", extra={"fields": {"job": job.id}})
-        for job_id, feed in feeds.items():
-            interval = feed.interval or self.config.schedule.interval
-            job = self.scheduler.get_job(job_id)
-            if job is not None and job.trigger.interval.total_seconds() == interval:
-                continue
-            if job is not None:
-                job.remove()
-            self.scheduler.add_job(
-                self._poll,
-                IntervalTrigger(seconds=interval, jitter=int(self.config.schedule.jitter) or None,
-                                timezone="UTC"),
-                args=[feed.id],
-                id=job_id,
-                name=feed.name or feed.url,
-                next_run_time=self._first_run(feed, now),
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-            )
-
-    async def _poll(self, feed_id: int) -> None:
+    async def tick(self) -> None:
+        """The scheduler's one job: hand the feeds the database says are due to the updater."""
         if self._stop.is_set():
             return
-        feed = self.store.find_feed(str(feed_id))
-        if feed is None or not feed.active:
+        try:
+            room = self.config.fetch.concurrency * QUEUE_FACTOR - self.updater.pending
+            if room <= 0:
+                return
+            busy = self.updater.busy_ids.union(*(u.busy_ids for u in self._retiring))
+            due = self.store.due_feeds(utcnow(), limit=room, exclude=busy)
+            for feed in due:
+                self.updater.submit(feed)
+        except Exception:
+            log.exception("tick failed")
+
+    def _refill(self) -> None:
+        """Passes are finishing: tick now rather than at the next second, so a backlog of
+        due feeds (a restart, a big import) is worked off at full speed."""
+        if self._stop.is_set() or (self._refilling is not None and not self._refilling.done()):
             return
-        await self.updater.update_feed(feed)
+        now = time.monotonic()
+        if now - self._last_refill < REFILL_SECONDS:
+            return  # the regular tick comes soon enough; never spin on failing writes
+        self._last_refill = now
+        self._refilling = asyncio.get_running_loop().create_task(self.tick())
 
     def _reload_config(self) -> None:
         if self.reload is None:
@@ -147,68 +142,78 @@ class Daemon:
         except MediamonError as exc:
             log.error("config not reloaded: %s", exc)
             return
-        self.config = config
-        self.updater.config = config
+        self._config_mtime = self._mtime()
+        old, self.config = self.updater, config
         self.store.sync_config_feeds(config.feeds, now=utcnow())
+        if replace(config, feeds=()) != replace(old.config, feeds=()):
+            # New topics, limits or schedule: a new updater (scorer and workers) for the
+            # passes that start from now on; the old one finishes what it started.
+            self.updater = Updater(config, self.store, keep_all=self.keep_all)
+            self.updater.on_low(self._refill)
+            self.updater.start(pool=True)
+            old.on_low(None)
+            self._retiring.add(old)
+            asyncio.get_running_loop().create_task(self._retire(old))
         log.info("config reloaded", extra={"fields": {"feeds": len(config.feeds)}})
 
-    async def _resync_loop(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._resync.wait(), RESYNC_SECONDS)
-            if self._stop.is_set():
-                break
-            if self._resync.is_set():
+    async def _retire(self, updater: Updater) -> None:
+        try:
+            await updater.drain(STOP_GRACE_SECONDS)
+            await updater.aclose()
+        finally:
+            self._retiring.discard(updater)
+
+    async def resync(self) -> None:
+        """Every minute, or at once on SIGHUP: re-read the config if asked or if it changed,
+        and pick up hosts that asked to wait."""
+        try:
+            if self._resync.is_set() or self._mtime() != self._config_mtime:
                 self._resync.clear()
                 self._reload_config()
-            try:
-                self.sync_jobs()
-            except Exception:
-                log.exception("could not resync feeds")
+            self.updater.refresh_host_waits()
+        except Exception:
+            log.exception("could not resync feeds")
 
     def request_stop(self) -> None:
         self._stop.set()
+
+    def _hangup(self) -> None:
+        self._resync.set()
+        job = self.scheduler.get_job("resync")
+        if job is not None:
+            job.modify(next_run_time=utcnow())
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_stop)
-        loop.add_signal_handler(signal.SIGHUP, self._resync.set)
+        loop.add_signal_handler(signal.SIGHUP, self._hangup)
         self.store.sync_config_feeds(self.config.feeds, now=utcnow())
+        self.updater.start(pool=True)  # fork the workers before anything starts a thread
+        now = utcnow()
+        self.scheduler.add_job(self.tick, IntervalTrigger(seconds=TICK_SECONDS, timezone="UTC"),
+                               id="tick", next_run_time=now, max_instances=1, coalesce=True,
+                               misfire_grace_time=None)
+        self.scheduler.add_job(self.resync, IntervalTrigger(seconds=RESYNC_SECONDS,
+                                                            timezone="UTC"),
+                               id="resync", next_run_time=now + timedelta(seconds=RESYNC_SECONDS),
+                               max_instances=1, coalesce=True, misfire_grace_time=None)
         self.scheduler.start()
-        self.sync_jobs()
         log.info("daemon started", extra={"fields": {
-            "feeds": len(self.scheduler.get_jobs()), "db": str(self.store.path), "pid": os.getpid()}})
-        resync = asyncio.create_task(self._resync_loop())
+            "feeds": len(self.store.feeds()), "db": str(self.store.path), "pid": os.getpid(),
+            "workers": self.updater.workers}})
         try:
             await self._stop.wait()
         finally:
             log.info("stopping")
             self.scheduler.shutdown(wait=False)
-            resync.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await resync
-            await self._drain()
+            self.updater.on_low(None)
+            with contextlib.suppress(Exception):
+                await self.updater.drain(STOP_GRACE_SECONDS)
             await self.updater.aclose()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             log.info("stopped")
-
-    async def _drain(self) -> None:
-        """Let passes already running finish; cancel them past the grace period.
-
-        Cancelling is safe: a pass only writes in one synchronous transaction, which a
-        cancellation (delivered at an ``await``) can never interrupt half-way.
-        """
-        current = asyncio.current_task()
-        running = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
-        if not running:
-            return
-        _done, pending = await asyncio.wait(running, timeout=STOP_GRACE_SECONDS)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=2.0)
 
 
 def run_daemon(config_path: Path, *, db_override: str | None, keep_all: bool | None) -> None:
@@ -216,9 +221,9 @@ def run_daemon(config_path: Path, *, db_override: str | None, keep_all: bool | N
     lock = DaemonLock(config.db_path)
     lock.acquire()
     try:
-        with Store(config.db_path) as store:
+        with Store(config.db_path, stories=config.stories) as store:
             daemon = Daemon(
-                config, store, keep_all=keep_all,
+                config, store, keep_all=keep_all, config_path=config_path,
                 reload=lambda: load_config(config_path, db_override=db_override),
             )
             asyncio.run(daemon.run())

@@ -1,29 +1,37 @@
 """Score an item against the analyst's topics and the reference profile, and decide to keep it.
 
-    R = 1                                   if the keep rule matched
-        0.5 x (topics matched / topics)     otherwise
-    S = cosine similarity to the reference profile, in [0, 1] (0 without seeds)
-    score = 0.6 R + 0.4 S                   (with no profile: score = R)
+    R = 1                                    if the keep rule matched
+        0.5 x (positive topics matched / positive topics)    otherwise
+    S = similarity to the reference profile, in [0, 1] (see ``profile``; 0 without seeds)
+    score = 0.6 R + 0.4 S                    (with no profile: score = R)
+
+*Positive topics* are the ones the keep rule names outside any NOT, directly or through
+other topics (``TopicSet.positive_topics``); exclusions such as ``@offtopic`` never raise R.
+So adding a word that a positive topic looks for never lowers the score unless the same
+word completes an exclusion: the rule can only start to match, R only grows, and S has no
+length normalisation (issue 3).
 
 ``kept`` depends on ``[keep] mode``: ``rule`` (the keep rule matched), ``profile``
 (S >= ``[profile] threshold``), ``either`` or ``both``. Every decision carries its
-explanation (topics, the words that matched each, the shared profile words, S, score).
+explanation (topics, the words that matched each, the shared profile words, R, S, score).
 
-Pure: no I/O, no clock.
+Pure: no I/O, no clock. The background and the analyst's labels are passed in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from .config import Config, KeepMode
-from .profile import Profile
+from .profile import Background, Profile, terms_of_words
 from .text import tokenize
 from .topics import TopicSet
 from .types import Item, Match
 
 RULE_WEIGHT = 0.6
 PROFILE_WEIGHT = 0.4
+PARTIAL_RULE = 0.5  # R's ceiling when the keep rule does not match
 
 
 @dataclass(frozen=True)
@@ -32,23 +40,54 @@ class Scorer:
     profile: Profile | None
     mode: KeepMode = "rule"
     threshold: float = 0.25
+    positive: frozenset[str] = field(default=frozenset(), compare=False)
+    # False: list the matched terms only for kept items (a feed pass that stores only kept
+    # items never shows the others, and collecting terms is a third of the rule path's time).
+    explain_unkept: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.positive:
+            object.__setattr__(self, "positive", frozenset(self.topics.positive_topics()))
 
     @classmethod
-    def from_config(cls, config: Config) -> Scorer:
-        profile = Profile.from_texts(config.seed_texts) if config.seed_texts else None
-        return cls(config.topic_set, profile, config.keep.mode, config.profile.threshold)
+    def from_config(
+        cls,
+        config: Config,
+        *,
+        background: Background | None = None,
+        relevant: Sequence[str] = (),
+        irrelevant: Sequence[str] = (),
+        explain_unkept: bool = True,
+    ) -> Scorer:
+        """The scorer for a config: its topics, keep rule and mode, and a profile built from
+        its seeds over ``background`` (built-in when None), moved by labelled texts."""
+        profile = None
+        if config.seed_texts:
+            profile = Profile.from_texts(
+                config.seed_texts, background=background, relevant=relevant,
+                irrelevant=irrelevant)
+        return cls(config.topic_set, profile, config.keep.mode, config.profile.threshold,
+                   explain_unkept=explain_unkept)
 
     def score_item(self, item: Item) -> Match:
         return self.score_text(item.text)
 
     def score_text(self, text: str) -> Match:
-        result = self.topics.match(tokenize(text))
-        n_topics = len(self.topics.names) or 1
-        rule = 1.0 if result.keep else 0.5 * len(result.hits) / n_topics
+        tokens = tokenize(text)
+        result = self.topics.match(tokens, terms=self.explain_unkept)
+        if result.keep:
+            rule = 1.0
+        else:
+            positive = self.positive
+            matched = sum(1 for hit in result.hits if hit.topic in positive)
+            rule = PARTIAL_RULE * matched / (len(positive) or 1)
+        doc_terms = None
         if self.profile is not None:
-            sim = self.profile.similarity(text)
+            item_terms = terms_of_words(tokens.words)
+            sim = self.profile.similarity_terms(item_terms)
             similarity, shared = sim.value, sim.shared
             score = RULE_WEIGHT * rule + PROFILE_WEIGHT * similarity
+            doc_terms = tuple(sorted(set(item_terms)))
         else:
             similarity, shared, score = 0.0, (), rule
         by_profile = self.profile is not None and similarity >= self.threshold
@@ -58,6 +97,8 @@ class Scorer:
             "either": result.keep or by_profile,
             "both": result.keep and by_profile,
         }[self.mode]
+        if kept and not self.explain_unkept:
+            result = self.topics.explain(result)
         return Match(
             kept=kept,
             score=round(score, 6),
@@ -65,4 +106,6 @@ class Scorer:
             topics=result.hits,
             rule_matched=result.keep,
             profile_terms=shared,
+            rule_score=round(rule, 6),
+            doc_terms=doc_terms,
         )

@@ -19,7 +19,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,11 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from . import story_store
 from .errors import StoreError
+from .stories import StorySettings
 from .types import FeedOutcome, FeedSource, FetchResult, Item, Match, Validators
+from .urls import dedup_key
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -158,6 +161,85 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_relevance(db: sqlite_utils.Database) -> None:
+    """Background document frequencies for the reference profile, and the analyst's labels."""
+    db.execute(
+        """
+        CREATE TABLE background_df (        -- items parsed so far containing each profile term
+            term TEXT PRIMARY KEY,
+            df INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE background_size (      -- one row: how many items background_df counts
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            documents INTEGER NOT NULL
+        )
+        """
+    )
+    db.execute("INSERT INTO background_size (id, documents) VALUES (1, 0)")
+    db.execute(
+        """
+        CREATE TABLE labels (               -- `mediamon label`: the analyst's feedback
+            item_id TEXT PRIMARY KEY,       -- no foreign key: a label outlives `rescore --prune`
+            label TEXT NOT NULL CHECK (label IN ('relevant', 'irrelevant')),
+            labelled TEXT NOT NULL,
+            text TEXT NOT NULL              -- the item's text when labelled (for the profile)
+        ) WITHOUT ROWID
+        """
+    )
+
+
+@migrations()
+def m003_stories(db: sqlite_utils.Database) -> None:
+    """Issue 5: each item's dedup key, folded copies, earlier versions, and stories; items
+    stored before this migration get their key and their story (default settings)."""
+    db.execute("ALTER TABLE items ADD COLUMN dedup_key TEXT")  # see urls.dedup_key
+    db.execute("CREATE INDEX items_dedup_key ON items(dedup_key)")
+    story_store.create_schema(db.conn)
+    story_store.backfill(db.conn, StorySettings())
+
+
+@migrations()
+def m004_fetch_state(db: sqlite_utils.Database) -> None:
+    """Issue 4: the schedule lives in the database (why the next poll is when it is, the
+    adaptive interval, failure and dead/gone state, moved URLs) and hosts that asked to wait."""
+    for column in (
+        "fetch_url TEXT",            # where the feed is fetched after a confirmed permanent move
+        "redirect_to TEXT",          # a permanent redirect target seen on recent polls
+        "redirect_seen INTEGER NOT NULL DEFAULT 0",  # consecutive polls that saw it
+        "poll_interval REAL",        # current interval in seconds (adaptive, pinned or hinted)
+        "publish_rate REAL",         # new items per day the feed's dates show
+        "body_hint REAL",            # seconds asked for by <ttl> / sy:updatePeriod
+        "next_reason TEXT",          # why next_fetch is what it is, one line
+        "failing_since TEXT",        # start of the current run of failures
+        "dead_since TEXT",           # failing for schedule.dead_after: polled rarely
+        "gone_since TEXT",           # HTTP 410: not polled again
+    ):
+        db.execute(f"ALTER TABLE feeds ADD COLUMN {column}")
+    db.execute("CREATE INDEX feeds_next_fetch ON feeds(next_fetch)")
+    db.execute(
+        """
+        CREATE TABLE hosts (                -- a host whose server sent Retry-After (429/503)
+            host TEXT PRIMARY KEY,          -- host[:port] as in the feed URL
+            wait_until TEXT NOT NULL,       -- no request to it before this (UTC ISO-8601)
+            reason TEXT NOT NULL
+        ) WITHOUT ROWID
+        """
+    )
+
+
+@migrations()
+def m005_desk(db: sqlite_utils.Database) -> None:
+    """Issue 6: FTS5 ``rank`` is bm25 weighted title 5, summary 2, content 1, so ``ORDER BY
+    rank`` is ranked inside FTS5 (``query.search``) and Datasette's search box ranks the same
+    way."""
+    db.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('rank', 'bm25(5.0, 2.0, 1.0)')")
+
+
 def schema_version() -> int:
     """The schema version this code writes: the number of registered migrations."""
     return len(migrations.pending(sqlite_utils.Database(memory=True)))
@@ -191,6 +273,22 @@ class FeedRow:
     last_error: str | None
     failures: int
     next_fetch: str | None
+    # Issue 4: fetch and schedule state (m004_fetch_state).
+    fetch_url: str | None = None
+    redirect_to: str | None = None
+    redirect_seen: int = 0
+    poll_interval: float | None = None
+    publish_rate: float | None = None
+    body_hint: float | None = None
+    next_reason: str | None = None
+    failing_since: str | None = None
+    dead_since: str | None = None
+    gone_since: str | None = None
+
+    @property
+    def effective_url(self) -> str:
+        """Where the feed is fetched: its URL, or where it moved for good (issue 4)."""
+        return self.fetch_url or self.url
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> FeedRow:
@@ -212,11 +310,32 @@ class FeedRow:
             last_error=row["last_error"],
             failures=row["failures"],
             next_fetch=row["next_fetch"],
+            fetch_url=row.get("fetch_url"),
+            redirect_to=row.get("redirect_to"),
+            redirect_seen=row.get("redirect_seen") or 0,
+            poll_interval=row.get("poll_interval"),
+            publish_rate=row.get("publish_rate"),
+            body_hint=row.get("body_hint"),
+            next_reason=row.get("next_reason"),
+            failing_since=row.get("failing_since"),
+            dead_since=row.get("dead_since"),
+            gone_since=row.get("gone_since"),
         )
 
     def source(self) -> FeedSource:
         origin = "config" if self.origin == "config" else "db"
         return FeedSource(self.url, self.name, self.tags, self.interval, origin)
+
+
+def _shared_links(items: Iterable[Item]) -> set[str]:
+    """Dedup keys that several items of one pass share under different titles: such a link
+    (a section page, a home page with a query) says nothing about which article it is."""
+    titles: dict[str, set[str]] = {}
+    for item in items:
+        key = dedup_key(item.canonical_url)
+        if key is not None:
+            titles.setdefault(key, set()).add(" ".join(item.title.casefold().split()))
+    return {key for key, seen in titles.items() if len(seen) > 1}
 
 
 @dataclass(frozen=True)
@@ -228,8 +347,10 @@ class ScoredItem:
 class Store:
     """One mediamon database file. Not thread-safe: one Store per thread or task."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False,
+                 stories: StorySettings | None = None) -> None:
         self.path = Path(path)
+        self.stories = stories or StorySettings()  # the config's [stories] (issue 5)
         try:
             if not readonly:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -268,8 +389,27 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One write transaction, taken IMMEDIATE so it never fails half-way on a lock upgrade."""
+        """One write transaction, taken IMMEDIATE so it never fails half-way on a lock upgrade.
+
+        Inside another transaction it is a SAVEPOINT: the pipeline's writer commits several
+        feed passes at once, and each pass stays all-or-nothing within the batch (issue 4).
+        """
         conn = self.db.conn
+        if conn.in_transaction:
+            self._savepoints = getattr(self, "_savepoints", 0) + 1
+            name = f"mediamon_sp{self._savepoints}"
+            conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                conn.execute(f"ROLLBACK TO {name}")
+                conn.execute(f"RELEASE {name}")
+                raise
+            else:
+                conn.execute(f"RELEASE {name}")
+            finally:
+                self._savepoints -= 1
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -306,13 +446,16 @@ class Store:
             )
 
     def add_feed(self, source: FeedSource, *, now: datetime) -> bool:
-        """Add a feed from the CLI or OPML; returns False if it was already there."""
+        """Add a feed from the CLI or OPML; returns False if it was already there.
+
+        A removed feed is reactivated, and a gone one (HTTP 410) is polled again."""
         with self.transaction():
             cur = self.db.execute(
                 """
                 INSERT INTO feeds (url, name, tags, origin, interval, added, active)
                 VALUES (?, ?, ?, 'db', ?, ?, 1)
-                ON CONFLICT(url) DO UPDATE SET active = 1 WHERE active = 0
+                ON CONFLICT(url) DO UPDATE SET active = 1, gone_since = NULL, next_fetch = NULL
+                    WHERE active = 0 OR gone_since IS NOT NULL
                 """,
                 [source.url, source.name, json.dumps(list(source.tags)), source.interval,
                  utc_iso(now)],
@@ -344,6 +487,68 @@ class Store:
             raise StoreError(f"feed not in the database: {url}")
         return int(row[0])
 
+    # -- schedule (issue 4): the database decides which feeds are due ----------------------
+
+    def due_feeds(self, now: datetime, *, limit: int = 1000,
+                  exclude: Iterable[int] = ()) -> list[FeedRow]:
+        """Active feeds due at ``now``: never polled first, then the most overdue. Gone feeds
+        (HTTP 410) are never due; ``exclude`` are ids already being polled."""
+        skip = list(exclude)
+        not_in = f"AND id NOT IN ({','.join('?' * len(skip))})" if skip else ""
+        rows = self.db.query(
+            f"""
+            SELECT * FROM feeds
+            WHERE active = 1 AND gone_since IS NULL AND (next_fetch IS NULL OR next_fetch <= ?)
+                  {not_in}
+            ORDER BY next_fetch IS NOT NULL, next_fetch, id
+            LIMIT ?
+            """,
+            [utc_iso(now), *skip, limit],
+        )
+        return [FeedRow.from_row(r) for r in rows]
+
+    def next_due(self) -> str | None:
+        """The earliest next poll of any active feed (None when nothing is scheduled)."""
+        row = self.db.execute(
+            "SELECT min(next_fetch) FROM feeds WHERE active = 1 AND gone_since IS NULL"
+        ).fetchone()
+        return row[0] if row else None
+
+    def feed_urls(self) -> list[tuple[int, str]]:
+        """(id, URL fetched) of every active feed that is still polled."""
+        return [(r[0], r[1] or r[2]) for r in self.db.execute(
+            "SELECT id, fetch_url, url FROM feeds WHERE active = 1 AND gone_since IS NULL")]
+
+    def postpone(self, feed_ids: Sequence[int], until: datetime, reason: str) -> int:
+        """Move the next poll of these feeds to ``until`` (never earlier), with the reason."""
+        stamp = utc_iso(until)
+        changed = 0
+        with self.transaction():
+            for start in range(0, len(feed_ids), 500):
+                chunk = list(feed_ids[start : start + 500])
+                marks = ",".join("?" * len(chunk))
+                changed += self.db.execute(
+                    f"UPDATE feeds SET next_fetch = ?, next_reason = ? WHERE id IN ({marks}) "
+                    "AND (next_fetch IS NULL OR next_fetch < ?)",
+                    [stamp, reason, *chunk, stamp],
+                ).rowcount
+        return changed
+
+    def set_host_wait(self, host: str, until: datetime, reason: str) -> None:
+        """Remember that ``host`` asked not to be contacted before ``until``."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO hosts (host, wait_until, reason) VALUES (?, ?, ?) "
+                "ON CONFLICT(host) DO UPDATE SET wait_until = max(wait_until, excluded.wait_until),"
+                " reason = excluded.reason",
+                [host, utc_iso(until), reason],
+            )
+
+    def host_waits(self, now: datetime) -> dict[str, tuple[str, str]]:
+        """Hosts still asking to wait at ``now``: host -> (until, reason)."""
+        return {host: (until, reason) for host, until, reason in self.db.execute(
+            "SELECT host, wait_until, reason FROM hosts WHERE wait_until > ?", [utc_iso(now)])}
+
     # -- items -------------------------------------------------------------------------
 
     def seen_hashes(self, ids: Iterable[str]) -> dict[str, str]:
@@ -372,24 +577,55 @@ class Store:
         warning: str | None = None,
         feed_title: str | None = None,
         site_url: str | None = None,
+        state: dict[str, Any] | None = None,
     ) -> FeedOutcome:
         """Store one feed pass in one transaction and return what it did.
 
+        ``state`` holds more columns of the feed's fetch state to set in the same
+        transaction (issue 4: the schedule, see ``pipeline``).
+
         ``scored`` holds the items parsed from this fetch with their matches. Items never
         seen are inserted (if kept, or all of them with ``keep_all``); items whose content
-        hash changed are updated; unchanged ones only gain a link to this feed.
+        hash changed are updated; unchanged ones only gain a link to this feed. A never-seen
+        item that is a copy of a stored one (issue 5: same dedup key, see ``_fold_copy``) only
+        links this feed to it; an update keeps the replaced version (``item_versions``); every
+        inserted item gets its story (``story_store.assign``), all in the same transaction.
         """
         stamp = utc_iso(now)
         new = kept = updated = 0
+        first_seen: list[tuple[str, ...]] = []  # profile terms of items never seen before
         with self.transaction():
             feed_id = self.feed_id(feed_url)
             previous = self.seen_hashes(s.item.id for s in scored)
             stored = self._stored_ids([s.item.id for s in scored])
+            # Issue 5: copies folded into a stored item earlier (id -> that item's id), and
+            # links this pass gives to items with different titles (a section page).
+            folded = story_store.aliases(self.db.conn, [s.item.id for s in scored])
+            stored |= self._stored_ids(sorted(set(folded.values())))
+            shared_links = _shared_links(s.item for s in scored)
+            done: set[str] = set()
             for s in scored:
                 item, match = s.item, s.match
+                if item.id in done:
+                    continue  # the feed lists one item twice
+                done.add(item.id)
                 old_hash = previous.get(item.id)
+                if folded.get(item.id) in stored:
+                    # A copy folded before: a changed copy is an edit of the stored item.
+                    target = folded[item.id]
+                    self._link_feed(target, feed_id, stamp)
+                    if old_hash != item.content_hash:
+                        updated += 1
+                        self._update_item(replace(item, id=target), match, stamp, feed_id)
+                        self.db.execute("UPDATE seen SET content_hash = ? WHERE id = ?",
+                                        [item.content_hash, item.id])
+                    continue
+                if old_hash is None and self._fold_copy(item, feed_id, stamp, shared_links):
+                    continue
                 if old_hash is None:
                     new += 1
+                    if match.doc_terms is not None:
+                        first_seen.append(match.doc_terms)
                     self.db.execute(
                         "INSERT OR IGNORE INTO seen (id, feed_id, content_hash, first_seen) "
                         "VALUES (?, ?, ?, ?)",
@@ -402,7 +638,7 @@ class Store:
                     self._link_feed(item.id, feed_id, stamp)
                     if old_hash != item.content_hash:
                         updated += 1
-                        self._update_item(item, match, stamp)
+                        self._update_item(item, match, stamp, feed_id)
                         self.db.execute(
                             "UPDATE seen SET content_hash = ? WHERE id = ?",
                             [item.content_hash, item.id],
@@ -431,15 +667,17 @@ class Store:
                 elapsed=fetch.elapsed,
             )
             self._update_feed_state(feed_id, fetch, outcome, now=now, next_fetch=next_fetch,
-                                    feed_title=feed_title, site_url=site_url)
+                                    feed_title=feed_title, site_url=site_url, state=state)
             self._log_fetch(feed_id, outcome, started=stamp)
+            self._grow_background(first_seen)
         return outcome
 
     def save_feed_failure(
         self, feed_url: str, fetch: FetchResult, *, now: datetime, next_fetch: datetime | None,
-        error: str | None = None,
+        error: str | None = None, state: dict[str, Any] | None = None,
     ) -> FeedOutcome:
-        """Record a pass that stored no items (not modified, HTTP error, parse error)."""
+        """Record a pass that stored no items (not modified, HTTP error, parse error);
+        ``state`` as in ``save_feed_pass``."""
         status = "error" if error else fetch.status
         outcome = FeedOutcome(
             url=feed_url,
@@ -451,9 +689,26 @@ class Store:
         )
         with self.transaction():
             feed_id = self.feed_id(feed_url)
-            self._update_feed_state(feed_id, fetch, outcome, now=now, next_fetch=next_fetch)
+            self._update_feed_state(feed_id, fetch, outcome, now=now, next_fetch=next_fetch,
+                                    state=state)
             self._log_fetch(feed_id, outcome, started=utc_iso(now))
         return outcome
+
+    def _grow_background(self, documents: Sequence[Sequence[str]]) -> None:
+        """Count new items into the background document frequencies (issue 3)."""
+        if not documents:
+            return
+        df: dict[str, int] = {}
+        for terms in documents:
+            for term in set(terms):
+                df[term] = df.get(term, 0) + 1
+        self.db.conn.executemany(
+            "INSERT INTO background_df (term, df) VALUES (?, ?) "
+            "ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
+            df.items(),
+        )
+        self.db.execute("UPDATE background_size SET documents = documents + ? WHERE id = 1",
+                        [len(documents)])
 
     def _stored_ids(self, ids: list[str]) -> set[str]:
         found: set[str] = set()
@@ -489,21 +744,64 @@ class Store:
             "explanation": json.dumps(match.explanation(), ensure_ascii=False),
         }
 
+    def _fold_copy(self, item: Item, feed_id: int, stamp: str | None,
+                   shared_links: set[str]) -> bool:
+        """Issue 5: if a never-seen item is a copy of a stored one (same dedup key; within one
+        feed also the same title), remember it as a copy of that item and link this feed."""
+        key = dedup_key(item.canonical_url)
+        if key is None or key in shared_links:
+            return False
+        found = story_store.find_copy(self.db.conn, item_id=item.id, key=key,
+                                      title=item.title, feed_id=feed_id)
+        if found is None:
+            return False
+        target, reason = found
+        self.db.execute(
+            "INSERT OR IGNORE INTO seen (id, feed_id, content_hash, first_seen) "
+            "VALUES (?, ?, ?, ?)",
+            [item.id, feed_id, item.content_hash, stamp],
+        )
+        story_store.add_alias(self.db.conn, alias=item.id, item_id=target, feed_id=feed_id,
+                              reason=reason, stamp=stamp or "")
+        self._link_feed(target, feed_id, stamp)
+        return True
+
+    def _assign_story(self, item: Item, feed_id: int, stamp: str | None) -> None:
+        """Issue 5: put a newly stored item into its story, in the pass's transaction."""
+        site_url, feed_url, name = self.db.execute(
+            "SELECT site_url, url, name FROM feeds WHERE id = ?", [feed_id]).fetchone()
+        story_store.assign(
+            self.db.conn, item_id=item.id, title=item.title, summary=item.summary,
+            published=item.published,
+            outlet=story_store.outlet_for(item.canonical_url, site_url, feed_url, name),
+            settings=self.stories, stamp=stamp or "",
+        )
+
     def _insert_item(self, item: Item, match: Match, feed_id: int, stamp: str | None) -> None:
         cols = self._item_columns(item, match, stamp)
-        cols.update(id=item.id, feed_id=feed_id, first_seen=stamp)
+        cols.update(id=item.id, feed_id=feed_id, first_seen=stamp,
+                    dedup_key=dedup_key(item.canonical_url))
         names = ", ".join(cols)
         marks = ", ".join("?" * len(cols))
         self.db.execute(f"INSERT INTO items ({names}) VALUES ({marks})", list(cols.values()))
         self._link_feed(item.id, feed_id, stamp)
         self._save_topics(item.id, match)
+        self._assign_story(item, feed_id, stamp)
 
-    def _update_item(self, item: Item, match: Match, stamp: str | None) -> None:
+    def _update_item(self, item: Item, match: Match, stamp: str | None,
+                     feed_id: int | None = None) -> None:
         cols = self._item_columns(item, match, stamp)
+        # Issue 5: keep the version being replaced, and re-index the words of an edit.
+        changed = story_store.save_version(self.db.conn, item_id=item.id, new=cols,
+                                           feed_id=feed_id, stamp=stamp or "")
+        cols["dedup_key"] = dedup_key(item.canonical_url)
         sets = ", ".join(f"{name} = ?" for name in cols)
         self.db.execute(f"UPDATE items SET {sets} WHERE id = ?", [*cols.values(), item.id])
         self.db.execute("DELETE FROM item_topics WHERE item_id = ?", [item.id])
         self._save_topics(item.id, match)
+        if "title" in changed or "summary" in changed:
+            story_store.reindex(self.db.conn, item_id=item.id, title=item.title,
+                                summary=item.summary, settings=self.stories)
 
     def _link_feed(self, item_id: str, feed_id: int, stamp: str | None) -> None:
         self.db.execute(
@@ -521,6 +819,7 @@ class Store:
     def _update_feed_state(
         self, feed_id: int, fetch: FetchResult, outcome: FeedOutcome, *, now: datetime,
         next_fetch: datetime | None, feed_title: str | None = None, site_url: str | None = None,
+        state: dict[str, Any] | None = None,
     ) -> None:
         stamp = utc_iso(now)
         failed = outcome.status == "error"
@@ -545,7 +844,9 @@ class Store:
         if site_url:
             sets["site_url"] = site_url
         if outcome.status == "gone":
-            sets["active"] = 0
+            sets["gone_since"] = stamp  # issue 4: not polled again, but still listed
+        if state:
+            sets.update(state)
         assignments = ", ".join(f"{k} = ?" for k in sets)
         failures = "failures + 1" if failed else "0"
         self.db.execute(

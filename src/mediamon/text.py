@@ -69,6 +69,9 @@ def _joiner_class() -> str:
 # inside a word, not boundaries, and folding removes the ones that do not matter.
 _LETTERS = rf"[^\W_{_CJK}]"
 _TOKEN_RE = re.compile(rf"[{_CJK}]|{_LETTERS}+(?:[{_joiner_class()}]+{_LETTERS}*)*")
+# The same tokens for ASCII text, where a word is a run of letters and digits: about three
+# times faster, and most feed items are ASCII (issue 3, relevance benchmark).
+_ASCII_TOKEN_RE = re.compile(r"[A-Za-z0-9]+")
 # Cyrillic letters whose breve is part of the letter, not an accent: ``й`` is not ``и``.
 _KEEP_BREVE = frozenset("иу")
 
@@ -117,9 +120,11 @@ def tokenize(text: str) -> Tokens:
     """
     # NFC (not NFKC) so the spans stay valid for the returned text; each token is folded
     # with NFKC on its own below. Full-width letters and ligatures are word characters.
-    if not text.isascii():
+    if text.isascii():
+        matches = list(_ASCII_TOKEN_RE.finditer(text))
+    else:
         text = unicodedata.normalize("NFC", text)
-    matches = list(_TOKEN_RE.finditer(text))
+        matches = list(_TOKEN_RE.finditer(text))
     # map() over the match methods keeps the per-token work in C: this runs once per item.
     words = tuple(map(fold_word, map(_GROUP, matches)))
     spans = tuple(map(_SPAN, matches))

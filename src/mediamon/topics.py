@@ -35,11 +35,14 @@ Syntax
 ``a NEAR/n b``
     ``a`` and ``b`` in either order, at most ``n`` tokens apart (``NEAR/1``: adjacent,
     ``NEAR/5``: up to four tokens between), two distinct occurrences. Operands are terms,
-    phrases, wildcards, stems, NEARs or parenthesised OR-groups of those; not AND, NOT or
-    ``@name``.
+    phrases, wildcards, stems, ``@name``, NEARs or parenthesised OR-groups of those; not
+    AND or NOT.
 ``@name``
     The result of another topic (only inside a ``TopicSet``; unknown names and cycles are
     errors). Each topic is evaluated at most once per item however often it is referenced.
+    As a NEAR operand, ``@name`` stands where the words that made that topic match are
+    (the words ``TopicSet.match`` reports for it, uncapped), so ``@russia NEAR/10 @taliban``
+    reads as the analyst means it: a Russian and a Taliban name close together.
 ``( ... )``
     Grouping.
 
@@ -483,8 +486,10 @@ def _flatten(kind: type[And] | type[Or], items: list[Node]) -> Node:
 
 
 def _non_positional(node: Node) -> int | None:
-    """Column of the part of a NEAR operand that has no position in the text, if any."""
-    if isinstance(node, Term | Near):
+    """Column of the part of a NEAR operand that has no position in the text, if any.
+
+    A reference has the positions of the words that made its topic match (issue 3)."""
+    if isinstance(node, Term | Near | Ref):
         return None
     if isinstance(node, Or):
         for child in node.children:
@@ -560,6 +565,8 @@ def parse_query(query: str) -> Node:
 
 
 _NO_POSITIONS: list[int] = []
+_NO_SPANS: list[Span] = []
+_NO_PHRASES: list[_Phrase] = []
 _HEAD = 3  # letters of a probe's prefix used to file it
 
 
@@ -621,7 +628,8 @@ class _Index:
     wildcard/stem hits are built only when a phrase, NEAR or probe first needs them.
     """
 
-    __slots__ = ("_positions", "_probed", "_tested", "present", "probes", "tokens", "topics")
+    __slots__ = (
+        "_positions", "_probed", "_spans", "_tested", "present", "probes", "tokens", "topics")
 
     def __init__(self, tokens: Tokens, topics: Mapping[str, _Eval], probes: _ProbeTable) -> None:
         self.tokens = tokens
@@ -631,6 +639,7 @@ class _Index:
         self._positions: dict[str, list[int]] | None = None
         self._probed: dict[str, list[str]] | None = None
         self._tested: dict[str, bool] = {}  # topic name -> matched
+        self._spans: dict[str, list[Span]] = {}  # topic name -> where its words are
 
     def positions(self) -> dict[str, list[int]]:
         """Word -> its token positions, in order."""
@@ -668,6 +677,16 @@ class _Index:
         if found is None:
             found = self._tested[name] = self.topics[name].test(self)
         return found
+
+    def topic_spans(self, name: str) -> list[Span]:
+        """Where the words that made topic ``name`` match are (empty if it did not)."""
+        spans = self._spans.get(name)
+        if spans is None:
+            out: list[Span] = []
+            if self.topic(name):
+                self.topics[name].collect(self, out)
+            spans = self._spans[name] = sorted(set(out))
+        return spans
 
 
 class _Eval:
@@ -744,9 +763,11 @@ class _Phrase(_Eval):
         self.exact = frozenset(p.word for p in patterns if p.kind == "exact")
 
     def test(self, ix: _Index) -> bool:
-        return self.exact <= ix.present and bool(self.spans(ix))
+        return bool(self.spans(ix))
 
     def spans(self, ix: _Index) -> list[Span]:
+        if not self.exact <= ix.present:
+            return _NO_SPANS
         first = self.first
         if isinstance(first, str):
             starts = ix.positions().get(first, _NO_POSITIONS)
@@ -765,25 +786,44 @@ class _Phrase(_Eval):
 
 
 class _Phrases(_Eval):
-    """An OR of phrases: skipped at once when none of their first exact words is present."""
+    """An OR of phrases, filed under one exact word each (the longest): only the phrases
+    whose word is in the text are looked at. A phrase of wildcards only is always looked at.
+    """
 
-    __slots__ = ("anchors", "phrases")
+    __slots__ = ("anchors", "by_anchor", "loose", "phrases")
 
     def __init__(self, phrases: Sequence[_Phrase]) -> None:
         self.phrases = tuple(phrases)
-        self.anchors: frozenset[str] | None = frozenset(
-            min(phrase.exact) for phrase in phrases if phrase.exact
-        )
-        if not all(phrase.exact for phrase in phrases):
-            self.anchors = None  # a phrase of wildcards only: always look
+        by_anchor: dict[str, list[_Phrase]] = {}
+        loose: list[_Phrase] = []
+        for phrase in phrases:
+            if phrase.exact:
+                anchor = min(phrase.exact, key=lambda word: (-len(word), word))
+                by_anchor.setdefault(anchor, []).append(phrase)
+            else:
+                loose.append(phrase)
+        self.by_anchor = {anchor: tuple(group) for anchor, group in by_anchor.items()}
+        self.anchors = frozenset(self.by_anchor)
+        self.loose = tuple(loose)
+
+    def _candidates(self, ix: _Index) -> list[_Phrase]:
+        present = ix.present
+        if not self.loose and present.isdisjoint(self.anchors):
+            return _NO_PHRASES
+        found = [p for a in self.anchors & present for p in self.by_anchor[a]]
+        if self.loose:
+            probed = ix.probed()
+            found += [p for p in self.loose if isinstance(p.first, str) or p.first.key in probed]
+        return found
 
     def test(self, ix: _Index) -> bool:
-        if self.anchors is not None and ix.present.isdisjoint(self.anchors):
-            return False
-        return any(phrase.test(ix) for phrase in self.phrases)
+        for phrase in self._candidates(ix):  # noqa: SIM110  (a loop is faster, see _And)
+            if phrase.spans(ix):
+                return True
+        return False
 
     def spans(self, ix: _Index) -> list[Span]:
-        return [span for phrase in self.phrases for span in phrase.spans(ix)]
+        return [span for phrase in self._candidates(ix) for span in phrase.spans(ix)]
 
 
 class _And(_Eval):
@@ -793,7 +833,12 @@ class _And(_Eval):
         self.children = tuple(children)
 
     def test(self, ix: _Index) -> bool:
-        return all(child.test(ix) for child in self.children)
+        # Plain loops rather than all()/any() over a generator: this runs for every topic
+        # of every item, and the generator costs more than the tests themselves.
+        for child in self.children:  # noqa: SIM110
+            if not child.test(ix):
+                return False
+        return True
 
     def collect(self, ix: _Index, out: list[Span]) -> None:
         for child in self.children:
@@ -807,7 +852,10 @@ class _Or(_Eval):
         self.children = tuple(children)
 
     def test(self, ix: _Index) -> bool:
-        return any(child.test(ix) for child in self.children)
+        for child in self.children:  # noqa: SIM110  (a loop is faster, see _And)
+            if child.test(ix):
+                return True
+        return False
 
     def spans(self, ix: _Index) -> list[Span]:
         return [span for child in self.children for span in child.spans(ix)]
@@ -882,8 +930,11 @@ class _Ref(_Eval):
     def test(self, ix: _Index) -> bool:
         return ix.topic(self.name)
 
+    def spans(self, ix: _Index) -> list[Span]:
+        return ix.topic_spans(self.name)
+
     def collect(self, ix: _Index, out: list[Span]) -> None:
-        ix.topics[self.name].collect(ix, out)
+        out.extend(ix.topic_spans(self.name))
 
 
 def _compile(node: Node, table: _ProbeTable) -> _Eval:
@@ -940,6 +991,9 @@ class TopicResult:
 
     hits: tuple[TopicHit, ...]
     keep: bool
+    # The item's index, kept by ``match(..., terms=False)`` so ``TopicSet.explain`` can add
+    # the terms later without matching again.
+    _index: _Index | None = field(default=None, compare=False, repr=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -958,6 +1012,7 @@ class TopicSet:
         self._probes = _ProbeTable()
         self._evals = {name: _compile(node, self._probes) for name, node in nodes.items()}
         self._keep = None if keep is None else _compile(keep, self._probes)
+        self._positive = self.positive_topics()
 
     @classmethod
     def compile(cls, topics: Mapping[str, str], keep: str | None = None) -> TopicSet:
@@ -976,14 +1031,49 @@ class TopicSet:
             _check_refs("keep", keep, keep_node, nodes)
         return cls(nodes, keep_node)
 
-    def match(self, tokens: Tokens) -> TopicResult:
-        """Evaluate every topic (each at most once) and the keep rule against one text."""
+    def positive_topics(self) -> tuple[str, ...]:
+        """Topics that can only help the keep rule match: those it names outside any NOT,
+        directly or through other topics (all topics when there is no keep rule), in
+        config order. The score counts these when the rule fails (README, "Score")."""
+        if self.keep_rule is None:
+            return self.names
+        found: set[str] = set()
+        stack: list[Node] = [self.keep_rule]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Not):
+                continue
+            if isinstance(node, Ref):
+                if node.name not in found:
+                    found.add(node.name)
+                    stack.append(self.nodes[node.name])
+                continue
+            stack.extend(_children(node))
+        return tuple(name for name in self.names if name in found)
+
+    def match(self, tokens: Tokens, *, terms: bool = True) -> TopicResult:
+        """Evaluate every topic (each at most once) and the keep rule against one text.
+
+        ``terms=False`` is the fast path for items that are mostly dropped unexplained (a
+        feed pass without keep_all): it tests only the positive topics (``positive_topics``)
+        and the keep rule, and leaves the hits' terms empty; ``explain`` then completes the
+        result (every topic, with terms) for the items worth it.
+        """
         ix = _Index(tokens, self._evals, self._probes)
+        names = [name for name in (self.names if terms else self._positive) if ix.topic(name)]
+        keep = bool(names) if self._keep is None else self._keep.test(ix)
+        if not terms:
+            return TopicResult(tuple(TopicHit(name, ()) for name in names), keep, ix)
+        return TopicResult(tuple(TopicHit(name, self._terms(ix, name)) for name in names), keep)
+
+    def explain(self, result: TopicResult) -> TopicResult:
+        """A ``match(..., terms=False)`` result completed: every topic, with its terms."""
+        ix = result._index
+        if ix is None:
+            return result
         hits = tuple(
-            TopicHit(name, self._terms(ix, name)) for name in self.names if ix.topic(name)
-        )
-        keep = bool(hits) if self._keep is None else self._keep.test(ix)
-        return TopicResult(hits, keep)
+            TopicHit(name, self._terms(ix, name)) for name in self.names if ix.topic(name))
+        return TopicResult(hits, result.keep)
 
     def match_text(self, text: str) -> TopicResult:
         """``match`` for a plain string."""

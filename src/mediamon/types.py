@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-FetchStatus = Literal["ok", "not_modified", "error", "gone"]
+FetchStatus = Literal["ok", "not_modified", "error", "gone", "postponed"]
+# "postponed" is only ever a FeedOutcome: the feed was not fetched because its server
+# asked to wait (Retry-After on another feed of the same host, issue 4).
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class FetchResult:
     error: str | None = None  # one-line reason when status is "error"
     elapsed: float = 0.0
     retry_after: float | None = None  # seconds, from a 429/503
+    # Where only permanent redirects (301/308) from ``url`` led, when they did (issue 4).
+    permanent_url: str | None = None
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -78,6 +82,9 @@ class ParsedFeed:
     format: str  # e.g. "rss20", "atom10", "json11"
     warning: str | None = None  # set when the feed was malformed but usable
     ttl_minutes: int | None = None
+    # sy:updatePeriod / sy:updateFrequency as the feed wrote them (issue 4: server hints).
+    update_period: str | None = None
+    update_frequency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,20 +134,29 @@ class Match:
     topics: tuple[TopicHit, ...]
     rule_matched: bool
     profile_terms: tuple[str, ...] = ()  # top seed terms shared with the item
+    rule_score: float = 0.0  # R in the score formula (README, "Score")
+    label: str | None = None  # the analyst's label, which overrides the rule when set
+    # The item's distinct profile terms (stems), counted into the background document
+    # frequencies when the item is first seen; None when there is no profile.
+    doc_terms: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def topic_names(self) -> tuple[str, ...]:
         return tuple(hit.topic for hit in self.topics)
 
     def explanation(self) -> dict[str, Any]:
-        return {
+        why: dict[str, Any] = {
             "kept": self.kept,
             "score": round(self.score, 4),
             "similarity": round(self.similarity, 4),
             "rule_matched": self.rule_matched,
+            "rule_score": round(self.rule_score, 4),
             "topics": {hit.topic: list(hit.terms) for hit in self.topics},
             "profile_terms": list(self.profile_terms),
         }
+        if self.label is not None:
+            why["label"] = self.label
+        return why
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,18 @@ default ports, the root slash.
 
 ``canonical_url`` is idempotent (``canonical_url(canonical_url(u)) == canonical_url(u)``)
 and never raises: input that is not a usable http(s) URL gives ``None``. No I/O.
+
+``dedup_key`` (issue 5) answers the de-duplication question on top of the spelling: are two
+links the same article? It starts from ``canonical_url`` and also folds what differs between
+an outlet's own copies of one page: ``http``/``https``; the ``www.``, ``m.``, ``mobile.`` and
+``amp.`` host prefixes; AMP paths and parameters (``/amp/`` at either end of the path,
+``.amp`` and ``.amp.html`` endings, ``?amp``, ``?amp=1``, ``?outputType=amp``); trailing
+slashes; and feed-source tags (``?from=rss``, ``?ref=feed``). It keeps the rest of the path
+and every other parameter, so two articles never share a key because their paths differ
+(``/world/1`` and ``/world/2``; ``/World`` and ``/world``). A home page (empty path, no query)
+identifies no article and has no key. The key is itself a URL (``https://...``) and
+``dedup_key`` is idempotent. ``canonical_url`` keeps its narrower contract: it is the
+spelling shown and stored, the key is only compared.
 """
 
 from __future__ import annotations
@@ -35,7 +47,14 @@ from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, url_query_cleaner
 
-__all__ = ["TRACKING_PARAMS", "TRACKING_PREFIXES", "canonical_url", "is_http_url"]
+__all__ = [
+    "TRACKING_PARAMS",
+    "TRACKING_PREFIXES",
+    "canonical_url",
+    "dedup_key",
+    "is_http_url",
+    "site_of",
+]
 
 # Query parameters that only say how the reader arrived, never which article it is.
 # Matched case-insensitively (the Guardian sends ``CMP``, others ``cmp``).
@@ -136,3 +155,86 @@ def canonical_url(url: str | None, *, base: str | None = None) -> str | None:
     except (ValueError, UnicodeError):
         # Bad port, bad IDNA label, unbalanced brackets: not a URL we can use.
         return None
+
+
+# --- de-duplication key (issue 5) ----------------------------------------------------------
+
+# Host labels that only choose a rendering of the same site: www.tass.com, m.tass.ru,
+# mobile.reuters.com, amp.theguardian.com.
+_RENDER_HOST_PREFIXES = ("www.", "m.", "mobile.", "amp.")
+# Parameters that ask for the AMP rendering of a page (name, or name=value).
+_AMP_PARAMS = frozenset({"amp", "amp_js_v", "amp_gsa", "usqp", "_amp", "outputtype=amp",
+                         "output=amp", "format=amp", "amp=1", "amp=true"})
+# "Where did the reader come from" parameters, when their value names a feed.
+_FEED_SOURCE_PARAMS = frozenset({"from", "ref", "source", "src", "utm", "rss_source"})
+_FEED_SOURCE_VALUES = frozenset({"rss", "rss2", "feed", "feeds", "atom", "rssfeed", "jsonfeed"})
+_AMP_SUFFIX_RE = re.compile(r"(?:\.amp(?=\.html?\Z)|\.amp\Z)")
+
+
+def _strip_host(host: str) -> str:
+    changed = True
+    while changed:
+        changed = False
+        for prefix in _RENDER_HOST_PREFIXES:
+            rest = host[len(prefix):]
+            # Keep at least "name.tld": m.ru is a site, not a mobile rendering of "ru".
+            if host.startswith(prefix) and "." in rest:
+                host, changed = rest, True
+    return host
+
+
+def site_of(url: str | None) -> str | None:
+    """The site an http(s) URL belongs to: its host without ``www.``/``m.``/``mobile.``/``amp.``
+    and without a port (``https://www.reuters.com/x`` -> ``reuters.com``); None if unusable."""
+    canonical = canonical_url(url)
+    if canonical is None:
+        return None
+    host = urlsplit(canonical).hostname or ""
+    return _strip_host(host) or None
+
+
+def _keep_param(part: str) -> bool:
+    name, _, value = part.partition("=")
+    name, value = unquote_plus(name).lower(), unquote_plus(value).lower()
+    if name in _AMP_PARAMS or f"{name}={value}" in _AMP_PARAMS:
+        return False
+    return not (name in _FEED_SOURCE_PARAMS and value in _FEED_SOURCE_VALUES)
+
+
+def _article_segments(segments: list[str]) -> list[str]:
+    """Path segments without trailing slashes and AMP markers, repeated until nothing changes
+    (``x.amp.amp``, ``/amp/amp/``), so the key is idempotent."""
+    while True:
+        before = list(segments)
+        while segments and segments[-1] == "":
+            segments.pop()  # trailing slashes
+        while segments and segments[0].lower() == "amp":
+            segments.pop(0)  # /amp/world/story
+        while segments and segments[-1].lower() == "amp":
+            segments.pop()  # /world/story/amp/
+        if segments:
+            segments[-1] = _AMP_SUFFIX_RE.sub("", segments[-1]) or segments[-1]
+        if segments == before:
+            return segments
+
+
+def dedup_key(url: str | None) -> str | None:
+    """The key two links to the same article share (see the module docstring), or None.
+
+    Never raises; ``dedup_key(dedup_key(u)) == dedup_key(u)``.
+    """
+    canonical = canonical_url(url)
+    if canonical is None:
+        return None
+    parts = urlsplit(canonical)
+    host, port = parts.hostname or "", parts.port
+    host = f"[{host}]" if ":" in host else _strip_host(host)  # IPv6 literals stay as written
+    # The key is always https, where :443 is the default and goes.
+    netloc = f"{host}:{port}" if port not in (None, 443) else host
+    segments = _article_segments(parts.path.split("/")[1:])
+    query = parts.query
+    path = "/" + "/".join(segments) if segments else ""
+    query = "&".join(part for part in query.split("&") if part and _keep_param(part))
+    if not path and not query:
+        return None  # a home page is not an article
+    return urlunsplit(("https", netloc, path, query, ""))

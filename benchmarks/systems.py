@@ -1,0 +1,214 @@
+"""The systems under test, each run in a fresh process on a fresh database:
+
+    python benchmarks/systems.py SYSTEM --urls FILE --workdir DIR --stats URL [--repo TREE]
+
+SYSTEM is ``mediamon``, ``sequential`` or ``reader``. The process polls every URL twice
+(``cold``: empty database; ``repoll``: nothing changed, so every feed should answer 304) and
+prints one JSON line: per phase the wall time, this process's CPU seconds (all threads,
+``getrusage``), the server's status counts and CPU, and what the system stored; plus the
+peak RSS of the process. Imports happen before any timing; each phase is timed from opening
+the database to closing it, as a fresh ``mediamon run --once`` would be.
+
+- ``mediamon``: writes a config that ``extends`` the default one (its topics, keep rule and
+  fetch limits) with the benchmark feeds, a database in DIR and ``jitter = "0s"``, then runs
+  ``asyncio.run(run_once(load_config(path), Store(db)))``. ``--repo`` runs the mediamon
+  code and default config of another tree (a snapshot) instead of this one.
+- ``sequential``: one pooled ``httpx.Client``, a conditional GET with the stored ETag,
+  ``feedparser.parse`` on the bytes and ``sqlite_utils`` ``upsert_all`` per feed.
+- ``reader``: lemon24's ``reader``: ``make_reader``, ``add_feed`` per URL, then
+  ``update_feeds(scheduled=False)`` (reader 3.21+ skips feeds not yet due by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import resource
+import sys
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def source_fingerprint(repo: Path) -> str:
+    """A short hash of mediamon's code, default config and seeds, to tell runs of different
+    code apart (the tree may change while a benchmark runs)."""
+    digest = hashlib.sha256()
+    files = [*(repo / "src" / "mediamon").rglob("*"), repo / "config" / "mediamon.toml",
+             *(repo / "seeds").rglob("*")]
+    for path in sorted(p for p in files if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(repo)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _toml_str(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid TOML basic string
+
+
+def mediamon_config(urls: list[str], db: Path, repo: Path = REPO) -> str:
+    """Config text: the default topics and limits, the benchmark feeds, a private database."""
+    lines = [
+        f"extends = {_toml_str(str(repo / 'config' / 'mediamon.toml'))}",
+        "",
+        "[database]",
+        f"path = {_toml_str(str(db))}",
+        "",
+        "[schedule]",
+        'jitter = "0s"',
+    ]
+    for url in urls:
+        lines += ["", "[[feeds]]", f"url = {_toml_str(url)}"]
+    return "\n".join(lines) + "\n"
+
+
+def run_mediamon(urls: list[str], workdir: Path, repo: Path = REPO, **_: Any
+                 ) -> Callable[[], dict[str, Any]]:
+    fingerprint = source_fingerprint(repo)
+    sys.path.insert(0, str(repo / "src"))
+    import mediamon
+    from mediamon.config import load_config
+    from mediamon.pipeline import run_once
+    from mediamon.store import Store
+
+    assert Path(mediamon.__file__).is_relative_to(repo), f"imported {mediamon.__file__}"
+    config_path = workdir / "mediamon.toml"
+    config_path.write_text(mediamon_config(urls, workdir / "mediamon.db", repo), encoding="utf-8")
+
+    def poll() -> dict[str, Any]:
+        config = load_config(config_path)
+        assert {f.url for f in config.feeds} == set(urls), "config feeds differ from the workload"
+        store = Store(config.db_path)
+        try:
+            outcomes = asyncio.run(run_once(config, store))
+        finally:
+            store.close()
+        errors = [o.error for o in outcomes if o.status == "error"]
+        return {
+            "entries": sum(o.entries for o in outcomes),
+            "stored": sum(o.kept_items for o in outcomes),
+            "outcomes": dict(Counter(o.status for o in outcomes)),
+            "errors": errors[:3],
+            "source": fingerprint,
+        }
+
+    return poll
+
+
+def run_sequential(urls: list[str], workdir: Path, **_: Any) -> Callable[[], dict[str, Any]]:
+    import feedparser
+    import httpx
+    import sqlite_utils
+
+    db_path = workdir / "sequential.db"
+
+    def poll() -> dict[str, Any]:
+        db = sqlite_utils.Database(db_path)
+        feeds = db["feeds"]
+        etags = {r["url"]: r["etag"] for r in feeds.rows} if feeds.exists() else {}
+        entries = stored = 0
+        statuses: Counter[int] = Counter()
+        with httpx.Client(timeout=30) as client:
+            for url in urls:
+                etag = etags.get(url)
+                response = client.get(url, headers={"If-None-Match": etag} if etag else {})
+                statuses[response.status_code] += 1
+                if response.status_code != 200:
+                    continue
+                parsed = feedparser.parse(response.content)
+                rows = [{
+                    "id": e.get("id") or e.get("link"),
+                    "feed": url,
+                    "title": e.get("title"),
+                    "link": e.get("link"),
+                    "published": e.get("published"),
+                    "author": e.get("author"),
+                    "summary": e.get("summary"),
+                    "content": (e.get("content") or [{}])[0].get("value"),
+                } for e in parsed.entries]
+                db["entries"].upsert_all(rows, pk="id")
+                feeds.upsert({"url": url, "etag": response.headers.get("etag")}, pk="url")
+                entries += len(parsed.entries)
+                stored += len(rows)
+        db.close()
+        return {"entries": entries, "stored": stored, "outcomes": dict(statuses)}
+
+    return poll
+
+
+def run_reader(urls: list[str], workdir: Path, reader_workers: int = 1, **_: Any
+               ) -> Callable[[], dict[str, Any]]:
+    from reader import make_reader
+
+    db_path = workdir / "reader.sqlite"
+
+    def poll() -> dict[str, Any]:
+        reader = make_reader(str(db_path))
+        try:
+            for url in urls:
+                reader.add_feed(url, exist_ok=True)
+            before = reader.get_entry_counts().total
+            reader.update_feeds(scheduled=False, workers=reader_workers)
+            total = reader.get_entry_counts().total
+            failed = [f.url for f in reader.get_feeds() if f.last_exception]
+        finally:
+            reader.close()
+        return {"entries": None, "stored": total - before, "outcomes": {"failed": len(failed)},
+                "errors": failed[:3]}
+
+    return poll
+
+
+SYSTEMS = {"mediamon": run_mediamon, "sequential": run_sequential, "reader": run_reader}
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        body = response.read()
+    return json.loads(body) if body else None
+
+
+def _cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def measure(system: str, urls: list[str], workdir: Path, stats: str, **options: Any
+            ) -> dict[str, Any]:
+    poll = SYSTEMS[system](urls, workdir, **options)
+    result: dict[str, Any] = {"system": system}
+    for phase in ("cold", "repoll"):
+        _get(stats + "/__reset")
+        cpu, start = _cpu(), time.perf_counter()
+        detail = poll()
+        wall, cpu = time.perf_counter() - start, _cpu() - cpu
+        server = _get(stats + "/__stats")
+        result[phase] = {"wall": wall, "cpu": cpu, "server": server, **detail}
+    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("system", choices=sorted(SYSTEMS))
+    parser.add_argument("--urls", type=Path, required=True, help="file with one URL a line")
+    parser.add_argument("--workdir", type=Path, required=True, help="an empty directory")
+    parser.add_argument("--stats", required=True, help="base URL of the server's /__stats")
+    parser.add_argument("--reader-workers", type=int, default=1)
+    parser.add_argument("--repo", type=Path, default=REPO,
+                        help="a tree with src/mediamon, config/ and seeds/ (default: this one)")
+    args = parser.parse_args()
+    urls = args.urls.read_text().split()
+    result = measure(args.system, urls, args.workdir, args.stats,
+                     reader_workers=args.reader_workers, repo=args.repo.resolve())
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

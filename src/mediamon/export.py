@@ -1,0 +1,319 @@
+"""Getting items out of a database and back in: Atom feeds, JSON Lines/CSV exports, imports.
+
+- ``atom_feed(rows)`` turns any item listing (``items``, ``search``, ``stories``) into an
+  Atom 1.0 document a feed reader can subscribe to. Item HTML is sanitised with nh3 (the
+  same allow-list ingest uses, links restricted to http(s)); characters XML cannot carry are
+  dropped; a link that is not http(s) is left out.
+- ``export_items`` writes every stored column of each item, with its topic matches and every
+  feed it came through (by URL, since feed ids differ between databases); ``import_items``
+  reads such JSON Lines back. Export -> import -> export gives the same lines: the round trip
+  is lossless for items, their topics and their feeds. Imported items get their story in the
+  target database (``story_store.assign``), and a ``seen`` row so polling does not store
+  them again. Feeds an import names that the target does not know are added inactive (their
+  items are kept, the feed is not polled).
+
+This module does not decide relevance and does not fetch anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import IO, Any
+from xml.etree import ElementTree as ET
+
+import nh3
+
+from . import __version__, story_store
+from .errors import MediamonError
+from .store import Store, utc_iso
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+LISTING_FORMATS = ("table", "json", "jsonl", "csv", "atom")
+
+# Characters XML 1.0 cannot contain (C0 controls other than tab/newline/CR, surrogates, ...).
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+# Items columns written to and read from an export, in order (feed_id is replaced by the
+# feed's URL: ids differ between databases).
+EXPORT_COLUMNS = (
+    "id", "guid", "url", "canonical_url", "title", "summary", "content", "summary_html",
+    "content_html", "authors", "categories", "published", "published_from_feed", "updated",
+    "first_seen", "last_seen", "language", "content_hash", "kept", "score", "similarity",
+    "topics", "explanation", "dedup_key",
+)
+_JSON_COLUMNS = ("authors", "categories", "topics", "explanation")
+_BOOL_COLUMNS = ("kept", "published_from_feed")
+
+
+class ExportFormatError(MediamonError):
+    """An import line that is not a mediamon export record."""
+
+
+def http_link(url: object) -> str | None:
+    """``url`` if it is an http(s) URL, else None (javascript:, data:, file: are dropped)."""
+    if isinstance(url, str) and re.match(r"^https?://[^\s<>\"]+$", url.strip(), re.IGNORECASE):
+        return url.strip()
+    return None
+
+
+def xml_text(value: object) -> str:
+    """Text safe to put in an XML document."""
+    return _NOT_XML.sub("", "" if value is None else str(value))
+
+
+def clean_html(html: str) -> str:
+    """Item HTML made safe to embed: nh3's allow-list, http(s) links only, no rel leaks."""
+    return nh3.clean(xml_text(html), url_schemes={"http", "https"}, link_rel="noopener noreferrer nofollow")
+
+
+def _rfc3339(value: str | None) -> str:
+    when = datetime.fromisoformat(value) if value else datetime.now(UTC)
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return when.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def item_html(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The HTML and authors of items, by id, for feeds and reports (listings omit them)."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start:start + 500])
+        marks = ",".join("?" * len(chunk))
+        for row in store.db.query(
+            f"SELECT id, summary, summary_html, content_html, authors FROM items "
+            f"WHERE id IN ({marks})", chunk):
+            row["authors"] = json.loads(row["authors"] or "[]")
+            found[row["id"]] = row
+    return found
+
+
+def atom_feed(rows: Sequence[dict[str, Any]], *, title: str, feed_id: str,
+              html: dict[str, dict[str, Any]] | None = None,
+              updated: datetime | None = None) -> str:
+    """An Atom 1.0 document with one entry per row.
+
+    Args:
+        rows: item rows (``id``, ``title``, ``url``, ``published``, optional ``feed_name``,
+            ``snippet``, ``topics``, ``score``) or story rows (``first_published``,
+            ``first_outlet``, ``reach``).
+        title: the feed's title (e.g. the query that produced it).
+        feed_id: a stable URI for the feed (a ``tag:`` URI is fine).
+        html: optional ``item_html`` of the rows, for the entry content.
+        updated: the feed's updated time (default: the newest entry, else now).
+    Returns:
+        The XML document as text.
+    """
+    ET.register_namespace("", ATOM_NS)
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
+        if text is not None:
+            element.text = xml_text(text)
+        return element
+
+    feed = ET.Element(f"{{{ATOM_NS}}}feed")
+    sub(feed, "title", title)
+    sub(feed, "id", feed_id)
+    dates = [r.get("published") or r.get("first_published") for r in rows]
+    newest = max((d for d in dates if d), default=None)
+    sub(feed, "updated", _rfc3339(utc_iso(updated) if updated else newest))
+    sub(feed, "generator", "mediamon", version=__version__)
+    author = sub(feed, "author")
+    sub(author, "name", "mediamon")
+    for row in rows:
+        entry = sub(feed, "entry")
+        sub(entry, "title", row.get("title") or "(no title)", type="text")
+        kind = "story" if "reach" in row and "first_outlet" in row else "item"
+        sub(entry, "id", f"urn:mediamon:{kind}:{row['id']}")
+        when = _rfc3339(row.get("published") or row.get("first_published"))
+        sub(entry, "updated", when)
+        sub(entry, "published", when)
+        link = http_link(row.get("url"))
+        if link:
+            sub(entry, "link", href=link, rel="alternate")
+        extra = (html or {}).get(row["id"], {})
+        names = extra.get("authors") or [row.get("feed_name") or row.get("first_outlet")
+                                         or "unknown"]
+        for name in names:
+            sub(sub(entry, "author"), "name", name)
+        for topic in row.get("topics") or []:
+            sub(entry, "category", term=xml_text(topic))
+        if row.get("snippet"):
+            sub(entry, "summary", row["snippet"], type="text")
+        elif kind == "story":
+            sub(entry, "summary", f"first reported by {row.get('first_outlet') or '-'}; reach "
+                                  f"{row.get('reach')} outlet(s), {row.get('mentions')} item(s)",
+                type="text")
+        elif extra.get("summary"):
+            sub(entry, "summary", extra["summary"], type="text")
+        body = extra.get("content_html") or extra.get("summary_html")
+        if body:
+            sub(entry, "content", clean_html(body), type="html")
+    ET.indent(feed)
+    return ('<?xml version="1.0" encoding="utf-8"?>\n'
+            + ET.tostring(feed, encoding="unicode") + "\n")
+
+
+# -- export / import --------------------------------------------------------------------------
+
+
+def export_records(store: Store, *, since: datetime | None = None,
+                   include_unkept: bool = True) -> Iterator[dict[str, Any]]:
+    """Every stored item (published since ``since``) as one JSON-ready record, oldest first."""
+    clauses, params = [], []
+    if since is not None:
+        clauses.append("items.published >= ?")
+        params.append(utc_iso(since))
+    if not include_unkept:
+        clauses.append("items.kept = 1")
+    where = " AND ".join(clauses) or "1"
+    columns = ", ".join(f"items.{c}" for c in EXPORT_COLUMNS)
+    cur = store.db.conn.execute(
+        f"SELECT {columns}, feeds.url AS feed_url FROM items JOIN feeds ON feeds.id = "
+        f"items.feed_id WHERE {where} ORDER BY items.published, items.id", params)
+    names = [d[0] for d in cur.description]
+    conn = store.db.conn
+    while batch := cur.fetchmany(500):
+        records = [dict(zip(names, values, strict=True)) for values in batch]
+        ids = [r["id"] for r in records]
+        marks = ",".join("?" * len(ids))
+        matches: dict[str, dict[str, list[str]]] = {}
+        for item_id, topic, terms in conn.execute(
+                f"SELECT item_id, topic, terms FROM item_topics WHERE item_id IN ({marks}) "
+                f"ORDER BY item_id, topic", ids):
+            matches.setdefault(item_id, {})[topic] = json.loads(terms)
+        via: dict[str, list[dict[str, Any]]] = {}
+        for item_id, url, name, first_seen in conn.execute(
+                f"SELECT item_feeds.item_id, feeds.url, feeds.name, item_feeds.first_seen "
+                f"FROM item_feeds JOIN feeds ON feeds.id = item_feeds.feed_id WHERE "
+                f"item_feeds.item_id IN ({marks}) ORDER BY item_feeds.item_id, "
+                f"item_feeds.first_seen, feeds.url", ids):
+            via.setdefault(item_id, []).append(
+                {"url": url, "name": name, "first_seen": first_seen})
+        for record in records:
+            for key in _JSON_COLUMNS:
+                record[key] = json.loads(record[key])
+            for key in _BOOL_COLUMNS:
+                record[key] = bool(record[key])
+            record["matches"] = matches.get(record["id"], {})
+            record["feeds"] = via.get(record["id"], [])
+            yield record
+
+
+def write_export(records: Iterable[dict[str, Any]], out: IO[str], fmt: str) -> int:
+    """Write records as ``jsonl`` or ``csv`` (lists and objects as JSON text); returns the
+    count."""
+    count = 0
+    if fmt == "jsonl":
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+        return count
+    fields = ["feed_url", *EXPORT_COLUMNS, "matches", "feeds"]
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict)
+                         else v for k, v in record.items()})
+        count += 1
+    return count
+
+
+def read_export(lines: Iterable[str], *, name: str) -> Iterator[dict[str, Any]]:
+    """Records from a JSON Lines export; a bad line raises ``ExportFormatError`` with its number."""
+    required = {"id", "feed_url", "title", "published", "content_hash", "feeds", "matches"}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ExportFormatError(f"{name}:{number}: not JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise ExportFormatError(f"{name}:{number}: not a JSON object")
+        missing = sorted(required - set(record))
+        if missing:
+            raise ExportFormatError(f"{name}:{number}: not a mediamon export record (missing "
+                               f"{', '.join(missing)}; make one with `mediamon export`)")
+        yield record
+
+
+def import_records(store: Store, records: Iterable[dict[str, Any]], *,
+                   now: datetime) -> dict[str, int]:
+    """Insert exported records into ``store``; items already there (same id) are left as
+    they are. One transaction: a bad line leaves the database unchanged.
+
+    Returns:
+        ``{"imported": n, "skipped": n, "feeds_added": n}``.
+    """
+    stats = {"imported": 0, "skipped": 0, "feeds_added": 0}
+    conn = store.db.conn
+    feed_ids: dict[str, int] = {}
+    stamp = utc_iso(now) or ""
+
+    def feed_id(url: str, name: str | None) -> int:
+        if url not in feed_ids:
+            row = conn.execute("SELECT id FROM feeds WHERE url = ?", [url]).fetchone()
+            if row is None:
+                # Not polled: the analyst imported items, not a subscription.
+                cur = conn.execute(
+                    "INSERT INTO feeds (url, name, origin, active, added) VALUES "
+                    "(?, ?, 'db', 0, ?)", [url, name, stamp])
+                stats["feeds_added"] += 1
+                feed_ids[url] = int(cur.lastrowid or 0)
+            else:
+                feed_ids[url] = row[0]
+        return feed_ids[url]
+
+    columns = ", ".join(("feed_id", *EXPORT_COLUMNS))
+    marks = ", ".join("?" * (len(EXPORT_COLUMNS) + 1))
+    with store.transaction():
+        for record in records:
+            if conn.execute("SELECT 1 FROM items WHERE id = ?", [record["id"]]).fetchone():
+                stats["skipped"] += 1
+                continue
+            names = {f["url"]: f.get("name") for f in record["feeds"]}
+            first = feed_id(record["feed_url"], names.get(record["feed_url"]))
+            values = []
+            for column in EXPORT_COLUMNS:
+                value = record.get(column)
+                if column in _JSON_COLUMNS:
+                    value = json.dumps(value if value is not None else
+                                       ({} if column == "explanation" else []),
+                                       ensure_ascii=False)
+                elif column in _BOOL_COLUMNS:
+                    value = int(bool(value))
+                values.append(value)
+            try:
+                conn.execute(f"INSERT INTO items ({columns}) VALUES ({marks})", [first, *values])
+            except Exception as exc:  # a NOT NULL or type problem in a hand-made line
+                raise ExportFormatError(f"item {record['id']}: {exc}") from None
+            for via in record["feeds"]:
+                conn.execute("INSERT OR IGNORE INTO item_feeds (item_id, feed_id, first_seen) "
+                             "VALUES (?, ?, ?)", [record["id"], feed_id(via["url"], via.get(
+                                 "name")), via["first_seen"]])
+            for topic, terms in record["matches"].items():
+                conn.execute("INSERT INTO item_topics (item_id, topic, terms) VALUES (?, ?, ?)",
+                             [record["id"], topic, json.dumps(terms, ensure_ascii=False)])
+            conn.execute("INSERT OR IGNORE INTO seen (id, feed_id, content_hash, first_seen) "
+                         "VALUES (?, ?, ?, ?)",
+                         [record["id"], first, record["content_hash"], record["first_seen"]])
+            _assign_story(store, record, first)
+            stats["imported"] += 1
+    return stats
+
+
+def _assign_story(store: Store, record: dict[str, Any], feed_id: int) -> None:
+    """Put an imported item into its story in this database (issue 5)."""
+    site_url, feed_url, name = store.db.conn.execute(
+        "SELECT site_url, url, name FROM feeds WHERE id = ?", [feed_id]).fetchone()
+    story_store.assign(
+        store.db.conn, item_id=record["id"], title=record["title"],
+        summary=record.get("summary") or "",
+        published=datetime.fromisoformat(record["published"]),
+        outlet=story_store.outlet_for(record.get("canonical_url"), site_url, feed_url, name),
+        settings=store.stories, stamp=record.get("first_seen") or "",
+    )

@@ -1,0 +1,413 @@
+"""Relevance outside the feed pass: score JSON Lines, evaluate on labelled items, rescore the
+database after the config or seeds change, and keep the analyst's labels.
+
+    score(records)      JSON Lines in -> id, score, similarity, kept, topics, explanation out
+    evaluate(records)   labelled items (core / related / no) -> precision, core recall, F1,
+                        per language, misses and false alarms with their explanation
+    rescore(store)      every stored item (or those since a date) scored again in batches;
+                        labels override the rule; --prune deletes what is no longer kept
+    add_label(store)    `mediamon label ID relevant|irrelevant`
+
+The scorer comes from ``scorer_for``: the config's topics and seeds, the built-in background
+plus the database's (when there is a database), and Rocchio feedback from the labels.
+
+Reads and writes the database only through the ``Store`` it is given; no network.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import IO, Any
+
+from .config import Config
+from .errors import MediamonError
+from .profile import Background, builtin_background
+from .score import Scorer
+from .store import Store, utc_iso
+from .types import Match
+
+LABELS = ("relevant", "irrelevant")
+EVAL_LABELS = ("core", "related", "no")
+POSITIVE = ("core", "related")
+
+
+class RelevanceError(MediamonError):
+    """Bad input to score or eval (names the line), or an unknown item to label."""
+
+
+# --------------------------------------------------------------------------------------
+# The scorer, with what the database knows
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """Texts the analyst labelled, for the profile."""
+
+    relevant: tuple[str, ...] = ()
+    irrelevant: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.relevant) + len(self.irrelevant)
+
+
+def stored_background(store: Store) -> Background:
+    """The database's own document frequencies (empty for a database without them)."""
+    try:
+        row = store.db.execute("SELECT documents FROM background_size WHERE id = 1").fetchone()
+        if not row or not row[0]:
+            return Background()
+        df = dict(store.db.execute("SELECT term, df FROM background_df").fetchall())
+    except sqlite3.OperationalError:  # a database from before the relevance migration
+        return Background()
+    return Background(int(row[0]), df)
+
+
+def stored_feedback(store: Store) -> Feedback:
+    """The analyst's labels, as texts."""
+    try:
+        rows = store.db.execute("SELECT label, text FROM labels ORDER BY item_id").fetchall()
+    except sqlite3.OperationalError:
+        return Feedback()
+    return Feedback(tuple(t for label, t in rows if label == "relevant"),
+                    tuple(t for label, t in rows if label == "irrelevant"))
+
+
+@dataclass(frozen=True)
+class ScorerInfo:
+    """What a scorer was built from, for reports."""
+
+    builtin_documents: int
+    stored_documents: int
+    labels: int
+
+
+def scorer_for(config: Config, store: Store | None, *, feedback: bool = True,
+               explain_unkept: bool = True) -> tuple[Scorer, ScorerInfo]:
+    """The scorer for ``config``: built-in background plus the store's, and (if ``feedback``)
+    the store's labels as Rocchio feedback. ``store`` None: the built-in background alone.
+    ``explain_unkept=False``: matched terms only for kept items (see ``Scorer``)."""
+    builtin = builtin_background()
+    stored = stored_background(store) if store is not None else Background()
+    labels = stored_feedback(store) if store is not None and feedback else Feedback()
+    background = builtin.plus(stored.documents, stored.df)
+    scorer = Scorer.from_config(config, background=background, relevant=labels.relevant,
+                                irrelevant=labels.irrelevant, explain_unkept=explain_unkept)
+    return scorer, ScorerInfo(builtin.documents, stored.documents, len(labels))
+
+
+# --------------------------------------------------------------------------------------
+# JSON Lines
+
+
+def read_jsonl(stream: IO[str], *, name: str = "-", labelled: bool = False
+               ) -> Iterator[dict[str, Any]]:
+    """Records of a JSON Lines stream; blank lines skipped; a bad line is a RelevanceError.
+
+    Each record needs ``id`` and at least one of ``title``, ``summary``, ``content``;
+    ``labelled`` also requires ``label`` in core / related / no.
+    """
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        where = f"{name}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RelevanceError(f"{where}: not JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise RelevanceError(f"{where}: each line must be a JSON object")
+        if "id" not in record:
+            raise RelevanceError(f"{where}: missing 'id'")
+        if not any(isinstance(record.get(k), str) for k in ("title", "summary", "content")):
+            raise RelevanceError(f"{where}: needs a 'title', 'summary' or 'content' string")
+        if labelled and record.get("label") not in EVAL_LABELS:
+            raise RelevanceError(
+                f"{where}: 'label' must be one of {', '.join(EVAL_LABELS)}, "
+                f"not {record.get('label')!r}")
+        yield record
+
+
+def record_text(record: Mapping[str, Any]) -> str:
+    """Title, summary and content joined, as ``Item.text`` joins them."""
+    parts = (record.get(k) for k in ("title", "summary", "content"))
+    return "\n".join(p for p in parts if isinstance(p, str) and p)
+
+
+def scored_record(record: Mapping[str, Any], match: Match) -> dict[str, Any]:
+    """The output line of ``mediamon score`` for one input record."""
+    return {
+        "id": record["id"],
+        "score": match.score,
+        "similarity": match.similarity,
+        "kept": match.kept,
+        "topics": list(match.topic_names),
+        "explanation": match.explanation(),
+    }
+
+
+def score(scorer: Scorer, records: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Score each record (see ``read_jsonl``)."""
+    for record in records:
+        yield scored_record(record, scorer.score_text(record_text(record)))
+
+
+# --------------------------------------------------------------------------------------
+# Evaluation
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Confusion counts of one slice of a labelled set."""
+
+    items: int = 0
+    core: int = 0
+    related: int = 0
+    kept: int = 0
+    kept_positive: int = 0  # kept and labelled core or related
+    kept_core: int = 0
+
+    @property
+    def precision(self) -> float | None:
+        return self.kept_positive / self.kept if self.kept else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.kept_core / self.core if self.core else None
+
+    @property
+    def f1(self) -> float | None:
+        p, r = self.precision, self.recall
+        if p is None or r is None:
+            return None
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def add(self, label: str, kept: bool) -> Counts:
+        return Counts(
+            self.items + 1,
+            self.core + (label == "core"),
+            self.related + (label == "related"),
+            self.kept + kept,
+            self.kept_positive + (kept and label in POSITIVE),
+            self.kept_core + (kept and label == "core"),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "items": self.items, "core": self.core, "related": self.related,
+            "kept": self.kept, "kept_core_or_related": self.kept_positive,
+            "kept_core": self.kept_core,
+            "precision": _round(self.precision), "core_recall": _round(self.recall),
+            "f1": _round(self.f1),
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def average_precision(scores: Iterable[tuple[float, bool]]) -> float | None:
+    """Average precision of a ranking by score (ties broken pessimistically)."""
+    ranked = sorted(scores, key=lambda sp: (-sp[0], sp[1]))
+    hits = 0
+    total = 0.0
+    for rank, (_, positive) in enumerate(ranked, 1):
+        if positive:
+            hits += 1
+            total += hits / rank
+    return total / hits if hits else None
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of ``evaluate``."""
+
+    overall: Counts
+    languages: dict[str, Counts]
+    average_precision: float | None  # of the score, core and related as positives
+    misses: tuple[dict[str, Any], ...]  # core items not kept
+    false_alarms: tuple[dict[str, Any], ...]  # kept items labelled no
+    baseline_average_precision: float | None = None  # without the analyst's labels
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.info,
+            "overall": self.overall.as_dict(),
+            "languages": {k: v.as_dict() for k, v in sorted(self.languages.items())},
+            "average_precision": _round(self.average_precision),
+            "average_precision_without_labels": _round(self.baseline_average_precision),
+            "misses": list(self.misses),
+            "false_alarms": list(self.false_alarms),
+        }
+
+
+def evaluate(scorer: Scorer, records: Iterable[Mapping[str, Any]], *,
+             baseline: Scorer | None = None) -> Report:
+    """Precision (kept items that are core or related), recall of core items and F1, overall
+    and per language, and the errors with their explanation. ``baseline``: a scorer without
+    the analyst's labels, to show what the labels changed in the ranking."""
+    overall = Counts()
+    languages: dict[str, Counts] = {}
+    ranking: list[tuple[float, bool]] = []
+    base_ranking: list[tuple[float, bool]] = []
+    misses: list[dict[str, Any]] = []
+    alarms: list[dict[str, Any]] = []
+    for record in records:
+        text = record_text(record)
+        match = scorer.score_text(text)
+        label = record["label"]
+        language = str(record.get("language") or "?")
+        overall = overall.add(label, match.kept)
+        languages[language] = languages.get(language, Counts()).add(label, match.kept)
+        ranking.append((match.score, label in POSITIVE))
+        if baseline is not None:
+            base_ranking.append((baseline.score_text(text).score, label in POSITIVE))
+        if (label == "core" and not match.kept) or (label == "no" and match.kept):
+            entry = {"id": record["id"], "language": language, "label": label,
+                     "title": record.get("title") or text[:120],
+                     "explanation": match.explanation()}
+            (misses if label == "core" else alarms).append(entry)
+    return Report(
+        overall, languages, average_precision(ranking), tuple(misses), tuple(alarms),
+        average_precision(base_ranking) if baseline is not None else None,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Rescore and labels
+
+
+@dataclass(frozen=True)
+class RescoreResult:
+    items: int = 0
+    kept: int = 0
+    newly_kept: int = 0
+    newly_unkept: int = 0  # flagged not kept (or deleted with prune)
+    pruned: int = 0
+    labelled: int = 0
+
+
+def _labels(store: Store) -> dict[str, str]:
+    try:
+        return dict(store.db.execute("SELECT item_id, label FROM labels").fetchall())
+    except sqlite3.OperationalError:
+        return {}
+
+
+def apply_label(match: Match, label: str | None) -> Match:
+    """The analyst's label decides ``kept``; the explanation records it."""
+    if label is None:
+        return match
+    return replace(match, kept=label == "relevant", label=label)
+
+
+def rescore(
+    store: Store,
+    scorer: Scorer,
+    *,
+    since: datetime | None = None,
+    prune: bool = False,
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+) -> RescoreResult:
+    """Score stored items again with ``scorer``, ``batch_size`` per transaction.
+
+    Items that no longer pass are flagged not kept (``kept = 0``), or deleted with ``prune``;
+    items that now pass become kept. ``progress`` is called with each batch's size.
+    """
+    where, params = ("WHERE published >= ?", [utc_iso(since)]) if since else ("", [])
+    total = kept_count = newly = unkept = pruned = labelled = 0
+    labels = _labels(store)
+    last_rowid = 0
+    while True:
+        rows = store.db.execute(
+            f"SELECT rowid, id, title, summary, content, kept FROM items "
+            f"{where} {'AND' if where else 'WHERE'} rowid > ? ORDER BY rowid LIMIT ?",
+            [*params, last_rowid, batch_size],
+        ).fetchall()
+        if not rows:
+            break
+        last_rowid = rows[-1][0]
+        with store.transaction():
+            for _, item_id, title, summary, content, was_kept in rows:
+                text = "\n".join(p for p in (title, summary, content) if p)
+                label = labels.get(item_id)
+                match = apply_label(scorer.score_text(text), label)
+                labelled += label is not None
+                total += 1
+                kept_count += match.kept
+                if match.kept and not was_kept:
+                    newly += 1
+                elif was_kept and not match.kept:
+                    unkept += 1
+                if prune and not match.kept:
+                    store.db.execute("DELETE FROM items WHERE id = ?", [item_id])
+                    pruned += 1
+                    continue
+                _save_match(store, item_id, match)
+        if progress is not None:
+            progress(len(rows))
+    return RescoreResult(total, kept_count, newly, unkept, pruned, labelled)
+
+
+def _save_match(store: Store, item_id: str, match: Match) -> None:
+    store.db.execute(
+        "UPDATE items SET kept = ?, score = ?, similarity = ?, topics = ?, explanation = ? "
+        "WHERE id = ?",
+        [int(match.kept), match.score, match.similarity,
+         json.dumps(list(match.topic_names), ensure_ascii=False),
+         json.dumps(match.explanation(), ensure_ascii=False), item_id],
+    )
+    store.db.execute("DELETE FROM item_topics WHERE item_id = ?", [item_id])
+    for hit in match.topics:
+        store.db.execute(
+            "INSERT INTO item_topics (item_id, topic, terms) VALUES (?, ?, ?)",
+            [item_id, hit.topic, json.dumps(list(hit.terms), ensure_ascii=False)],
+        )
+
+
+def count_items(store: Store, since: datetime | None = None) -> int:
+    if since is None:
+        return int(store.db.execute("SELECT count(*) FROM items").fetchone()[0])
+    return int(store.db.execute("SELECT count(*) FROM items WHERE published >= ?",
+                                [utc_iso(since)]).fetchone()[0])
+
+
+def add_label(store: Store, item_id: str, label: str, *, now: datetime) -> dict[str, Any]:
+    """Record the analyst's label for a stored item (an id prefix is enough).
+
+    Returns the item's id and title. Raises RelevanceError for an unknown or ambiguous id.
+    """
+    if label not in LABELS:
+        raise RelevanceError(f"label must be one of {', '.join(LABELS)}, not {label!r}")
+    rows = store.db.execute(
+        "SELECT id, title, summary, content FROM items WHERE id >= ? AND id < ? LIMIT 2",
+        [item_id, item_id + "\U0010ffff"],
+    ).fetchall()
+    if not rows:
+        raise RelevanceError(f"no item with id {item_id!r}")
+    if len(rows) > 1:
+        raise RelevanceError(f"{item_id!r} is ambiguous: give more of the id")
+    full_id, title, summary, content = rows[0]
+    text = "\n".join(p for p in (title, summary, content) if p)
+    with store.transaction():
+        store.db.execute(
+            "INSERT INTO labels (item_id, label, labelled, text) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(item_id) DO UPDATE SET label = excluded.label, "
+            "labelled = excluded.labelled, text = excluded.text",
+            [full_id, label, utc_iso(now), text],
+        )
+    return {"id": full_id, "title": title, "label": label}
+
+
+def label_counts(store: Store) -> Counter[str]:
+    try:
+        return Counter(dict(store.db.execute(
+            "SELECT label, count(*) FROM labels GROUP BY label").fetchall()))
+    except sqlite3.OperationalError:
+        return Counter()

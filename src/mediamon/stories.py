@@ -1,0 +1,386 @@
+"""Stories: group near-copies of one report across outlets (issue 5). The pure core.
+
+A **story** is one report and its copies: a wire story reprinted by other outlets, lightly
+edited rewrites of it, and the same report under differently translated headlines in the
+same language. Items are grouped by the words of their title and summary:
+
+    terms(item)   folded words (``text.words``) without stopwords and wire credits
+                  ("Reuters", "TASS"), Snowball-stemmed by script (English, Russian), with
+                  British -ise spellings folded to -ize; numbers kept (they tell one
+                  earthquake or one meeting from another)
+    similarity    Jaccard |A & B| / |A | B| of two items' term sets, computed exactly
+    same story    similarity >= ``threshold`` and published at most ``window`` apart; an item
+                  joins the story of its most similar earlier item, else starts a new story
+
+Finding the most similar earlier item must not mean comparing with every stored item, so
+candidates come from locality-sensitive hashing: MinHash over the term set (``bands x rows``
+hash functions, one 32-bit term hash each) cut into ``bands`` bands of ``rows`` values; two
+items are candidates when at least one band is equal, which happens with probability
+``1 - (1 - J^rows)^bands`` for Jaccard similarity J. With the defaults (20 bands of 2 rows)
+a pair at the threshold (J = 0.375) becomes a candidate 95.2 % of the time, at J = 0.5
+99.7 %, while two unrelated items on the same topic (J ~ 0.1) meet 18 % of the time and are
+then rejected by the exact check. The store keeps one row per band with the item's time, so a lookup is
+``bands`` index probes limited to the time window: its cost depends on how many items fall
+in the window, not on how many are stored.
+
+Why MinHash + LSH bands rather than SimHash: headlines and summaries are short (20-60
+terms), and a lightly rewritten copy changes a third of them; SimHash's Hamming distance is
+noisy on such short texts, while MinHash estimates Jaccard directly and the band S-curve is
+easy to tune and to explain ("these bands matched"). The exact Jaccard check on the stored
+term hashes removes the estimator's error from the decision.
+
+Why the window: two Taliban delegations arriving in Moscow a year apart are described in
+almost the same words (Jaccard up to 0.83 in ``tests/data/stories``). Only time tells them
+apart, so only items published within ``window`` of each other are candidates.
+
+This module decides; it reads and writes nothing (``story_store`` stores). See
+docs/stories.md for the method, the labelled pairs and the measured precision and recall.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import struct
+from array import array
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import NamedTuple
+
+import snowballstemmer
+
+from .text import tokenize
+
+__all__ = [
+    "Candidate",
+    "Decision",
+    "Fingerprint",
+    "PairExplanation",
+    "StorySettings",
+    "band_keys",
+    "decide",
+    "explain_pair",
+    "fingerprint",
+    "jaccard",
+    "minutes",
+    "pack_terms",
+    "story_id_for",
+    "term_hash",
+    "terms",
+    "unpack_terms",
+]
+
+
+@dataclass(frozen=True)
+class StorySettings:
+    """The ``[stories]`` section of the config (see README, "Configuration")."""
+
+    threshold: float = 0.375  # Jaccard similarity needed to join a story
+    window: float = 3 * 86400.0  # seconds: only items this close in time are candidates
+    bands: int = 20  # LSH bands
+    rows: int = 2  # MinHash values per band
+    min_terms: int = 4  # items with fewer distinct terms never join (or are joined by) others
+
+    @property
+    def window_minutes(self) -> int:
+        return int(self.window // 60)
+
+
+# Function words of the feeds' main languages (folded), and wire credits: "(Reuters)" or
+# "TASS reported" is in a reprint but not in the original, and says nothing about the event.
+STOPWORDS = frozenset(
+    """
+    a about after again against all also am an and any are as at be because been before
+    being between both but by can could did do does during each for from further had has have
+    having he her here his how i if in into is it its just me more most my no nor not now of
+    off on once only or other our out over own same she should so some such than that the
+    their them then there these they this those through to too under until up very was we
+    were what when where which while who whom why will with would you your s t said says say
+    told according reported report reports quoted citing cited mr ms may might must via
+    reuters afp ap tass ria interfax xinhua anadolu bernama ani pti pajhwok dpa efe ansa
+    и в во не что он на я с со как а то все она так его но да к у же вы за бы по только ее
+    мне было вот от меня еще нет о из ему когда даже ну ли если уже или ни быть был него до
+    вас там потом себя ей может они тут где есть надо ней для мы их чем была сам без себе под
+    будет ж тогда кто этот того потому этого какой совсем ним здесь этом один почти мой тем
+    чтобы нее сейчас были куда зачем всех никогда можно при об другой хоть после над больше
+    тот через эти нас про всего них какая много разве эту моя свою этой перед между это также
+    заявил заявила заявили сообщил сообщила сообщили сообщает передает говорится отметил
+    тасс риа интерфакс новости
+    """.split()
+)
+
+_STEMMERS = {
+    "latin": snowballstemmer.stemmer("english"),
+    "cyrillic": snowballstemmer.stemmer("russian"),
+}
+# recognise/recognize, organisation/organization: outlets spell the same word both ways.
+_BRITISH_RE = re.compile(r"is(e|ed|es|ing|ation|ations)\Z")
+
+
+@lru_cache(maxsize=200_000)
+def _term(word: str) -> str | None:
+    """The term of one folded word, or None for a stopword or a lone letter."""
+    if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
+        return None
+    first = word[0]
+    if first.isascii() or "\u00c0" <= first <= "\u024f":
+        if len(word) >= 7:
+            word = _BRITISH_RE.sub(r"iz\1", word)
+        return str(_STEMMERS["latin"].stemWord(word))
+    if "\u0400" <= first <= "\u04ff":
+        return str(_STEMMERS["cyrillic"].stemWord(word))
+    return word  # Arabic script, CJK: folded words as they are
+
+
+def terms(title: str, summary: str = "") -> dict[str, str]:
+    """The distinct terms of an item's title and summary, each with the first word
+    (as written) that produced it, in text order: ``{"recogn": "recognised", ...}``."""
+    found: dict[str, str] = {}
+    tokens = tokenize(f"{title}\n{summary}")
+    for word, (start, end) in zip(tokens.words, tokens.spans, strict=True):
+        term = _term(word)
+        if term is not None and term not in found:
+            found[term] = tokens.text[start:end]
+    return found
+
+
+@lru_cache(maxsize=200_000)
+def term_hash(term: str) -> int:
+    """A stable 32-bit hash of a term (the same on every machine and run)."""
+    return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=4).digest(), "little")
+
+
+def pack_terms(hashes: Iterable[int]) -> bytes:
+    """Sorted distinct term hashes as a compact blob (4 bytes each) for the store."""
+    return array("I", sorted(set(hashes))).tobytes()
+
+
+def unpack_terms(blob: bytes) -> array[int]:
+    """The distinct term hashes of ``pack_terms`` (a compact array, sorted)."""
+    values = array("I")
+    values.frombytes(blob)
+    return values
+
+
+def jaccard(a: frozenset[int] | set[int], b: Collection[int]) -> float:
+    """|A & B| / |A | B| of a set and a collection of distinct values; 0.0 if one is empty.
+
+    ``b`` may be an unpacked blob: intersecting a set with it needs no second set."""
+    if not a or not b:
+        return 0.0
+    shared = len(a.intersection(b))
+    return shared / (len(a) + len(b) - shared)
+
+
+# --- MinHash + LSH bands -------------------------------------------------------------------
+
+_M64 = (1 << 64) - 1
+
+
+@lru_cache(maxsize=8)
+def _permutations(count: int) -> tuple[tuple[int, int], ...]:
+    """``count`` fixed (multiplier, increment) pairs: h(x) = ((a x + b) mod 2^64) >> 32.
+
+    The seed is a constant so band keys stay the same across runs and machines."""
+    rng = random.Random(20250703)
+    return tuple((rng.getrandbits(64) | 1, rng.getrandbits(64)) for _ in range(count))
+
+
+def minhash(hashes: Iterable[int], count: int) -> tuple[int, ...]:
+    """``count`` MinHash values of a set of 32-bit term hashes (empty set: all 2^32)."""
+    values = list(hashes)
+    if not values:
+        return (1 << 32,) * count
+    # A list comprehension per hash function: this loop is most of an item's CPU time.
+    return tuple(
+        min([((a * x + b) & _M64) >> 32 for x in values]) for a, b in _permutations(count)
+    )
+
+
+def band_keys(hashes: Iterable[int], bands: int, rows: int) -> tuple[int, ...]:
+    """One signed 64-bit key per band: items sharing a key are candidates.
+
+    The key covers the band number and the (bands, rows) setting too, so keys made under
+    other settings never match."""
+    signature = minhash(hashes, bands * rows)
+    keys = []
+    for band in range(bands):
+        chunk = signature[band * rows : (band + 1) * rows]
+        data = struct.pack(f"<3I{rows}Q", band, bands, rows, *chunk)
+        digest = hashlib.blake2b(data, digest_size=8).digest()
+        keys.append(int.from_bytes(digest, "little", signed=True))
+    return tuple(keys)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What the store keeps of an item to find its story: term hashes and band keys."""
+
+    terms: frozenset[int]
+    bands: tuple[int, ...]
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.bands)
+
+
+def fingerprint(title: str, summary: str, settings: StorySettings) -> Fingerprint:
+    """Term hashes and LSH band keys of an item. Items with fewer than ``min_terms`` terms get
+    no band keys: a three-word headline is too short to tell copies from look-alikes."""
+    hashes = frozenset(term_hash(t) for t in terms(title, summary))
+    if len(hashes) < settings.min_terms:
+        return Fingerprint(hashes, ())
+    return Fingerprint(hashes, band_keys(hashes, settings.bands, settings.rows))
+
+
+def minutes(when: datetime) -> int:
+    """Minutes since the epoch: the time the store indexes bands by."""
+    return int(when.timestamp() // 60)
+
+
+def story_id_for(item_id: str) -> str:
+    """The id of the story an item founds: stable, and never equal to an item id."""
+    return hashlib.sha256(f"story:{item_id}".encode()).hexdigest()[:16]
+
+
+# --- the decision --------------------------------------------------------------------------
+
+
+class Candidate(NamedTuple):
+    """An earlier item that shares at least one band with the new one (a named tuple: the
+    store builds hundreds per item)."""
+
+    item_id: str
+    story_id: str
+    t: int  # minutes since the epoch (published)
+    terms: Collection[int]  # distinct term hashes
+    bands_shared: int = 1
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Which story a new item joins: ``story_id`` None means it starts its own."""
+
+    story_id: str | None
+    via: str | None = None  # the most similar earlier item, when it joined one
+    similarity: float = 0.0
+    compared: int = 0  # candidates checked exactly
+    bands_shared: int = 0
+
+
+def decide(
+    fp: Fingerprint, t: int, candidates: Iterable[Candidate], settings: StorySettings
+) -> Decision:
+    """Join the story of the most similar candidate published within the window, if it is
+    similar enough; ties go to the earlier item (then the smaller id), so the result does not
+    depend on the order candidates arrive in."""
+    if not fp.usable:
+        return Decision(None)
+    best: tuple[float, int, str] | None = None
+    chosen: Candidate | None = None
+    compared = 0
+    for cand in candidates:
+        if abs(cand.t - t) > settings.window_minutes or len(cand.terms) < settings.min_terms:
+            continue
+        compared += 1
+        sim = jaccard(fp.terms, cand.terms)
+        if sim < settings.threshold:
+            continue
+        rank = (-sim, cand.t, cand.item_id)
+        if best is None or rank < best:
+            best, chosen = rank, cand
+    if chosen is None or best is None:
+        return Decision(None, compared=compared)
+    return Decision(chosen.story_id, chosen.item_id, -best[0], compared, chosen.bands_shared)
+
+
+# --- explaining ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairExplanation:
+    """Why two items are (or are not) one story, in terms an analyst can check."""
+
+    similarity: float
+    threshold: float
+    shared: tuple[str, ...]  # words both use (as the first item wrote them)
+    only_a: tuple[str, ...]
+    only_b: tuple[str, ...]
+    bands_shared: tuple[int, ...]  # numbers of the LSH bands whose keys are equal
+    bands: int
+    minutes_apart: int | None
+    window_minutes: int
+    too_short: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def candidates(self) -> bool:
+        return bool(self.bands_shared)
+
+    @property
+    def similar_enough(self) -> bool:
+        return not self.too_short and self.similarity >= self.threshold
+
+    @property
+    def in_window(self) -> bool:
+        return self.minutes_apart is None or self.minutes_apart <= self.window_minutes
+
+
+def explain_pair(
+    a: tuple[str, str],
+    b: tuple[str, str],
+    settings: StorySettings,
+    *,
+    minutes_apart: int | None = None,
+) -> PairExplanation:
+    """Compare two items given as (title, summary): similarity, shared words and bands."""
+    terms_a, terms_b = terms(*a), terms(*b)
+    hashes_a = frozenset(term_hash(t) for t in terms_a)
+    hashes_b = frozenset(term_hash(t) for t in terms_b)
+    fp_a, fp_b = fingerprint(*a, settings), fingerprint(*b, settings)
+    shared_bands = tuple(
+        i for i, (x, y) in enumerate(zip(fp_a.bands, fp_b.bands, strict=False)) if x == y
+    )
+    return PairExplanation(
+        similarity=jaccard(hashes_a, hashes_b),
+        threshold=settings.threshold,
+        shared=tuple(word for term, word in terms_a.items() if term in terms_b),
+        only_a=tuple(word for term, word in terms_a.items() if term not in terms_b),
+        only_b=tuple(word for term, word in terms_b.items() if term not in terms_a),
+        bands_shared=shared_bands,
+        bands=settings.bands,
+        minutes_apart=minutes_apart,
+        window_minutes=settings.window_minutes,
+        too_short=not (fp_a.usable and fp_b.usable),
+    )
+
+
+def describe(exp: PairExplanation) -> Sequence[str]:
+    """Plain-language lines for ``mediamon stories explain``."""
+    verdict = (
+        "same story" if exp.similar_enough and exp.in_window and exp.candidates
+        else "not grouped"
+    )
+    lines = [
+        f"similarity:  {exp.similarity:.3f} (Jaccard of their terms; the threshold is "
+        f"{exp.threshold:.3f})",
+        f"shared:      {len(exp.shared)} terms: {', '.join(exp.shared) or '-'}",
+        f"only first:  {', '.join(exp.only_a) or '-'}",
+        f"only second: {', '.join(exp.only_b) or '-'}",
+        f"LSH bands:   {len(exp.bands_shared)} of {exp.bands} equal"
+        + (f" ({', '.join(map(str, exp.bands_shared))})" if exp.bands_shared else "")
+        + ("" if exp.bands_shared else ": never compared"),
+    ]
+    if exp.minutes_apart is not None:
+        hours = exp.minutes_apart / 60
+        lines.append(
+            f"time apart:  {hours:.1f} h (window {exp.window_minutes / 60:.0f} h)"
+            + ("" if exp.in_window else ": outside the window, never compared")
+        )
+    if exp.too_short:
+        lines.append("too short:   one of them has fewer terms than stories.min_terms")
+    lines.append(f"verdict:     {verdict}")
+    return lines

@@ -1,0 +1,482 @@
+"""SQLite side of issue 5: stories, folded copies and item versions.
+
+``store.save_feed_pass`` calls in here inside its one transaction per feed pass, so an item
+is never stored without its story, and a crash leaves neither. The deciding is done by the
+pure ``stories`` module; this one only reads candidates and writes results.
+
+Tables (created by ``store.m003_stories``):
+
+    stories        one row per story: first published time, first item and outlet,
+                   representative title (the earliest mention's), mention count, reach
+    story_items    one row per stored item: its story, outlet, time, term hashes, and the
+                   item it joined through (with the similarity)
+    story_bands    LSH band keys: (key, t, n), the primary key is the lookup index, so finding
+                   candidates is ``bands`` index range scans limited to the time window
+    item_aliases   ids of copies folded into a stored item (another feed's copy of the same
+                   URL, or a re-sent item with a new guid): the copy's id -> the item's id
+    item_versions  earlier versions of an item's title, text and link, with what changed
+
+Story tables carry no foreign keys, so the index can be exercised on its own (benchmarks,
+evaluation). Nothing here decides relevance or scheduling.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from .stories import (
+    Candidate,
+    Decision,
+    StorySettings,
+    band_keys,
+    decide,
+    fingerprint,
+    minutes,
+    pack_terms,
+    story_id_for,
+    unpack_terms,
+)
+from .text import fold
+from .urls import dedup_key, site_of
+
+SCHEMA = [
+    """
+    CREATE TABLE IF NOT EXISTS stories (
+        id TEXT PRIMARY KEY,
+        first_published TEXT NOT NULL,      -- UTC ISO-8601: the earliest mention
+        first_item_id TEXT NOT NULL,
+        first_outlet TEXT,
+        title TEXT NOT NULL,                -- the earliest mention's title
+        last_published TEXT NOT NULL,
+        items INTEGER NOT NULL,             -- stored items (each may have come via several feeds)
+        reach INTEGER NOT NULL,             -- distinct outlets
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS stories_first_published ON stories(first_published)",
+    "CREATE INDEX IF NOT EXISTS stories_last_published ON stories(last_published)",
+    """
+    CREATE TABLE IF NOT EXISTS story_items (
+        n INTEGER PRIMARY KEY,              -- short handle for story_bands
+        item_id TEXT NOT NULL UNIQUE,
+        story_id TEXT NOT NULL,
+        outlet TEXT,
+        t INTEGER NOT NULL,                 -- published, minutes since the epoch
+        terms BLOB NOT NULL,                -- sorted 32-bit term hashes
+        via TEXT,                           -- the item it joined through (NULL: founded it)
+        similarity REAL,                    -- Jaccard similarity to ``via``
+        joined TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS story_items_story ON story_items(story_id, outlet)",
+    """
+    CREATE TABLE IF NOT EXISTS story_bands (
+        key INTEGER NOT NULL,
+        t INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (key, t, n)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS item_aliases (
+        id TEXT PRIMARY KEY,                -- the copy's own id (as normalise formed it)
+        item_id TEXT NOT NULL,              -- the stored item it is a copy of
+        feed_id INTEGER NOT NULL,
+        reason TEXT NOT NULL,               -- 'same url' or 'same url and title'
+        first_seen TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS item_aliases_item ON item_aliases(item_id)",
+    """
+    CREATE TABLE IF NOT EXISTS item_versions (
+        item_id TEXT NOT NULL,
+        version INTEGER NOT NULL,           -- 1 = the first version stored
+        seen_from TEXT NOT NULL,            -- when this version was first stored
+        replaced TEXT NOT NULL,             -- when a feed sent the next one
+        feed_id INTEGER,                    -- the feed that sent the change
+        title TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        content TEXT NOT NULL,
+        url TEXT,
+        content_hash TEXT NOT NULL,
+        changed TEXT NOT NULL,              -- JSON list: title, summary, content, url
+        PRIMARY KEY (item_id, version)
+    ) WITHOUT ROWID
+    """,
+]
+
+
+def create_schema(conn: Any) -> None:
+    """Create the issue-5 tables (idempotent). ``conn`` is sqlite3 or sqlite-utils."""
+    for statement in SCHEMA:
+        conn.execute(statement)
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def outlet_for(url: str | None, site_url: str | None = None, feed_url: str | None = None,
+               feed_name: str | None = None) -> str | None:
+    """The outlet of an item: the site of its link (``www.reuters.com`` -> ``reuters.com``),
+    else of its feed's site or URL, else the feed's name (a local file has no site)."""
+    for candidate in (url, site_url, feed_url):
+        site = site_of(candidate)
+        if site:
+            return site
+    return feed_name or None
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def candidates(
+    conn: Any, band_keys: Sequence[int], t: int, settings: StorySettings
+) -> list[Candidate]:
+    """Earlier items sharing a band key with ``band_keys`` and published within the window."""
+    if not band_keys:
+        return []
+    low, high = t - settings.window_minutes, t + settings.window_minutes
+    marks = ",".join("?" * len(band_keys))
+    hits = Counter(
+        n for (n,) in conn.execute(
+            f"SELECT n FROM story_bands WHERE key IN ({marks}) AND t BETWEEN ? AND ?",
+            [*band_keys, low, high],
+        )
+    )
+    found = []
+    for chunk in _chunks(list(hits)):
+        rows = conn.execute(
+            f"SELECT n, item_id, story_id, t, terms FROM story_items "
+            f"WHERE n IN ({','.join('?' * len(chunk))})",
+            list(chunk),
+        )
+        for n, item_id, story_id, when, blob in rows:
+            found.append(Candidate(item_id, story_id, when, unpack_terms(blob), hits[n]))
+    return found
+
+
+def assign(
+    conn: Any,
+    *,
+    item_id: str,
+    title: str,
+    summary: str,
+    published: datetime,
+    outlet: str | None,
+    settings: StorySettings,
+    stamp: str,
+) -> Decision:
+    """Put one stored item into a story (an existing one or its own) and index it.
+
+    Returns the decision; an item that already has a story keeps it.
+    """
+    row = conn.execute(
+        "SELECT story_id FROM story_items WHERE item_id = ?", [item_id]).fetchone()
+    if row is not None:
+        return Decision(row[0])
+    fp = fingerprint(title, summary, settings)
+    t = minutes(published)
+    decision = decide(fp, t, candidates(conn, fp.bands, t, settings), settings)
+    story = decision.story_id or story_id_for(item_id)
+    cur = conn.execute(
+        "INSERT INTO story_items (item_id, story_id, outlet, t, terms, via, similarity, joined) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [item_id, story, outlet, t, pack_terms(fp.terms), decision.via,
+         round(decision.similarity, 4) if decision.via else None, stamp],
+    )
+    n = cur.lastrowid
+    conn.executemany(
+        "INSERT OR IGNORE INTO story_bands (key, t, n) VALUES (?, ?, ?)",
+        [(key, t, n) for key in fp.bands],
+    )
+    when = _iso(published)
+    if decision.story_id is None:
+        conn.execute(
+            "INSERT INTO stories (id, first_published, first_item_id, first_outlet, title, "
+            "last_published, items, reach, created, updated) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
+            [story, when, item_id, outlet, title, when, int(outlet is not None), stamp, stamp],
+        )
+    else:
+        reach = conn.execute(
+            "SELECT count(DISTINCT outlet) FROM story_items WHERE story_id = ?", [story]
+        ).fetchone()[0]
+        conn.execute(
+            """
+            UPDATE stories SET
+                items = items + 1, reach = ?, updated = ?,
+                last_published = max(last_published, ?),
+                first_item_id = CASE WHEN ? < first_published THEN ? ELSE first_item_id END,
+                first_outlet = CASE WHEN ? < first_published THEN ? ELSE first_outlet END,
+                title = CASE WHEN ? < first_published THEN ? ELSE title END,
+                first_published = min(first_published, ?)
+            WHERE id = ?
+            """,
+            [reach, stamp, when, when, item_id, when, outlet, when, title, when, story],
+        )
+    return decision
+
+
+def reindex(conn: Any, *, item_id: str, title: str, summary: str,
+            settings: StorySettings) -> None:
+    """After an edit: index the item's new words (it stays in its story; an edited headline
+    is still the same report) and refresh the story's title if it is the first mention."""
+    row = conn.execute("SELECT n, t, story_id, terms FROM story_items WHERE item_id = ?",
+                       [item_id]).fetchone()
+    if row is None:
+        return
+    n, t, story, blob = row
+    old_terms = unpack_terms(blob)
+    if len(old_terms) >= settings.min_terms:
+        # The old keys follow from the stored term hashes: delete them by primary key.
+        conn.executemany("DELETE FROM story_bands WHERE key = ? AND t = ? AND n = ?",
+                         [(key, t, n) for key in band_keys(old_terms, settings.bands,
+                                                            settings.rows)])
+    fp = fingerprint(title, summary, settings)
+    conn.execute("UPDATE story_items SET terms = ? WHERE n = ?", [pack_terms(fp.terms), n])
+    conn.executemany("INSERT OR IGNORE INTO story_bands (key, t, n) VALUES (?, ?, ?)",
+                     [(key, t, n) for key in fp.bands])
+    conn.execute("UPDATE stories SET title = ? WHERE id = ? AND first_item_id = ?",
+                 [title, story, item_id])
+
+
+def same_title(a: str, b: str) -> bool:
+    """Titles equal up to case, accents and spacing."""
+    return " ".join(fold(a).split()) == " ".join(fold(b).split())
+
+
+def find_copy(conn: Any, *, item_id: str, key: str, title: str, feed_id: int) -> tuple[str, str] | None:
+    """A stored item this new one is a copy of, by dedup key: (item id, reason) or None.
+
+    Another feed's item with the same key is a copy. Within one feed the title must match
+    too: a feed that re-sends an item with a new guid keeps its link and headline, while a
+    feed that links every item to one section page gives them different headlines.
+    """
+    rows = conn.execute(
+        "SELECT items.id, items.title, "
+        "EXISTS (SELECT 1 FROM item_feeds WHERE item_id = items.id AND feed_id = ?) "
+        "FROM items WHERE dedup_key = ? AND id != ? ORDER BY first_seen, id",
+        [feed_id, key, item_id],
+    ).fetchall()
+    for other, other_title, _ in rows:
+        if same_title(title, other_title):
+            return other, "same url and title"
+    others = [other for other, _, this_feed in rows if not this_feed]
+    if len(rows) == 1 and others:
+        return others[0], "same url"
+    return None
+
+
+def add_alias(conn: Any, *, alias: str, item_id: str, feed_id: int, reason: str,
+              stamp: str) -> None:
+    conn.execute(
+        "INSERT OR IGNORE INTO item_aliases (id, item_id, feed_id, reason, first_seen) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [alias, item_id, feed_id, reason, stamp],
+    )
+
+
+def aliases(conn: Any, ids: Sequence[str]) -> dict[str, str]:
+    """alias id -> stored item id, for the given ids that are folded copies."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(list(ids)):
+        for alias, item_id in conn.execute(
+            f"SELECT id, item_id FROM item_aliases WHERE id IN ({','.join('?' * len(chunk))})",
+            list(chunk),
+        ):
+            found[alias] = item_id
+    return found
+
+
+VERSIONED = ("title", "summary", "content", "url")
+
+
+def save_version(conn: Any, *, item_id: str, new: dict[str, Any], feed_id: int | None,
+                 stamp: str) -> list[str]:
+    """Keep the stored version of an item before it is overwritten; returns what changed."""
+    cur = conn.execute(
+        "SELECT title, summary, content, url, content_hash, first_seen FROM items WHERE id = ?",
+        [item_id],
+    )
+    row = cur.fetchone()
+    if row is None:
+        return []
+    old = dict(zip(("title", "summary", "content", "url", "content_hash", "first_seen"), row,
+                   strict=True))
+    changed = [name for name in VERSIONED if (old[name] or "") != (new.get(name) or "")]
+    last = conn.execute(
+        "SELECT max(version), max(replaced) FROM item_versions WHERE item_id = ?", [item_id]
+    ).fetchone()
+    version = (last[0] or 0) + 1
+    conn.execute(
+        "INSERT INTO item_versions (item_id, version, seen_from, replaced, feed_id, title, "
+        "summary, content, url, content_hash, changed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [item_id, version, last[1] or old["first_seen"], stamp, feed_id, old["title"],
+         old["summary"], old["content"], old["url"], old["content_hash"], json.dumps(changed)],
+    )
+    return changed
+
+
+def backfill(conn: Any, settings: StorySettings) -> None:
+    """Give items stored before stories existed their dedup key and their story, oldest
+    first, as if they had arrived in publication order."""
+    rows = conn.execute(
+        "SELECT items.id, items.canonical_url, items.title, items.summary, items.published, "
+        "items.first_seen, feeds.site_url, feeds.url, feeds.name FROM items "
+        "JOIN feeds ON feeds.id = items.feed_id ORDER BY items.published, items.id"
+    ).fetchall()
+    for item_id, canonical, title, summary, published, first_seen, site, feed_url, name in rows:
+        conn.execute("UPDATE items SET dedup_key = ? WHERE id = ?", [dedup_key(canonical), item_id])
+        assign(conn, item_id=item_id, title=title, summary=summary,
+               published=datetime.fromisoformat(published),
+               outlet=outlet_for(canonical, site, feed_url, name), settings=settings,
+               stamp=first_seen)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _escape_like(value: str) -> str:
+    return re.sub(r"([\\%_])", r"\\\1", value) + "%"
+
+
+def list_stories(
+    conn: Any,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    topic: str | None = None,
+    min_reach: int | None = None,
+    include_unkept: bool = False,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Stories newest first (by their first mention), with reach and the kept topics.
+
+    ``since``/``until`` (UTC ISO) keep stories with a mention in that period."""
+    clauses, params = [], []
+    kept = "" if include_unkept else "AND i.kept = 1"
+    if not include_unkept:
+        clauses.append("EXISTS (SELECT 1 FROM story_items si JOIN items i ON i.id = si.item_id "
+                       "WHERE si.story_id = s.id AND i.kept = 1)")
+    if since:
+        clauses.append("s.last_published >= ?")
+        params.append(since)
+    if until:
+        clauses.append("s.first_published < ?")
+        params.append(until)
+    if topic:
+        clauses.append("EXISTS (SELECT 1 FROM story_items si JOIN item_topics it "
+                       "ON it.item_id = si.item_id WHERE si.story_id = s.id AND it.topic = ?)")
+        params.append(topic)
+    if min_reach:
+        clauses.append("s.reach >= ?")
+        params.append(min_reach)
+    where = " AND ".join(clauses) or "1"
+    sql = f"""
+        SELECT s.id, s.first_published, s.first_outlet, s.reach, s.items AS mentions,
+               s.last_published, s.title, s.first_item_id,
+               (SELECT json_group_array(topic) FROM (
+                    SELECT DISTINCT it.topic FROM story_items si
+                    JOIN items i ON i.id = si.item_id
+                    JOIN item_topics it ON it.item_id = si.item_id
+                    WHERE si.story_id = s.id {kept} ORDER BY it.topic)) AS topics
+        FROM stories s WHERE {where}
+        ORDER BY s.first_published DESC, s.id LIMIT ?
+    """
+    rows = []
+    cur = conn.execute(sql, [*params, limit])
+    names = [d[0] for d in cur.description]
+    for values in cur.fetchall():
+        row = dict(zip(names, values, strict=True))
+        row["topics"] = json.loads(row["topics"] or "[]")
+        rows.append(row)
+    return rows
+
+
+def resolve(conn: Any, ident: str) -> tuple[str, str] | None:
+    """("story", id) or ("item", id) for a story id, an item id, a folded copy's id, or a
+    unique prefix of one. Raises ValueError when the prefix is ambiguous."""
+    like = _escape_like(ident.strip())
+    found: set[tuple[str, str]] = set()
+    for kind, sql in (
+        ("story", "SELECT id FROM stories WHERE id LIKE ? ESCAPE '\\' LIMIT 2"),
+        ("item", "SELECT id FROM items WHERE id LIKE ? ESCAPE '\\' LIMIT 2"),
+        ("item", "SELECT item_id FROM item_aliases WHERE id LIKE ? ESCAPE '\\' LIMIT 2"),
+    ):
+        found.update((kind, r[0]) for r in conn.execute(sql, [like]))
+    if len(found) > 1:
+        raise ValueError(f"{ident!r} is ambiguous: give more of the id")
+    return found.pop() if found else None
+
+
+def story(conn: Any, story_id: str) -> dict[str, Any] | None:
+    """One story with every mention (outlet, feed, time, URL) and how each item joined."""
+    cur = conn.execute("SELECT * FROM stories WHERE id = ?", [story_id])
+    row = cur.fetchone()
+    if row is None:
+        return None
+    result = dict(zip([d[0] for d in cur.description], row, strict=True))
+    cur = conn.execute(
+        """
+        SELECT si.item_id, si.outlet, i.published, i.title, i.url, i.kept, si.via,
+               si.similarity, f.name AS feed_name, f.url AS feed_url, itf.first_seen AS seen
+        FROM story_items si
+        JOIN items i ON i.id = si.item_id
+        JOIN item_feeds itf ON itf.item_id = si.item_id
+        JOIN feeds f ON f.id = itf.feed_id
+        WHERE si.story_id = ?
+        ORDER BY i.published, si.item_id, itf.first_seen
+        """,
+        [story_id],
+    )
+    names = [d[0] for d in cur.description]
+    result["mentions"] = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    for mention in result["mentions"]:
+        mention["kept"] = bool(mention["kept"])
+    result["topics"] = [r[0] for r in conn.execute(
+        "SELECT DISTINCT topic FROM item_topics it JOIN story_items si ON si.item_id = "
+        "it.item_id WHERE si.story_id = ? ORDER BY topic", [story_id])]
+    return result
+
+
+def item_story(conn: Any, item_id: str) -> dict[str, Any] | None:
+    cur = conn.execute(
+        "SELECT si.story_id, si.via, si.similarity, si.outlet, si.t, s.reach, s.items, s.title "
+        "FROM story_items si JOIN stories s ON s.id = si.story_id WHERE si.item_id = ?",
+        [item_id],
+    )
+    row = cur.fetchone()
+    return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None
+
+
+def versions(conn: Any, item_id: str) -> list[dict[str, Any]]:
+    """Earlier versions of an item, oldest first."""
+    cur = conn.execute(
+        "SELECT v.version, v.seen_from, v.replaced, v.title, v.summary, v.content, v.url, "
+        "v.changed, f.name AS feed_name FROM item_versions v LEFT JOIN feeds f "
+        "ON f.id = v.feed_id WHERE v.item_id = ? ORDER BY v.version", [item_id])
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    for row in rows:
+        row["changed"] = json.loads(row["changed"])
+    return rows
+
+
+def item_text(conn: Any, item_id: str) -> dict[str, Any] | None:
+    cur = conn.execute(
+        "SELECT i.id, i.title, i.summary, i.published, si.story_id, si.t, si.outlet "
+        "FROM items i LEFT JOIN story_items si ON si.item_id = i.id WHERE i.id = ?", [item_id])
+    row = cur.fetchone()
+    return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None

@@ -1,0 +1,321 @@
+"""Relevance end to end: the labelled sets, `score`, `eval`, `label`, `rescore`, and the
+background that grows with each feed pass."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from conftest import DATA, DEFAULT_CONFIG, default_settings_text
+from mediamon.cli import cli
+from mediamon.config import load_config
+from mediamon.relevance import (
+    RelevanceError,
+    average_precision,
+    evaluate,
+    read_jsonl,
+    scorer_for,
+    stored_background,
+)
+from mediamon.store import ScoredItem, Store
+from mediamon.types import FeedSource, FetchResult, Item, Validators
+
+RELEVANCE = DATA / "relevance"
+DEV = RELEVANCE / "dev.jsonl"
+HELDOUT = RELEVANCE / "heldout.jsonl"
+CONFIG = load_config(DEFAULT_CONFIG)
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+FEED = "https://example.org/feed.xml"
+
+
+def records(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as f:
+        return list(read_jsonl(f, name=path.name, labelled=True))
+
+
+@pytest.fixture(scope="module")
+def dev_report():
+    scorer, _ = scorer_for(CONFIG, None)
+    return evaluate(scorer, records(DEV))
+
+
+# --------------------------------------------------------------------------------------
+# The labelled sets and the default config
+
+
+def test_labelled_sets_are_large_and_multilingual() -> None:
+    """The dev set has 200+ items in 6+ languages with every label; held-out has 60+."""
+    dev, held = records(DEV), records(HELDOUT)
+    assert len(dev) >= 200 and len(held) >= 60
+    for rows in (dev, held):
+        assert len({r["language"] for r in rows}) >= 6
+        assert set(Counter(r["label"] for r in rows)) == {"core", "related", "no"}
+    assert not {r["id"] for r in dev} & {r["id"] for r in held}
+    assert not {r["title"] for r in dev} & {r["title"] for r in held}
+
+
+def test_default_config_f1_on_the_dev_set_stays_above_0_9(dev_report) -> None:
+    """The default topics and keep rule reach F1 >= 0.9 on the labelled dev set."""
+    assert dev_report.overall.f1 >= 0.9, dev_report.as_dict()["overall"]
+    assert dev_report.overall.precision >= 0.9 and dev_report.overall.recall >= 0.9
+
+
+def test_hard_negatives_are_rejected(dev_report) -> None:
+    """Digests, sport, history, other recognitions and facial recognition are not kept."""
+    scorer, _ = scorer_for(CONFIG, None)
+    hard = [r for r in records(DEV) if r["kind"] in (
+        "digest", "sport", "history", "facial-recognition", "other-recognition", "award", "ttp")]
+    assert len(hard) >= 40
+    kept = [r["id"] for r in hard if scorer.score_text(r["title"] + "\n" + r["summary"]).kept]
+    assert kept == []
+
+
+def test_hard_positives_without_russia_or_taliban_are_kept() -> None:
+    """Items naming only Kabulov, the Kremlin, the Islamic Emirate or KazanForum are kept."""
+    scorer, _ = scorer_for(CONFIG, None)
+    for text in ("Kabulov: Moscow ready to develop ties with Kabul",
+                 "Islamic Emirate delegation arrives at KazanForum",
+                 "Kremlin: decision on the Islamic Emirate serves Russia's national interests",
+                 "Муттаки обсудил с Лавровым поставки пшеницы"):
+        assert scorer.score_text(text).kept, text
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("A Taliban fighter stands guard at the Russian embassy as Lavrov's envoy arrives", True),
+    ("Zakharova at weekly briefing: Moscow ready to deepen ties with the Taliban", True),
+    ("Four years since the takeover, Russia becomes first to recognise the Taliban", True),
+    ("Timeline: Russia's path to recognising the Islamic Emirate", True),
+    ("Lavrov and Muttaqi discussed trade, Palestine and Ukraine", True),
+    ("Russia, once at war with the mujahideen in the Soviet war, now recognises the Taliban",
+     True),
+    ("US reconnaissance drones fly over Afghanistan, Taliban say", False),
+    ("Pakistan cites legitimate security concerns about Afghanistan's Taliban rulers", False),
+    ("طالبان از بازداشت‌شدگان اعتراف اجباری گرفتند", False),
+    ("Russia recognised Abkhazia in 2008; the Taliban were then in the mountains", False),
+    ("Rusya, Ukrayna'nın teklifini kabul etti ve anlaşma imzaladı", False),
+])
+def test_wordings_that_a_careless_rule_gets_wrong(text: str, kept: bool) -> None:
+    """Taliban fighters are not sport, Zakharova's briefing is not a digest, an anniversary
+    or a mention of the Soviet war is not history, and military reconnaissance, legitimate
+    concerns, forced confessions and Turkish "kabul" are not recognition or Kabul."""
+    scorer, _ = scorer_for(CONFIG, None)
+    assert scorer.score_text(text).kept is kept
+
+
+def test_every_kept_dev_item_says_why(dev_report) -> None:
+    """Each kept item's explanation names topics with the words as they appeared."""
+    scorer, _ = scorer_for(CONFIG, None)
+    for r in records(DEV):
+        text = r["title"] + "\n" + r["summary"]
+        m = scorer.score_text(text)
+        if m.kept:
+            why = m.explanation()
+            assert why["rule_matched"] and why["topics"]
+            assert all(word in text for words in why["topics"].values() for word in words)
+
+
+def test_average_precision() -> None:
+    """AP is 1 for a perfect ranking and lower when a negative outranks a positive."""
+    assert average_precision([(0.9, True), (0.5, False)]) == 1.0
+    assert average_precision([(0.9, False), (0.5, True)]) == 0.5
+    assert average_precision([(0.9, False)]) is None
+
+
+# --------------------------------------------------------------------------------------
+# score and eval
+
+
+def invoke(config: Path, *args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, ["--config", str(config), *args], input=input,
+                              catch_exceptions=False)
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    path = tmp_path / "mediamon.toml"
+    path.write_text(default_settings_text(tmp_path / "mediamon.db"), encoding="utf-8")
+    return path
+
+
+def test_score_reads_and_writes_json_lines_without_a_database(config_path: Path) -> None:
+    """`score -` reads JSON Lines on stdin and writes id, score, similarity, kept, topics,
+    explanation per line, in order, creating no database."""
+    lines = [
+        {"id": "a", "title": "Russia recognises the Taliban government", "language": "en"},
+        {"id": 7, "content": "Facial recognition cameras in Kabul, the Taliban say"},
+    ]
+    result = invoke(config_path, "score", "-",
+                    input="\n".join(json.dumps(x) for x in lines) + "\n\n")
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.output.splitlines()]
+    assert [o["id"] for o in out] == ["a", 7]
+    assert set(out[0]) == {"id", "score", "similarity", "kept", "topics", "explanation"}
+    assert out[0]["kept"] and {"russia", "taliban", "recognition"} <= set(out[0]["topics"])
+    assert not out[1]["kept"] and "other_recognition" in out[1]["topics"]
+    assert 0 <= out[1]["score"] < out[0]["score"] <= 1
+    assert not (config_path.parent / "mediamon.db").exists()
+
+
+def test_score_reports_the_bad_line(config_path: Path) -> None:
+    """A malformed input line is a one-line error naming the line."""
+    result = CliRunner().invoke(cli, ["--config", str(config_path), "score"],
+                                input='{"id": 1, "title": "x"}\n{"title": "no id"}\n')
+    assert result.exit_code == 1
+    assert "<stdin>:2: missing 'id'" in result.output
+    with pytest.raises(RelevanceError, match=r"x\.jsonl:1: 'label' must be one of"):
+        list(read_jsonl(iter(['{"id": 1, "title": "t", "label": "yes"}']), name="x.jsonl",
+                        labelled=True))
+
+
+def test_eval_prints_metrics_per_language_and_errors(config_path: Path, tmp_path: Path) -> None:
+    """`eval` prints overall and per-language precision, recall, F1 and lists the errors."""
+    path = tmp_path / "small.jsonl"
+    rows = [
+        {"id": "1", "title": "Russia recognises the Taliban government", "language": "en",
+         "label": "core"},
+        {"id": "2", "title": "Лавров встретился с Муттаки", "language": "ru", "label": "core"},
+        {"id": "3", "title": "Taliban close schools", "language": "en", "label": "core"},
+        {"id": "4", "title": "Kabulov meets Taliban envoy in Moscow over football",
+         "language": "en", "label": "no"},
+        {"id": "5", "title": "Moscow talks with the Taliban on wheat", "language": "en",
+         "label": "no"},
+    ]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    text = invoke(config_path, "eval", str(path)).output
+    assert "overall" in text and "ru" in text and "core recall" in text
+    assert "misses (core, not kept): 1" in text and "Taliban close schools" in text
+    assert "false alarms (kept, labelled no): 1" in text
+    data = json.loads(invoke(config_path, "eval", "--json", str(path)).output)
+    assert data["overall"]["precision"] == pytest.approx(2 / 3, abs=1e-4)
+    assert data["overall"]["core_recall"] == pytest.approx(2 / 3, abs=1e-4)
+    assert data["languages"]["ru"]["f1"] == 1.0
+    assert [m["id"] for m in data["misses"]] == ["3"]
+    assert data["false_alarms"][0]["explanation"]["topics"]["relations"]
+
+
+# --------------------------------------------------------------------------------------
+# The database: background, labels, rescore
+
+
+def make_item(n: int, title: str, summary: str = "") -> Item:
+    return Item(
+        id=f"{n:016x}", feed_url=FEED, guid=str(n), url=f"https://example.org/{n}",
+        canonical_url=f"https://example.org/{n}", title=title, summary=summary, content="",
+        summary_html=summary, content_html="", authors=(), categories=(),
+        published=NOW - timedelta(hours=n), updated=None, first_seen=NOW, language="en",
+        content_hash=f"h{n}-{title}",
+    )
+
+
+def ingest(store: Store, items: list[Item], *, keep_all: bool = True) -> None:
+    scorer, _ = scorer_for(CONFIG, store)
+    fetch = FetchResult(FEED, "ok", 200, FEED, b"<rss/>", (), Validators())
+    store.save_feed_pass(FEED, fetch, [ScoredItem(i, scorer.score_item(i)) for i in items],
+                         now=NOW, next_fetch=NOW, keep_all=keep_all)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "mediamon.db")
+    s.sync_config_feeds([FeedSource(FEED, "Example")], now=NOW)
+    yield s
+    s.close()
+
+
+ITEMS = [
+    (1, "Russia recognises the Taliban government", "Kabulov hands over credentials."),
+    (2, "Lavrov meets Muttaqi in Moscow", "Talks on wheat and oil."),
+    (3, "Taliban ban women from parks", "The order came from Kandahar."),
+    (4, "Heatwave grips Europe", "Temperatures pass 40C."),
+]
+
+
+def test_feed_pass_grows_the_background_once_per_new_item(store: Store) -> None:
+    """Each new item's terms are counted once, in the feed pass; re-seen items are not."""
+    items = [make_item(n, t, s) for n, t, s in ITEMS]
+    ingest(store, items)
+    bg = stored_background(store)
+    assert bg.documents == 4
+    assert bg.df["taliban"] == 2 and bg.df["heatwav"] == 1
+    ingest(store, items)
+    assert stored_background(store).documents == 4
+    assert scorer_for(CONFIG, store)[1].stored_documents == 4
+
+
+def test_a_failed_feed_pass_leaves_the_background_alone(store: Store) -> None:
+    """The background is written in the feed pass's transaction: a rollback undoes it."""
+    scorer = scorer_for(CONFIG, store)[0]
+    good = ScoredItem(make_item(1, *ITEMS[0][1:]), scorer.score_item(make_item(1, *ITEMS[0][1:])))
+    fetch = FetchResult(FEED, "ok", 200, FEED, b"<rss/>", (), Validators())
+    with pytest.raises(Exception, match="feed not in the database"):
+        store.save_feed_pass("https://unknown.example/feed", fetch, [good], now=NOW,
+                             next_fetch=NOW)
+    assert stored_background(store).documents == 0
+
+
+def test_label_and_rescore_flag_without_deleting_then_prune(store: Store, tmp_path: Path
+                                                            ) -> None:
+    """Labels override the rule on rescore; unkept items are flagged, deleted only with
+    --prune; labels survive pruning and move the profile."""
+    ingest(store, [make_item(n, t, s) for n, t, s in ITEMS])
+    store.close()
+    config = tmp_path / "mediamon.toml"
+    config.write_text(default_settings_text(tmp_path / "mediamon.db"), encoding="utf-8")
+    ids = {n: f"{n:016x}" for n, *_ in ITEMS}
+    out = invoke(config, "label", ids[2], "irrelevant").output
+    assert "labelled irrelevant" in out and "Lavrov meets Muttaqi" in out
+    assert invoke(config, "label", ids[3], "relevant").exit_code == 0
+    bad = CliRunner().invoke(cli, ["--config", str(config), "label", "ffff", "relevant"])
+    assert bad.exit_code == 1 and "no item with id 'ffff'" in bad.output
+
+    result = invoke(config, "rescore")
+    assert result.exit_code == 0, result.output
+    assert "4 items rescored with 2 analyst labels" in result.output
+    with Store(tmp_path / "mediamon.db") as s:
+        kept = dict(s.db.execute("SELECT id, kept FROM items").fetchall())
+        assert kept == {ids[1]: 1, ids[2]: 0, ids[3]: 1, ids[4]: 0}
+        why = json.loads(s.db.execute("SELECT explanation FROM items WHERE id = ?",
+                                      [ids[3]]).fetchone()[0])
+        assert why["label"] == "relevant" and not why["rule_matched"]
+    shown = invoke(config, "show", ids[2]).output
+    assert "labelled irrelevant by the analyst" in shown
+
+    assert "2 deleted" in invoke(config, "rescore", "--prune").output
+    with Store(tmp_path / "mediamon.db") as s:
+        assert s.db.execute("SELECT count(*) FROM items").fetchone()[0] == 2
+        assert s.db.execute("SELECT count(*) FROM labels").fetchone()[0] == 2
+        scorer, info = scorer_for(CONFIG, s)
+        base, _ = scorer_for(CONFIG, s, feedback=False)
+    assert info.labels == 2 and scorer.profile != base.profile
+
+
+def test_rescore_since_only_touches_recent_items(store: Store, tmp_path: Path) -> None:
+    """`rescore --since` leaves older items as they were."""
+    ingest(store, [make_item(n, t, s) for n, t, s in ITEMS])
+    store.db.execute("UPDATE items SET score = -1")
+    store.db.conn.commit()
+    store.close()
+    config = tmp_path / "mediamon.toml"
+    config.write_text(default_settings_text(tmp_path / "mediamon.db"), encoding="utf-8")
+    since = (NOW - timedelta(hours=2, minutes=30)).isoformat()
+    assert "2 items rescored" in invoke(config, "rescore", "--since", since).output
+    with Store(tmp_path / "mediamon.db") as s:
+        scores = dict(s.db.execute("SELECT id, score FROM items").fetchall())
+    assert scores[f"{1:016x}"] > 0 and scores[f"{3:016x}"] == -1
+
+
+def test_eval_shows_the_effect_of_labels(store: Store, tmp_path: Path) -> None:
+    """With labels in the database, eval reports the ranking with and without them."""
+    ingest(store, [make_item(n, t, s) for n, t, s in ITEMS])
+    store.close()
+    config = tmp_path / "mediamon.toml"
+    config.write_text(default_settings_text(tmp_path / "mediamon.db"), encoding="utf-8")
+    invoke(config, "label", f"{1:016x}", "relevant")
+    out = invoke(config, "eval", str(HELDOUT)).output
+    assert "analyst labels: 1" in out and "without the 1 analyst labels" in out
+    assert "analyst labels: 0" in invoke(config, "eval", "--builtin", str(HELDOUT)).output
