@@ -2,7 +2,9 @@
 
     python benchmarks/run.py                  # 500 feeds x 50 items, 3 repetitions
     python benchmarks/run.py --quick          # 50 x 20, 1 repetition: a smoke check
-    python benchmarks/run.py --latency 50     # every response 50 ms late
+    python benchmarks/run.py --latency 100    # every response 100 ms late
+    python benchmarks/run.py --feeds 10000 --items 5 --repeat 1 --section scale
+                                              # memory and speed at 10,000 small feeds
     python benchmarks/run.py --write-doc      # also (re)write the results in docs/benchmarks.md
 
 The feeds (``workload.py``) are served by ``server.py`` in a subprocess, so its CPU is not
@@ -58,6 +60,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--write-doc", action="store_true",
                    help=f"replace this run's results section in {DOC.relative_to(HERE.parent)}")
     p.add_argument("--json", type=Path, metavar="PATH", help="also save the raw results here")
+    p.add_argument("--section", choices=("loopback", "latency", "scale"),
+                   help="the results section --write-doc replaces (default: latency when "
+                        "--latency is set, else loopback; scale: the 10,000-feed run)")
     args = p.parse_args()
     if args.quick:
         args.feeds, args.items, args.repeat = 50, 20, 1
@@ -148,24 +153,27 @@ def summarise(runs: list[dict[str, Any]], workload: dict[str, Any], feeds: int) 
         "server_cpu": statistics.median(r["cold"]["server"]["cpu"] for r in runs),
         "not_modified": not_modified,
         "rss": statistics.median(r["rss_mb"] for r in runs),
+        "pss": statistics.median(r.get("pss_mb", 0.0) for r in runs),
         "stored": statistics.median(r["cold"]["stored"] for r in runs),
     }
 
 
 def table(summary: dict[str, dict[str, Any]]) -> str:
-    base = summary.get("sequential")
+    base, reader = summary.get("sequential"), summary.get("reader")
     head = ("| system | cold wall s (min-max) | items/s | feeds/s | cold CPU s | server CPU s (cold) "
-            "| re-poll wall s | re-poll CPU s | 304s on re-poll | peak RSS MB | items stored "
-            "| cold vs sequential | cold CPU vs sequential | re-poll vs sequential |")
+            "| re-poll wall s | re-poll CPU s | 304s on re-poll | peak RSS MB | peak PSS MB "
+            "(with workers) | items stored | cold vs sequential | cold vs reader "
+            "| cold CPU vs sequential | re-poll vs sequential |")
     rows = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for name, s in summary.items():
-        ratio = [f"{s[k] / base[k]:.2f}x" if base else "n/a"
-                 for k in ("cold", "cold_cpu", "repoll")]
+        ratio = [f"{s[k] / ref[k]:.2f}x" if ref else "n/a"
+                 for k, ref in (("cold", base), ("cold", reader), ("cold_cpu", base),
+                                ("repoll", base))]
         rows.append(
             f"| {name} | {s['cold']:.2f} ({s['cold_min']:.2f}-{s['cold_max']:.2f}) "
             f"| {s['items_s']:,.0f} | {s['feeds_s']:.0f} | {s['cold_cpu']:.2f} "
             f"| {s['server_cpu']:.2f} | {s['repoll']:.3f} | {s['repoll_cpu']:.3f} "
-            f"| {s['not_modified']:.0%} | {s['rss']:.0f} | {s['stored']:,.0f} "
+            f"| {s['not_modified']:.0%} | {s['rss']:.0f} | {s['pss']:.0f} | {s['stored']:,.0f} "
             f"| {' | '.join(ratio)} |")
     return "\n".join(rows)
 
@@ -266,7 +274,7 @@ def main() -> None:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                          "runs": runs}, indent=1))
     if args.write_doc:
-        write_doc("latency" if args.latency else "loopback", block)
+        write_doc(args.section or ("latency" if args.latency else "loopback"), block)
         print(f"wrote {DOC}", file=sys.stderr)
 
 

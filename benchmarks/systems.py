@@ -4,9 +4,11 @@
 
 SYSTEM is ``mediamon``, ``sequential`` or ``reader``. The process polls every URL twice
 (``cold``: empty database; ``repoll``: nothing changed, so every feed should answer 304) and
-prints one JSON line: per phase the wall time, this process's CPU seconds (all threads,
-``getrusage``), the server's status counts and CPU, and what the system stored; plus the
-peak RSS of the process. Imports happen before any timing; each phase is timed from opening
+prints one JSON line: per phase the wall time, the CPU seconds of this process and of the
+child processes it started and reaped (all threads, ``getrusage``: mediamon's parser workers
+are counted), the server's status counts and CPU, and what the system stored; plus the peak
+RSS of the process, the largest RSS of a child, and the peak proportional set size (PSS) of
+the process and its children together, sampled every 50 ms. Imports happen before any timing; each phase is timed from opening
 the database to closing it, as a fresh ``mediamon run --once`` would be.
 
 - ``mediamon``: writes a config that ``extends`` the default one (its topics, keep rule and
@@ -25,8 +27,10 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import resource
 import sys
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -175,22 +179,73 @@ def _get(url: str) -> Any:
 
 
 def _cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
+    """CPU seconds of this process and of its children that have ended (mediamon's worker
+    processes end with each poll, so their parsing is counted)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        ru = resource.getrusage(who)
+        total += ru.ru_utime + ru.ru_stime
+    return total
+
+
+def _tree_pss_mb() -> float:
+    """Proportional set size of this process and its children, in MB (shared pages split
+    between the processes that share them, so forked workers are not counted twice)."""
+    pids = [os.getpid()]
+    try:
+        with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as fh:
+            pids += [int(p) for p in fh.read().split()]
+    except OSError:
+        pass
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            continue
+    return total / 1024
+
+
+class _PeakMemory:
+    """Samples ``_tree_pss_mb`` every 50 ms in a thread; ``peak`` is the largest seen."""
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, _tree_pss_mb())
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def measure(system: str, urls: list[str], workdir: Path, stats: str, **options: Any
             ) -> dict[str, Any]:
     poll = SYSTEMS[system](urls, workdir, **options)
     result: dict[str, Any] = {"system": system}
-    for phase in ("cold", "repoll"):
-        _get(stats + "/__reset")
-        cpu, start = _cpu(), time.perf_counter()
-        detail = poll()
-        wall, cpu = time.perf_counter() - start, _cpu() - cpu
-        server = _get(stats + "/__stats")
-        result[phase] = {"wall": wall, "cpu": cpu, "server": server, **detail}
+    with _PeakMemory() as memory:
+        for phase in ("cold", "repoll"):
+            _get(stats + "/__reset")
+            cpu, start = _cpu(), time.perf_counter()
+            detail = poll()
+            wall, cpu = time.perf_counter() - start, _cpu() - cpu
+            server = _get(stats + "/__stats")
+            result[phase] = {"wall": wall, "cpu": cpu, "server": server, **detail}
     result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["children_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    result["pss_mb"] = memory.peak
     return result
 
 

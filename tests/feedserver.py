@@ -8,6 +8,9 @@ went away.
 
 It does not speak TLS or HTTP/2, does not match paths by pattern (the query string is ignored),
 and is not meant to be fast: it exists so fetch code is tested against real sockets, not mocks.
+
+``rss`` and ``config_text`` help tests that poll it through mediamon: a small RSS 2.0 body,
+and a minimal config (one topic, every item kept) for a list of feed URLs.
 """
 
 from __future__ import annotations

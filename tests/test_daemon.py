@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from feedserver import FeedServer, Handler, config_text, rss
 
+from feedserver import FeedServer, Handler, config_text, rss
 from mediamon.config import load_config
 from mediamon.pipeline import utcnow
 from mediamon.schedule import Daemon

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from conftest import FEEDS, REPO
 
+from conftest import FEEDS, REPO
 from mediamon.normalise import normalise_feed
 from mediamon.parse import parse_feed
 from mediamon.pipeline import parse_body

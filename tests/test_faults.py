@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from feedserver import FeedServer, config_text, rss
 
+from feedserver import FeedServer, config_text, rss
 from mediamon.cli import cli
 from mediamon.config import load_config
 from mediamon.pipeline import run_once
@@ -102,7 +102,7 @@ def fault_run(tmp_path_factory: pytest.TempPathFactory):
 
 def test_every_fault_is_a_one_line_error_on_its_feed(fault_run) -> None:
     """Each faulty feed fails with its own one-line reason, recorded on its row."""
-    good, bad, errors, _usable, extra, outcomes, store, _ = fault_run
+    _good, bad, errors, _usable, extra, outcomes, store, _ = fault_run
     for path, reason in errors.items():
         outcome = outcomes[bad.url(path)]
         assert outcome.status == "error", path
@@ -118,7 +118,7 @@ def test_every_fault_is_a_one_line_error_on_its_feed(fault_run) -> None:
 
 def test_healthy_feeds_are_stored_in_full_beside_the_faults(fault_run) -> None:
     """The healthy feeds' items are all there, and the usable imperfect ones gave theirs."""
-    good, bad, _errors, usable, _extra, outcomes, store, _ = fault_run
+    _good, bad, _errors, usable, _extra, outcomes, store, _ = fault_run
     stored = {r[0] for r in store.db.execute("SELECT guid FROM items")}
     assert {guid for items in GOOD.values() for guid, _ in items} <= stored
     for path, warning in usable.items():

@@ -13,8 +13,8 @@ from http import HTTPStatus
 from pathlib import Path
 
 import pytest
-from feedserver import FeedServer, Handler, config_text, rss
 
+from feedserver import FeedServer, Handler, config_text, rss
 from mediamon.config import load_config
 from mediamon.pipeline import Updater, _Writer, run_once
 from mediamon.query import feed_health
@@ -306,7 +306,7 @@ def test_pinned_interval_is_used_as_given(feed_server: FeedServer, setup) -> Non
     poll(config, store)
     row = feed(store, feed_server.url("/f"))
     assert (row.poll_interval, wait_of(row, T0)) == (45, 45)
-    assert "pinned interval 45s (the server asks for at least 10h)" == row.next_reason
+    assert row.next_reason == "pinned interval 45s (the server asks for at least 10h)"
 
 
 # The writer and the workers.
@@ -374,7 +374,8 @@ def test_each_fetch_is_one_structured_log_line(feed_server: FeedServer, setup) -
     config, store = setup([feed_server.url("/f")])
     logger, handler = logging.getLogger("mediamon.pipeline"), Records()
     logger.addHandler(handler)
-    level, logger.level = logger.level, logging.INFO
+    level = logger.level
+    logger.setLevel(logging.INFO)  # setLevel, not .level: it clears the logger's cache
     try:
         poll(config, store)
     finally:
@@ -385,3 +386,26 @@ def test_each_fetch_is_one_structured_log_line(feed_server: FeedServer, setup) -
     assert fields["url"] == feed_server.url("/f") and fields["status"] == "ok"
     assert (fields["new"], fields["kept"]) == (2, 2)
     assert fields["bytes"] > 100 and fields["seconds"] >= 0
+
+
+def test_a_killed_worker_process_is_replaced(feed_server: FeedServer, setup) -> None:
+    """When a worker process dies, the next pass starts a new pool and still stores items."""
+    feed_server.add("/a", rss("A", [("a1", "")]))
+    feed_server.add("/b", rss("B", [("b1", "")]))
+    config_path, store = setup([feed_server.url("/a"), feed_server.url("/b")],
+                               fetch="workers = 1")
+    config = load_config(config_path)
+    store.sync_config_feeds(config.feeds, now=T0)
+    first, second = store.feeds()
+
+    async def run() -> list[FeedOutcome]:
+        async with Updater(config, store, clock=Clock()) as updater:
+            await updater.update_feeds([first])
+            for process in list(updater._pool._processes.values()):  # type: ignore[union-attr]
+                process.kill()
+                process.join(5)
+            return await updater.update_feeds([second])
+
+    (outcome,) = asyncio.run(run())
+    assert (outcome.status, outcome.new_items) == ("ok", 1)
+    assert items_of(store, feed_server.url("/b")) == {"b1"}

@@ -1013,6 +1013,93 @@ def vacuum_cmd(ctx: Context, dry_run: bool) -> None:
                    f"{sizes['after'] / 1e6:.1f} MB")
 
 
+# -- stats, report (issue 6) ------------------------------------------------------------------
+
+
+@cli.command(name="stats")
+@click.option("--since", default="30d", show_default=True,
+              help="Count items published after: 30d, 12h, or a date (2026-11-01).")
+@click.option("--until", help="... and before: a duration ago or a date (default: now).")
+@click.option("--by", type=click.Choice(["day", "week"]), default="day", show_default=True,
+              help="One bar per day, or per week (weeks start on Monday).")
+@click.option("--topic", help="Only items that matched this topic.")
+@click.option("--by-outlet", is_flag=True,
+              help="Also split the counts per outlet (the top 8, the rest as 'other').")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="table: a terminal chart; csv: the timeline only.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+              help="Also draw the chart to FILE.png or FILE.svg (needs mediamon[plot]).")
+@pass_ctx
+@domain_errors
+def stats_cmd(ctx: Context, since: str, until: str | None, by: str, topic: str | None,
+              by_outlet: bool, fmt: str, as_json: bool, plot_path: str | None) -> None:
+    """Kept items and stories over time, top outlets and top languages.
+
+    \b
+    A bar chart in the terminal by default; --plot draws an image as well.
+      mediamon stats --since 90d --by week
+      mediamon stats --topic recognition --by-outlet
+      mediamon stats --since 2025-07-01 --format csv > timeline.csv
+      mediamon stats --plot timeline.png
+    """
+    import shutil
+
+    from .stats import collect, plot, render_stats
+
+    now = utcnow()
+    found = collect(ctx.store(readonly=True), now=now, since=parse_when(since, now=now),
+                    until=parse_when(until, now=now, option="--until") if until else None,
+                    by=by,  # type: ignore[arg-type]
+                    topic=topic, by_outlet=by_outlet)
+    width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
+    click.echo(render_stats(found, "json" if as_json else fmt, width=width))
+    if plot_path:
+        click.echo(f"chart written to {plot(found, plot_path)}", err=True)
+
+
+@cli.command(name="report")
+@click.option("--since", default="7d", show_default=True,
+              help="Items published after: 7d, 12h, or a date (2026-11-01).")
+@click.option("--until", help="... and before: a duration ago or a date (default: now).")
+@click.option("--topic", help="Only items that matched this topic.")
+@click.option("--top", default=15, show_default=True, type=click.IntRange(1, 500),
+              help="How many stories to list.")
+@click.option("--title", default="Media monitoring digest", show_default=True,
+              help="The page's heading.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="The HTML file to write (- for stdout).")
+@pass_ctx
+@domain_errors
+def report_cmd(ctx: Context, since: str, until: str | None, topic: str | None, top: int,
+               title: str, output: str) -> None:
+    """Write a self-contained HTML digest of a period.
+
+    \b
+    A timeline chart, the top stories by reach (first outlet, every source, and
+    why each matched: topics, matched words, score) and a table per outlet, in
+    one HTML file with no scripts and nothing loaded from elsewhere.
+      mediamon report --since 7d -o report.html
+      mediamon report --since 2025-07-01 --until 2025-07-08 --topic recognition -o r.html
+    """
+    from .report import collect_report, render_html
+
+    now = utcnow()
+    found = collect_report(ctx.store(readonly=True), now=now, since=parse_when(since, now=now),
+                           until=parse_when(until, now=now, option="--until") if until else None,
+                           topic=topic, top=top)
+    page = render_html(found, title=title)
+    if output == "-":
+        click.echo(page, nl=False)
+        return
+    try:
+        Path(output).write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"{output}: {exc.strerror}") from None
+    click.echo(f"report written to {output}: {found.stats.total_items} kept item(s), "
+               f"{len(found.stories)} top stor(ies), {len(found.outlets)} outlet(s)", err=True)
+
+
 def main() -> None:
     try:
         cli(prog_name="mediamon")

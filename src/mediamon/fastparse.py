@@ -23,6 +23,7 @@ No network, no file system, no clock.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import xml.etree.ElementTree as ET
@@ -161,7 +162,7 @@ def _split(tag: str) -> tuple[str, str, str]:
         uri, _, local = tag[1:].partition("}")
     else:
         uri, local = "", tag
-    prefix = _NAMESPACES.get(uri.lower(), None) if uri else ""
+    prefix = _NAMESPACES.get(uri.lower()) if uri else ""
     if prefix is None:
         raise _Decline(f"unknown namespace {uri}")
     return uri, prefix, local.lower()
@@ -227,10 +228,9 @@ def _finish(output: str, element: str, *, resolve: bool = True) -> str:
         output = _urljoin("", output)
     if output.isascii():
         return output  # both steps below leave ASCII alone
-    try:  # feedparser repairs UTF-8 that was read as Latin-1
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        # feedparser repairs UTF-8 that was read as Latin-1
         output = output.encode("iso-8859-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        pass
     return output.translate(_cp1252) if _C1_RE.search(output) else output
 
 

@@ -621,15 +621,17 @@ class Updater:
         if self._pool is None:
             return self._process_here(job)
         loop = asyncio.get_running_loop()
+        pool = self._pool
         try:
-            return await loop.run_in_executor(self._pool, _process_job, job)
+            return await loop.run_in_executor(pool, _process_job, job)
         except BrokenProcessPool:
-            # A worker died (killed, or out of memory): start a new pool and try once more.
-            log.warning("worker pool broke; starting a new one",
-                        extra={"fields": {"feed": feed.url}})
-            old, self._pool = self._pool, self._make_pool()
-            if old is not None:
-                old.shutdown(wait=False, cancel_futures=True)
+            # A worker died (killed, or out of memory): start a new pool (once, however many
+            # passes noticed) and try once more.
+            if self._pool is pool:
+                log.warning("worker pool broke; starting a new one",
+                            extra={"fields": {"feed": feed.url}})
+                self._pool = self._make_pool()
+                pool.shutdown(wait=False, cancel_futures=True)
             return await loop.run_in_executor(self._pool, _process_job, job)
 
     def _process_here(self, job: _Job) -> Processed:

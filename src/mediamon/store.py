@@ -831,7 +831,7 @@ class Store:
             "last_warning": outcome.warning,
             "next_fetch": utc_iso(next_fetch),
         }
-        if not failed:
+        if not failed and outcome.status != "gone":
             sets["last_success"] = stamp
         if fetch.status == "ok" and not failed:
             # Only a body that parsed moves the validators on: after a parse error the

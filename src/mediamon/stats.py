@@ -1,0 +1,328 @@
+"""Counts over time for ``mediamon stats`` (issue 6): kept items and stories per day or week,
+top outlets, top languages, and the terminal chart and image plot of them.
+
+``collect`` reads the database (read only) and returns a ``Stats``; ``chart`` turns a
+``Stats`` into text (Unicode block bars that fit a given width); ``plot`` draws it with
+matplotlib, an optional extra (``pip install 'mediamon[plot]'``), imported only when asked.
+
+An item counts in the period of its ``published`` time (UTC). A story counts in the period
+of its first mention, and only when one of its items is kept (and matched ``topic``, if
+given). An item's outlet is its story's outlet (the site of its link, ``story_store``); items
+without one (stories tables missing) fall back to the name of the feed they came through.
+
+This module writes nothing and does not decide what is kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import MediamonError
+from .store import Store, utc_iso
+
+By = Literal["day", "week"]
+STATS_FORMATS = ("table", "json", "csv")
+TOP = 10  # outlets and languages listed
+SERIES = 8  # outlets drawn as their own series with --by-outlet; the rest are "other"
+BLOCKS = " ▏▎▍▌▋▊▉█"
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+class PlotError(MediamonError):
+    """``--plot`` cannot be drawn (matplotlib missing, or an unknown file type)."""
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What ``mediamon stats`` shows; every list is ordered as displayed."""
+
+    since: str
+    until: str
+    by: str
+    topic: str | None
+    periods: tuple[str, ...]  # the first day of each period, oldest first, gaps included
+    items: tuple[int, ...]  # kept items per period
+    stories: tuple[int, ...] | None  # new stories per period (None: no stories tables)
+    outlets: tuple[tuple[str, int], ...]  # top outlets: (outlet, kept items)
+    languages: tuple[tuple[str, int], ...]  # top languages: (code or "unknown", kept items)
+    # --by-outlet: outlet -> kept items per period, for the top SERIES outlets (+ "other")
+    by_outlet: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    @property
+    def total_items(self) -> int:
+        return sum(self.items)
+
+    @property
+    def total_stories(self) -> int | None:
+        return None if self.stories is None else sum(self.stories)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["timeline"] = [
+            {"period": p, "items": n, **({} if self.stories is None
+                                         else {"stories": self.stories[i]})}
+            for i, (p, n) in enumerate(zip(self.periods, self.items, strict=True))]
+        for key in ("periods", "items", "stories"):
+            data.pop(key)
+        data["outlets"] = [{"outlet": o, "items": n} for o, n in self.outlets]
+        data["languages"] = [{"language": lang, "items": n} for lang, n in self.languages]
+        data["by_outlet"] = {o: list(v) for o, v in self.by_outlet.items()}
+        data["total_items"] = self.total_items
+        data["total_stories"] = self.total_stories
+        return data
+
+
+def _period_start(day: datetime, by: str) -> datetime:
+    day = day.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - timedelta(days=day.weekday()) if by == "week" else day
+
+
+def _periods(since: datetime, until: datetime, by: str) -> list[str]:
+    step = timedelta(days=7 if by == "week" else 1)
+    start, out = _period_start(since, by), []
+    while start < until and len(out) < 10_000:
+        out.append(start.date().isoformat())
+        start += step
+    return out
+
+
+def _bucket_sql(column: str, by: str) -> str:
+    # SQLite: 'weekday 1' moves forward to a Monday, so go back 6 days first.
+    return f"date({column}, '-6 days', 'weekday 1')" if by == "week" else f"date({column})"
+
+
+def has_stories(store: Store) -> bool:
+    """Whether the database has the stories tables (issue 5)."""
+    return bool(store.db.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+        "AND name IN ('stories', 'story_items')").fetchone()[0] == 2)
+
+
+def collect(store: Store, *, now: datetime, since: datetime | None = None,
+            until: datetime | None = None, by: By = "day", topic: str | None = None,
+            by_outlet: bool = False) -> Stats:
+    """Count kept items (and stories) per period between ``since`` (default 30 days before
+    ``now``) and ``until`` (default ``now``).
+
+    Args:
+        store: the database, read only.
+        now: the current time (UTC); periods run up to it.
+        by: ``day`` or ``week`` (weeks start on Monday).
+        topic: only items that matched this topic (and stories with such an item).
+        by_outlet: also count per period for each of the top outlets.
+    Returns:
+        The counts, with empty periods as zeros.
+    """
+    if by not in ("day", "week"):
+        raise MediamonError(f"--by: {by!r} is not day or week")
+    until = until or now
+    since = since or now - timedelta(days=30)
+    if since >= until:
+        raise MediamonError("--since must be before --until")
+    periods = _periods(since, until, by)
+    index = {p: i for i, p in enumerate(periods)}
+    stories = has_stories(store)
+    where = "items.kept = 1 AND items.published >= ? AND items.published < ?"
+    params: list[Any] = [utc_iso(since), utc_iso(until)]
+    if topic:
+        where += " AND items.id IN (SELECT item_id FROM item_topics WHERE topic = ?)"
+        params.append(topic)
+    outlet = ("coalesce((SELECT outlet FROM story_items WHERE item_id = items.id), feeds.name, "
+              "feeds.url)" if stories else "coalesce(feeds.name, feeds.url)")
+    base = f"FROM items JOIN feeds ON feeds.id = items.feed_id WHERE {where}"
+    bucket = _bucket_sql("items.published", by)
+
+    def series(rows: Any) -> list[int]:
+        counts = [0] * len(periods)
+        for period, n in rows:
+            if period in index:
+                counts[index[period]] += n
+        return counts
+
+    q = store.db.execute
+    items = series(q(f"SELECT {bucket}, count(*) {base} GROUP BY 1", params))
+    story_counts = None
+    if stories:
+        topic_clause = ("AND i.id IN (SELECT item_id FROM item_topics WHERE topic = ?)"
+                        if topic else "")
+        story_counts = series(q(
+            f"SELECT {_bucket_sql('s.first_published', by)}, count(*) FROM stories s "
+            f"WHERE s.first_published >= ? AND s.first_published < ? AND EXISTS ("
+            f"SELECT 1 FROM story_items si JOIN items i ON i.id = si.item_id "
+            f"WHERE si.story_id = s.id AND i.kept = 1 {topic_clause}) GROUP BY 1",
+            params))
+    top_outlets = [(str(o), n) for o, n in q(
+        f"SELECT {outlet} AS o, count(*) AS n {base} GROUP BY o ORDER BY n DESC, o LIMIT {TOP}",
+        params)]
+    languages = [(str(lang), n) for lang, n in q(
+        f"SELECT coalesce(items.language, 'unknown') AS l, count(*) AS n {base} "
+        f"GROUP BY l ORDER BY n DESC, l LIMIT {TOP}", params)]
+    split: dict[str, tuple[int, ...]] = {}
+    if by_outlet:
+        named = [o for o, _ in top_outlets[:SERIES]]
+        per: dict[str, list[int]] = {o: [0] * len(periods) for o in named}
+        for period, name, n in q(f"SELECT {bucket}, {outlet} AS o, count(*) {base} "
+                                 f"GROUP BY 1, 2", params):
+            key = str(name) if name in per else "other"
+            per.setdefault(key, [0] * len(periods))
+            if period in index:
+                per[key][index[period]] += n
+        split = {o: tuple(v) for o, v in per.items()}
+    return Stats(since=utc_iso(since) or "", until=utc_iso(until) or "", by=by, topic=topic,
+                 periods=tuple(periods), items=tuple(items),
+                 stories=None if story_counts is None else tuple(story_counts),
+                 outlets=tuple(top_outlets), languages=tuple(languages), by_outlet=split)
+
+
+# -- text -------------------------------------------------------------------------------------
+
+
+def bar(value: float, top: float, width: int) -> str:
+    """A horizontal bar of ``value`` out of ``top`` in at most ``width`` cells, in eighths."""
+    if top <= 0 or value <= 0 or width <= 0:
+        return ""
+    eighths = max(1, round(value / top * width * 8))
+    full, part = divmod(eighths, 8)
+    return "█" * full + (BLOCKS[part] if part else "")
+
+
+def sparkline(values: tuple[int, ...] | list[int]) -> str:
+    """One character per value, ``▁`` (zero) to ``█`` (the largest)."""
+    top = max(values, default=0)
+    if top <= 0:
+        return SPARKS[0] * len(values)
+    return "".join(SPARKS[0] if v <= 0 else SPARKS[max(1, round(v / top * 7))] for v in values)
+
+
+def _ranked(title: str, rows: tuple[tuple[str, int], ...], total: int, width: int) -> list[str]:
+    if not rows:
+        return [title, "  (none)"]
+    label = min(28, max(len(name) for name, _ in rows), max(8, width - 24))
+    room = max(5, min(60, width - label - 18))
+    top = rows[0][1]
+    lines = [title]
+    for name, n in rows:
+        share = f"{100 * n / total:4.0f}%" if total else ""
+        name = name if len(name) <= label else name[: label - 1] + "…"
+        lines.append(f"  {name:<{label}} {n:>6} {share} {bar(n, top, room)}")
+    return lines
+
+
+def chart(stats: Stats, *, width: int = 80) -> str:
+    """The terminal view: one bar per period (kept items, with the stories count), then the
+    top outlets and languages, all within ``width`` columns."""
+    lines = []
+    scope = f"topic {stats.topic}, " if stats.topic else ""
+    stories = "" if stats.total_stories is None else f", {stats.total_stories} stories"
+    lines.append(f"Kept items per {stats.by} ({scope}{stats.since[:10]} to "
+                 f"{stats.until[:10]}): {stats.total_items} items{stories}")
+    has_st = stats.stories is not None
+    count_w = max(5, len(str(max(stats.items, default=0))))
+    story_w = max(7, len(str(max(stats.stories or (0,), default=0)))) if has_st else 0
+    suffix = (count_w + 1) + (story_w + 1 if has_st else 0)
+    room = max(5, min(72, width - 11 - suffix - 1))
+    top = max(stats.items, default=0)
+    lines.append(f"{'period':<10} {'items':>{count_w}}"
+                 + (f" {'stories':>{story_w}}" if has_st else ""))
+    for i, period in enumerate(stats.periods):
+        n = stats.items[i]
+        line = f"{period} {n:>{count_w}} " + (
+            f"{stats.stories[i] if stats.stories else 0:>{story_w}} " if has_st else "")
+        lines.append(line + bar(n, top, room))
+    if stats.by_outlet:
+        lines += ["", f"Kept items per {stats.by} by outlet (oldest left)"]
+        label = min(28, max(len(o) for o in stats.by_outlet), max(8, width - 18))
+        spark_room = max(5, width - label - 10)
+        for name, values in stats.by_outlet.items():
+            shown = values[-spark_room:]
+            name = name if len(name) <= label else name[: label - 1] + "…"
+            lines.append(f"  {name:<{label}} {sum(values):>5} {sparkline(shown)}")
+    lines.append("")
+    lines += _ranked("Top outlets", stats.outlets, stats.total_items, width)
+    lines.append("")
+    lines += _ranked("Top languages", stats.languages, stats.total_items, width)
+    # A last resort for very narrow terminals: nothing wraps.
+    return "\n".join((line if len(line) <= width else line[: width - 1] + "…").rstrip()
+                     for line in lines)
+
+
+def to_csv(stats: Stats) -> str:
+    """The timeline as CSV: ``period,items,stories``, or with --by-outlet
+    ``period,outlet,items`` (one row per outlet and period)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    if stats.by_outlet:
+        writer.writerow(["period", "outlet", "items"])
+        for name, values in stats.by_outlet.items():
+            for period, n in zip(stats.periods, values, strict=True):
+                writer.writerow([period, name, n])
+    else:
+        writer.writerow(["period", "items", *([] if stats.stories is None else ["stories"])])
+        for i, period in enumerate(stats.periods):
+            writer.writerow([period, stats.items[i],
+                             *([] if stats.stories is None else [stats.stories[i]])])
+    return buf.getvalue().rstrip("\n")
+
+
+def render_stats(stats: Stats, fmt: str, *, width: int = 80) -> str:
+    if fmt == "json":
+        return json.dumps(stats.as_dict(), ensure_ascii=False, indent=2)
+    if fmt == "csv":
+        return to_csv(stats)
+    return chart(stats, width=width)
+
+
+# -- image ------------------------------------------------------------------------------------
+
+
+def plot(stats: Stats, path: str | Path) -> Path:
+    """Draw the timeline (stacked per outlet with --by-outlet) to a PNG or SVG file.
+
+    Raises:
+        PlotError: matplotlib is not installed, or the file is neither .png nor .svg.
+    """
+    path = Path(path)
+    kind = path.suffix.lower().lstrip(".")
+    if kind not in ("png", "svg"):
+        raise PlotError(f"--plot {path}: the file name must end in .png or .svg")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise PlotError("--plot needs matplotlib: pip install 'mediamon[plot]'") from None
+    x = [datetime.fromisoformat(p) for p in stats.periods]
+    fig, ax = plt.subplots(figsize=(10, 4.5), dpi=120)
+    try:
+        step = 6.0 if stats.by == "week" else 0.85
+        if stats.by_outlet:
+            bottom = [0] * len(x)
+            for name, values in stats.by_outlet.items():
+                ax.bar(x, values, width=step, bottom=bottom, label=name, align="edge")
+                bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        else:
+            ax.bar(x, stats.items, width=step, color="#2b6cb0", label="kept items",
+                   align="edge")
+        if stats.stories is not None:
+            ax.plot([d + timedelta(days=step / 2) for d in x], stats.stories, color="#c05621",
+                    marker="o", markersize=3, linewidth=1.5, label="new stories")
+        title = f"Kept items per {stats.by}" + (f" - topic {stats.topic}" if stats.topic else "")
+        ax.set_title(title, loc="left", fontsize=12)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(axis="y", color="#e2e8f0")
+        ax.set_axisbelow(True)
+        ax.legend(frameon=False, fontsize=8, loc="best")
+        fig.autofmt_xdate()
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, format=kind)
+    finally:
+        plt.close(fig)
+    return path
