@@ -33,6 +33,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 DOC = HERE.parent / "docs" / "benchmarks.md"
 ALL_SYSTEMS = ("mediamon", "sequential", "reader")
+DIAGNOSTIC = ("mediamon-no-stories",)  # only when asked for with --systems
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,7 +50,8 @@ def parse_args() -> argparse.Namespace:
                         "per host (fetch.per_host = 2), so 1 would serialise it")
     p.add_argument("--seed", type=int, default=1, help="workload RNG seed")
     p.add_argument("--systems", default=",".join(ALL_SYSTEMS),
-                   help="comma-separated subset of: " + ", ".join(ALL_SYSTEMS))
+                   help="comma-separated subset of: " + ", ".join(ALL_SYSTEMS)
+                        + f" (and the diagnostic {', '.join(DIAGNOSTIC)})")
     p.add_argument("--reader-workers", type=int, default=1,
                    help="reader's update_feeds(workers=...)")
     p.add_argument("--snapshot", action="store_true",
@@ -60,14 +62,14 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--write-doc", action="store_true",
                    help=f"replace this run's results section in {DOC.relative_to(HERE.parent)}")
     p.add_argument("--json", type=Path, metavar="PATH", help="also save the raw results here")
-    p.add_argument("--section", choices=("loopback", "latency", "scale"),
+    p.add_argument("--section", choices=("loopback", "latency", "scale", "diagnostic"),
                    help="the results section --write-doc replaces (default: latency when "
                         "--latency is set, else loopback; scale: the 10,000-feed run)")
     args = p.parse_args()
     if args.quick:
         args.feeds, args.items, args.repeat = 50, 20, 1
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    unknown = set(args.systems) - set(ALL_SYSTEMS)
+    unknown = set(args.systems) - set(ALL_SYSTEMS) - set(DIAGNOSTIC)
     if unknown or not args.systems:
         p.error(f"unknown system(s): {', '.join(sorted(unknown)) or '(none)'}")
     return args

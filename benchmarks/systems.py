@@ -17,6 +17,8 @@ the database to closing it, as a fresh ``mediamon run --once`` would be.
   code and default config of another tree (a snapshot) instead of this one.
 - ``sequential``: one pooled ``httpx.Client``, a conditional GET with the stored ETag,
   ``feedparser.parse`` on the bytes and ``sqlite_utils`` ``upsert_all`` per feed.
+- ``mediamon-no-stories`` (diagnostic, not in the default set): ``mediamon`` with story
+  assignment and the copy lookup switched off in the writer, to measure what they cost.
 - ``reader``: lemon24's ``reader``: ``make_reader``, ``add_feed`` per URL, then
   ``update_feeds(scheduled=False)`` (reader 3.21+ skips feeds not yet due by default).
 """
@@ -169,7 +171,22 @@ def run_reader(urls: list[str], workdir: Path, reader_workers: int = 1, **_: Any
     return poll
 
 
-SYSTEMS = {"mediamon": run_mediamon, "sequential": run_sequential, "reader": run_reader}
+def run_mediamon_without_stories(urls: list[str], workdir: Path, repo: Path = REPO,
+                                 **_: Any) -> Callable[[], dict[str, Any]]:
+    """Diagnostic only, never a supported setup: mediamon with issue 5's per-item work in the
+    writer switched off (story assignment and the lookup of copies of stored items), to show
+    how much of the cold time that work takes."""
+    poll = run_mediamon(urls, workdir, repo)
+    from mediamon import story_store
+    from mediamon.store import Store
+
+    Store._assign_story = lambda self, *a, **k: None  # type: ignore[method-assign]
+    story_store.find_copy = lambda *a, **k: None  # type: ignore[assignment]
+    return poll
+
+
+SYSTEMS = {"mediamon": run_mediamon, "sequential": run_sequential, "reader": run_reader,
+           "mediamon-no-stories": run_mediamon_without_stories}
 
 
 def _get(url: str) -> Any:

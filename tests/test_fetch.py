@@ -575,3 +575,32 @@ def test_server_close_joins_threads_even_with_a_client_still_connected() -> None
     finally:
         client.close()
     assert set(threading.enumerate()) <= before
+
+
+# HTTP/2 (optional: mediamon[http2]).
+
+
+def test_http2_client_still_speaks_http11_to_a_plain_server(feed_server: FeedServer) -> None:
+    """With HTTP/2 offered, a server without it (no TLS/ALPN) is fetched over HTTP/1.1."""
+    pytest.importorskip("h2")
+    feed_server.add("/feed", FEED)
+
+    async def run() -> FetchResult:
+        async with make_client(http2=True) as client:
+            return await fetch_feed(client, feed_server.url("/feed"))
+
+    result = asyncio.run(run())
+    assert (result.status, result.body) == ("ok", FEED)
+
+
+def test_http2_setting_needs_the_h2_package(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """fetch.http2 = true without h2 installed is a config error that says what to install."""
+    import mediamon.config as config
+
+    monkeypatch.setattr(config, "_h2_available", lambda: False)
+    path = tmp_path / "mediamon.toml"
+    path.write_text(feedserver.config_text(str(tmp_path / "m.db"), [], fetch="http2 = true"),
+                    encoding="utf-8")
+    with pytest.raises(config.ConfigError, match=r"fetch\.http2: needs the h2 package"):
+        config.load_config(path)

@@ -1100,6 +1100,119 @@ def report_cmd(ctx: Context, since: str, until: str | None, topic: str | None, t
                f"{len(found.stories)} top stor(ies), {len(found.outlets)} outlet(s)", err=True)
 
 
+# -- alerts and serve (issue 6; alerts.py, serve.py) -------------------------------------------
+
+
+@cli.group(name="alerts")
+def alerts_cmd() -> None:
+    """Webhook and email alerts for new kept items or stories ([[alerts]] in the config).
+
+    \b
+    The daemon (`mediamon run`) sends them by itself: immediate alerts shortly
+    after the feed passes that stored something new, digests every `every`.
+      mediamon alerts send --dry-run     what would be sent now
+      mediamon alerts send               send it (each item or story once per alert)
+      mediamon alerts list               each alert's state
+    """
+
+
+@alerts_cmd.command(name="send")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent; send and record nothing.")
+@click.option("--force", is_flag=True, help="Send digests now, even if they are not due.")
+@click.option("--alert", "only", metavar="NAME", help="Only this alert.")
+@pass_ctx
+@domain_errors
+def alerts_send(ctx: Context, dry_run: bool, force: bool, only: str | None) -> None:
+    """Send what the configured alerts have not sent yet.
+
+    \b
+    Each alert watches what is new after it first ran: kept items first seen
+    since then (when = "items") or stories changed since then (when = "stories"),
+    above min_score / min_reach and in its topic. Failures are retried with
+    backoff; what could not be sent is tried again next time. Exit status 1 if
+    a message failed.
+    """
+    from .alerts import send_alerts, text_body
+
+    alerts = ctx.config.alerts
+    if not alerts:
+        raise click.ClickException(f"{ctx.config.path}: no [[alerts]] configured")
+    if only and only not in {a.name for a in alerts}:
+        raise click.ClickException(f"no alert named {only!r} in {ctx.config.path}")
+    outcomes = send_alerts(alerts, ctx.store(), now=utcnow(), dry_run=dry_run, force=force,
+                           only=only)
+    for o in outcomes:
+        head = f"{o.alert} ({o.channel}): "
+        if o.status == "would send" and o.message is not None:
+            target = (o.message.alert.webhook if o.channel == "webhook"
+                      else ", ".join(o.message.alert.smtp.to) if o.message.alert.smtp else "")
+            click.echo(f"{head}would send {o.count} to {target}")
+            click.echo(textwrap.indent(text_body(o.message), "    "))
+        elif o.status == "sent":
+            click.echo(f"{head}sent {o.count} ({o.attempts} attempt(s))")
+        elif o.status == "failed":
+            click.echo(f"{head}FAILED after {o.attempts} attempt(s): {o.error}")
+        else:
+            click.echo(f"{head}{o.status}")
+    if any(o.status == "failed" for o in outcomes):
+        sys.exit(1)
+
+
+@alerts_cmd.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print every field as JSON.")
+@pass_ctx
+@domain_errors
+def alerts_list(ctx: Context, as_json: bool) -> None:
+    """Show each configured alert: channels, mode, when it last ran and sent, errors.
+
+    \b
+    `unconfirmed` counts items claimed for sending whose sending never confirmed
+    (a crash mid-send): they are not sent again.
+    """
+    from .alerts import alert_states
+
+    rows = alert_states(ctx.store(), ctx.config.alerts, now=utcnow())
+    if as_json:
+        click.echo(render(rows, "json", columns=[]))
+        return
+    if not rows:
+        click.echo(f"no [[alerts]] configured in {ctx.config.path}")
+        return
+    click.echo(render(rows, "table", columns=["name", "channels", "when", "mode", "since",
+                                              "last_sent", "sent", "next_digest",
+                                              "unconfirmed", "last_error"],
+                      squeeze="last_error"))
+
+
+@cli.command(name="serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
+@click.option("--metadata-out", type=click.Path(dir_okay=False),
+              help="Only write the Datasette metadata JSON to this file and exit.")
+@pass_ctx
+@domain_errors
+def serve_cmd(ctx: Context, host: str, port: int, metadata_out: str | None) -> None:
+    """Browse the database in Datasette (pip install 'mediamon[datasette]').
+
+    \b
+    Tables and columns are described, items facet by topic, language, feed and
+    day, the search box uses the full-text index, and canned queries list
+    today's kept items, this week's top stories and failing feeds. Read only.
+      mediamon serve                     http://127.0.0.1:8001/
+      mediamon serve --port 9000
+    """
+    from .serve import run_datasette, write_metadata
+
+    if metadata_out:
+        write_metadata(ctx.config.db_path, Path(metadata_out))
+        click.echo(f"metadata written to {metadata_out}", err=True)
+        return
+    ctx.store().close()  # create or migrate the file first; Datasette only reads it
+    ctx._store = None
+    sys.exit(run_datasette(ctx.config.db_path, host=host, port=port))
+
+
 def main() -> None:
     try:
         cli(prog_name="mediamon")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from . import USER_AGENT
+from .alerts import AlertSettings, SmtpSettings
 from .errors import ConfigError, QueryError
 from .housekeeping import RetentionSettings
 from .stories import StorySettings
@@ -126,6 +127,7 @@ class Config:
     stories: StorySettings = field(default_factory=StorySettings)  # [stories], issue 5
     # Issue 6: [retention] (mediamon vacuum).
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    alerts: tuple[AlertSettings, ...] = ()  # issue 6: [[alerts]] (alerts.py)
 
 
 T = TypeVar("T")
@@ -418,9 +420,10 @@ def config_from_dict(
     feeds = _feeds(path, base, top.get("feeds", [], lambda v: v), schedule)
     stories = _stories(path, top.get("stories", {}, lambda v: v))
     retention = _retention(path, top.get("retention", {}, lambda v: v))
+    alerts = _alerts(path, top.get("alerts", [], lambda v: v), topics)
     top.finish()
     return Config(path, db_path, fetch, schedule, profile, keep, topics, feeds, topic_set,
-                  tuple(texts), stories=stories, retention=retention)
+                  tuple(texts), stories=stories, retention=retention, alerts=alerts)
 
 
 def _small_int(limit: int) -> Callable[[object], int]:
@@ -462,6 +465,121 @@ def _retention(path: Path, value: object) -> RetentionSettings:
     )
     sec.finish()
     return settings
+
+
+_ALERT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+")
+
+
+def _choice(*choices: str) -> Callable[[object], Any]:
+    def convert(value: object) -> str:
+        text = _string(value)
+        if text not in choices:
+            raise ValueError(f'"{text}" is not one of: {", ".join(choices)}')
+        return text
+
+    return convert
+
+
+def _http_url(value: object) -> str:
+    url = _nonempty_string(value)
+    if not re.match(r"^https?://[^/\s]+", url) or any(c.isspace() for c in url):
+        raise ValueError(f'"{url}" is not an http(s) URL')
+    return url
+
+
+def _address(value: object) -> str:
+    text = _nonempty_string(value)
+    if not _ADDRESS.fullmatch(text):
+        raise ValueError(f'"{text}" is not an email address (user@example.org)')
+    return text
+
+
+def _addresses(value: object) -> tuple[str, ...]:
+    found = _string_list(value)
+    if not found:
+        raise ValueError("must list at least one address")
+    return tuple(_address(a) for a in found)
+
+
+def _port(value: object) -> int:
+    number = _positive_int(value)
+    if number > 65535:
+        raise ValueError(f"must be at most 65535, not {number}")
+    return number
+
+
+def _env_name(value: object) -> str:
+    text = _nonempty_string(value)
+    if not _ENV_NAME.fullmatch(text):
+        raise ValueError(f'"{text}" is not an environment variable name')
+    return text
+
+
+def _smtp(path: Path, prefix: str, value: object) -> SmtpSettings:
+    sec = _Section(path, prefix, value)
+    host = sec.get("host", "", _nonempty_string)
+    sender = sec.get("from", "", _address)
+    to = sec.get("to", (), _addresses)
+    for name in ("host", "from", "to"):
+        if name not in sec.data:
+            raise sec.error(name, "missing (smtp needs host, from and to)")
+    settings = SmtpSettings(
+        host=host, sender=sender, to=to,
+        port=sec.get("port", 25, _port),
+        starttls=sec.get("starttls", False, _boolean),
+        username=sec.get("username", None, _nonempty_string),
+        password_env=sec.get("password_env", None, _env_name),
+    )
+    if settings.username and not settings.password_env:
+        raise sec.error("password_env", "missing: with username, name the environment "
+                                        "variable that holds the password")
+    sec.finish()
+    return settings
+
+
+def _alerts(path: Path, value: object, topics: Mapping[str, str]) -> tuple[AlertSettings, ...]:
+    """``[[alerts]]``: webhook and/or email for new kept items or stories (issue 6)."""
+    if not isinstance(value, list):
+        raise ConfigError(str(path), "alerts", "must be an array of tables ([[alerts]])")
+    alerts: list[AlertSettings] = []
+    names: dict[str, int] = {}
+    for i, entry in enumerate(value):
+        sec = _Section(path, f"alerts[{i}]", entry)
+        name = sec.get("name", "", _nonempty_string)
+        if "name" not in sec.data:
+            raise sec.error("name", "missing (every alert needs a name)")
+        if not _ALERT_NAME.fullmatch(name):
+            raise sec.error("name", f'"{name}": use letters, digits, _, - and .')
+        if name in names:
+            raise sec.error("name", f"duplicate of alerts[{names[name]}]")
+        names[name] = i
+        webhook = sec.get("webhook", None, _http_url)
+        smtp = None
+        if "smtp" in sec.data:
+            sec.used.add("smtp")
+            smtp = _smtp(path, f"alerts[{i}].smtp", sec.data["smtp"])
+        mode = sec.get("mode", "immediate", _choice("immediate", "digest"))
+        if "every" in sec.data and mode != "digest":
+            raise sec.error("every", 'only for mode = "digest"')
+        topic = sec.get("topic", None, _nonempty_string)
+        if topic is not None and topic not in topics:
+            raise sec.error("topic", f'"{topic}" is not a topic in [topics]')
+        alerts.append(AlertSettings(
+            name=name, webhook=webhook, smtp=smtp,
+            when=sec.get("when", "items", _choice("items", "stories")),
+            min_score=sec.get("min_score", None, _fraction),
+            min_reach=sec.get("min_reach", None, _small_int(10_000)),
+            topic=topic, mode=mode,
+            every=sec.get("every", AlertSettings.every, _positive_duration),
+        ))
+        if alerts[-1].every < 60:
+            raise sec.error("every", f"must be at least 1m, not {alerts[-1].every:g}s")
+        sec.finish()
+        if webhook is None and smtp is None:
+            raise sec.error("webhook", "missing: an alert needs a webhook and/or [alerts.smtp]")
+    return tuple(alerts)
 
 
 def _topics(path: Path, value: object) -> dict[str, str]:

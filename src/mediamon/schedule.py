@@ -198,6 +198,12 @@ class Daemon:
                                                             timezone="UTC"),
                                id="resync", next_run_time=now + timedelta(seconds=RESYNC_SECONDS),
                                max_instances=1, coalesce=True, misfire_grace_time=None)
+        # Issue 6: [[alerts]] (alerts.py): immediate ones after the passes, digests when due.
+        from .alerts import DAEMON_SECONDS, daemon_job
+
+        self.scheduler.add_job(daemon_job, IntervalTrigger(seconds=DAEMON_SECONDS, timezone="UTC"),
+                               args=[lambda: self.config], id="alerts", max_instances=1,
+                               coalesce=True, misfire_grace_time=None)
         self.scheduler.start()
         log.info("daemon started", extra={"fields": {
             "feeds": len(self.store.feeds()), "db": str(self.store.path), "pid": os.getpid(),

@@ -240,6 +240,42 @@ def m005_desk(db: sqlite_utils.Database) -> None:
     db.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('rank', 'bm25(5.0, 2.0, 1.0)')")
 
 
+@migrations()
+def m006_alerts(db: sqlite_utils.Database) -> None:
+    """Issue 6: ``[[alerts]]`` state (``alerts.py``): each alert's clock and counters, and
+    what each alert sent on each channel, so nothing is sent twice."""
+    db.execute(
+        """
+        CREATE TABLE alerts (
+            name TEXT PRIMARY KEY,          -- [[alerts]] name
+            since TEXT NOT NULL,            -- first seen: it watches what is new after this
+            last_run TEXT,
+            last_sent TEXT,
+            last_digest TEXT,               -- digests: the next one is due `every` after this
+            sent INTEGER NOT NULL DEFAULT 0,      -- items or stories sent, all channels
+            messages INTEGER NOT NULL DEFAULT 0,  -- webhook posts and emails sent
+            failures INTEGER NOT NULL DEFAULT 0,  -- messages that failed after their retries
+            last_error TEXT
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE alert_sent (           -- one row per alert, channel and item or story
+            alert TEXT NOT NULL,
+            channel TEXT NOT NULL,          -- webhook or smtp
+            kind TEXT NOT NULL CHECK (kind IN ('item', 'story')),
+            ref TEXT NOT NULL,              -- the item or story id
+            title TEXT NOT NULL,            -- as sent
+            url TEXT,
+            claimed TEXT NOT NULL,          -- taken by a sender (before sending)
+            sent TEXT,                      -- confirmed sent; NULL: sending, or a crash mid-send
+            PRIMARY KEY (alert, channel, kind, ref)
+        ) WITHOUT ROWID
+        """
+    )
+
+
 def schema_version() -> int:
     """The schema version this code writes: the number of registered migrations."""
     return len(migrations.pending(sqlite_utils.Database(memory=True)))

@@ -1,0 +1,543 @@
+"""``[[alerts]]``: tell someone about new kept items or stories, by webhook and/or email.
+
+Each alert picks what is new since it was first seen (items first seen after that, or
+stories changed after that), filtered by ``min_score``, ``min_reach`` and ``topic``, and
+sends it on each of its channels: a webhook (one JSON POST, httpx) and/or SMTP (one
+email with a plain-text and an escaped HTML part, smtplib). ``immediate`` alerts send on
+every run (the daemon runs them every ``DAEMON_SECONDS``, after feed passes);
+``digest`` alerts send at most once per ``every``.
+
+Never twice: before sending, an alert *claims* what it is about to send on that channel
+(rows in ``alert_sent``, committed); after sending, it *confirms* them with the time and
+updates the alert's state in one transaction, or on failure deletes the claim and records
+the error, so the next run tries again. Two senders at once (the daemon and ``mediamon
+alerts send``) cannot both claim a row, and a crash between sending and confirming leaves
+a claim that is never sent again (at most once; ``alerts list`` shows it as unconfirmed).
+
+Sending retries transient failures (connection errors, HTTP 5xx/429, SMTP 4xx) with
+exponential backoff, a bounded number of times; other failures are not retried.
+
+Alert content is plain text: titles with control characters removed, and only http(s)
+links (``report.safe_url``); the HTML email part escapes everything it shows.
+
+This module decides nothing about relevance; it reads what the feed passes stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import os
+import re
+import smtplib
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any, Literal
+
+import httpx
+
+from . import USER_AGENT
+from .errors import MediamonError
+from .report import safe_url
+from .store import Store, utc_iso
+
+if TYPE_CHECKING:
+    from .config import Config
+
+log = logging.getLogger("mediamon.alerts")
+
+AlertWhen = Literal["items", "stories"]
+AlertMode = Literal["immediate", "digest"]
+MAX_PER_MESSAGE = 100  # more than this waits for the next run
+RETRIES = 4  # attempts after the first one
+BACKOFF = 1.0  # seconds before the first retry, doubled each time ...
+MAX_BACKOFF = 30.0  # ... up to this
+TIMEOUT = 30.0  # one webhook request or SMTP conversation
+DAEMON_SECONDS = 30.0  # how often the daemon runs alerts
+
+
+class AlertError(MediamonError):
+    """A channel could not deliver; ``transient`` failures are retried."""
+
+    def __init__(self, reason: str, *, transient: bool) -> None:
+        self.transient = transient
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 25
+    sender: str = ""  # the `from` key
+    to: tuple[str, ...] = ()
+    starttls: bool = False
+    username: str | None = None
+    password_env: str | None = None  # the environment variable holding the password
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    name: str
+    webhook: str | None = None
+    smtp: SmtpSettings | None = None
+    when: AlertWhen = "items"
+    min_score: float | None = None
+    min_reach: int | None = None
+    topic: str | None = None
+    mode: AlertMode = "immediate"
+    every: float = 6 * 3600.0  # digests only
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return (("webhook",) if self.webhook else ()) + (("smtp",) if self.smtp else ())
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item or story as an alert shows it: plain text, an http(s) link or None."""
+
+    kind: Literal["item", "story"]
+    id: str
+    title: str
+    url: str | None
+    when: str  # published (items) or first published (stories), UTC ISO
+    outlet: str | None
+    reach: int | None
+    score: float | None
+    topics: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "url": self.url, "published": self.when,
+                "outlet": self.outlet, "reach": self.reach, "score": self.score,
+                "topics": list(self.topics), **self.extra}
+
+
+@dataclass(frozen=True)
+class Message:
+    """What one channel of one alert sends in one run."""
+
+    alert: AlertSettings
+    channel: str
+    entries: tuple[Entry, ...]
+
+    @property
+    def subject(self) -> str:
+        noun = "item" if self.alert.when == "items" else "story"
+        count = len(self.entries)
+        plural = noun if count == 1 else ("items" if noun == "item" else "stories")
+        return f"[mediamon] {self.alert.name}: {count} new {plural}"
+
+
+# -- content (pure) -------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def plain(text: str | None, limit: int = 300) -> str:
+    """One line of plain text: control characters and line breaks become spaces."""
+    line = " ".join(_CONTROL.sub(" ", text or "").split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def text_body(message: Message) -> str:
+    lines = [message.subject.removeprefix("[mediamon] "), ""]
+    for e in message.entries:
+        facts = [e.when[:16].replace("T", " "), e.outlet or ""]
+        if e.reach is not None and message.alert.when == "stories":
+            facts.append(f"reach {e.reach}")
+        if e.score is not None and message.alert.when == "items":
+            facts.append(f"score {e.score:.2f}")
+        lines.append(f"- {e.title}")
+        lines.append("  " + " · ".join(f for f in facts if f))
+        if e.url:
+            lines.append(f"  {e.url}")
+    return "\n".join(lines) + "\n"
+
+
+def html_body(message: Message) -> str:
+    """The HTML part: every shown value escaped; only http(s) links are linked."""
+    esc = html.escape
+    rows = []
+    for e in message.entries:
+        title = esc(e.title)
+        if e.url:
+            title = f'<a href="{esc(e.url, quote=True)}">{title}</a>'
+        facts = " · ".join(esc(f) for f in (
+            e.when[:16].replace("T", " "), e.outlet or "",
+            f"reach {e.reach}" if e.reach is not None and message.alert.when == "stories" else "",
+            f"score {e.score:.2f}" if e.score is not None and message.alert.when == "items"
+            else "") if f)
+        rows.append(f"<li><strong>{title}</strong><br><small>{facts}</small></li>")
+    return ("<!doctype html><html><body>"
+            f"<h2>{esc(message.subject.removeprefix('[mediamon] '))}</h2>"
+            f"<ul>{''.join(rows)}</ul></body></html>")
+
+
+def webhook_payload(message: Message, *, now: datetime) -> dict[str, Any]:
+    key = "items" if message.alert.when == "items" else "stories"
+    return {
+        "alert": message.alert.name,
+        "mode": message.alert.mode,
+        "sent": utc_iso(now),
+        "count": len(message.entries),
+        "text": text_body(message),  # for chat webhooks that show a "text" field
+        key: [e.as_json() for e in message.entries],
+    }
+
+
+def email_message(message: Message, smtp: SmtpSettings) -> EmailMessage:
+    mail = EmailMessage()
+    mail["Subject"] = message.subject
+    mail["From"] = smtp.sender
+    mail["To"] = ", ".join(smtp.to)
+    mail.set_content(text_body(message))
+    mail.add_alternative(html_body(message), subtype="html")
+    return mail
+
+
+# -- sending ---------------------------------------------------------------------------------
+
+
+def with_retries(send: Callable[[], None], *, retries: int = RETRIES, backoff: float = BACKOFF,
+                 sleep: Callable[[float], None] = time.sleep) -> int:
+    """Call ``send`` until it succeeds; retry transient AlertErrors ``retries`` times with
+    exponential backoff (``backoff``, 2x, 4x..., at most MAX_BACKOFF). Returns the attempts
+    made; raises the last error."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            send()
+            return attempt
+        except AlertError as exc:
+            if not exc.transient or attempt > retries:
+                raise
+            delay = min(backoff * 2 ** (attempt - 1), MAX_BACKOFF)
+            log.warning("alert send failed, retrying in %.1fs: %s", delay, exc)
+            sleep(delay)
+
+
+def post_webhook(url: str, payload: dict[str, Any], *, client: httpx.Client | None = None) -> None:
+    own = client is None
+    http = client or httpx.Client(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT})
+    try:
+        response = http.post(url, json=payload)
+    except httpx.HTTPError as exc:
+        raise AlertError(f"webhook {url}: {type(exc).__name__}: {exc}", transient=True) from exc
+    finally:
+        if own:
+            http.close()
+    if response.status_code >= 300:
+        transient = response.status_code >= 500 or response.status_code in (408, 429)
+        raise AlertError(f"webhook {url}: HTTP {response.status_code}", transient=transient)
+
+
+def send_mail(smtp: SmtpSettings, mail: EmailMessage) -> None:
+    password = None
+    if smtp.username:
+        password = os.environ.get(smtp.password_env or "")
+        if password is None:
+            raise AlertError(f"smtp: environment variable {smtp.password_env} is not set",
+                             transient=False)
+    try:
+        with smtplib.SMTP(smtp.host, smtp.port, timeout=TIMEOUT) as conn:
+            if smtp.starttls:
+                conn.starttls(context=ssl.create_default_context())
+            if smtp.username and password is not None:
+                conn.login(smtp.username, password)
+            conn.send_message(mail, from_addr=smtp.sender, to_addrs=list(smtp.to))
+    except smtplib.SMTPResponseException as exc:
+        raise AlertError(f"smtp {smtp.host}:{smtp.port}: {exc.smtp_code} {exc.smtp_error!r}",
+                         transient=400 <= exc.smtp_code < 500) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise AlertError(f"smtp {smtp.host}:{smtp.port}: {type(exc).__name__}: {exc}",
+                         transient=True) from exc
+
+
+def deliver(message: Message, *, now: datetime, retries: int = RETRIES,
+            backoff: float = BACKOFF, sleep: Callable[[float], None] = time.sleep) -> int:
+    """Send one message on its channel, with retries. Returns the attempts made."""
+    alert = message.alert
+    if message.channel == "webhook":
+        assert alert.webhook
+        payload = webhook_payload(message, now=now)
+        send: Callable[[], None] = lambda: post_webhook(alert.webhook or "", payload)  # noqa: E731
+    else:
+        assert alert.smtp
+        mail = email_message(message, alert.smtp)
+        send = lambda: send_mail(alert.smtp, mail)  # type: ignore[arg-type]  # noqa: E731
+    return with_retries(send, retries=retries, backoff=backoff, sleep=sleep)
+
+
+# -- state (SQLite, tables from store.m006_alerts) --------------------------------------------
+
+
+def register(store: Store, alerts: Sequence[AlertSettings], *, now: datetime) -> None:
+    """Give each configured alert a state row; what it watches starts now."""
+    with store.transaction():
+        for alert in alerts:
+            store.db.execute("INSERT OR IGNORE INTO alerts (name, since) VALUES (?, ?)",
+                             [alert.name, utc_iso(now)])
+
+
+def state(store: Store, name: str) -> dict[str, Any]:
+    cur = store.db.execute("SELECT * FROM alerts WHERE name = ?", [name])
+    row = cur.fetchone()
+    return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else {}
+
+
+def digest_due(alert: AlertSettings, st: dict[str, Any], now: datetime) -> bool:
+    """A digest is due ``every`` after the last one (or after the alert started)."""
+    if alert.mode != "digest":
+        return True
+    last = st.get("last_digest") or st.get("since")
+    if not last:
+        return True
+    return datetime.fromisoformat(last) + timedelta(seconds=alert.every) <= now
+
+
+def pending(store: Store, alert: AlertSettings, channel: str, *, since: str,
+            limit: int = MAX_PER_MESSAGE) -> list[Entry]:
+    """What this alert has not yet sent (or claimed) on this channel, oldest first."""
+    params: dict[str, Any] = {"alert": alert.name, "channel": channel, "since": since,
+                              "min_score": alert.min_score, "min_reach": alert.min_reach,
+                              "topic": alert.topic, "limit": limit}
+    if alert.when == "items":
+        sql = """
+            SELECT i.id, i.title, i.url, i.published, i.language, i.score, i.topics,
+                   f.name AS feed, si.outlet, si.story_id, s.reach
+            FROM items i JOIN feeds f ON f.id = i.feed_id
+            LEFT JOIN story_items si ON si.item_id = i.id
+            LEFT JOIN stories s ON s.id = si.story_id
+            WHERE i.kept = 1 AND i.first_seen >= :since
+              AND (:min_score IS NULL OR i.score >= :min_score)
+              AND (:min_reach IS NULL OR coalesce(s.reach, 1) >= :min_reach)
+              AND (:topic IS NULL OR i.id IN (SELECT item_id FROM item_topics WHERE topic = :topic))
+              AND NOT EXISTS (SELECT 1 FROM alert_sent a WHERE a.alert = :alert
+                              AND a.channel = :channel AND a.kind = 'item' AND a.ref = i.id)
+            ORDER BY i.first_seen, i.published, i.id LIMIT :limit
+        """
+    else:
+        sql = """
+            SELECT s.id, s.title, fi.url, s.first_published AS published, s.first_outlet AS outlet,
+                   s.reach, s.items AS mentions,
+                   (SELECT max(i.score) FROM story_items x JOIN items i ON i.id = x.item_id
+                    WHERE x.story_id = s.id AND i.kept = 1) AS score,
+                   (SELECT json_group_array(topic) FROM (SELECT DISTINCT it.topic
+                    FROM story_items x JOIN items i ON i.id = x.item_id
+                    JOIN item_topics it ON it.item_id = x.item_id
+                    WHERE x.story_id = s.id AND i.kept = 1 ORDER BY it.topic)) AS topics
+            FROM stories s LEFT JOIN items fi ON fi.id = s.first_item_id
+            WHERE s.updated >= :since AND s.reach >= coalesce(:min_reach, 1)
+              AND EXISTS (SELECT 1 FROM story_items x JOIN items i ON i.id = x.item_id
+                          WHERE x.story_id = s.id AND i.kept = 1
+                            AND (:min_score IS NULL OR i.score >= :min_score)
+                            AND (:topic IS NULL OR i.id IN
+                                 (SELECT item_id FROM item_topics WHERE topic = :topic)))
+              AND NOT EXISTS (SELECT 1 FROM alert_sent a WHERE a.alert = :alert
+                              AND a.channel = :channel AND a.kind = 'story' AND a.ref = s.id)
+            ORDER BY s.first_published, s.id LIMIT :limit
+        """
+    cur = store.db.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    entries = []
+    for values in cur.fetchall():
+        row = dict(zip(names, values, strict=True))
+        topics = tuple(json.loads(row["topics"] or "[]"))
+        if alert.when == "items":
+            entries.append(Entry(
+                "item", row["id"], plain(row["title"]), safe_url(row["url"]), row["published"],
+                plain(row["outlet"] or row["feed"]) or None, row["reach"], row["score"], topics,
+                {"feed": plain(row["feed"]), "language": row["language"],
+                 "story": row["story_id"]}))
+        else:
+            entries.append(Entry(
+                "story", row["id"], plain(row["title"]), safe_url(row["url"]),
+                row["published"], plain(row["outlet"]) or None, row["reach"], row["score"],
+                topics, {"mentions": row["mentions"]}))
+    return entries
+
+
+def claim(store: Store, alert: str, channel: str, entries: Sequence[Entry],
+          *, now: datetime) -> list[Entry]:
+    """Mark entries as being sent; returns those this caller claimed (not another sender)."""
+    mine = []
+    with store.transaction():
+        for e in entries:
+            cur = store.db.execute(
+                "INSERT OR IGNORE INTO alert_sent (alert, channel, kind, ref, title, url, claimed) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [alert, channel, e.kind, e.id, e.title, e.url, utc_iso(now)])
+            if cur.rowcount:
+                mine.append(e)
+    return mine
+
+
+def confirm(store: Store, message: Message, *, now: datetime, digest: bool) -> None:
+    """Record that the message went out: when, and the alert's counters, in one transaction."""
+    stamp = utc_iso(now)
+    with store.transaction():
+        store.db.conn.executemany(
+            "UPDATE alert_sent SET sent = ? WHERE alert = ? AND channel = ? AND kind = ? "
+            "AND ref = ?",
+            [(stamp, message.alert.name, message.channel, e.kind, e.id)
+             for e in message.entries])
+        store.db.execute(
+            "UPDATE alerts SET last_sent = ?, sent = sent + ?, messages = messages + 1, "
+            "last_error = NULL WHERE name = ?",
+            [stamp, len(message.entries), message.alert.name])
+        if digest:
+            store.db.execute("UPDATE alerts SET last_digest = ? WHERE name = ?",
+                             [stamp, message.alert.name])
+
+
+def release(store: Store, message: Message, error: str, *, now: datetime) -> None:
+    """The message failed: forget the claim (so the next run tries again) and say why."""
+    with store.transaction():
+        store.db.conn.executemany(
+            "DELETE FROM alert_sent WHERE alert = ? AND channel = ? AND kind = ? AND ref = ? "
+            "AND sent IS NULL",
+            [(message.alert.name, message.channel, e.kind, e.id) for e in message.entries])
+        store.db.execute("UPDATE alerts SET last_error = ?, failures = failures + 1 "
+                         "WHERE name = ?", [f"{utc_iso(now)} {message.channel}: {error}",
+                                            message.alert.name])
+
+
+# -- the orchestrator ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    alert: str
+    channel: str
+    count: int
+    status: Literal["sent", "failed", "would send", "nothing new", "not due"]
+    attempts: int = 0
+    error: str | None = None
+    message: Message | None = None
+
+
+def send_alerts(
+    alerts: Sequence[AlertSettings],
+    store: Store,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    force: bool = False,
+    only: str | None = None,
+    retries: int = RETRIES,
+    backoff: float = BACKOFF,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Outcome]:
+    """Run every alert once.
+
+    For each alert (``only``: just that one) and each of its channels::
+
+        skip a digest that is not due (unless force)
+        entries = pending(alert, channel)          # new since the alert started, unsent
+        dry_run: report them, change nothing
+        claim(entries) -> send with retries -> confirm | release
+
+    A digest with nothing new still moves its clock on. Returns one Outcome per channel.
+    """
+    if not dry_run:
+        register(store, alerts, now=now)
+    outcomes: list[Outcome] = []
+    for alert in alerts:
+        if only and alert.name != only:
+            continue
+        st = state(store, alert.name) or {"since": utc_iso(now)}
+        if not force and not digest_due(alert, st, now):
+            outcomes += [Outcome(alert.name, ch, 0, "not due") for ch in alert.channels]
+            continue
+        digest = alert.mode == "digest"
+        for channel in alert.channels:
+            entries = pending(store, alert, channel, since=st["since"])
+            if not entries:
+                outcomes.append(Outcome(alert.name, channel, 0, "nothing new"))
+                continue
+            if dry_run:
+                outcomes.append(Outcome(alert.name, channel, len(entries), "would send",
+                                        message=Message(alert, channel, tuple(entries))))
+                continue
+            mine = claim(store, alert.name, channel, entries, now=now)
+            if not mine:
+                continue
+            message = Message(alert, channel, tuple(mine))
+            try:
+                attempts = deliver(message, now=now, retries=retries, backoff=backoff,
+                                   sleep=sleep)
+            except AlertError as exc:
+                release(store, message, str(exc), now=now)
+                log.error("alert %s not sent: %s", alert.name, exc)
+                outcomes.append(Outcome(alert.name, channel, len(mine), "failed",
+                                        attempts=retries + 1 if exc.transient else 1,
+                                        error=str(exc), message=message))
+                continue
+            confirm(store, message, now=now, digest=digest)
+            log.info("alert sent", extra={"fields": {"alert": alert.name, "channel": channel,
+                                                     "count": len(mine)}})
+            outcomes.append(Outcome(alert.name, channel, len(mine), "sent", attempts=attempts,
+                                    message=message))
+        if digest and not dry_run:
+            with store.transaction():  # nothing new is a digest too: next one in `every`
+                store.db.execute("UPDATE alerts SET last_digest = ? WHERE name = ? AND "
+                                 "(last_digest IS NULL OR last_digest < ?)",
+                                 [utc_iso(now), alert.name, utc_iso(now)])
+        if not dry_run:
+            with store.transaction():
+                store.db.execute("UPDATE alerts SET last_run = ? WHERE name = ?",
+                                 [utc_iso(now), alert.name])
+    return outcomes
+
+
+def alert_states(store: Store, alerts: Sequence[AlertSettings],
+                 *, now: datetime) -> list[dict[str, Any]]:
+    """``alerts list``: each configured alert with its state (and unknown ones in the table)."""
+    rows = []
+    for alert in alerts:
+        st = state(store, alert.name)
+        unconfirmed = store.db.execute(
+            "SELECT count(*) FROM alert_sent WHERE alert = ? AND sent IS NULL",
+            [alert.name]).fetchone()[0]
+        next_digest = None
+        if alert.mode == "digest" and st:
+            last = st.get("last_digest") or st["since"]
+            next_digest = utc_iso(datetime.fromisoformat(last) + timedelta(seconds=alert.every))
+        rows.append({
+            "name": alert.name, "channels": ", ".join(alert.channels), "when": alert.when,
+            "mode": alert.mode if alert.mode == "immediate" else f"digest every "
+                                                                 f"{alert.every / 3600:g}h",
+            "since": st.get("since"), "last_run": st.get("last_run"),
+            "last_sent": st.get("last_sent"), "sent": st.get("sent", 0),
+            "messages": st.get("messages", 0), "next_digest": next_digest,
+            "unconfirmed": unconfirmed, "last_error": st.get("last_error"),
+        })
+    return rows
+
+
+# -- the daemon's job ----------------------------------------------------------------------
+
+
+async def daemon_job(get_config: Callable[[], Config]) -> None:
+    """Run the alerts in a thread with their own connection, so sending (and its retries)
+    never holds up the event loop or the feed writer. Never raises."""
+    config = get_config()
+    if not config.alerts:
+        return
+
+    def run() -> None:
+        with Store(config.db_path, stories=config.stories) as store:
+            send_alerts(config.alerts, store, now=datetime.now(UTC))
+
+    try:
+        await asyncio.to_thread(run)
+    except Exception:
+        log.exception("alerts failed")

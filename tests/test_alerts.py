@@ -1,0 +1,269 @@
+"""Issue 6 `[[alerts]]`: webhook and SMTP alerts over real loopback sockets, sent once each."""
+
+from __future__ import annotations
+
+import email
+import json
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterator
+from email.message import Message as MailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from conftest import REPO, default_settings_text
+from mediamon.alerts import send_alerts
+from mediamon.cli import cli
+from mediamon.config import load_config
+from mediamon.errors import ConfigError
+from mediamon.store import Store
+
+DEMO = REPO / "config" / "demo.toml"
+HOSTILE = '<script>alert(1)</script>'
+
+
+class Receiver:
+    """A loopback webhook receiver answering with the queued statuses, then 200."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.statuses: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                receiver.bodies.append({"status": status, "json": json.loads(body),
+                                        "type": self.headers["Content-Type"]})
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on a free loopback port."""
+    r = Receiver()
+    yield r
+    r.close()
+
+
+class Mailbox:
+    """aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], MailMessage]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
+                              email.message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server (aiosmtpd) on a free loopback port."""
+    controller_mod = pytest.importorskip("aiosmtpd.controller")
+    box = Mailbox()
+    port = free_port()
+    controller = controller_mod.Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+def write_config(tmp_path: Path, alerts: str) -> Path:
+    """The demo config (default topics, the example feeds) with these [[alerts]]."""
+    feeds = "[[feeds]]" + DEMO.read_text(encoding="utf-8").split("[[feeds]]", 1)[1]
+    path = tmp_path / "alerts.toml"
+    path.write_text(default_settings_text(tmp_path / "demo.db") + "\n"
+                    + feeds.replace('"../tests/', f'"{REPO}/tests/') + "\n" + alerts,
+                    encoding="utf-8")
+    return path
+
+
+def invoke(config: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--config", str(config), "--log-level", "error", *args])
+
+
+def ingest(config: Path) -> None:
+    """Register the alerts on an empty database, then poll the demo feeds once (14 kept)."""
+    assert invoke(config, "alerts", "send").exit_code == 0
+    result = invoke(config, "run", "--once")
+    assert result.exit_code == 0, result.output
+
+
+def test_webhook_retries_a_500_then_sends_each_item_once(tmp_path: Path,
+                                                         receiver: Receiver) -> None:
+    """A 500 is retried and the items arrive once; a second run sends nothing again."""
+    config = write_config(tmp_path, f'[[alerts]]\nname = "desk"\nwebhook = "{receiver.url}"\n')
+    ingest(config)
+    with sqlite3.connect(tmp_path / "demo.db") as conn:
+        kept = {r[0] for r in conn.execute("SELECT id FROM items WHERE kept = 1")}
+    receiver.statuses = [500]
+    cfg = load_config(config)
+    with Store(cfg.db_path) as store:
+        outcomes = send_alerts(cfg.alerts, store, now=_now(), backoff=0.01)
+    assert [(o.status, o.attempts) for o in outcomes] == [("sent", 2)]
+    assert [b["status"] for b in receiver.bodies] == [500, 200]
+    payload = receiver.bodies[1]["json"]
+    assert receiver.bodies[1]["type"] == "application/json"
+    assert payload["alert"] == "desk" and payload["count"] == len(kept) == 14
+    assert {i["id"] for i in payload["items"]} == kept
+    assert all(i["url"] is None or i["url"].startswith("https://") for i in payload["items"])
+
+    second = invoke(config, "alerts", "send")
+    assert second.exit_code == 0 and "nothing new" in second.output
+    assert len(receiver.bodies) == 2
+    listed = json.loads(invoke(config, "alerts", "list", "--json").output)
+    assert listed[0]["sent"] == 14 and listed[0]["messages"] == 1
+    assert listed[0]["unconfirmed"] == 0 and listed[0]["last_error"] is None
+
+
+def test_dry_run_prints_and_sends_nothing(tmp_path: Path, receiver: Receiver) -> None:
+    """--dry-run lists what would go out, contacts nobody and records nothing."""
+    config = write_config(tmp_path, f'[[alerts]]\nname = "desk"\nwebhook = "{receiver.url}"\n'
+                                    'min_score = 0.9\n')
+    ingest(config)
+    with sqlite3.connect(tmp_path / "demo.db") as conn:
+        (high,) = conn.execute("SELECT count(*) FROM items WHERE kept = 1 AND score >= 0.9"
+                               ).fetchone()
+    assert 0 < high < 14
+    result = invoke(config, "alerts", "send", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"would send {high} to {receiver.url}" in result.output
+    assert "Russia becomes first country to recognise Taliban government" in result.output
+    assert receiver.bodies == []
+    with sqlite3.connect(tmp_path / "demo.db") as conn:
+        assert conn.execute("SELECT count(*) FROM alert_sent").fetchone()[0] == 0
+    sent = invoke(config, "alerts", "send")
+    assert f"desk (webhook): sent {high}" in sent.output
+    assert [len(b["json"]["items"]) for b in receiver.bodies] == [high]
+
+
+def test_failure_is_recorded_and_retried_next_run(tmp_path: Path, receiver: Receiver) -> None:
+    """A webhook that keeps failing is reported (exit 1), and the items go out next time."""
+    config = write_config(tmp_path, f'[[alerts]]\nname = "desk"\nwebhook = "{receiver.url}"\n'
+                                    'when = "stories"\nmin_reach = 1\ntopic = "recognition"\n')
+    ingest(config)
+    receiver.statuses = [503] * 5
+    cfg = load_config(config)
+    with Store(cfg.db_path) as store:
+        failed = send_alerts(cfg.alerts, store, now=_now(), backoff=0.001)
+        assert [(o.status, o.attempts) for o in failed] == [("failed", 5)]
+        assert "HTTP 503" in (failed[0].error or "")
+        assert store.db.execute("SELECT count(*) FROM alert_sent").fetchone()[0] == 0
+        assert "HTTP 503" in store.db.execute("SELECT last_error FROM alerts").fetchone()[0]
+        again = send_alerts(cfg.alerts, store, now=_now(), backoff=0.001)
+    assert [o.status for o in again] == ["sent"]
+    stories = receiver.bodies[-1]["json"]["stories"]
+    assert len(stories) == again[0].count > 0
+    assert all("recognition" in s["topics"] for s in stories)
+    assert json.loads(invoke(config, "alerts", "list", "--json").output)[0]["last_error"] is None
+
+
+def test_email_goes_out_once_with_escaped_html(tmp_path: Path,
+                                               smtp_server: tuple[Mailbox, int]) -> None:
+    """SMTP delivers one email with a plain and an escaped HTML part, and never again."""
+    box, port = smtp_server
+    config = write_config(tmp_path, '[[alerts]]\nname = "mail"\nmode = "digest"\nevery = "6h"\n'
+                                    f'[alerts.smtp]\nhost = "127.0.0.1"\nport = {port}\n'
+                                    'from = "mediamon@example.org"\n'
+                                    'to = ["desk@example.org", "chief@example.org"]\n')
+    ingest(config)
+    with sqlite3.connect(tmp_path / "demo.db") as conn:
+        conn.execute("UPDATE items SET title = ?, url = 'javascript:alert(2)' WHERE id = "
+                     "(SELECT id FROM items WHERE kept = 1 ORDER BY score DESC LIMIT 1)",
+                     [f"Taliban {HOSTILE}"])
+    not_due = invoke(config, "alerts", "send")
+    assert "mail (smtp): not due" in not_due.output and box.messages == []
+    result = invoke(config, "alerts", "send", "--force")
+    assert result.exit_code == 0, result.output
+    assert len(box.messages) == 1
+    sender, rcpts, mail = box.messages[0]
+    assert sender == "mediamon@example.org"
+    assert rcpts == ["desk@example.org", "chief@example.org"]
+    assert mail["Subject"] == "[mediamon] mail: 14 new items"
+    parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in mail.walk()
+             if not p.is_multipart()}
+    assert f"Taliban {HOSTILE}" in parts["text/plain"]
+    assert "<script>" not in parts["text/html"] and "&lt;script&gt;" in parts["text/html"]
+    assert "javascript:" not in parts["text/html"] + parts["text/plain"]
+    with sqlite3.connect(tmp_path / "demo.db") as conn:
+        (linked,) = conn.execute("SELECT count(*) FROM items WHERE kept = 1 AND url LIKE "
+                                 "'http%'").fetchone()
+    assert 0 < linked == parts["text/html"].count('<a href="http')
+    assert "mail (smtp): nothing new" in invoke(config, "alerts", "send", "--force").output
+    assert len(box.messages) == 1
+    listed = invoke(config, "alerts", "list")
+    assert "digest every 6h" in listed.output and "mail" in listed.output
+
+
+@pytest.mark.parametrize(("alerts", "key", "reason"), [
+    ('[[alerts]]\nname = "a"\n', "alerts[0].webhook", "needs a webhook and/or"),
+    ('[[alerts]]\nname = "a"\nwebhook = "ftp://x"\n', "alerts[0].webhook", "not an http(s) URL"),
+    ('[[alerts]]\nname = "a"\nwebhook = "http://x"\nwhen = "posts"\n', "alerts[0].when",
+     'not one of: items, stories'),
+    ('[[alerts]]\nname = "a"\nwebhook = "http://x"\nevery = "2h"\n', "alerts[0].every",
+     'only for mode = "digest"'),
+    ('[[alerts]]\nname = "a"\nwebhook = "http://x"\nmode = "digest"\nevery = "6x"\n',
+     "alerts[0].every", "not a duration"),
+    ('[[alerts]]\nname = "a"\nwebhook = "http://x"\nmin_score = 2\n', "alerts[0].min_score",
+     "between 0 and 1"),
+    ('[[alerts]]\nname = "a"\nwebhook = "http://x"\ntopic = "nope"\n', "alerts[0].topic",
+     "not a topic"),
+    ('[[alerts]]\nname = "a"\nwebhook = "http://x"\n[[alerts]]\nname = "a"\nwebhook = "http://y"\n',
+     "alerts[1].name", "duplicate of alerts[0]"),
+    ('[[alerts]]\nname = "a"\nwebhok = "http://x"\n', "alerts[0].webhok", "did you mean"),
+    ('[[alerts]]\nname = "a"\n[alerts.smtp]\nhost = "h"\nfrom = "a@b.c"\n', "alerts[0].smtp.to",
+     "missing"),
+    ('[[alerts]]\nname = "a"\n[alerts.smtp]\nhost = "h"\nfrom = "a@b.c"\nto = ["x"]\n',
+     "alerts[0].smtp.to", "not an email address"),
+    ('[[alerts]]\nname = "a"\n[alerts.smtp]\nhost = "h"\nfrom = "a@b.c"\nto = "d@e.f"\n'
+     'username = "u"\n', "alerts[0].smtp.password_env", "name the environment variable"),
+    ('[[alerts]]\nname = "a"\n[alerts.smtp]\nhost = "h"\nfrom = "a@b.c"\nto = "d@e.f"\n'
+     'port = 70000\n', "alerts[0].smtp.port", "at most 65535"),
+])
+def test_config_errors_name_the_key(tmp_path: Path, alerts: str, key: str, reason: str) -> None:
+    """Each mistake in [[alerts]] names the file, the key and the reason."""
+    with pytest.raises(ConfigError) as info:
+        load_config(write_config(tmp_path, alerts))
+    assert info.value.key == key
+    assert reason in info.value.reason
+    assert str(info.value).startswith(f"{tmp_path / 'alerts.toml'}: {key}: ")
+
+
+def test_send_without_alerts_says_so(tmp_path: Path) -> None:
+    """`alerts send` with no [[alerts]] is a one-line error, not a silent success."""
+    result = invoke(write_config(tmp_path, ""), "alerts", "send")
+    assert result.exit_code == 1 and "no [[alerts]] configured" in result.output
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
