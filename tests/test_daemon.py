@@ -200,3 +200,26 @@ def test_config_changes_are_picked_up_by_the_periodic_check(tmp_path: Path) -> N
         asyncio.run(daemon.resync())
         active = {f.url for f in store.feeds()}
     assert active == {"http://127.0.0.1:9/b.xml"}
+
+
+def test_daemon_schedules_retention_daily(tmp_path: Path) -> None:
+    """The daemon registers the [retention] job: once a day, the first run soon after start."""
+    path = tmp_path / "mediamon.toml"
+    db = tmp_path / "m.db"
+    path.write_text(config_text(str(db), ["http://127.0.0.1:9/a.xml"]), encoding="utf-8")
+    seen = {}
+
+    async def main(daemon: Daemon) -> None:
+        running = asyncio.get_running_loop().create_task(daemon.run())
+        while daemon.scheduler.get_job("retention") is None and not running.done():
+            await asyncio.sleep(0.05)
+        job = daemon.scheduler.get_job("retention")
+        seen["interval"] = job.trigger.interval.total_seconds()
+        seen["first"] = (job.next_run_time - utcnow()).total_seconds()
+        daemon.request_stop()
+        await running
+
+    with Store(db) as store:
+        asyncio.run(main(Daemon(load_config(path), store, config_path=path)))
+    assert seen["interval"] == 86_400 and 0 < seen["first"] <= 120
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import sqlite3
@@ -11,7 +12,9 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import REPO
 
+from mediamon import housekeeping
 from mediamon.cli import cli
+from mediamon.config import load_config
 
 DEMO = REPO / "config" / "demo.toml"
 ITEM_COLUMNS = "id, title, summary, content, summary_html, content_html, authors, " \
@@ -123,6 +126,24 @@ def test_retention_deletes_old_unkept_items_and_logs_but_never_kept_ones(
     assert rows(db, "SELECT count(*) FROM stories WHERE items != (SELECT count(*) FROM "
                     "story_items si WHERE si.story_id = stories.id)")[0][0] == 0
     assert rows(db, "SELECT count(*) FROM items_fts")[0][0] == kept
+
+
+def test_daemon_retention_job_deletes_expired_unkept_items(demo_db: Path, tmp_path: Path) -> None:
+    """The daemon's daily job applies [retention] like vacuum, and does nothing without it."""
+    db = tmp_path / "copy.db"
+    with sqlite3.connect(demo_db) as src, sqlite3.connect(db) as dst:
+        src.backup(dst)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE items SET first_seen = '2020-01-01T00:00:00+00:00'")
+    kept = rows(db, "SELECT count(*) FROM items WHERE kept = 1")[0][0]
+    total = rows(db, "SELECT count(*) FROM items")[0][0]
+    plain = load_config(DEMO, db_override=str(db))
+    asyncio.run(housekeeping.daemon_job(lambda: plain))
+    assert rows(db, "SELECT count(*) FROM items")[0][0] == total > kept
+    config = load_config(retention_config(tmp_path, 'unkept_after = "30d"'),
+                         db_override=str(db))
+    asyncio.run(housekeeping.daemon_job(lambda: config))
+    assert rows(db, "SELECT kept, count(*) FROM items GROUP BY kept") == [(1, kept)]
 
 
 def test_vacuum_without_retention_deletes_nothing(demo_db: Path, tmp_path: Path) -> None:

@@ -109,6 +109,48 @@ def test_fast_ranked_path_equals_the_full_query(demo_db: Path, filters: Filters,
     store.close()
 
 
+def _reference(store: Store, text: str, filters: Filters) -> list[tuple[str, str]]:
+    """The first page as the plain joined query gives it: every match filtered, then ranked."""
+    where, params = filters.where()
+    return [(r[0], r[1]) for r in store.db.execute(
+        f"SELECT items.id, snippet(items_fts, -1, '[', ']', '…', 14), "
+        f"bm25(items_fts, 5.0, 2.0, 1.0) AS rank FROM items_fts "
+        f"JOIN items ON items.rowid = items_fts.rowid WHERE items_fts MATCH ? AND {where} "
+        f"ORDER BY rank, items.id LIMIT ?", [text, *params, filters.limit])]
+
+
+@pytest.mark.parametrize("candidates", [1, 1000])
+def test_feed_story_and_prefix_searches_equal_the_joined_query(
+        demo_db: Path, candidates: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Feed and story filters (filtered first), prefixes (one snippet cursor) and the fallback
+    give the page of the plain joined query."""
+    monkeypatch.setattr(query, "CANDIDATES", candidates)
+    store = Store(demo_db, readonly=True)
+    story = next(r["story"] for r in query.items(store, Filters(limit=1000, include_unkept=True))
+                 if r["story"])
+    cases = [Filters(limit=4, feed="Reuters"), Filters(limit=50, feed="1"),
+             Filters(limit=10, story=story[:8], include_unkept=True),
+             Filters(limit=2, language="en"), Filters(limit=50, include_unkept=True)]
+    compared = 0
+    for filters in cases:
+        for text in ("taliban", "russia OR afghanistan", "recogni*", "talib* OR russ*"):
+            got = [(r["id"], r["snippet"]) for r in search(store, text, filters)]
+            assert got == _reference(store, text, filters)
+            compared += bool(got)
+    store.close()
+    assert compared >= 10
+
+
+def test_feed_filter_has_an_index(tmp_path: Path) -> None:
+    """Migration m007 indexes item_feeds by feed, and the --feed filter reads it."""
+    store = Store(tmp_path / "new.db")
+    where, params = Filters(feed="Reuters").where()
+    plan = " ".join(str(row) for row in store.db.execute(
+        f"EXPLAIN QUERY PLAN SELECT id FROM items WHERE {where}", params).fetchall())
+    store.close()
+    assert "item_feeds_feed" in plan
+
+
 def test_rank_config_weights_titles(demo_db: Path) -> None:
     """The FTS5 rank is the weighted bm25 the search orders by (migration m005_desk)."""
     with sqlite3.connect(demo_db) as conn:

@@ -11,17 +11,28 @@
 A deleted item leaves its story (the story's item count and reach are recomputed, an empty
 story is removed) and its ``seen`` row stays, so polling does not store it again.
 
-This module decides nothing else and runs only when asked (``mediamon vacuum``).
+This module decides nothing else. Retention runs when asked (``mediamon vacuum``) and once
+a day in the daemon (``daemon_job``); only ``vacuum`` compacts.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from .store import Store, utc_iso
+
+if TYPE_CHECKING:
+    from .config import Config
+
+log = logging.getLogger("mediamon.housekeeping")
+
+DAEMON_SECONDS = 86_400.0  # how often the daemon applies [retention]
 
 
 @dataclass(frozen=True)
@@ -110,3 +121,23 @@ def vacuum(store: Store) -> dict[str, Any]:
     store.db.execute("VACUUM")
     store.db.execute("PRAGMA optimize")
     return {"before": before, "after": store.path.stat().st_size}
+
+
+async def daemon_job(get_config: Callable[[], Config]) -> None:
+    """Apply ``[retention]`` in a thread with its own connection, so deleting never holds up
+    the event loop; nothing to do without ``[retention]``. Never raises."""
+    config = get_config()
+    settings = config.retention
+    if settings == RetentionSettings():
+        return
+
+    def run() -> dict[str, int]:
+        with Store(config.db_path, stories=config.stories) as store:
+            return apply_retention(store, settings, now=datetime.now(UTC))
+
+    try:
+        done = await asyncio.to_thread(run)
+    except Exception:
+        log.exception("retention failed")
+        return
+    log.info("retention applied", extra={"fields": done})

@@ -204,6 +204,14 @@ class Daemon:
         self.scheduler.add_job(daemon_job, IntervalTrigger(seconds=DAEMON_SECONDS, timezone="UTC"),
                                args=[lambda: self.config], id="alerts", max_instances=1,
                                coalesce=True, misfire_grace_time=None)
+        # Issue 6: [retention] (housekeeping.py) once a day, the first a minute after start.
+        from . import housekeeping
+
+        self.scheduler.add_job(
+            housekeeping.daemon_job,
+            IntervalTrigger(seconds=housekeeping.DAEMON_SECONDS, timezone="UTC"),
+            args=[lambda: self.config], id="retention", max_instances=1, coalesce=True,
+            misfire_grace_time=None, next_run_time=now + timedelta(seconds=RESYNC_SECONDS))
         self.scheduler.start()
         log.info("daemon started", extra={"fields": {
             "feeds": len(self.store.feeds()), "db": str(self.store.path), "pid": os.getpid(),

@@ -276,6 +276,13 @@ def m006_alerts(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m007_search_feed_index(db: sqlite_utils.Database) -> None:
+    """Issue 6: the items of one feed without reading every ``item_feeds`` row, for the
+    search and listing filter ``--feed`` (its primary key starts with the item id)."""
+    db.execute("CREATE INDEX IF NOT EXISTS item_feeds_feed ON item_feeds(feed_id, item_id)")
+
+
 def schema_version() -> int:
     """The schema version this code writes: the number of registered migrations."""
     return len(migrations.pending(sqlite_utils.Database(memory=True)))
