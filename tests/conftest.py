@@ -62,3 +62,25 @@ def served_feeds(feed_server: FeedServer) -> FeedServer:  # noqa: F811
             ctype = "application/atom+xml"
         feed_server.add("/" + path.name, path.read_bytes(), content_type=ctype)
     return feed_server
+
+
+DEMO_CONFIG = REPO / "config" / "demo.toml"
+
+
+def invoke_demo(db: Path, *args: str, config: Path = DEMO_CONFIG):
+    """Run `mediamon` with the demo config (or ``config``) on the database ``db``."""
+    from click.testing import CliRunner
+
+    from mediamon.cli import cli
+
+    return CliRunner().invoke(cli, ["--config", str(config), "--db", str(db),
+                                    "--log-level", "error", *args])
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled demo feeds polled once with --keep-all (kept and not-kept items)."""
+    db = tmp_path_factory.mktemp("demo") / "demo.db"
+    result = invoke_demo(db, "run", "--once", "--keep-all")
+    assert result.exit_code == 0, result.output
+    return db

@@ -8,31 +8,16 @@ import json
 import sqlite3
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner, Result
+from conftest import DEMO_CONFIG as DEMO
 from conftest import REPO
+from conftest import invoke_demo as invoke
 
 from mediamon import housekeeping
-from mediamon.cli import cli
 from mediamon.config import load_config
 
-DEMO = REPO / "config" / "demo.toml"
 ITEM_COLUMNS = "id, title, summary, content, summary_html, content_html, authors, " \
                "categories, published, updated, first_seen, last_seen, language, " \
                "content_hash, kept, score, similarity, topics, explanation, dedup_key, guid, url"
-
-
-def invoke(db: Path, *args: str, config: Path = DEMO) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(config), "--db", str(db),
-                                    "--log-level", "error", *args])
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled demo feeds polled once with --keep-all."""
-    db = tmp_path_factory.mktemp("export") / "demo.db"
-    assert invoke(db, "run", "--once", "--keep-all").exit_code == 0
-    return db
 
 
 def rows(db: Path, sql: str) -> list[tuple]:

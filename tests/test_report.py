@@ -10,20 +10,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from conftest import REPO
+from conftest import invoke_demo as invoke
 
-from mediamon.cli import cli
 from mediamon.report import safe_url
 
-DEMO = REPO / "config" / "demo.toml"
 PERIOD = ["--since", "2025-06-30", "--until", "2025-07-07"]  # the demo feeds' week
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
-
-
-def invoke(db: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(DEMO), "--db", str(db),
-                                    "--log-level", "error", *args])
 
 
 @pytest.fixture(scope="module")

@@ -7,29 +7,11 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from click.testing import CliRunner, Result
-from conftest import REPO
+from conftest import invoke_demo as invoke
 
 import mediamon.query as query
-from mediamon.cli import cli
 from mediamon.query import Filters, search
 from mediamon.store import Store
-
-DEMO = REPO / "config" / "demo.toml"
-
-
-def invoke(db: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(DEMO), "--db", str(db),
-                                    "--log-level", "error", *args])
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled demo feeds polled once with --keep-all (kept and not-kept items)."""
-    db = tmp_path_factory.mktemp("search") / "demo.db"
-    result = invoke(db, "run", "--once", "--keep-all")
-    assert result.exit_code == 0, result.output
-    return db
 
 
 @pytest.fixture

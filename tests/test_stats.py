@@ -11,29 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from conftest import REPO
+from conftest import invoke_demo as invoke
 
-from mediamon.cli import cli
 from mediamon.stats import bar, chart, collect, sparkline
 from mediamon.store import Store
 
-DEMO = REPO / "config" / "demo.toml"
 PERIOD = ["--since", "2025-06-30", "--until", "2025-07-07"]  # the demo feeds' week
 NOW = datetime(2025, 7, 7, tzinfo=UTC)
-
-
-def invoke(db: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(DEMO), "--db", str(db),
-                                    "--log-level", "error", *args])
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled demo feeds polled once with --keep-all (kept and not-kept items)."""
-    db = tmp_path_factory.mktemp("stats") / "demo.db"
-    assert invoke(db, "run", "--once", "--keep-all").exit_code == 0
-    return db
 
 
 def query(db: Path, sql: str) -> list[tuple]:
