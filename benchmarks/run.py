@@ -162,7 +162,8 @@ def summarise(runs: list[dict[str, Any]], workload: dict[str, Any], feeds: int) 
 
 def table(summary: dict[str, dict[str, Any]]) -> str:
     base, reader = summary.get("sequential"), summary.get("reader")
-    head = ("| system | cold wall s (min-max) | items/s | feeds/s | cold CPU s | server CPU s (cold) "
+    head = ("| system | cold wall s (min-max) | items/s | feeds/s | cold CPU s "
+            "| server CPU s (cold) "
             "| re-poll wall s | re-poll CPU s | 304s on re-poll | peak RSS MB | peak PSS MB "
             "(with workers) | items stored | cold vs sequential | cold vs reader "
             "| cold CPU vs sequential | re-poll vs sequential |")
@@ -201,7 +202,8 @@ def revision(sources: set[str]) -> str:
         done = subprocess.run(["git", *cmd], cwd=HERE.parent, capture_output=True, text=True)
         return done.stdout.strip()
 
-    dirty = " with uncommitted changes" if git("status", "--porcelain", "--", "src", "config") else ""
+    changed = git("status", "--porcelain", "--", "src", "config")
+    dirty = " with uncommitted changes" if changed else ""
     return f"commit {git('rev-parse', '--short', 'HEAD') or '?'}{dirty}, mediamon source hash " \
            f"{', '.join(sorted(sources)) or 'n/a'}"
 
@@ -256,12 +258,14 @@ def main() -> None:
             urls_file.write_text("\n".join(workload["urls"]) + "\n")
             repo = snapshot(Path(tmp) / "snapshot") if args.snapshot else HERE.parent
             for rep in range(args.repeat):
-                order = args.systems[rep % len(args.systems):] + args.systems[:rep % len(args.systems)]
+                turn = rep % len(args.systems)
+                order = args.systems[turn:] + args.systems[:turn]
                 for system in order:
                     result = run_system(system, urls_file, Path(tmp) / f"{rep}-{system}",
                                         workload["stats"], args, repo)
                     runs[system].append(result)
-                    print(f"[{rep + 1}/{args.repeat}] {system}: cold {result['cold']['wall']:.2f} s,"
+                    print(f"[{rep + 1}/{args.repeat}] {system}: "
+                          f"cold {result['cold']['wall']:.2f} s,"
                           f" re-poll {result['repoll']['wall']:.3f} s", file=sys.stderr)
                     notes += check(result, args.feeds, sources)
     finally:

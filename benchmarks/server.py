@@ -93,7 +93,8 @@ class FeedServer:
             code, extra, body = 404, {}, b"not found"
         else:
             extra = {"Content-Type": doc.content_type, "ETag": doc.etag}
-            tags = {t.strip().removeprefix("W/") for t in headers.get("if-none-match", "").split(",")}
+            sent = headers.get("if-none-match", "").split(",")
+            tags = {t.strip().removeprefix("W/") for t in sent}
             code, body = (304, b"") if doc.etag in tags else (200, doc.body)
         self.counts[code] += 1
         return code, extra, body

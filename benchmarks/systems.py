@@ -8,8 +8,9 @@ prints one JSON line: per phase the wall time, the CPU seconds of this process a
 child processes it started and reaped (all threads, ``getrusage``: mediamon's parser workers
 are counted), the server's status counts and CPU, and what the system stored; plus the peak
 RSS of the process, the largest RSS of a child, and the peak proportional set size (PSS) of
-the process and its children together, sampled every 50 ms. Imports happen before any timing; each phase is timed from opening
-the database to closing it, as a fresh ``mediamon run --once`` would be.
+the process and its children together, sampled every 50 ms. Imports happen before any
+timing; each phase is timed from opening the database to closing it, as a fresh
+``mediamon run --once`` would be.
 
 - ``mediamon``: writes a config that ``extends`` the default one (its topics, keep rule and
   fetch limits) with the benchmark feeds, a database in DIR and ``jitter = "0s"``, then runs

@@ -13,6 +13,9 @@ The same seed always gives the same bytes, so every system and every run sees th
 documents. Nothing here touches the network or the file system (see ``write_to``).
 """
 
+# Russian and Dari text on purpose: Cyrillic letters that look Latin are not typos.
+# ruff: noqa: RUF001
+
 from __future__ import annotations
 
 import hashlib
@@ -29,14 +32,16 @@ OUTLETS = [
     ("TOLOnews", "tolonews.com"), ("Amu TV", "amu.tv"), ("Pajhwok", "pajhwok.com"),
     ("Khaama Press", "khaama.com"), ("Ariana News", "ariananews.af"), ("TASS", "tass.com"),
     ("RIA Novosti", "ria.ru"), ("Interfax", "interfax.ru"), ("Kommersant", "kommersant.ru"),
-    ("Dawn", "dawn.com"), ("The Express Tribune", "tribune.com.pk"), ("Al Jazeera", "aljazeera.com"),
+    ("Dawn", "dawn.com"), ("The Express Tribune", "tribune.com.pk"),
+    ("Al Jazeera", "aljazeera.com"),
     ("Reuters", "reuters.com"), ("BBC World", "bbc.co.uk"), ("The Diplomat", "thediplomat.com"),
     ("Eurasianet", "eurasianet.org"), ("Gazeta.uz", "gazeta.uz"), ("Xinhua", "xinhuanet.com"),
     ("The Hindu", "thehindu.com"), ("RFE/RL", "rferl.org"),
 ]
 SECTIONS = ["world", "asia", "politics", "economy", "business", "region", "latest"]
 PLACES = ["Kabul", "Tashkent", "Islamabad", "New Delhi", "Beijing", "Doha", "Tehran", "Dushanbe",
-          "Almaty", "Ankara", "Brussels", "Geneva", "Karachi", "Herat", "Mazar-i-Sharif", "Kandahar"]
+          "Almaty", "Ankara", "Brussels", "Geneva", "Karachi", "Herat", "Mazar-i-Sharif",
+          "Kandahar"]
 ACTORS = ["The central bank", "Finance ministers", "The World Bank", "A UN agency", "Officials",
           "Lawmakers", "Trade negotiators", "Aid groups", "The government", "Energy firms",
           "Regional leaders", "Health workers", "Farmers", "Exporters", "Investors", "Engineers"]

@@ -151,6 +151,20 @@ def test_story_keeps_first_outlet_title_and_reach() -> None:
     assert put(conn, "other", OTHER, NOW, "reuters.com") != story
 
 
+def test_a_spike_of_copies_indexes_only_the_first_members() -> None:
+    """Hundreds of reprints join one story, but only its first members enter the band index."""
+    from mediamon.story_store import INDEXED_PER_STORY
+
+    conn = index()
+    story = put(conn, "c0", TASS, NOW, "tass.com")
+    for i in range(1, 3 * INDEXED_PER_STORY):
+        assert put(conn, f"c{i}", TASS, NOW + timedelta(minutes=i), f"outlet{i}.example") == story
+    indexed = conn.execute("SELECT count(DISTINCT n) FROM story_bands").fetchone()[0]
+    assert indexed == INDEXED_PER_STORY
+    assert conn.execute("SELECT items, reach FROM stories").fetchone() == (
+        3 * INDEXED_PER_STORY, 3 * INDEXED_PER_STORY)
+
+
 def test_year_apart_copies_start_new_stories() -> None:
     """The same words a year later are a new event: outside the window, a new story."""
     conn = index()

@@ -137,6 +137,15 @@ def outlet_for(url: str | None, site_url: str | None = None, feed_url: str | Non
 # --- writing -------------------------------------------------------------------------------
 
 
+# Only a story's first members are put in the band index. A new copy is compared with
+# those, not with every earlier copy: in a news spike (hundreds of reprints of one wire
+# story within hours) the candidates per item stay bounded instead of growing with the
+# story, which made assignment cost quadratic in the spike (12 ms per item after 1,000
+# copies, measured with benchmarks/run.py). A copy that resembles only a late member, not
+# any of the first ones, starts its own story.
+INDEXED_PER_STORY = 16
+
+
 def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -198,10 +207,13 @@ def assign(
          round(decision.similarity, 4) if decision.via else None, stamp],
     )
     n = cur.lastrowid
-    conn.executemany(
-        "INSERT OR IGNORE INTO story_bands (key, t, n) VALUES (?, ?, ?)",
-        [(key, t, n) for key in fp.bands],
-    )
+    members = 0 if decision.story_id is None else conn.execute(
+        "SELECT items FROM stories WHERE id = ?", [story]).fetchone()[0]
+    if members < INDEXED_PER_STORY:
+        conn.executemany(
+            "INSERT OR IGNORE INTO story_bands (key, t, n) VALUES (?, ?, ?)",
+            [(key, t, n) for key in fp.bands],
+        )
     when = _iso(published)
     if decision.story_id is None:
         conn.execute(
