@@ -116,11 +116,46 @@ def _fold_lines(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+# Both HTML parsers (lexbor, html5ever in nh3) take time quadratic in the nesting depth:
+# 100,000 nested <div>s cost about a minute. Markup nested deeper than any real article
+# (issue 7) is reduced to its text. Void elements and those whose end tag may be left out
+# (<p>, <li>, ...) are not counted: the parsers close them implicitly.
+_MAX_DEPTH = 1000
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*?(/?)>")
+_UNCOUNTED_TAGS = frozenset({
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+    "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup",
+    "tbody", "thead", "tfoot", "colgroup", "caption", "rb", "rt", "rp", "rtc",
+})
+
+
+def _too_deep(markup: str) -> bool:
+    """True if the open elements of ``markup`` ever nest deeper than ``_MAX_DEPTH``."""
+    if markup.count("<") <= _MAX_DEPTH:
+        return False
+    depth = 0
+    for match in _TAG_RE.finditer(markup):
+        closing, name, self_closing = match.groups()
+        if self_closing or name.lower() in _UNCOUNTED_TAGS:
+            continue
+        depth = max(depth - 1, 0) if closing else depth + 1
+        if depth > _MAX_DEPTH:
+            return True
+    return False
+
+
+def _flat_text(markup: str) -> str:
+    """The text of markup too deep to parse: tags removed, entities decoded."""
+    return _fold_lines(html_lib.unescape(_TAG_RE.sub(" ", markup)))
+
+
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML fragment: one line per block, whitespace folded."""
     markup = _scrub(markup or "")
     if "<" not in markup and "&" not in markup:
         return _fold_lines(markup)  # plain text: no parser needed
+    if _too_deep(markup):
+        return _flat_text(markup)
     tree = LexborHTMLParser(markup)
     tree.strip_tags(_DROP_TAGS, recursive=True)
     body = tree.body
@@ -167,6 +202,8 @@ def sanitise_html(markup: str, base: str | None = None) -> str:
     markup = _scrub(markup or "")
     if not markup.strip():
         return ""
+    if _too_deep(markup):
+        return html_lib.escape(_flat_text(markup), quote=False)
     cleaner = _cleaner(base if is_http_url(base) else None)
     return _scrub(cleaner.clean(markup)).strip()
 
