@@ -16,11 +16,12 @@ import pytest
 
 from feedserver import FeedServer, Handler, config_text, rss
 from mediamon.config import load_config
-from mediamon.pipeline import Updater, _Writer, run_once
+from mediamon.fetch import fetch_feed, make_client
+from mediamon.pipeline import Updater, _Writer, process_body, run_once
 from mediamon.query import feed_health
 from mediamon.relevance import scorer_for
 from mediamon.store import FeedRow, Store
-from mediamon.types import FeedOutcome, Item, Match
+from mediamon.types import FeedOutcome, FetchResult, Item, Match
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -409,3 +410,38 @@ def test_a_killed_worker_process_is_replaced(feed_server: FeedServer, setup) -> 
     (outcome,) = asyncio.run(run())
     assert (outcome.status, outcome.new_items) == ("ok", 1)
     assert items_of(store, feed_server.url("/b")) == {"b1"}
+
+
+def test_item_edited_by_another_feed_meanwhile_is_linked_not_overwritten(
+        feed_server: FeedServer, setup) -> None:
+    """An item a worker saw as unchanged, then edited through another feed before this
+    feed's write, is linked to this feed and the newer version is kept."""
+    shared = "https://example.org/shared"
+    feed_server.add("/a", rss("Old", [(shared, "")]))
+    feed_server.add("/b", rss("Old", [(shared, "")]))
+    feed_server.add("/c", rss("New", [(shared, "")]))
+    urls = [feed_server.url(p) for p in ("/a", "/b", "/c")]
+    config_path, store = setup(urls)
+    poll(config_path, store, only=[urls[0]])
+    config = load_config(config_path)
+    updater = Updater(config, store, clock=Clock(), workers=0)
+    b = feed(store, urls[1])
+    body = rss("Old", [(shared, "")])
+    fetched = asyncio.run(_fetch_once(urls[1]))
+    assert fetched.body == body
+    processed = process_body(fetched, feed_url=b.url, scorer=updater.scorer, now=T0,
+                             known=store.seen_hashes)
+    assert len(processed.unchanged) == 1
+    poll(config_path, store, only=[urls[2]])  # the edit lands first
+    with store.transaction():
+        store.save_feed_pass(b.url, fetched, updater._fresh(processed), now=T0,
+                             next_fetch=None)
+    (title,) = store.db.execute("SELECT title FROM items").fetchone()
+    linked = {r[0] for r in store.db.execute(
+        "SELECT f.url FROM item_feeds i JOIN feeds f ON f.id = i.feed_id")}
+    assert title == f"New {shared}" and linked == set(urls)
+
+
+async def _fetch_once(url: str) -> FetchResult:
+    async with make_client() as client:
+        return await fetch_feed(client, url)

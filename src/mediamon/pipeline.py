@@ -716,20 +716,22 @@ class Updater:
                                             next_fetch=plan.next_fetch, state=state)
 
     def _fresh(self, processed: Processed) -> Sequence[ScoredItem]:
-        """The items to store, minus any passed as unchanged whose stored hash has changed
-        since the worker looked (another feed's pass updated it in between): such an item
-        has no match to store, and is left for a later pass."""
+        """The items to store. An item the worker passed as unchanged whose stored hash has
+        changed since (another feed's pass updated it meanwhile) carries the stored hash, so
+        the store only links it to this feed and keeps the newer version: it has no match
+        or HTML to store an update with."""
         if not processed.unchanged:
             return processed.scored
         unchanged = set(processed.unchanged)
         now_known = self.store.seen_hashes(unchanged)
-        stale = {s.item.id for s in processed.scored
-                 if s.item.id in unchanged and now_known.get(s.item.id) != s.item.content_hash}
-        if not stale:
-            return processed.scored
-        log.debug("items changed meanwhile, left for the next pass",
-                  extra={"fields": {"items": len(stale)}})
-        return [s for s in processed.scored if s.item.id not in stale]
+        fresh = []
+        for s in processed.scored:
+            current = now_known.get(s.item.id)
+            if s.item.id in unchanged and current is not None and \
+                    current != s.item.content_hash:
+                s = ScoredItem(replace(s.item, content_hash=current), s.match)
+            fresh.append(s)
+        return fresh
 
     async def _hold_host(self, feed: FeedRow, retry_after: float, now: datetime) -> None:
         """Retry-After on a 429/503: no request to that host until then, for any feed."""
