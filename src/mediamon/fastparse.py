@@ -82,6 +82,15 @@ _IMAGE_CHILDREN = frozenset({"title", "link", "url", "width", "height", "descrip
 _TEXTINPUT_CHILDREN = frozenset({"title", "link", "description", "name"})
 
 
+
+def _link_attrs(el: ET.Element) -> tuple[dict[str, str], str | None]:
+    """A link element's attributes with feedparser's defaults (rel alternate; type Atom for
+    rel=self, else HTML) and its target, from ``url``, ``uri`` or ``href``."""
+    attrs = _attrs(el)
+    attrs.setdefault("rel", "alternate")
+    attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
+    return attrs, attrs.get("url", attrs.get("uri", attrs.get("href")))
+
 class _Decline(Exception):
     """The document is outside what the fast path reproduces exactly."""
 
@@ -303,11 +312,7 @@ class _Entry:
             self.save("summary", value)
 
     def link(self, el: ET.Element) -> None:
-        attrs = _attrs(el)
-        attrs.setdefault("rel", "alternate")
-        attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self"
-                         else "text/html")
-        href = attrs.get("url", attrs.get("uri", attrs.get("href")))
+        attrs, href = _link_attrs(el)
         if href:
             attrs.pop("url", None)
             attrs.pop("uri", None)
@@ -567,11 +572,7 @@ class _Feed:
             _inert_subtree(el)
 
     def _link(self, el: ET.Element) -> None:
-        attrs = _attrs(el)
-        attrs.setdefault("rel", "alternate")
-        attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self"
-                         else "text/html")
-        href = attrs.get("url", attrs.get("uri", attrs.get("href")))
+        attrs, href = _link_attrs(el)
         if href:
             if attrs["rel"] == "alternate" and _map_type(attrs["type"]) in _HTML_TYPES:
                 self.link, self.link_set = _urljoin("", href), True
