@@ -295,6 +295,10 @@ class _Writer:
                         with self.store.transaction():  # a savepoint
                             results.append((True, fn()))
                     except Exception as exc:  # that pass is rolled back, the batch goes on
+                        if not self.store.db.conn.in_transaction:
+                            # SQLite rolled back the whole batch (the disk is full, an I/O
+                            # error): every pass in it failed, with this error.
+                            raise
                         results.append((False, exc))
         except Exception as exc:  # the commit itself failed: nothing of the batch is stored
             results = [(False, exc)] * len(batch)

@@ -445,8 +445,12 @@ class Store:
             try:
                 yield
             except BaseException:
-                conn.execute(f"ROLLBACK TO {name}")
-                conn.execute(f"RELEASE {name}")
+                # Some errors (SQLITE_FULL, SQLITE_IOERR) make SQLite roll back the whole
+                # transaction itself: then there is no savepoint left to return to, and the
+                # caller must see the original error, not "no such savepoint".
+                if conn.in_transaction:
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
                 raise
             else:
                 conn.execute(f"RELEASE {name}")
