@@ -73,6 +73,18 @@ class Filters:
     only_unkept: bool = False  # issue 6: --unkept, items stored but not kept (audits)
     story: str | None = None  # issue 6: items of this story (id or a prefix of it)
 
+    def date_clauses(self, column: str) -> tuple[list[str], list[Any]]:
+        """SQL conditions (and their parameters) for --since/--until on ``column``."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.since:
+            clauses.append(f"{column} >= ?")
+            params.append(utc_iso(self.since))
+        if self.until:
+            clauses.append(f"{column} < ?")
+            params.append(utc_iso(self.until))
+        return clauses, params
+
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
@@ -84,12 +96,9 @@ class Filters:
             clauses.append("items.id IN (SELECT item_id FROM story_items WHERE story_id "
                            "LIKE ? ESCAPE '\\')")
             params.append(re.sub(r"([\\%_])", r"\\\1", self.story.strip()) + "%")
-        if self.since:
-            clauses.append("items.published >= ?")
-            params.append(utc_iso(self.since))
-        if self.until:
-            clauses.append("items.published < ?")
-            params.append(utc_iso(self.until))
+        dates, date_params = self.date_clauses("items.published")
+        clauses += dates
+        params += date_params
         if self.topic:
             clauses.append(
                 "items.id IN (SELECT item_id FROM item_topics WHERE topic = ?)"
@@ -249,13 +258,7 @@ def _ranked_first(store: Store, query: str, filters: Filters) -> list[dict[str, 
 def _rowid_bounds(store: Store, filters: Filters) -> tuple[int | None, int | None]:
     """The smallest and largest rowid of the items the date filters allow (None, None when
     none is); the whole table without date filters."""
-    clauses, params = [], []
-    if filters.since:
-        clauses.append("published >= ?")
-        params.append(utc_iso(filters.since))
-    if filters.until:
-        clauses.append("published < ?")
-        params.append(utc_iso(filters.until))
+    clauses, params = filters.date_clauses("published")
     if not clauses:
         return -(2**63), 2**63 - 1
     lo, hi = store.db.execute(
