@@ -270,6 +270,7 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *,
 
     columns = ", ".join(("feed_id", *EXPORT_COLUMNS))
     marks = ", ".join("?" * (len(EXPORT_COLUMNS) + 1))
+    rowids: list[int] = []  # of the items inserted, for the full-text index
     with store.transaction():
         for record in records:
             if conn.execute("SELECT 1 FROM items WHERE id = ?", [record["id"]]).fetchone():
@@ -288,9 +289,11 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *,
                     value = int(bool(value))
                 values.append(value)
             try:
-                conn.execute(f"INSERT INTO items ({columns}) VALUES ({marks})", [first, *values])
+                cursor = conn.execute(f"INSERT INTO items ({columns}) VALUES ({marks})",
+                                      [first, *values])
             except Exception as exc:  # a NOT NULL or type problem in a hand-made line
                 raise ExportFormatError(f"item {record['id']}: {exc}") from None
+            rowids.append(cursor.lastrowid)
             for via in record["feeds"]:
                 conn.execute("INSERT OR IGNORE INTO item_feeds (item_id, feed_id, first_seen) "
                              "VALUES (?, ?, ?)", [record["id"], feed_id(via["url"], via.get(
@@ -303,6 +306,7 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *,
                          [record["id"], first, record["content_hash"], record["first_seen"]])
             _assign_story(store, record, first)
             stats["imported"] += 1
+        store.index_items(rowids)
     return stats
 
 

@@ -61,6 +61,8 @@ from .policy import Limits, Plan
 from .relevance import scorer_for
 from .score import Scorer
 from .store import FeedRow, ScoredItem, Store, utc_iso
+from .stories import StorySettings
+from .stories import fingerprint as story_fingerprint
 from .types import FeedOutcome, FetchResult, Item, Match, ParsedFeed, RawEntry
 
 log = logging.getLogger("mediamon.pipeline")
@@ -140,12 +142,15 @@ def process_body(
     now: datetime,
     keep_all: bool = False,
     known: KnownHashes | None = None,
+    stories: StorySettings | None = None,
 ) -> Processed:
     """parse -> normalise -> score. Raises ParseError for a body that is not a feed.
 
     With ``known`` (item id -> stored content hash), items whose hash is unchanged are not
     scored (they get ``UNCHANGED``), and HTML is sanitised only for items that may be
-    stored: kept ones, all with ``keep_all``, and changed ones.
+    stored: kept ones, all with ``keep_all``, and changed ones. With ``stories`` (the
+    store's settings), those items also carry their story fingerprint, and every item its
+    dedup key: work taken off the single writer, which would otherwise do it in order.
     """
     assert fetch.body is not None
     parsed, fast = parse_body(fetch.body, url=fetch.final_url or feed_url, headers=fetch.headers)
@@ -164,9 +169,15 @@ def process_body(
             unchanged.append(item.id)
             continue
         match = scorer.score_item(item)
+        fingerprint = None
         if match.kept or keep_all or old is not None or known is None:
             item = normalise_entry(entry, feed_url=feed_url, feed=parsed, now=now)
-        scored.append(ScoredItem(item, match))
+            if stories is not None and (match.kept or keep_all):
+                fingerprint = story_fingerprint(item.title, item.summary, stories)
+                item.site  # noqa: B018 (cached and pickled with the item, as dedup_key)
+        if stories is not None:
+            item.dedup_key  # noqa: B018 (computed here, cached and pickled with the item)
+        scored.append(ScoredItem(item, match, fingerprint))
     dates = [item.published for _, item in pairs if item.published_from_feed]
     ttl = parsed.ttl_minutes * 60.0 if parsed.ttl_minutes else None
     hint = max((h for h in (ttl, policy.sy_seconds(parsed.update_period,
@@ -182,6 +193,7 @@ class _Job:
     feed_url: str
     now: datetime
     keep_all: bool
+    stories: StorySettings | None = None
 
 
 _WORKER: dict[str, Any] = {}
@@ -239,7 +251,8 @@ def _worker_known(ids: Sequence[str]) -> dict[str, str]:
 def _process_job(job: _Job) -> Processed:
     try:
         return process_body(job.fetch, feed_url=job.feed_url, scorer=_WORKER["scorer"],
-                            now=job.now, keep_all=job.keep_all, known=_worker_known)
+                            now=job.now, keep_all=job.keep_all, known=_worker_known,
+                            stories=job.stories)
     except ParseError as exc:
         return Processed((), 0, None, None, None, error=exc.reason)
 
@@ -619,7 +632,7 @@ class Updater:
         return outcome
 
     async def _process(self, fetch: FetchResult, feed: FeedRow, now: datetime) -> Processed:
-        job = _Job(fetch, feed.url, now, self.keep_all)
+        job = _Job(fetch, feed.url, now, self.keep_all, self.store.stories)
         if self.workers > 0 and self._pool is None:
             self._pool = self._make_pool()
         if self._pool is None:
@@ -642,7 +655,7 @@ class Updater:
         try:
             return process_body(job.fetch, feed_url=job.feed_url, scorer=self.scorer,
                                 now=job.now, keep_all=job.keep_all,
-                                known=self.store.seen_hashes)
+                                known=self.store.seen_hashes, stories=job.stories)
         except ParseError as exc:
             return Processed((), 0, None, None, None, error=exc.reason)
 

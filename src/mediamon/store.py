@@ -29,9 +29,8 @@ from sqlite_utils.migrations import Migrations
 
 from . import story_store
 from .errors import StoreError
-from .stories import StorySettings
+from .stories import Fingerprint, StorySettings
 from .types import FeedOutcome, FeedSource, FetchResult, Item, Match, Validators
-from .urls import dedup_key
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -283,6 +282,17 @@ def m007_search_feed_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS item_feeds_feed ON item_feeds(feed_id, item_id)")
 
 
+@migrations()
+def m008_index_once_per_pass(db: sqlite_utils.Database) -> None:
+    """Issue 4: new items enter the full-text index once per feed pass
+    (``Store.index_items``), no longer through an AFTER INSERT trigger. FTS5 writes out its
+    pending terms at every statement savepoint, and each INSERT that fires a trigger opens
+    one, so the trigger wrote an index segment per item and then merged them all again:
+    about a fifth of the writer's time. The update and delete triggers stay (edits and
+    retention are rare)."""
+    db.execute("DROP TRIGGER IF EXISTS items_ai")
+
+
 def schema_version() -> int:
     """The schema version this code writes: the number of registered migrations."""
     return len(migrations.pending(sqlite_utils.Database(memory=True)))
@@ -375,7 +385,7 @@ def _shared_links(items: Iterable[Item]) -> set[str]:
     (a section page, a home page with a query) says nothing about which article it is."""
     titles: dict[str, set[str]] = {}
     for item in items:
-        key = dedup_key(item.canonical_url)
+        key = item.dedup_key
         if key is not None:
             titles.setdefault(key, set()).add(" ".join(item.title.casefold().split()))
     return {key for key, seen in titles.items() if len(seen) > 1}
@@ -385,6 +395,9 @@ def _shared_links(items: Iterable[Item]) -> set[str]:
 class ScoredItem:
     item: Item
     match: Match
+    # The item's story fingerprint, when a worker process computed it already (made with
+    # the Store's own ``stories`` settings); None: the writer computes it if it needs it.
+    fingerprint: Fingerprint | None = None
 
 
 class Store:
@@ -394,6 +407,7 @@ class Store:
                  stories: StorySettings | None = None) -> None:
         self.path = Path(path)
         self.stories = stories or StorySettings()  # the config's [stories] (issue 5)
+        self._unindexed: list[int] = []  # rowids a feed pass inserted, not yet in items_fts
         try:
             if not readonly:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -641,6 +655,7 @@ class Store:
         stamp = utc_iso(now)
         new = kept = updated = 0
         first_seen: list[tuple[str, ...]] = []  # profile terms of items never seen before
+        self._unindexed = []
         with self.transaction():
             feed_id = self.feed_id(feed_url)
             previous = self.seen_hashes(s.item.id for s in scored)
@@ -650,6 +665,10 @@ class Store:
             folded = story_store.aliases(self.db.conn, [s.item.id for s in scored])
             stored |= self._stored_ids(sorted(set(folded.values())))
             shared_links = _shared_links(s.item for s in scored)
+            # Dedup keys some stored item has: only those can fold a new item into a copy.
+            # Read once per pass; the keys this pass stores are added as it goes.
+            usable = {s.item.dedup_key for s in scored} - shared_links - {None}
+            known_keys = story_store.stored_keys(self.db.conn, usable)
             done: set[str] = set()
             for s in scored:
                 item, match = s.item, s.match
@@ -667,8 +686,11 @@ class Store:
                         self.db.execute("UPDATE seen SET content_hash = ? WHERE id = ?",
                                         [item.content_hash, item.id])
                     continue
-                if old_hash is None and self._fold_copy(item, feed_id, stamp, shared_links):
+                if old_hash is None and item.dedup_key in known_keys and \
+                        self._fold_copy(item, feed_id, stamp):
                     continue
+                if item.dedup_key in usable:
+                    known_keys.add(item.dedup_key)  # it may be stored below
                 if old_hash is None:
                     new += 1
                     if match.doc_terms is not None:
@@ -680,7 +702,7 @@ class Store:
                     )
                     if match.kept or keep_all:
                         kept += int(match.kept)
-                        self._insert_item(item, match, feed_id, stamp)
+                        self._insert_item(item, match, feed_id, stamp, s.fingerprint)
                 elif item.id in stored:
                     self._link_feed(item.id, feed_id, stamp)
                     if old_hash != item.content_hash:
@@ -699,7 +721,7 @@ class Store:
                     if match.kept or keep_all:
                         kept += int(match.kept)
                         updated += 1
-                        self._insert_item(item, match, feed_id, stamp)
+                        self._insert_item(item, match, feed_id, stamp, s.fingerprint)
             outcome = FeedOutcome(
                 url=feed_url,
                 status=fetch.status,
@@ -717,6 +739,7 @@ class Store:
                                     feed_title=feed_title, site_url=site_url, state=state)
             self._log_fetch(feed_id, outcome, started=stamp)
             self._grow_background(first_seen)
+            self.index_items(self._unindexed)
         return outcome
 
     def save_feed_failure(
@@ -740,6 +763,17 @@ class Store:
                                     state=state)
             self._log_fetch(feed_id, outcome, started=utc_iso(now))
         return outcome
+
+    def index_items(self, rowids: Sequence[int]) -> None:
+        """Add newly inserted items to the full-text index, in one statement (see
+        ``m008_index_once_per_pass``): whoever inserts into ``items`` calls this in the
+        same transaction."""
+        for chunk in range(0, len(rowids), 500):
+            part = list(rowids[chunk : chunk + 500])
+            self.db.execute(
+                "INSERT INTO items_fts (rowid, title, summary, content) "
+                f"SELECT rowid, title, summary, content FROM items "
+                f"WHERE rowid IN ({','.join('?' * len(part))})", part)
 
     def _grow_background(self, documents: Sequence[Sequence[str]]) -> None:
         """Count new items into the background document frequencies (issue 3)."""
@@ -791,13 +825,12 @@ class Store:
             "explanation": json.dumps(match.explanation(), ensure_ascii=False),
         }
 
-    def _fold_copy(self, item: Item, feed_id: int, stamp: str | None,
-                   shared_links: set[str]) -> bool:
+    def _fold_copy(self, item: Item, feed_id: int, stamp: str | None) -> bool:
         """Issue 5: if a never-seen item is a copy of a stored one (same dedup key; within one
-        feed also the same title), remember it as a copy of that item and link this feed."""
-        key = dedup_key(item.canonical_url)
-        if key is None or key in shared_links:
-            return False
+        feed also the same title), remember it as a copy of that item and link this feed.
+        The caller has checked that the key is a usable one that some stored item has."""
+        key = item.dedup_key
+        assert key is not None
         found = story_store.find_copy(self.db.conn, item_id=item.id, key=key,
                                       title=item.title, feed_id=feed_id)
         if found is None:
@@ -813,27 +846,33 @@ class Store:
         self._link_feed(target, feed_id, stamp)
         return True
 
-    def _assign_story(self, item: Item, feed_id: int, stamp: str | None) -> None:
+    def _assign_story(self, item: Item, feed_id: int, stamp: str | None,
+                      fingerprint: Fingerprint | None = None) -> None:
         """Issue 5: put a newly stored item into its story, in the pass's transaction."""
-        site_url, feed_url, name = self.db.execute(
-            "SELECT site_url, url, name FROM feeds WHERE id = ?", [feed_id]).fetchone()
+        outlet = item.site  # story_store.outlet_for, the item's link first
+        if outlet is None:
+            site_url, feed_url, name = self.db.execute(
+                "SELECT site_url, url, name FROM feeds WHERE id = ?", [feed_id]).fetchone()
+            outlet = story_store.outlet_for(None, site_url, feed_url, name)
         story_store.assign(
             self.db.conn, item_id=item.id, title=item.title, summary=item.summary,
-            published=item.published,
-            outlet=story_store.outlet_for(item.canonical_url, site_url, feed_url, name),
-            settings=self.stories, stamp=stamp or "",
+            published=item.published, outlet=outlet, settings=self.stories,
+            stamp=stamp or "", fp=fingerprint,
         )
 
-    def _insert_item(self, item: Item, match: Match, feed_id: int, stamp: str | None) -> None:
+    def _insert_item(self, item: Item, match: Match, feed_id: int, stamp: str | None,
+                     fingerprint: Fingerprint | None = None) -> None:
         cols = self._item_columns(item, match, stamp)
         cols.update(id=item.id, feed_id=feed_id, first_seen=stamp,
-                    dedup_key=dedup_key(item.canonical_url))
+                    dedup_key=item.dedup_key)
         names = ", ".join(cols)
         marks = ", ".join("?" * len(cols))
-        self.db.execute(f"INSERT INTO items ({names}) VALUES ({marks})", list(cols.values()))
+        cursor = self.db.execute(f"INSERT INTO items ({names}) VALUES ({marks})",
+                                 list(cols.values()))
+        self._unindexed.append(cursor.lastrowid)
         self._link_feed(item.id, feed_id, stamp)
         self._save_topics(item.id, match)
-        self._assign_story(item, feed_id, stamp)
+        self._assign_story(item, feed_id, stamp, fingerprint)
 
     def _update_item(self, item: Item, match: Match, stamp: str | None,
                      feed_id: int | None = None) -> None:
@@ -841,7 +880,7 @@ class Store:
         # Issue 5: keep the version being replaced, and re-index the words of an edit.
         changed = story_store.save_version(self.db.conn, item_id=item.id, new=cols,
                                            feed_id=feed_id, stamp=stamp or "")
-        cols["dedup_key"] = dedup_key(item.canonical_url)
+        cols["dedup_key"] = item.dedup_key
         sets = ", ".join(f"{name} = ?" for name in cols)
         self.db.execute(f"UPDATE items SET {sets} WHERE id = ?", [*cols.values(), item.id])
         self.db.execute("DELETE FROM item_topics WHERE item_id = ?", [item.id])

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +32,7 @@ from typing import Any
 from .stories import (
     Candidate,
     Decision,
+    Fingerprint,
     StorySettings,
     band_keys,
     decide,
@@ -159,22 +159,15 @@ def candidates(
         return []
     low, high = t - settings.window_minutes, t + settings.window_minutes
     marks = ",".join("?" * len(band_keys))
-    hits = Counter(
-        n for (n,) in conn.execute(
-            f"SELECT n FROM story_bands WHERE key IN ({marks}) AND t BETWEEN ? AND ?",
-            [*band_keys, low, high],
-        )
+    rows = conn.execute(
+        f"SELECT i.item_id, i.story_id, i.t, i.terms, b.shared FROM "
+        f"(SELECT n, count(*) AS shared FROM story_bands "
+        f" WHERE key IN ({marks}) AND t BETWEEN ? AND ? GROUP BY n) AS b "
+        f"JOIN story_items AS i ON i.n = b.n",
+        [*band_keys, low, high],
     )
-    found = []
-    for chunk in _chunks(list(hits)):
-        rows = conn.execute(
-            f"SELECT n, item_id, story_id, t, terms FROM story_items "
-            f"WHERE n IN ({','.join('?' * len(chunk))})",
-            list(chunk),
-        )
-        for n, item_id, story_id, when, blob in rows:
-            found.append(Candidate(item_id, story_id, when, unpack_terms(blob), hits[n]))
-    return found
+    return [Candidate(item_id, story_id, when, unpack_terms(blob), shared)
+            for item_id, story_id, when, blob, shared in rows]
 
 
 def assign(
@@ -187,16 +180,20 @@ def assign(
     outlet: str | None,
     settings: StorySettings,
     stamp: str,
+    fp: Fingerprint | None = None,
 ) -> Decision:
     """Put one stored item into a story (an existing one or its own) and index it.
 
-    Returns the decision; an item that already has a story keeps it.
+    ``fp``: the item's fingerprint, if computed already (``stories.fingerprint`` of this title
+    and summary under these settings). Returns the decision; an item that already has a
+    story keeps it.
     """
     row = conn.execute(
         "SELECT story_id FROM story_items WHERE item_id = ?", [item_id]).fetchone()
     if row is not None:
         return Decision(row[0])
-    fp = fingerprint(title, summary, settings)
+    if fp is None:
+        fp = fingerprint(title, summary, settings)
     t = minutes(published)
     decision = decide(fp, t, candidates(conn, fp.bands, t, settings), settings)
     story = decision.story_id or story_id_for(item_id)
@@ -267,6 +264,16 @@ def reindex(conn: Any, *, item_id: str, title: str, summary: str,
 def same_title(a: str, b: str) -> bool:
     """Titles equal up to case, accents and spacing."""
     return " ".join(fold(a).split()) == " ".join(fold(b).split())
+
+
+def stored_keys(conn: Any, keys: Iterable[str]) -> set[str]:
+    """Those of ``keys`` that some stored item has as its dedup key."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted(keys)):
+        found.update(key for (key,) in conn.execute(
+            f"SELECT DISTINCT dedup_key FROM items WHERE dedup_key IN ({','.join('?' * len(chunk))})",
+            list(chunk)))
+    return found
 
 
 def find_copy(conn: Any, *, item_id: str, key: str, title: str, feed_id: int) -> tuple[str, str] | None:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
+
+from .urls import dedup_key, site_of
 
 FetchStatus = Literal["ok", "not_modified", "error", "gone", "postponed"]
 # "postponed" is only ever a FeedOutcome: the feed was not fetched because its server
@@ -114,6 +117,18 @@ class Item:
     def text(self) -> str:
         """Title, summary and content joined: what topics are matched against."""
         return "\n".join(part for part in (self.title, self.summary, self.content) if part)
+
+    @cached_property
+    def dedup_key(self) -> str | None:
+        """``urls.dedup_key`` of the canonical URL (issue 5). Cached, and pickled with the
+        item: a worker process computes it, so the single writer does not have to."""
+        return dedup_key(self.canonical_url)
+
+    @cached_property
+    def site(self) -> str | None:
+        """``urls.site_of`` the canonical URL: the outlet of a stored item. Cached like
+        ``dedup_key``."""
+        return site_of(self.canonical_url)
 
 
 @dataclass(frozen=True)
