@@ -112,7 +112,10 @@ def _scrub(text: str) -> str:
 
 
 def _fold_lines(text: str) -> str:
-    lines = (_SPACE_RE.sub(" ", line).strip() for line in _scrub(text).split("\n"))
+    text = _scrub(text)
+    if "\n" not in text:  # most titles, names and categories: one line
+        return _SPACE_RE.sub(" ", text).strip()
+    lines = (_SPACE_RE.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
 
@@ -149,8 +152,25 @@ def _flat_text(markup: str) -> str:
     return _fold_lines(html_lib.unescape(_TAG_RE.sub(" ", markup)))
 
 
+# Rendered texts are remembered for a while: an item about to be stored is normalised a
+# second time with its HTML (pipeline.process_body), and authors and tags repeat. Only
+# short texts are kept, so hostile 10 MB bodies never pile up in the cache.
+_CACHED_MAX = 16_384
+
+
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML fragment: one line per block, whitespace folded."""
+    if markup and len(markup) <= _CACHED_MAX:
+        return _cached_html_to_text(markup)
+    return _html_to_text(markup)
+
+
+@lru_cache(maxsize=1024)
+def _cached_html_to_text(markup: str) -> str:
+    return _html_to_text(markup)
+
+
+def _html_to_text(markup: str) -> str:
     markup = _scrub(markup or "")
     if "<" not in markup and "&" not in markup:
         return _fold_lines(markup)  # plain text: no parser needed
@@ -171,8 +191,16 @@ def html_to_text(markup: str) -> str:
     return _fold_lines(body.text(deep=True))
 
 
+# Text that plain_title would return unchanged: words of printable characters other than
+# markup and entity starts, one space apart (a fast path for most titles, authors, tags).
+_PLAIN_RE = re.compile(r"[^\s<&\x00-\x1f\x7f-\x9f\ufeff\ud800-\udfff]+"
+                       r"(?: [^\s<&\x00-\x1f\x7f-\x9f\ufeff\ud800-\udfff]+)*")
+
+
 def plain_title(value: str | None) -> str:
     """A one-line plain-text title: markup removed, entities decoded (twice if needed)."""
+    if value and _PLAIN_RE.fullmatch(value):
+        return value
     text = html_to_text(value or "")
     # Markup or entities left after one rendering: the feed escaped the title twice.
     if _ESCAPED_HTML_RE.search(text):

@@ -189,15 +189,20 @@ def _permutations(count: int) -> tuple[tuple[int, int], ...]:
     return tuple((rng.getrandbits(64) | 1, rng.getrandbits(64)) for _ in range(count))
 
 
+@lru_cache(maxsize=32_768)
+def _term_minhashes(x: int, count: int) -> array[int]:
+    """The ``count`` permuted values of one term hash. Words repeat from item to item, so
+    they are computed once per term (a compact array: 32,768 terms take about 7 MB)."""
+    return array("I", [((a * x + b) & _M64) >> 32 for a, b in _permutations(count)])
+
+
 def minhash(hashes: Iterable[int], count: int) -> tuple[int, ...]:
     """``count`` MinHash values of a set of 32-bit term hashes (empty set: all 2^32)."""
     values = list(hashes)
     if not values:
         return (1 << 32,) * count
-    # A list comprehension per hash function: this loop is most of an item's CPU time.
-    return tuple(
-        min([((a * x + b) & _M64) >> 32 for x in values]) for a, b in _permutations(count)
-    )
+    # Column-wise minimum of each term's permuted values, in C (map, zip, min).
+    return tuple(map(min, zip(*[_term_minhashes(x, count) for x in values], strict=True)))
 
 
 def band_keys(hashes: Iterable[int], bands: int, rows: int) -> tuple[int, ...]:
@@ -282,8 +287,9 @@ def decide(
     best: tuple[float, int, str] | None = None
     chosen: Candidate | None = None
     compared = 0
+    window, min_terms = settings.window_minutes, settings.min_terms
     for cand in candidates:
-        if abs(cand.t - t) > settings.window_minutes or len(cand.terms) < settings.min_terms:
+        if abs(cand.t - t) > window or len(cand.terms) < min_terms:
             continue
         compared += 1
         sim = jaccard(fp.terms, cand.terms)

@@ -27,6 +27,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from .stories import (
@@ -166,8 +167,15 @@ def candidates(
         f"JOIN story_items AS i ON i.n = b.n",
         [*band_keys, low, high],
     )
-    return [Candidate(item_id, story_id, when, unpack_terms(blob), shared)
+    return [Candidate(item_id, story_id, when, _term_set(blob), shared)
             for item_id, story_id, when, blob, shared in rows]
+
+
+@lru_cache(maxsize=4096)
+def _term_set(blob: bytes) -> frozenset[int]:
+    """A stored item's term hashes as a set. The first members of busy stories are
+    candidates for every new copy, so their sets are kept (keyed by the blob itself)."""
+    return frozenset(unpack_terms(blob))
 
 
 def assign(

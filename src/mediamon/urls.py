@@ -43,6 +43,7 @@ spelling shown and stored, the key is only compared.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, url_query_cleaner
@@ -109,6 +110,11 @@ def is_http_url(u: object) -> bool:
     """True when ``u`` is an absolute http(s) URL with a host."""
     if not isinstance(u, str):
         return False
+    return _is_http_url(u)
+
+
+@lru_cache(maxsize=4096)  # the same feed URL and bases are asked about for every item
+def _is_http_url(u: str) -> bool:
     try:
         parts = urlsplit(u.strip(_STRIP))
         return parts.scheme.lower() in _HTTP_SCHEMES and bool(parts.hostname)
@@ -128,9 +134,34 @@ def canonical_url(url: str | None, *, base: str | None = None) -> str | None:
     url = url.strip(_STRIP)
     if not url:
         return None
-    try:
-        if base:
+    if base:
+        try:
             url = urljoin(base.strip(_STRIP), url)
+        except (ValueError, UnicodeError):
+            return None
+    if len(url) > _CACHED_MAX:
+        return _canonical(url)
+    canonical = _cache.get(url, "")
+    if canonical != "":  # "" is never a result: a miss
+        return canonical
+    if len(_cache) >= _CACHE_SIZE:
+        _cache.clear()
+    canonical = _cache[url] = _canonical(url)
+    if canonical is not None:
+        _cache[canonical] = canonical  # canonical_url is idempotent
+    return canonical
+
+
+# Links are canonicalised more than once on their way to the store (the item's canonical
+# URL, then its dedup key and site), and w3lib's canonicalize_url is the costly part, so
+# results are remembered; the cache starts afresh when full. Long URLs are not kept.
+_CACHE_SIZE = 8192
+_CACHED_MAX = 2048
+_cache: dict[str, str | None] = {}
+
+
+def _canonical(url: str) -> str | None:
+    try:
         if not is_http_url(url):
             return None
         url = canonicalize_url(url, keep_blank_values=True, keep_fragments=False)
