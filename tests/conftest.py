@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,6 +64,27 @@ def served_feeds(feed_server: FeedServer) -> FeedServer:  # noqa: F811
             ctype = "application/atom+xml"
         feed_server.add("/" + path.name, path.read_bytes(), content_type=ctype)
     return feed_server
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 20.0) -> bool:
+    """Poll ``predicate`` every 0.1 s until it is true (True) or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def fetch_count(db: Path) -> int:
+    """Rows in a database's fetch log: feed passes committed so far (0 before the schema)."""
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return conn.execute("SELECT count(*) FROM fetch_log").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0  # schema not created yet
 
 
 DEMO_CONFIG = REPO / "config" / "demo.toml"

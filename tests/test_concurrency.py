@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,17 @@ from feedserver import config_text
 from mediamon.config import load_config
 from mediamon.pipeline import run_once
 from mediamon.store import Store
+from test_serve import get
+from test_xss import serving  # `mediamon serve` on loopback, as tests/test_serve.py starts it
 
 FEEDS = 3
 ITEMS = 40  # per feed and round
 WRITER_ROUNDS = 20
 READER_ROUNDS = 5
 READERS = (["items"], ["search", "taliban"], ["stats"])
+# Datasette pages read in a loop while the writer runs: tables, a search, a canned query.
+PAGES = ("/items", "/feeds", "/items?_search=taliban", "/todays_kept_items",
+         "/items.json?_shape=array&_search=taliban")
 
 
 def feed_body(feed: int, round_: int, items: int = ITEMS) -> bytes:
@@ -58,8 +64,10 @@ def ingest(config: Path, store: Store) -> list:
 
 
 def test_readers_never_see_a_locked_database_while_the_writer_ingests(tmp_path: Path) -> None:
-    """A writer ingesting for a fixed number of rounds and three CLI readers looping for a
-    fixed number of rounds: every reader exits 0, none says "database is locked"."""
+    """A writer ingesting for a fixed number of rounds, three CLI readers looping for a
+    fixed number of rounds, and Datasette (`mediamon serve`) answering page requests until
+    the writer is done: every reader exits 0, every page is a 200, and none says "database
+    is locked"."""
     config, db, paths = setup(tmp_path)
     with Store(db) as store:
         ingest(config, store)  # the readers need a database to open
@@ -67,7 +75,8 @@ def test_readers_never_see_a_locked_database_while_the_writer_ingests(tmp_path: 
     results: list[tuple[list[str], int, str]] = []
     writer_errors: list[BaseException] = []
     writer_rounds = [0]
-    start = threading.Barrier(1 + len(READERS))
+    start = threading.Barrier(2 + len(READERS))
+    pages: list[tuple[str, int, str, bool]] = []  # path, status, body, while writing
 
     def writer() -> None:
         try:
@@ -90,13 +99,36 @@ def test_readers_never_see_a_locked_database_while_the_writer_ingests(tmp_path: 
                  *args], capture_output=True, text=True, env=env, timeout=60)
             results.append((args, proc.returncode, proc.stdout + proc.stderr))
 
-    threads = [threading.Thread(target=writer)]
-    threads += [threading.Thread(target=reader, args=(args,)) for args in READERS]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    def browser(base: str) -> None:
+        start.wait()
+        deadline = time.monotonic() + 120
+        while writer_rounds[0] < WRITER_ROUNDS and not writer_errors \
+                and time.monotonic() < deadline:
+            for page in PAGES:
+                writing = writer_rounds[0] < WRITER_ROUNDS
+                try:
+                    status, body = get(base + page)
+                except OSError as exc:
+                    status, body = -1, repr(exc).encode()
+                pages.append((page, status, body.decode(errors="replace"), writing))
+
+    with serving(config, db) as base:
+        threads = [threading.Thread(target=writer), threading.Thread(target=browser,
+                                                                     args=(base,))]
+        threads += [threading.Thread(target=reader, args=(args,)) for args in READERS]
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        elapsed = time.monotonic() - started
+    print(f"{writer_rounds[0]} writer rounds, {len(results)} CLI reads, {len(pages)} "
+          f"Datasette pages ({sum(p[3] for p in pages)} while writing) in {elapsed:.1f} s")
     assert not any(t.is_alive() for t in threads)
+    assert sum(writing for *_, writing in pages) >= 2 * len(PAGES)
+    bad_pages = [(p, s, body[-300:]) for p, s, body, _ in pages
+                 if s != 200 or "database is locked" in body.lower()]
+    assert bad_pages == []
     assert not writer_errors, writer_errors
     assert writer_rounds[0] == WRITER_ROUNDS
     assert len(results) == len(READERS) * READER_ROUNDS

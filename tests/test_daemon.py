@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import fetch_count, wait_for
 from feedserver import FeedServer, Handler, config_text, rss
 from mediamon.config import load_config
 from mediamon.pipeline import utcnow
@@ -28,25 +29,6 @@ def start_daemon(config: Path, *extra: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def fetch_count(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            return conn.execute("SELECT count(*) FROM fetch_log").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0  # schema not created yet
 
 
 def stop(proc: subprocess.Popen[str], timeout: float = 15.0) -> tuple[int, str]:

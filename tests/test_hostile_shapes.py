@@ -4,6 +4,9 @@ dates and ttls and 100,000 items give a clean result or a clear error, never an 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import FEEDS
+from feedserver import FeedServer, config_text
+from feedserver import rss as served_rss
 from mediamon.cli import cli
 from mediamon.errors import ParseError
 from mediamon.normalise import html_to_text, normalise_feed, sanitise_html
@@ -200,3 +205,107 @@ def test_run_once_survives_every_shape_and_keeps_the_good_feed(tmp_path: Path,
         Path(good).read_bytes(), url=good).entries)
     assert status[paths[-1]] == "error" and status[paths[-2]] == "error"
     assert all(per_feed.get(p) == 1 for p in paths[:-2]), per_feed
+
+
+# -- A 2 GB body and a gzip bomb through a real `run --once` process -------------------------
+
+BODY_CAP = 32_000_000  # fetch.max_bytes for the runs below ("32MB")
+TWO_GB = 2 * 1024**3
+GOOD_ITEMS = [(f"good-{k}", "") for k in range(20)]
+
+
+# Runs `mediamon` in a fresh interpreter and, as it exits, writes its VmHWM (peak RSS, kB) to
+# the file named by its first argument. VmHWM belongs to the memory map made at exec, so
+# unlike ru_maxrss (which Linux raises at exec to the spawning process's peak) it does not
+# count this test process's memory.
+PEAK_WRAPPER = """
+import sys
+from mediamon.cli import main
+peak_file = sys.argv.pop(1)
+try:
+    main()
+finally:
+    with open("/proc/self/status") as status:
+        hwm = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(peak_file, "w") as out:
+        out.write(hwm)
+"""
+
+
+def run_process(config: Path, timeout: float = 120) -> tuple[int, str, int, float]:
+    """`mediamon run --once` as a child process; returns (exit status, output, peak RSS of
+    the mediamon process in bytes, seconds)."""
+    out = config.with_suffix(".out")
+    peak_file = config.with_suffix(".peak")
+    started = time.monotonic()
+    with out.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-c", PEAK_WRAPPER, str(peak_file),
+                                 "--config", str(config), "--log-level", "error", "run",
+                                 "--once"], stdout=sink, stderr=subprocess.STDOUT)
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail(f"run --once took over {timeout} s: {out.read_text()[-2000:]}")
+    elapsed = time.monotonic() - started
+    peak = int(peak_file.read_text()) * 1024
+    return code, out.read_text(errors="replace"), peak, elapsed
+
+
+def run_feeds(tmp_path: Path, name: str, urls: list[str]) -> tuple[Path, int, str, int, float]:
+    """`run --once` over ``urls`` with a 32 MB body cap, in a child process."""
+    db = tmp_path / f"{name}.db"
+    config = tmp_path / f"{name}.toml"
+    config.write_text(config_text(str(db), urls, fetch='timeout = "30s"\nmax_bytes = "32MB"'),
+                      encoding="utf-8")
+    code, output, peak, elapsed = run_process(config)
+    return db, code, output, peak, elapsed
+
+
+@pytest.fixture(scope="module")
+def rss_baseline(tmp_path_factory: pytest.TempPathFactory) -> int:
+    """Peak RSS of `run --once` over the good feed alone (same config, same server)."""
+    with FeedServer() as server:
+        server.add("/good.xml", served_rss("Good", GOOD_ITEMS))
+        _db, code, output, peak, _elapsed = run_feeds(
+            tmp_path_factory.mktemp("rss"), "baseline", [server.url("/good.xml")])
+    assert code == 0, output
+    return peak
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape", ["2GB-content-length", "2GB-chunked", "gzip-bomb-8GB"])
+def test_a_2gb_body_or_a_gzip_bomb_keeps_memory_under_the_cap(
+        tmp_path: Path, rss_baseline: int, shape: str,
+        record_property: pytest.RecordProperty) -> None:
+    """A real `run --once` process polling a good feed and a hostile one (2 GB streamed with or
+    without a Content-Length, or gzip inflating to 8 GB): peak RSS stays within the good-feed
+    baseline plus twice the body cap, the server sends a small fraction of the body, the
+    hostile feed records the cap as its one-line error, and the good feed is stored."""
+    with FeedServer() as server:
+        server.add("/good.xml", served_rss("Good", GOOD_ITEMS))
+        if shape == "gzip-bomb-8GB":
+            server.gzip_bomb("/hostile.xml", 8 * 1024**3)
+        else:
+            server.huge("/hostile.xml", TWO_GB, chunked=shape == "2GB-chunked")
+        good, hostile = server.url("/good.xml"), server.url("/hostile.xml")
+        db, code, output, peak, elapsed = run_feeds(tmp_path, "hostile", [hostile, good])
+        server.close()  # join the handler: bytes_sent is final
+        sent = server.bytes_sent("/hostile.xml")
+    figures = {"peak_rss_mib": round(peak / 2**20, 1), "baseline_rss_mib":
+               round(rss_baseline / 2**20, 1), "sent_mib": round(sent / 2**20, 2),
+               "seconds": round(elapsed, 2)}
+    record_property("figures", figures)
+    print(shape, figures)
+    assert code == 0 and "1 feed(s) failed" in output, output
+    assert peak < rss_baseline + 2 * BODY_CAP, figures
+    assert sent < (BODY_CAP + 16 * 2**20 if shape == "2GB-chunked" else 16 * 2**20), figures
+    assert elapsed < 30, figures
+    with sqlite3.connect(db) as conn:
+        status = {url: (s, e) for url, s, e in conn.execute(
+            "SELECT url, last_status, last_error FROM feeds")}
+        stored = {r[0] for r in conn.execute("SELECT guid FROM items")}
+    assert status[hostile] == ("error", "response larger than 32.0 MB cap"), status
+    assert status[good][0] == "ok"
+    assert stored == {guid for guid, _ in GOOD_ITEMS}

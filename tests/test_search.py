@@ -187,3 +187,14 @@ def test_empty_database_gives_an_empty_valid_feed(tmp_path: Path) -> None:
     Store(db).close()
     feed = feedparser.parse(invoke(db, "search", "nothing", "--format", "atom").output.encode())
     assert feed.bozo == 0 and feed.entries == []
+
+
+def test_filters_refuse_a_nul_whoever_builds_them() -> None:
+    """query.Filters itself refuses a NUL (SQLite's LIKE would stop at it and match all)."""
+    from mediamon.errors import QueryError
+    from mediamon.query import Filters
+
+    for name in ("topic", "feed", "language", "story"):
+        with pytest.raises(QueryError, match="NUL"):
+            Filters(**{name: "tass\x00"})
+    assert Filters(feed="tass").feed == "tass"

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from mediamon.errors import StoreError
-from mediamon.store import ScoredItem, Store, schema_version
+from mediamon.store import ScoredItem, Store, migrations, schema_version
 from mediamon.types import FeedSource, FetchResult, Item, Match, TopicHit, Validators
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -141,7 +146,7 @@ def test_not_a_database(tmp_path: Path) -> None:
     """A file that is not SQLite gives a StoreError naming it."""
     path = tmp_path / "junk.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="junk.db"):
+    with pytest.raises(StoreError, match=r"junk\.db"):
         Store(path)
 
 
@@ -149,3 +154,198 @@ def test_readonly_store_needs_an_existing_database(tmp_path: Path) -> None:
     """Query commands on a missing database say how to create it."""
     with pytest.raises(StoreError, match="no such database"):
         Store(tmp_path / "none.db", readonly=True)
+
+
+# -- schema versions: an older database is backed up and migrated, a newer one refused --------
+
+OLD_FEED = "https://old.example.org/rss"
+
+
+def old_database(path: Path, version: int) -> list[tuple[str, str]]:
+    """A database as a mediamon of schema ``version`` left it: its first ``version`` migrations
+    applied, WAL, ``user_version`` set, and one feed with three kept items, their topics, feed
+    links and seen rows, a fetch-log row and a label. Returns the items' (id, title)."""
+    db = sqlite_utils.Database(path)
+    db.execute("PRAGMA journal_mode = WAL")
+    migrations.apply(db, stop_before=[m.name for m in migrations.pending(db)][version])
+    db.execute(f"PRAGMA user_version = {version}")
+    stamp = "2026-10-30T08:00:00+00:00"
+    rows = []
+    with db.conn:
+        db.execute("INSERT INTO feeds (id, url, name, added, last_status, etag) "
+                   "VALUES (1, ?, 'Old wire', ?, 'ok', '\"e1\"')", [OLD_FEED, stamp])
+        for n in range(1, 4):
+            i = item(n, feed_url=OLD_FEED, url=f"https://old.example.org/{n}",
+                     canonical_url=f"https://old.example.org/{n}")
+            db.execute(
+                "INSERT INTO items (id, feed_id, guid, url, canonical_url, title, summary, content,"
+                " summary_html, content_html, authors, categories, published,"
+                " published_from_feed, first_seen, last_seen, language, content_hash, kept,"
+                " score, similarity, topics, explanation)"
+                " VALUES (?, 1, ?, ?, ?, ?, ?, '', ?, '', '[\"Desk\"]', '[]', ?, 1, ?, ?, 'en',"
+                " ?, 1, 0.8, 0.3, '[\"russia\"]', '{}')",
+                [i.id, i.guid, i.url, i.canonical_url, i.title, i.summary, i.summary_html,
+                 i.published.isoformat(), stamp, stamp, i.content_hash])
+            db.execute("INSERT INTO item_feeds VALUES (?, 1, ?)", [i.id, stamp])
+            db.execute("INSERT INTO item_topics VALUES (?, 'russia', '[\"Kabulov\"]')", [i.id])
+            db.execute("INSERT INTO seen VALUES (?, 1, ?, ?)", [i.id, i.content_hash, stamp])
+            rows.append((i.id, i.title))
+        db.execute("INSERT INTO fetch_log (feed_id, started, elapsed, status, http_status, bytes,"
+                   " entries, new_items, kept_items) VALUES (1, ?, 0.2, 'ok', 200, 900, 3, 3, 3)",
+                   [stamp])
+        db.execute("INSERT INTO labels VALUES (?, 'relevant', ?, 'Kabulov')", [rows[0][0], stamp])
+    db.close()
+    return rows
+
+
+def dump(path: Path) -> tuple[int, list[str]]:
+    """A database's user_version and every statement that rebuilds it."""
+    with sqlite3.connect(path) as conn:
+        return conn.execute("PRAGMA user_version").fetchone()[0], list(conn.iterdump())
+
+
+class _Records(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__(logging.INFO)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def store_log() -> Iterator[list[logging.LogRecord]]:
+    """What ``mediamon.store`` logs at INFO and above during the test (whatever another
+    test's CLI run did to the ``mediamon`` logger's level and propagation)."""
+    records: list[logging.LogRecord] = []
+    handler = _Records(records)
+    logger = logging.getLogger("mediamon.store")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def test_older_database_is_backed_up_then_migrated_in_place(
+        tmp_path: Path, store_log: list[logging.LogRecord]) -> None:
+    """A schema-v2 database (before stories) is copied to ``<db>.schema-v2.bak``, one line
+    names the copy, then it is migrated in place: every row kept, stories backfilled, the
+    full-text index working; the copy is the old database, complete, in one file."""
+    path = tmp_path / "m.db"
+    old_rows = old_database(path, 2)
+    before = dump(path)
+    with Store(path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == schema_version()
+        assert migrations.pending(store.db) == []
+        assert list(store.db.execute("SELECT id, title FROM items ORDER BY id")) == old_rows
+        counts = {t: store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in (
+            "item_topics", "item_feeds", "seen", "fetch_log", "labels", "story_items")}
+        assert counts == {"item_topics": 3, "item_feeds": 3, "seen": 3, "fetch_log": 1,
+                          "labels": 1, "story_items": 3}  # m003 gave the old items stories
+        assert store.feeds()[0].validators == Validators('"e1"', None)
+        # The migrated database takes new passes, and its search index follows.
+        store.save_feed_pass(OLD_FEED, ok(), [ScoredItem(item(4, feed_url=OLD_FEED), match())],
+                             now=NOW, next_fetch=NOW)
+        assert store.db.execute(
+            "SELECT count(*) FROM items_fts WHERE items_fts MATCH 'kabulov'").fetchone()[0] == 4
+    backup = tmp_path / "m.db.schema-v2.bak"
+    lines = [r for r in store_log if "backed up" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].levelno == logging.WARNING
+    assert lines[0].fields == {"db": str(path), "from": 2, "to": schema_version(),
+                               "backup": str(backup)}
+    assert dump(backup) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if "schema" in p.name) == [backup.name]
+    with sqlite3.connect(backup) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    Store(path).close()  # up to date: no second copy, nothing logged
+    assert len([p for p in tmp_path.iterdir() if p.suffix == ".bak"]) == 1
+    assert len(store_log) == 1
+
+
+def test_new_database_needs_no_backup(tmp_path: Path, store_log: list[logging.LogRecord]) -> None:
+    """Creating a database (an empty file too) migrates from nothing and copies nothing."""
+    (tmp_path / "empty.db").touch()
+    for name in ("new.db", "empty.db"):
+        with Store(tmp_path / name) as store:
+            assert store.db.execute("PRAGMA user_version").fetchone()[0] == schema_version()
+    assert not [p for p in tmp_path.iterdir() if p.suffix == ".bak"]
+    assert store_log == []
+
+
+def test_an_earlier_backup_is_never_overwritten(tmp_path: Path) -> None:
+    """If ``<db>.schema-v2.bak`` exists, the new copy gets another name and the old stays."""
+    path = tmp_path / "m.db"
+    old_database(path, 2)
+    taken = tmp_path / "m.db.schema-v2.bak"
+    taken.write_bytes(b"an analyst's own copy")
+    Store(path).close()
+    assert taken.read_bytes() == b"an analyst's own copy"
+    assert dump(tmp_path / "m.db.schema-v2-2.bak")[0] == 2
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path: Path) -> None:
+    """All pending migrations run in one transaction: when m004 fails (someone added its
+    column by hand), m003 is undone too, the file is exactly as before, and the error names
+    the database, the migration and the backup copy."""
+    path = tmp_path / "m.db"
+    old_database(path, 2)
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE feeds ADD COLUMN fetch_url TEXT")
+    before = dump(path)
+    with pytest.raises(StoreError) as failed:
+        Store(path)
+    backup = tmp_path / "m.db.schema-v2.bak"
+    message = str(failed.value)
+    assert str(path) in message and "m004_fetch_state" in message and str(backup) in message
+    assert "duplicate column name: fetch_url" in message and "left as it was" in message
+    assert dump(path) == before == dump(backup)
+
+
+def test_cli_migrates_an_older_database_on_start(tmp_path: Path, feed_server) -> None:
+    """`mediamon run --once` on a schema-v2 database: one log line names the copy, then the
+    pass is stored next to the old items."""
+    from feedserver import config_text, rss
+
+    path = tmp_path / "m.db"
+    old_rows = old_database(path, 2)
+    feed_server.add("/new.xml", rss("New", [("n1", ""), ("n2", "")]))
+    config = tmp_path / "mediamon.toml"
+    config.write_text(config_text(str(path), [feed_server.url("/new.xml")]), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "mediamon", "--config", str(config), "run",
+                           "--once"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    backup = tmp_path / "m.db.schema-v2.bak"
+    lines = [line for line in done.stderr.splitlines() if "backed up" in line]
+    assert len(lines) == 1
+    assert lines[0].endswith(
+        " warning database schema is older than this mediamon: backed up, now migrating "
+        f"db={path} from=2 to={schema_version()} backup={backup}")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema_version()
+        assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == len(old_rows) + 2
+    assert dump(backup)[0] == 2
+
+
+@pytest.mark.parametrize("command", [["run", "--once"], ["items"]])
+def test_cli_refuses_a_newer_database_in_one_line(tmp_path: Path, command: list[str]) -> None:
+    """Writing or reading, a database from a newer mediamon stops the CLI with exit 1 and
+    one line naming the file and both versions; the file is not touched."""
+    from feedserver import config_text
+
+    path = tmp_path / "future.db"
+    Store(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {schema_version() + 1}")
+    before = dump(path)
+    config = tmp_path / "mediamon.toml"
+    config.write_text(config_text(str(path), ["http://127.0.0.1:9/feed.xml"]), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "mediamon", "--config", str(config), *command],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"Error: {path}: database schema version {schema_version() + 1} is newer than this "
+        f"mediamon understands ({schema_version()}); upgrade mediamon"]
+    assert dump(path) == before

@@ -1,14 +1,22 @@
 """Issue 7, content safety: known XSS payloads fed through a real feed never come out
-executable in the Atom export, the HTML report or the alerts; SQL injection strings in
-filters and search queries cannot change a query's shape."""
+executable in the Atom export, the HTML report, the alerts or the Datasette pages of
+`mediamon serve`; SQL injection strings in filters and search queries cannot change a
+query's shape, and control characters in filters are refused."""
 
 from __future__ import annotations
 
 import html
 import json
 import re
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
+import urllib.parse
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -19,7 +27,9 @@ from selectolax.lexbor import LexborHTMLParser
 
 from conftest import default_settings_text, feeds_text, invoke_demo
 from mediamon.cli import cli
+from mediamon.config import load_config
 from test_alerts import Mailbox, Receiver, free_port  # loopback webhook and SMTP receivers
+from test_serve import get  # GET a loopback URL: (status, body), HTTP errors included
 
 # Known payloads (OWASP XSS filter evasion cheat sheet, html5sec.org): markup ones go into
 # titles, summaries and content; URL ones also into the item's <link>.
@@ -75,12 +85,13 @@ URL_ATTRS = ("href", "src", "action", "formaction", "xlink:href", "srcdoc", "dat
              "background", "poster", "srcset", "ping")
 
 
-def hostile_feed() -> bytes:
+def hostile_feed(payloads: list[str] = PAYLOADS, urls: list[str] = URLS,
+                 now: datetime | None = None) -> bytes:
     """One RSS document: each payload as an item's title, description, content and link."""
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     items = []
-    for n, payload in enumerate(PAYLOADS):
-        link = URLS[n % len(URLS)] if n % 2 else f"https://example.org/story/{n}"
+    for n, payload in enumerate(payloads):
+        link = urls[n % len(urls)] if n % 2 else f"https://example.org/story/{n}"
         when = format_datetime(now - timedelta(minutes=5 + n), usegmt=True)
         items.append(
             f"<item><title>{html.escape(f'{TITLE} {n} {payload}')}</title>"
@@ -243,9 +254,8 @@ def test_injection_in_filters_matches_nothing(demo_db: Path, option: str) -> Non
     and leaves every table intact; a real value still matches."""
     before = _tables(demo_db)
     real = {"--topic": "russia", "--feed": "TASS", "--lang": "en", "--story": ""}[option]
-    # A NUL ends SQLite's LIKE pattern, so --feed "\x00" matches every feed name: a known
-    # oddity (docs/reliability.md), not a change of the query's shape.
-    for value in [v for v in INJECTIONS if v != "\x00" or option != "--feed"]:
+    # A NUL is refused before any query runs: test_control_characters_in_filters_are_refused.
+    for value in [v for v in INJECTIONS if v != "\x00"]:
         result = invoke_demo(demo_db, "items", option, value, "--all", "--json")
         assert result.exit_code == 0, (value, result.output)
         assert json.loads(result.output) == [], value
@@ -253,6 +263,39 @@ def test_injection_in_filters_matches_nothing(demo_db: Path, option: str) -> Non
         result = invoke_demo(demo_db, "items", option, real, "--json")
         assert json.loads(result.output), option
     assert _tables(demo_db) == before
+
+
+@pytest.mark.parametrize(("args", "name"), [
+    (["items", "--feed"], "--feed"), (["items", "--topic"], "--topic"),
+    (["items", "--lang"], "--lang"), (["items", "--story"], "--story"),
+    (["search", "taliban", "--feed"], "--feed"), (["show"], "ITEM_ID"),
+    (["label"], "ITEM_ID"), (["stories", "show"], "STORY_ID"),
+    (["stories", "explain"], "ID [ID2]")])
+@pytest.mark.parametrize("value", ["\x00", "TASS\x00", "\x00%", "TA\tSS", "\x1b[31m", "\x7f"])
+def test_control_characters_in_filters_are_refused(demo_db: Path, args: list[str], name: str,
+                                                   value: str) -> None:
+    """A NUL (which would end SQLite's LIKE pattern, so `--feed "\\x00"` matched every feed)
+    or another control character in a filter or an id is bad input: exit 2 with one line
+    naming the option, and no query runs."""
+    before = _tables(demo_db)
+    args = [*args, value] + (["relevant"] if args == ["label"] else [])
+    result = invoke_demo(demo_db, *args)
+    assert result.exit_code == 2, (args, result.output)
+    (line,) = [ln for ln in result.output.splitlines() if ln.startswith("Error:")]
+    reason = "a NUL character" if "\x00" in value else "a control character (U+00"
+    assert line.startswith(f"Error: Invalid value for '{name}': contains {reason}"), line
+    assert _tables(demo_db) == before
+
+
+def test_a_feed_filter_matches_by_name_part_not_everything(demo_db: Path) -> None:
+    """`--feed` still matches part of a feed's name, and an unknown part matches nothing."""
+    every = json.loads(invoke_demo(demo_db, "items", "--all", "--json", "--limit",
+                                   "1000").output)
+    tass = json.loads(invoke_demo(demo_db, "items", "--all", "--json", "--limit", "1000",
+                                  "--feed", "TASS").output)
+    assert 0 < len(tass) < len(every)
+    assert json.loads(invoke_demo(demo_db, "items", "--feed", "no such feed", "--json"
+                                  ).output) == []
 
 
 def test_injection_in_search_queries_cannot_change_the_query(demo_db: Path) -> None:
@@ -274,3 +317,160 @@ def test_injection_in_search_queries_cannot_change_the_query(demo_db: Path) -> N
                 assert result.exit_code == 0, (query, result.output)
                 assert len(json.loads(result.output)) == expected, query
     assert _tables(demo_db) == before
+
+
+# -- Datasette (`mediamon serve`) ---------------------------------------------------------
+
+ORIGIN = "http://datasette.test"  # the server's own origin, the same for both servers
+CHROME = ("script", "style", "link", "meta", "form", "input", "select", "button", "textarea")
+BENIGN = [f"benign text {n}" for n in range(len(PAYLOADS))]
+BENIGN_URLS = [f"https://example.org/benign/{n}" for n in range(len(URLS))]
+
+
+def raw_feed(payloads: list[str]) -> bytes:
+    """Payloads where mediamon keeps a feed's text as it came: each item's guid, and the
+    channel title (the feed's title); the item titles make every item kept."""
+    items = "".join(
+        f"<item><title>{TITLE} raw {n}</title><link>https://example.org/raw/{n}</link>"
+        f'<guid isPermaLink="false">{html.escape(p)}</guid>'
+        f"<description>{TITLE} raw {n}</description></item>" for n, p in enumerate(payloads))
+    return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{html.escape(payloads[0])}</title><link>https://example.org/</link>"
+            + items + "</channel></rss>").encode()
+
+
+def served_site(root: Path, payloads: list[str], urls: list[str], now: datetime) -> Path:
+    """A database filled by `run --once` from the payload feed, the raw-text feed and a
+    missing file whose name carries a payload (a failing feed); returns its config."""
+    root.mkdir()
+    (root / "hostile.xml").write_bytes(hostile_feed(payloads, urls, now))
+    (root / "raw.xml").write_bytes(raw_feed(payloads))
+    feeds = [str(root / "hostile.xml"), str(root / "raw.xml"), str(root / f"{payloads[5]}.xml")]
+    config = root / "mediamon.toml"
+    config.write_text(default_settings_text(root / "xss.db") + "\n" + feeds_text(feeds),
+                      encoding="utf-8")
+    run(config, "run", "--once")
+    return config
+
+
+@contextmanager
+def serving(config: Path, db: Path | None = None) -> Iterator[str]:
+    """`mediamon serve` on a free loopback port, started as tests/test_serve.py starts it;
+    yields the database's base URL and stops the server with SIGINT."""
+    pytest.importorskip("datasette", reason="Datasette is not installed "
+                                            "(pip install 'mediamon[datasette]')")
+    port = free_port()
+    db_args = ["--db", str(db)] if db else []
+    log = config.with_name(f"serve-{port}.log")
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mediamon", "--config", str(config), *db_args, "serve",
+             "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"mediamon serve exited: {log.read_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail("mediamon serve did not answer")
+            try:
+                if get(base + "/-/versions.json")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        yield base + "/" + (db or load_db_path(config)).stem
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def load_db_path(config: Path) -> Path:
+    return load_config(config).db_path
+
+
+def datasette_paths(config: Path, rows: int | None = None) -> list[str]:
+    """The pages a person opens: the database, the tables, a search, the canned queries, and
+    the row pages of the items (the first ``rows`` of them) and feeds."""
+    with sqlite3.connect(load_db_path(config)) as conn:
+        items = [r[0] for r in conn.execute("SELECT id FROM items ORDER BY rowid")]
+        feeds = [r[0] for r in conn.execute("SELECT id FROM feeds ORDER BY id")]
+    search = urllib.parse.quote
+    return (["", "/items", "/items?_size=max", "/items?_search=Taliban&_size=max",
+             "/items?_search=raw&_size=max", "/items?_search=" + search(MARKUP[0]),
+             "/items?_facet=feed_id&_facet_array=topics&_size=max", "/feeds",
+             "/item_topics?_size=max", "/item_feeds?_size=max", "/stories", "/story_items",
+             "/fetch_log", "/todays_kept_items", "/top_stories_this_week", "/failing_feeds"]
+            + [f"/items/{i}" for i in items[:rows]] + [f"/feeds/{f}" for f in feeds])
+
+
+def _signature(node) -> tuple:
+    """What identifies one of Datasette's own elements: tag, attributes (item ids masked),
+    and the text of scripts and styles."""
+    attrs = tuple(sorted((k, re.sub(r"\b[0-9a-f]{16}\b", "ID", v or ""))
+                         for k, v in (node.attributes or {}).items()))
+    return node.tag, attrs, node.text() if node.tag in ("script", "style", "textarea") else ""
+
+
+def _fetch(base: str, path: str) -> tuple[int, str]:
+    status, body = get(base + path)
+    return status, body.decode("utf-8").replace(base.rsplit("/", 1)[0], ORIGIN)
+
+
+def datasette_content(page: str, chrome: set[tuple]) -> LexborHTMLParser:
+    """The page without Datasette's own elements (those on the benign copy's pages too), and
+    with its same-origin links made absolute: what is left came from the data."""
+    tree = LexborHTMLParser(page)
+    for tag in CHROME:
+        for node in tree.css(tag):
+            if _signature(node) in chrome:
+                if tag in ("form", "select"):
+                    node.unwrap()  # keep what is inside: it is checked on its own
+                else:
+                    node.decompose()
+    for node in tree.root.traverse() if tree.root else ():
+        for name, value in list((node.attributes or {}).items()):
+            if name in URL_ATTRS and value and re.match(r"/(?!/)|\?", value):
+                node.attrs[name] = ORIGIN + "/" + value.lstrip("/")
+    return tree
+
+
+@pytest.mark.slow
+def test_datasette_pages_are_inert(tmp_path: Path) -> None:
+    """`mediamon serve` on the payload database: the table, row, search, facet and canned
+    query pages come back 200, every payload is shown as text, and once Datasette's own
+    elements (found on the same pages of a copy of the database with harmless text) are set
+    aside, no script, handler, frame, form or non-http(s) link is left."""
+    now = datetime.now(UTC)
+    hostile = served_site(tmp_path / "hostile", PAYLOADS, URLS, now)
+    benign = served_site(tmp_path / "benign", BENIGN, BENIGN_URLS, now)
+    chrome: set[tuple] = set()
+    with serving(benign) as base:
+        for path in datasette_paths(benign, rows=3):
+            status, page = _fetch(base, path)
+            assert status in (200, 400), (path, status)
+            chrome |= {_signature(n) for tag in CHROME for n in LexborHTMLParser(page).css(tag)}
+    texts = []
+    requests = 0
+    started = time.monotonic()
+    with serving(hostile) as base:
+        for path in datasette_paths(hostile):
+            status, page = _fetch(base, path)
+            requests += 1
+            reflected = path.startswith("/items?_search=%3C")  # FTS5 syntax error: 400
+            assert status == (400 if reflected else 200), (path, status, page[:300])
+            tree = datasette_content(page, chrome)
+            try:
+                assert_inert(tree.html)
+            except AssertionError as exc:
+                raise AssertionError(f"{path}: {exc}") from None
+            texts.append(LexborHTMLParser(page).text())
+    elapsed = time.monotonic() - started
+    print(f"datasette: {requests} pages in {elapsed:.1f} s")
+    shown = {p for p in PAYLOADS if any(p in text for text in texts)}
+    assert shown == set(PAYLOADS)  # each one reached a page, as text
+    assert requests > len(PAYLOADS) * 2

@@ -77,20 +77,37 @@ def domain_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def plain_text(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Refuse control characters in a filter or an id (exit 2, naming the option): a NUL
+    would end SQLite's LIKE pattern early, so ``--feed`` would match every feed."""
+    for text in value if isinstance(value, tuple) else (value,):
+        bad = next((c for c in text or "" if ord(c) < 32 or 127 <= ord(c) < 160), None)
+        if bad == "\x00":
+            raise click.BadParameter("contains a NUL character", ctx, param)
+        if bad is not None:
+            raise click.BadParameter(f"contains a control character (U+{ord(bad):04X})",
+                                     ctx, param)
+    return value
+
+
 def filter_options(func: F) -> F:
     """The filters shared by ``items`` and ``search``."""
     options = [
         click.option("--since", help="Published after: 2d, 12h, or a date (2026-11-01)."),
         click.option("--until", help="Published before: a duration ago or a date."),
-        click.option("--topic", help="Only items that matched this topic."),
-        click.option("--feed", help="Only items from this feed (id, URL, or part of its name)."),
-        click.option("--lang", "language", help="Only items in this language (en, ru, fa...)."),
+        click.option("--topic", callback=plain_text,
+                     help="Only items that matched this topic."),
+        click.option("--feed", callback=plain_text,
+                     help="Only items from this feed (id, URL, or part of its name)."),
+        click.option("--lang", "language", callback=plain_text,
+                     help="Only items in this language (en, ru, fa...)."),
         click.option("--min-score", type=float, help="Only items scoring at least this."),
         click.option("--all", "include_unkept", is_flag=True,
                      help="Include items stored with --keep-all that did not match."),
         click.option("--unkept", "only_unkept", is_flag=True,
                      help="Only items stored with --keep-all that did not match (audits)."),
-        click.option("--story", help="Only items of this story (id or a prefix of it)."),
+        click.option("--story", callback=plain_text,
+                     help="Only items of this story (id or a prefix of it)."),
         click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000)),
         click.option("--collapse", is_flag=True,
                      help="One row per story (its first match), with how many of its items "
@@ -283,7 +300,7 @@ def search_cmd(ctx: Context, query: str, fmt: str, as_json: bool, **filters: Any
 
 
 @cli.command()
-@click.argument("item_id")
+@click.argument("item_id", callback=plain_text)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole item as JSON.")
 @click.option("--history", is_flag=True,
               help="Also show the earlier versions of its title, text and link.")
@@ -465,7 +482,7 @@ def _metric_row(c: Any) -> dict[str, Any]:
 
 
 @cli.command()
-@click.argument("item_id")
+@click.argument("item_id", callback=plain_text)
 @click.argument("label", type=click.Choice(["relevant", "irrelevant"]))
 @pass_ctx
 @domain_errors
@@ -813,7 +830,7 @@ def _resolve(ctx: Context, ident: str) -> tuple[str, str]:
 
 
 @stories_cmd.command(name="show")
-@click.argument("story_id")
+@click.argument("story_id", callback=plain_text)
 @click.option("--json", "as_json", is_flag=True, help="Print the story as JSON.")
 @pass_ctx
 @domain_errors
@@ -871,7 +888,7 @@ def _explain(ctx: Context, a: dict[str, Any], b: dict[str, Any]) -> dict[str, An
 
 
 @stories_cmd.command(name="explain")
-@click.argument("ids", nargs=-1, required=True, metavar="ID [ID2]")
+@click.argument("ids", nargs=-1, required=True, metavar="ID [ID2]", callback=plain_text)
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 @pass_ctx
 @domain_errors

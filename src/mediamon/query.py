@@ -73,6 +73,13 @@ class Filters:
     only_unkept: bool = False  # issue 6: --unkept, items stored but not kept (audits)
     story: str | None = None  # issue 6: items of this story (id or a prefix of it)
 
+    def __post_init__(self) -> None:
+        # A NUL ends SQLite's LIKE pattern early, so "--feed" would match every feed; the
+        # CLI refuses control characters already (cli.plain_text), this is for other callers.
+        for name in ("topic", "feed", "language", "story"):
+            if "\x00" in (getattr(self, name) or ""):
+                raise QueryError(f"--{name.replace('language', 'lang')}: contains a NUL character")
+
     def date_clauses(self, column: str) -> tuple[list[str], list[Any]]:
         """SQL conditions (and their parameters) for --since/--until on ``column``."""
         clauses: list[str] = []

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,7 @@ from .stories import Fingerprint, StorySettings
 from .types import FeedOutcome, FeedSource, FetchResult, Item, Match, Validators
 
 BUSY_TIMEOUT_MS = 10_000
+log = logging.getLogger("mediamon.store")
 
 # Schema changes are named migration functions below, applied in order on open. Add new
 # ones at the end; never edit one that has shipped. PRAGMA user_version is set to their
@@ -420,20 +424,96 @@ class Store:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints, never corrupt
             self.db = sqlite_utils.Database(conn)
-            self._check_version()
-            if not readonly:
-                migrations.apply(self.db)
-                self.db.execute(f"PRAGMA user_version = {schema_version()}")
+            try:
+                version = self._check_version()
+                if not readonly and (version != schema_version() or migrations.pending(self.db)):
+                    self._migrate()
+            except BaseException:
+                conn.close()  # refused or not migrated: hold no handle on the file
+                raise
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: {exc}") from exc
 
-    def _check_version(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+    def _check_version(self) -> int:
+        """The database's schema version; one newer than this code is refused."""
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
         if version > schema_version():
             raise StoreError(
                 f"{self.path}: database schema version {version} is newer than this mediamon "
                 f"understands ({schema_version()}); upgrade mediamon"
             )
+        return version
+
+    def _migrate(self) -> None:
+        """Apply the pending migrations, all in ONE transaction, so a failure (or a crash)
+        leaves the database as it was. An existing database is first copied next to itself
+        (``_backup_copy``); a new, empty one needs no copy."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see it done
+        backup: Path | None = None
+        step = "start"
+        try:
+            self._check_version()
+            names = [m.name for m in migrations.pending(self.db)]  # again, under the lock
+            old = schema_version() - len(names)
+            if names and conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+                step = "backup"
+                backup = self._backup_copy(old)
+                log.warning(
+                    "database schema is older than this mediamon: backed up, now migrating",
+                    extra={"fields": {"db": str(self.path), "from": old,
+                                      "to": schema_version(), "backup": str(backup)}})
+            for n, name in enumerate(names):
+                # One migration at a time (each a savepoint), so an error names its migration.
+                step = name
+                migrations.apply(self.db, stop_before=names[n + 1] if n + 1 < len(names) else None)
+            step = "commit"
+            self.db.execute(f"PRAGMA user_version = {schema_version()}")
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if step in ("start", "backup") or not isinstance(exc, Exception):
+                raise
+            kept = f"; a copy made before migrating is at {backup}" if backup else ""
+            raise StoreError(
+                f"{self.path}: schema migration {step} failed ({exc}); the database was left "
+                f"as it was (schema version {old}){kept}"
+            ) from exc
+
+    def _backup_copy(self, version: int) -> Path:
+        """A consistent copy of the database as it is, next to it: ``<db>.schema-v<version>.bak``
+        (``-2``, ``-3``... added rather than overwrite an earlier copy). Called with the write
+        lock held, so the copy is exactly what is about to be migrated."""
+        target = None
+        for n in range(1, 1000):
+            candidate = self.path.with_name(
+                f"{self.path.name}.schema-v{version}{f'-{n}' if n > 1 else ''}.bak")
+            try:
+                candidate.open("xb").close()  # claims the name; fails if it is taken
+            except FileExistsError:
+                continue
+            target = candidate
+            break
+        if target is None:
+            raise StoreError(f"{self.path}: too many schema backup copies next to it")
+        try:
+            # A second connection: SQLite cannot copy through one that holds the write lock.
+            source = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000)
+            try:
+                copy = sqlite3.connect(str(target))
+                try:
+                    source.backup(copy)
+                    copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+                finally:
+                    copy.close()
+            finally:
+                source.close()
+        except (OSError, sqlite3.Error) as exc:
+            target.unlink(missing_ok=True)
+            raise StoreError(f"{self.path}: could not copy it to {target} before migrating "
+                             f"its schema, so it was not migrated: {exc}") from exc
+        return target
 
     def close(self) -> None:
         self.db.close()
