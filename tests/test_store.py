@@ -93,6 +93,34 @@ def test_changed_item_is_updated_in_place_and_in_fts(store: Store) -> None:
     assert not list(store.db.query("SELECT rowid FROM items_fts WHERE items_fts MATCH 'envoy'"))
 
 
+def test_a_partial_item_never_overwrites_or_creates_a_stored_one(store: Store) -> None:
+    """A worker sends items it expects never to store without their text (partial). If
+    another pass stored that item meanwhile, the partial copy links its feed but changes
+    neither the stored item nor its hash, so the next full pass updates it properly."""
+    store.sync_config_feeds([FeedSource(FEED, "Example"), FeedSource(FEED + "?b", "B")],
+                            now=NOW)
+    store.save_feed_pass(FEED, ok(), [ScoredItem(item(1), match())], now=NOW, next_fetch=NOW)
+    edited = item(1, summary="", content="", summary_html="", content_hash="h1b")
+    out = store.save_feed_pass(FEED + "?b", ok(), [
+        ScoredItem(edited, match(False), partial=True),
+        ScoredItem(item(2, summary="", content_hash="h2"), match(), partial=True),
+    ], now=NOW, next_fetch=NOW)
+    assert (out.kept_items, out.updated_items) == (0, 0)
+    row = store.db.execute("SELECT summary, content_hash, kept FROM items").fetchall()
+    assert row == [("Moscow talks.", "h1", 1)]  # item 2 was not inserted from a partial copy
+    assert store.db.execute("SELECT count(*) FROM seen WHERE id = ?",  # nor marked as seen
+                            [item(2).id]).fetchone()[0] == 0
+    assert store.db.execute("SELECT content_hash FROM seen WHERE id = ?",
+                            [item(1).id]).fetchone() == ("h1",)
+    links = store.db.execute("SELECT count(*) FROM item_feeds WHERE item_id = ?",
+                             [item(1).id]).fetchone()[0]
+    assert links == 2
+    full = store.save_feed_pass(FEED + "?b", ok(), [ScoredItem(item(1, content_hash="h1b"),
+                                                               match())],
+                                now=NOW, next_fetch=NOW)
+    assert full.updated_items == 1
+
+
 def test_feed_state_and_log_are_written_with_the_items(store: Store) -> None:
     """Validators, status and the fetch log move with the items; failures count up then reset."""
     store.save_feed_pass(FEED, ok(etag='"v2"'), [], now=NOW, next_fetch=NOW + timedelta(hours=1))

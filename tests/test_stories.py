@@ -348,3 +348,19 @@ def test_stories_config_is_read(make_config) -> None:
     """Valid [stories] values reach the settings."""
     path = make_config([], extra='[stories]\nthreshold = 0.5\nwindow = "2d"\nbands = 10\n')
     assert load_config(path).stories == StorySettings(threshold=0.5, window=172800.0, bands=10)
+
+
+def test_minhash_is_the_minimum_of_each_permutation_over_the_terms() -> None:
+    """The cached, column-wise minhash equals its definition: for each permutation
+    h(x) = ((a x + b) mod 2^64) >> 32, the minimum over the set's term hashes."""
+    import random
+
+    from mediamon.stories import _permutations, minhash
+
+    rng = random.Random(11)
+    for _ in range(300):
+        values = {rng.getrandbits(32) for _ in range(rng.randint(1, 60))}
+        expected = tuple(min(((a * x + b) % 2**64) >> 32 for x in values)
+                         for a, b in _permutations(40))
+        assert minhash(values, 40) == expected
+    assert minhash(set(), 40) == (1 << 32,) * 40

@@ -165,18 +165,20 @@ def process_body(
     for entry, item in pairs:
         old = previous.get(item.id)
         if old is not None and old == item.content_hash:
-            scored.append(ScoredItem(item, UNCHANGED))
+            scored.append(_partial(item, UNCHANGED, stories))
             unchanged.append(item.id)
             continue
         match = scorer.score_item(item)
+        if not (match.kept or keep_all or old is not None or known is None):
+            scored.append(_partial(item, match, stories))  # new and not kept: never stored
+            continue
+        item = normalise_entry(entry, feed_url=feed_url, feed=parsed, now=now)
         fingerprint = None
-        if match.kept or keep_all or old is not None or known is None:
-            item = normalise_entry(entry, feed_url=feed_url, feed=parsed, now=now)
-            if stories is not None and (match.kept or keep_all):
-                fingerprint = story_fingerprint(item.title, item.summary, stories)
-                item.site  # noqa: B018 (cached and pickled with the item, as dedup_key)
         if stories is not None:
             item.dedup_key  # noqa: B018 (computed here, cached and pickled with the item)
+            if match.kept or keep_all:
+                fingerprint = story_fingerprint(item.title, item.summary, stories)
+                item.site  # noqa: B018 (cached and pickled, as dedup_key)
         scored.append(ScoredItem(item, match, fingerprint))
     dates = [item.published for _, item in pairs if item.published_from_feed]
     ttl = parsed.ttl_minutes * 60.0 if parsed.ttl_minutes else None
@@ -185,6 +187,15 @@ def process_body(
     return Processed(tuple(scored), len(parsed.entries), parsed.warning, parsed.title,
                      parsed.link, rate=policy.publish_rate(dates, now), body_hint=hint,
                      unchanged=tuple(unchanged), fast=fast)
+
+
+def _partial(item: Item, match: Match, stories: StorySettings | None) -> ScoredItem:
+    """An item the writer only needs to recognise (see ``ScoredItem.partial``): its text
+    stays in the worker, which makes the result a fraction of the size to send back."""
+    item = replace(item, summary="", content="")
+    if stories is not None:
+        item.dedup_key  # noqa: B018 (computed here, cached and pickled with the item)
+    return ScoredItem(item, match, partial=True)
 
 
 @dataclass(frozen=True)
@@ -746,7 +757,7 @@ class Updater:
             current = now_known.get(s.item.id)
             if s.item.id in unchanged and current is not None and \
                     current != s.item.content_hash:
-                s = ScoredItem(replace(s.item, content_hash=current), s.match)
+                s = replace(s, item=replace(s.item, content_hash=current))
             fresh.append(s)
         return fresh
 

@@ -402,6 +402,12 @@ class ScoredItem:
     # The item's story fingerprint, when a worker process computed it already (made with
     # the Store's own ``stories`` settings); None: the writer computes it if it needs it.
     fingerprint: Fingerprint | None = None
+    # True when the item carries only what a pass needs to recognise it (id, hash, title,
+    # links), not its text and HTML: one the worker expected never to store. Should the
+    # database say otherwise by the time it is written (another feed's pass stored it
+    # meanwhile), the writer links it but leaves the stored version and its hash alone, so
+    # the next pass processes it in full.
+    partial: bool = False
 
 
 class Store:
@@ -736,6 +742,7 @@ class Store:
         new = kept = updated = 0
         first_seen: list[tuple[str, ...]] = []  # profile terms of items never seen before
         self._unindexed = []
+        seen_rows: list[tuple[str, int, str, str | None]] = []  # new items, in one statement
         with self.transaction():
             feed_id = self.feed_id(feed_url)
             previous = self.seen_hashes(s.item.id for s in scored)
@@ -760,7 +767,7 @@ class Store:
                     # A copy folded before: a changed copy is an edit of the stored item.
                     target = folded[item.id]
                     self._link_feed(target, feed_id, stamp)
-                    if old_hash != item.content_hash:
+                    if old_hash != item.content_hash and not s.partial:
                         updated += 1
                         self._update_item(replace(item, id=target), match, stamp, feed_id)
                         self.db.execute("UPDATE seen SET content_hash = ? WHERE id = ?",
@@ -772,27 +779,25 @@ class Store:
                 if item.dedup_key in usable:
                     known_keys.add(item.dedup_key)  # it may be stored below
                 if old_hash is None:
+                    if s.partial and (match.kept or keep_all):
+                        continue  # not storable from a partial copy: the next pass sends it
                     new += 1
                     if match.doc_terms is not None:
                         first_seen.append(match.doc_terms)
-                    self.db.execute(
-                        "INSERT OR IGNORE INTO seen (id, feed_id, content_hash, first_seen) "
-                        "VALUES (?, ?, ?, ?)",
-                        [item.id, feed_id, item.content_hash, stamp],
-                    )
+                    seen_rows.append((item.id, feed_id, item.content_hash, stamp))
                     if match.kept or keep_all:
                         kept += int(match.kept)
                         self._insert_item(item, match, feed_id, stamp, s.fingerprint)
                 elif item.id in stored:
                     self._link_feed(item.id, feed_id, stamp)
-                    if old_hash != item.content_hash:
+                    if old_hash != item.content_hash and not s.partial:
                         updated += 1
                         self._update_item(item, match, stamp, feed_id)
                         self.db.execute(
                             "UPDATE seen SET content_hash = ? WHERE id = ?",
                             [item.content_hash, item.id],
                         )
-                elif old_hash != item.content_hash:
+                elif old_hash != item.content_hash and not s.partial:
                     # Seen before but not stored (it did not match then): it may match now.
                     self.db.execute(
                         "UPDATE seen SET content_hash = ? WHERE id = ?",
@@ -802,6 +807,9 @@ class Store:
                         kept += int(match.kept)
                         updated += 1
                         self._insert_item(item, match, feed_id, stamp, s.fingerprint)
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO seen (id, feed_id, content_hash, first_seen) "
+                "VALUES (?, ?, ?, ?)", seen_rows)
             outcome = FeedOutcome(
                 url=feed_url,
                 status=fetch.status,
@@ -859,10 +867,7 @@ class Store:
         """Count new items into the background document frequencies (issue 3)."""
         if not documents:
             return
-        df: dict[str, int] = {}
-        for terms in documents:
-            for term in set(terms):
-                df[term] = df.get(term, 0) + 1
+        df = Counter(chain.from_iterable(map(set, documents)))
         self.db.conn.executemany(
             "INSERT INTO background_df (term, df) VALUES (?, ?) "
             "ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
