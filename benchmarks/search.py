@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mediamon.query import Filters, search  # noqa: E402
-from mediamon.store import Store  # noqa: E402
+from mediamon.query import Filters, search
+from mediamon.store import Store
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 SPAN = timedelta(days=730)
@@ -104,7 +104,7 @@ def build(path: Path, n: int, seed: int = 1) -> None:
         if on_topic:
             for word in rng.sample(ON_TOPIC, 3):
                 (title if rng.random() < 0.5 else summary).insert(rng.randrange(8), word)
-        kept = on_topic and rng.random() < 0.9 or rng.random() < 0.18
+        kept = (on_topic and rng.random() < 0.9) or rng.random() < 0.18
         published = (start + timedelta(seconds=i * step)).replace(microsecond=0).isoformat()
         item_id = f"{i:016x}"
         feed = rng.randint(1, 40)
@@ -184,7 +184,7 @@ def main() -> None:
             rows = search(store, query, filters)
             times.append((time.perf_counter() - began) * 1000)
         times.sort()
-        p90 = times[min(len(times) - 1, int(round(0.9 * (len(times) - 1))))]
+        p90 = times[min(len(times) - 1, round(0.9 * (len(times) - 1)))]
         print(f"| `{query}` | {label} | {matches:,} | {len(rows)} | "
               f"{statistics.median(times):.1f} | {p90:.1f} |")
     store.close()

@@ -38,14 +38,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mediamon.stories import StorySettings, fingerprint, minutes, pack_terms, story_id_for  # noqa: E402
-from mediamon.story_store import assign, create_schema  # noqa: E402
+from mediamon.stories import StorySettings, fingerprint, minutes, pack_terms, story_id_for
+from mediamon.story_store import assign, create_schema
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SETTINGS = StorySettings()

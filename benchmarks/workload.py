@@ -14,7 +14,6 @@ documents. Nothing here touches the network or the file system (see ``write_to``
 """
 
 # Russian and Dari text on purpose: Cyrillic letters that look Latin are not typos.
-# ruff: noqa: RUF001
 
 from __future__ import annotations
 

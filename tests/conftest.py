@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from feedserver import FeedServer, feed_server  # noqa: F401  (re-exported fixture)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +42,8 @@ def feeds_text(urls: list[str], **extra: str) -> str:
 def make_config(tmp_path: Path) -> Callable[..., Path]:
     """Write a config with the default topics and the given feed URLs; returns its path."""
 
-    def make(urls: list[str], *, name: str = "mediamon.toml", extra: str = "", **feed_keys: str) -> Path:
+    def make(urls: list[str], *, name: str = "mediamon.toml", extra: str = "",
+             **feed_keys: str) -> Path:
         path = tmp_path / name
         path.write_text(
             default_settings_text(tmp_path / "mediamon.db") + "\n" + extra + "\n"

@@ -15,6 +15,7 @@ and a minimal config (one topic, every item kept) for a list of feed URLs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import socket
 import sys
@@ -178,10 +179,8 @@ class FeedServer:
         with self._lock:
             connections = list(self._connections)
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._httpd.server_close()
         self._thread.join()
         with self._lock:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from feedserver import FeedServer
 
+from feedserver import FeedServer
 from mediamon.cli import cli
 
 GOOD = ["rss20.xml", "atom10.xml", "rss10.rdf", "rss091.xml", "jsonfeed10.json", "jsonfeed11.json"]
@@ -39,7 +39,7 @@ def db_rows(config: Path, sql: str) -> list[tuple]:
 
 def test_run_once_summarises_and_reports_failures(ingested: tuple[Path, FeedServer]) -> None:
     """The summary counts ok and failed feeds and names each failure with its reason."""
-    config, server = ingested
+    config, _ = ingested
     result = invoke(config, "--log-level", "error", "run", "--once")  # second pass
     assert result.exit_code == 0
     out = result.output
@@ -85,7 +85,8 @@ def test_changed_feed_adds_only_the_new_item(ingested: tuple[Path, FeedServer]) 
     extra = """<item><title>Kabulov: Moscow ready to deepen ties with the Islamic Emirate</title>
       <link>https://tass.com/politics/1999999</link><guid>https://tass.com/politics/1999999</guid>
       <pubDate>Fri, 04 Jul 2025 10:00:00 +0300</pubDate>
-      <description>Zamir Kabulov said Russia and the Taliban government will expand cooperation.</description></item>"""
+      <description>Zamir Kabulov said Russia and the Taliban government will expand
+      cooperation.</description></item>"""
     server.set_body("/rss20.xml", body.replace("<item>", extra + "<item>", 1).encode())
     before = db_rows(config, "SELECT count(*) FROM items")[0][0]
     result = invoke(config, "run", "--once")
@@ -173,7 +174,9 @@ def test_feeds_add_import_remove(served_feeds: FeedServer, make_config, tmp_path
     assert "already there" in invoke(config, "feeds", "add", url).output
     opml = tmp_path / "subs.opml"
     opml.write_text(f"""<?xml version="1.0"?><opml version="2.0"><head/><body>
-      <outline text="Afghan"><outline text="TASS" xmlUrl="{served_feeds.url('/rss20.xml')}"/></outline>
+      <outline text="Afghan">
+        <outline text="TASS" xmlUrl="{served_feeds.url('/rss20.xml')}"/>
+      </outline>
       </body></opml>""", encoding="utf-8")
     assert "1 feeds added" in invoke(config, "feeds", "import", str(opml)).output
     assert invoke(config, "run", "--once").exit_code == 0

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import DEFAULT_CONFIG, REPO
 
+from conftest import DEFAULT_CONFIG, REPO
 from mediamon.cli import cli
 from mediamon.config import load_config, parse_duration, parse_size
 from mediamon.errors import ConfigError
@@ -60,7 +60,8 @@ def test_bad_duration_names_file_key_and_reason(tmp_path: Path) -> None:
     ) + '[[feeds]]\nurl = "https://example.org/3.xml"\ninterval = "5x"\n'
     message = error_of(tmp_path, text)
     assert message == (
-        f'{tmp_path / "mediamon.toml"}: feeds[3].interval: "5x" is not a duration (use 30s, 15m, 2h)'
+        f'{tmp_path / "mediamon.toml"}: feeds[3].interval: '
+        '"5x" is not a duration (use 30s, 15m, 2h)'
     )
 
 
@@ -79,7 +80,8 @@ def test_unknown_top_level_section(tmp_path: Path) -> None:
 def test_missing_seed_file(tmp_path: Path) -> None:
     """A seed file that does not exist is named with the key that lists it."""
     message = error_of(tmp_path, MINIMAL + '[profile]\nseeds = ["nope.txt"]\n')
-    assert message == f"{tmp_path / 'mediamon.toml'}: profile.seeds[0]: no such seed file: {tmp_path / 'nope.txt'}"
+    assert message == (f"{tmp_path / 'mediamon.toml'}: profile.seeds[0]: "
+                       f"no such seed file: {tmp_path / 'nope.txt'}")
 
 
 def test_malformed_topic_query_reports_column(tmp_path: Path) -> None:
@@ -128,11 +130,13 @@ def test_db_override_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyP
     path = write(tmp_path, MINIMAL)
     monkeypatch.setenv("MEDIAMON_DB", str(tmp_path / "env.db"))
     assert load_config(path).db_path == (tmp_path / "env.db").resolve()
-    assert load_config(path, db_override=tmp_path / "flag.db").db_path == (tmp_path / "flag.db").resolve()
+    flag = load_config(path, db_override=tmp_path / "flag.db")
+    assert flag.db_path == (tmp_path / "flag.db").resolve()
 
 
 @pytest.mark.parametrize(("text", "seconds"), [
-    ("30s", 30), ("15m", 900), ("2h", 7200), ("1d", 86400), ("1.5h", 5400), (90, 90), ("250ms", 0.25),
+    ("30s", 30), ("15m", 900), ("2h", 7200), ("1d", 86400), ("1.5h", 5400), (90, 90),
+    ("250ms", 0.25),
 ])
 def test_durations(text: object, seconds: float) -> None:
     """Durations accept the usual suffixes and plain seconds."""

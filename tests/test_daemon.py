@@ -37,7 +37,8 @@ def stop(proc: subprocess.Popen[str], timeout: float = 15.0) -> tuple[int, str]:
     return proc.returncode, err
 
 
-def test_daemon_polls_repeatedly_and_stops_on_sigterm(served_feeds: FeedServer, make_config) -> None:
+def test_daemon_polls_repeatedly_and_stops_on_sigterm(served_feeds: FeedServer,
+                                                      make_config) -> None:
     """`mediamon run` polls each feed at its interval, logs each fetch, and exits 0 on SIGTERM."""
     served_feeds.status("/down.xml", 503, headers={"Retry-After": "1"})
     config = make_config([served_feeds.url("/rss20.xml"), served_feeds.url("/down.xml")],
@@ -63,7 +64,8 @@ def test_daemon_polls_repeatedly_and_stops_on_sigterm(served_feeds: FeedServer, 
 
 
 def test_second_daemon_on_the_same_database_refuses(served_feeds: FeedServer, make_config) -> None:
-    """A second daemon on the same database exits 1 with a clear message instead of double-polling."""
+    """A second daemon on the same database exits 1 with a clear message instead of
+    double-polling."""
     config = make_config([served_feeds.url("/rss20.xml")])
     first = start_daemon(config)
     try:

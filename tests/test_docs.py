@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 import pytest
 from click.testing import CliRunner
-from conftest import REPO
 
+from conftest import REPO
 from mediamon.cli import cli
 
 README = (REPO / "README.md").read_text(encoding="utf-8")

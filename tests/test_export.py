@@ -11,7 +11,6 @@ from pathlib import Path
 from conftest import DEMO_CONFIG as DEMO
 from conftest import REPO
 from conftest import invoke_demo as invoke
-
 from mediamon import housekeeping
 from mediamon.config import load_config
 

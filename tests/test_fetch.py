@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
-import feedserver
 import pytest
-from feedserver import FeedServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import feedserver
+from feedserver import FeedServer
 from mediamon import USER_AGENT
 from mediamon.fetch import fetch_feed, make_client, parse_retry_after
 from mediamon.types import FetchResult, Validators

@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import invoke_demo as invoke
 
+from conftest import invoke_demo as invoke
 from mediamon.report import safe_url
 
 PERIOD = ["--since", "2025-06-30", "--until", "2025-07-07"]  # the demo feeds' week

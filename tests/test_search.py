@@ -7,9 +7,9 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from conftest import invoke_demo as invoke
 
 import mediamon.query as query
+from conftest import invoke_demo as invoke
 from mediamon.query import Filters, search
 from mediamon.store import Store
 

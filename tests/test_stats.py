@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import invoke_demo as invoke
 
+from conftest import invoke_demo as invoke
 from mediamon.stats import bar, chart, collect, sparkline
 from mediamon.store import Store
 
@@ -34,7 +34,7 @@ def test_json_counts_match_the_database(demo_db: Path) -> None:
                                    "AND published >= '2025-06-30' AND published < "
                                    "'2025-07-07' GROUP BY 1"))
     timeline = {row["period"]: row["items"] for row in data["timeline"]}
-    assert list(timeline)[0] == "2025-06-30"
+    assert next(iter(timeline)) == "2025-06-30"
     assert len(timeline) == 7 and {k: v for k, v in timeline.items() if v} == expected
     assert data["total_items"] == sum(expected.values())
     unkept = query(demo_db, "SELECT count(*) FROM items WHERE kept = 0")[0][0]

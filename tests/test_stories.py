@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from mediamon.cli import cli
 from mediamon.config import load_config
 from mediamon.errors import ConfigError
+from mediamon.store import ScoredItem, Store
 from mediamon.stories import (
     Candidate,
     StorySettings,
@@ -29,7 +30,6 @@ from mediamon.stories import (
     terms,
     unpack_terms,
 )
-from mediamon.store import ScoredItem, Store
 from mediamon.story_store import assign, create_schema
 from mediamon.types import FeedSource, FetchResult, Item, Match, TopicHit, Validators
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from stories_eval import cluster, load_items, load_pairs, score
-
 from mediamon.stories import StorySettings
+from stories_eval import cluster, load_items, load_pairs, score
 
 
 def test_the_labelled_set_is_big_enough_and_consistent() -> None:

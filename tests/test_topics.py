@@ -589,7 +589,8 @@ def test_topic_error_is_prefixed_with_key() -> None:
     exc = info.value
     assert isinstance(exc, QueryError)
     assert str(exc) == "topics.russia.query: unbalanced parenthesis at column 31"
-    assert (exc.key, exc.reason, exc.column) == ("topics.russia.query", "unbalanced parenthesis", 31)
+    assert (exc.key, exc.reason, exc.column) == (
+        "topics.russia.query", "unbalanced parenthesis", 31)
 
 
 def test_keep_error_is_prefixed_with_keep() -> None:
@@ -678,7 +679,7 @@ def test_adding_a_word_never_unmatches_an_or_query(
 
 def queries(depth: int = 3) -> st.SearchStrategy[str]:
     """Query strings built from the grammar, with random nesting and spacing."""
-    atoms = st.sampled_from(TERMS + ['"Islamic Emirate"', '"recogni* taliban"', "al-Qaida"])
+    atoms = st.sampled_from([*TERMS, '"Islamic Emirate"', '"recogni* taliban"', "al-Qaida"])
     if depth == 0:
         return atoms
     sub = queries(depth - 1)

@@ -19,12 +19,11 @@ from typing import Any, TypeVar
 
 import click
 
-from . import __version__
+from . import __version__, story_store
 from .config import Config, find_config, load_config
-from . import story_store
 from .errors import MediamonError
-from .logs import setup_logging
 from .export import LISTING_FORMATS
+from .logs import setup_logging
 from .output import FORMATS, render
 from .pipeline import run_once, utcnow
 from .query import Filters, counts, feed_health, get_item, items, parse_when, search
@@ -296,7 +295,7 @@ def search_cmd(ctx: Context, query: str, fmt: str, as_json: bool, **filters: Any
         _emit_atom(store, rows, f"mediamon: search {query}", _search_urn(query))
         return
     _emit(rows, fmt, as_json, [*ITEM_COLUMNS, "snippet"] if fmt != "table" or as_json
-          else ITEM_COLUMNS[:-1] + ["title", "snippet"])
+          else [*ITEM_COLUMNS[:-1], "title", "snippet"])
 
 
 @cli.command()

@@ -168,7 +168,9 @@ def _suggest(name: str, known: set[str]) -> str:
     import difflib
 
     close = difflib.get_close_matches(name, sorted(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(sorted(known))})"
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (known keys: {', '.join(sorted(known))})"
 
 
 def _kind(value: object) -> str:
@@ -274,7 +276,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(where, "", "no such config file (pass --config or set MEDIAMON_CONFIG)") from None
+        raise ConfigError(where, "",
+                          "no such config file (pass --config or set MEDIAMON_CONFIG)") from None
     except OSError as exc:
         raise ConfigError(where, "", f"cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
@@ -344,7 +347,8 @@ def config_from_dict(
     db_value = database.get("path", "data/mediamon.db", _nonempty_string)
     database.finish()
     env_db = os.environ.get("MEDIAMON_DB")
-    db_path = Path(db_override) if db_override else Path(env_db) if env_db else resolve_path(base, db_value)
+    db_path = (Path(db_override) if db_override else Path(env_db) if env_db
+               else resolve_path(base, db_value))
     db_path = db_path.resolve()
 
     fsec = _Section(path, "fetch", top.get("fetch", {}, lambda v: v))
@@ -411,7 +415,8 @@ def config_from_dict(
 
     topics = _topics(path, top.get("topics", {}, lambda v: v))
     if not topics and keep.mode != "profile":
-        raise ConfigError(where, "topics", "define at least one topic (or use keep.mode = \"profile\")")
+        raise ConfigError(where, "topics",
+                          "define at least one topic (or use keep.mode = \"profile\")")
     try:
         topic_set = TopicSet.compile(topics, keep.rule)
     except TopicError as exc:
@@ -598,7 +603,8 @@ def _topics(path: Path, value: object) -> dict[str, str]:
     return topics
 
 
-def _feeds(path: Path, base: Path, value: object, schedule: ScheduleSettings) -> tuple[FeedSource, ...]:
+def _feeds(path: Path, base: Path, value: object,
+           schedule: ScheduleSettings) -> tuple[FeedSource, ...]:
     if not isinstance(value, list):
         raise ConfigError(str(path), "feeds", "must be an array of tables ([[feeds]])")
     feeds: list[FeedSource] = []

@@ -67,7 +67,8 @@ def xml_text(value: object) -> str:
 
 def clean_html(html: str) -> str:
     """Item HTML made safe to embed: nh3's allow-list, http(s) links only, no rel leaks."""
-    return nh3.clean(xml_text(html), url_schemes={"http", "https"}, link_rel="noopener noreferrer nofollow")
+    return nh3.clean(xml_text(html), url_schemes={"http", "https"},
+                     link_rel="noopener noreferrer nofollow")
 
 
 def _rfc3339(value: str | None) -> str:

@@ -306,7 +306,8 @@ def get_item(store: Store, item_id: str) -> dict[str, Any] | None:
     }
     item["feeds"] = list(store.db.query(
         "SELECT feeds.id, feeds.name, feeds.url, item_feeds.first_seen FROM item_feeds "
-        "JOIN feeds ON feeds.id = item_feeds.feed_id WHERE item_id = ? ORDER BY item_feeds.first_seen",
+        "JOIN feeds ON feeds.id = item_feeds.feed_id WHERE item_id = ? "
+        "ORDER BY item_feeds.first_seen",
         [item["id"]],
     ))
     return item
@@ -323,7 +324,8 @@ def feed_health(store: Store, *, now: datetime | None = None) -> list[dict[str, 
                feeds.last_success, feeds.last_fetch, feeds.next_fetch, feeds.next_reason,
                feeds.poll_interval, feeds.publish_rate, feeds.fetch_url, feeds.failing_since,
                feeds.dead_since, feeds.gone_since,
-               (SELECT count(*) FROM items WHERE items.feed_id = feeds.id AND kept = 1) AS kept_items,
+               (SELECT count(*) FROM items
+                 WHERE items.feed_id = feeds.id AND kept = 1) AS kept_items,
                (SELECT count(*) FROM items WHERE items.feed_id = feeds.id AND kept = 1
                   AND first_seen >= ?) AS kept_last_day,
                (SELECT coalesce(sum(new_items), 0) FROM fetch_log

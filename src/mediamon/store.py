@@ -71,7 +71,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             failures INTEGER NOT NULL DEFAULT 0,      -- consecutive
             next_fetch TEXT
         )
-        """
+        """  # noqa: E501 (a shipped migration is never edited, comments included)
     )
     db.execute(
         """
@@ -588,7 +588,8 @@ class Store:
                 )
             placeholders = ",".join("?" * len(urls))
             self.db.execute(
-                f"UPDATE feeds SET active = 0 WHERE origin = 'config' AND url NOT IN ({placeholders})",
+                "UPDATE feeds SET active = 0 WHERE origin = 'config' "
+                f"AND url NOT IN ({placeholders})",
                 urls,
             )
 
@@ -626,7 +627,8 @@ class Store:
 
     def feeds(self, *, active_only: bool = True) -> list[FeedRow]:
         where = "WHERE active = 1" if active_only else ""
-        return [FeedRow.from_row(r) for r in self.db.query(f"SELECT * FROM feeds {where} ORDER BY id")]
+        rows = self.db.query(f"SELECT * FROM feeds {where} ORDER BY id")
+        return [FeedRow.from_row(r) for r in rows]
 
     def feed_id(self, url: str) -> int:
         row = self.db.execute("SELECT id FROM feeds WHERE url = ?", [url]).fetchone()

@@ -19,9 +19,9 @@ items are candidates when at least one band is equal, which happens with probabi
 ``1 - (1 - J^rows)^bands`` for Jaccard similarity J. With the defaults (20 bands of 2 rows)
 a pair at the threshold (J = 0.375) becomes a candidate 95.2 % of the time, at J = 0.5
 99.7 %, while two unrelated items on the same topic (J ~ 0.1) meet 18 % of the time and are
-then rejected by the exact check. The store keeps one row per band with the item's time, so a lookup is
-``bands`` index probes limited to the time window: its cost depends on how many items fall
-in the window, not on how many are stored.
+then rejected by the exact check. The store keeps one row per band with the item's time, so
+a lookup is ``bands`` index probes limited to the time window: its cost depends on how many
+items fall in the window, not on how many are stored.
 
 Why MinHash + LSH bands rather than SimHash: headlines and summaries are short (20-60
 terms), and a lightly rewritten copy changes a third of them; SimHash's Hamming distance is

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -278,13 +277,14 @@ def stored_keys(conn: Any, keys: Iterable[str]) -> set[str]:
     """Those of ``keys`` that some stored item has as its dedup key."""
     found: set[str] = set()
     for chunk in _chunks(sorted(keys)):
+        marks = ",".join("?" * len(chunk))
         found.update(key for (key,) in conn.execute(
-            f"SELECT DISTINCT dedup_key FROM items WHERE dedup_key IN ({','.join('?' * len(chunk))})",
-            list(chunk)))
+            f"SELECT DISTINCT dedup_key FROM items WHERE dedup_key IN ({marks})", list(chunk)))
     return found
 
 
-def find_copy(conn: Any, *, item_id: str, key: str, title: str, feed_id: int) -> tuple[str, str] | None:
+def find_copy(conn: Any, *, item_id: str, key: str, title: str,
+              feed_id: int) -> tuple[str, str] | None:
     """A stored item this new one is a copy of, by dedup key: (item id, reason) or None.
 
     Another feed's item with the same key is a copy. Within one feed the title must match

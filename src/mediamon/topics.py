@@ -579,7 +579,8 @@ class _Probe:
         self.word = pattern.word
         self.key = f"{pattern.kind}:{pattern.word}"
         self.language = _stem_language(pattern.word) if pattern.kind == "stem" else None
-        self.scan = pattern.word if self.language is None else _scan_prefix(self.language, self.word)
+        self.scan = (pattern.word if self.language is None
+                     else _scan_prefix(self.language, self.word))
 
     def accepts(self, word: str) -> bool:
         if not word.startswith(self.scan):
