@@ -19,8 +19,10 @@ from feedserver import config_text
 from mediamon.config import load_config
 from mediamon.pipeline import run_once
 from mediamon.store import Store
-from test_serve import get
-from test_xss import serving  # `mediamon serve` on loopback, as tests/test_serve.py starts it
+from test_serve import (
+    get,
+    serving,  # `mediamon serve` on loopback, as a real process
+)
 
 FEEDS = 3
 ITEMS = 40  # per feed and round

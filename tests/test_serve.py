@@ -14,6 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from click.testing import CliRunner
 
 from conftest import REPO
 from mediamon.cli import cli
+from mediamon.config import load_config
 from mediamon.serve import QUERIES, metadata
 
 DEMO = REPO / "config" / "demo.toml"
@@ -42,6 +44,43 @@ def get(url: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+@contextmanager
+def serving(config: Path, db: Path | None = None) -> Iterator[str]:
+    """`mediamon serve` for ``config`` (and ``--db``) on a free loopback port, as a real
+    process; yields the database's base URL, and stops the server with SIGINT."""
+    pytest.importorskip("datasette", reason="Datasette is not installed "
+                                            "(pip install 'mediamon[datasette]')")
+    port = free_port()
+    db_args = ["--db", str(db)] if db else []
+    log = (db or config).with_name(f"serve-{port}.log")
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mediamon", "--config", str(config), *db_args, "serve",
+             "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # poll until it answers (or the process died)
+            if proc.poll() is not None:
+                pytest.fail(f"mediamon serve exited: {log.read_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail("mediamon serve did not answer")
+            try:
+                if get(base + "/-/versions.json")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        yield base + "/" + (db or load_config(config).db_path).stem
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo feeds polled once into a fresh database, served by `mediamon serve`."""
@@ -51,33 +90,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     result = CliRunner().invoke(cli, ["--config", str(DEMO), "--db", str(db), "--log-level",
                                       "error", "run", "--once"])
     assert result.exit_code == 0, result.output
-    port = free_port()
-    log = db.with_name("serve.log")
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mediamon", "--config", str(DEMO), "--db", str(db), "serve",
-             "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):  # poll until it answers (or the process died)
-            if proc.poll() is not None:
-                pytest.fail(f"mediamon serve exited: {log.read_text()}")
-            try:
-                if get(base + "/-/versions.json")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("mediamon serve did not answer")
-        yield base + "/desk"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serving(DEMO, db) as base:
+        yield base
 
 
 def rows(url: str) -> list[dict[str, Any]]:

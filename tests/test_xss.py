@@ -8,15 +8,10 @@ from __future__ import annotations
 import html
 import json
 import re
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -29,7 +24,7 @@ from conftest import default_settings_text, feeds_text, invoke_demo
 from mediamon.cli import cli
 from mediamon.config import load_config
 from test_alerts import Mailbox, Receiver, free_port  # loopback webhook and SMTP receivers
-from test_serve import get  # GET a loopback URL: (status, body), HTTP errors included
+from test_serve import get, serving  # GET a loopback URL; `mediamon serve` on one
 
 # Known payloads (OWASP XSS filter evasion cheat sheet, html5sec.org): markup ones go into
 # titles, summaries and content; URL ones also into the item's <link>.
@@ -353,50 +348,10 @@ def served_site(root: Path, payloads: list[str], urls: list[str], now: datetime)
     return config
 
 
-@contextmanager
-def serving(config: Path, db: Path | None = None) -> Iterator[str]:
-    """`mediamon serve` on a free loopback port, started as tests/test_serve.py starts it;
-    yields the database's base URL and stops the server with SIGINT."""
-    pytest.importorskip("datasette", reason="Datasette is not installed "
-                                            "(pip install 'mediamon[datasette]')")
-    port = free_port()
-    db_args = ["--db", str(db)] if db else []
-    log = config.with_name(f"serve-{port}.log")
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mediamon", "--config", str(config), *db_args, "serve",
-             "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"mediamon serve exited: {log.read_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail("mediamon serve did not answer")
-            try:
-                if get(base + "/-/versions.json")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
-        yield base + "/" + (db or load_db_path(config)).stem
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def load_db_path(config: Path) -> Path:
-    return load_config(config).db_path
-
-
 def datasette_paths(config: Path, rows: int | None = None) -> list[str]:
     """The pages a person opens: the database, the tables, a search, the canned queries, and
     the row pages of the items (the first ``rows`` of them) and feeds."""
-    with sqlite3.connect(load_db_path(config)) as conn:
+    with sqlite3.connect(load_config(config).db_path) as conn:
         items = [r[0] for r in conn.execute("SELECT id FROM items ORDER BY rowid")]
         feeds = [r[0] for r in conn.execute("SELECT id FROM feeds ORDER BY id")]
     search = urllib.parse.quote
