@@ -93,11 +93,13 @@ _ESCAPED_HTML_RE = re.compile(
     re.IGNORECASE,
 )
 _DROP_TAGS = ["script", "style", "noscript", "template", "svg", "head"]
+_DROP_RE = re.compile(rf"<(?:{'|'.join(_DROP_TAGS)})\b", re.IGNORECASE)  # worth stripping?
 _BLOCK_TAGS = (
     "address,article,aside,blockquote,dd,details,dialog,div,dl,dt,fieldset,figcaption,"
     "figure,footer,form,h1,h2,h3,h4,h5,h6,header,hgroup,hr,li,main,nav,ol,p,pre,section,"
     "summary,table,tbody,thead,tfoot,tr,ul,caption"
 )
+_BLOCK_TAG_SET = frozenset(_BLOCK_TAGS.split(","))
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 _LANG_RE = re.compile(r"[a-z]{2,3}")
 _GLOBAL_GUID_RE = re.compile(r"(?:urn|tag):\S", re.IGNORECASE)
@@ -112,11 +114,10 @@ def _scrub(text: str) -> str:
 
 
 def _fold_lines(text: str) -> str:
-    text = _scrub(text)
+    text = _SPACE_RE.sub(" ", _scrub(text))  # the class never matches a newline
     if "\n" not in text:  # most titles, names and categories: one line
-        return _SPACE_RE.sub(" ", text).strip()
-    lines = (_SPACE_RE.sub(" ", line).strip() for line in text.split("\n"))
-    return "\n".join(line for line in lines if line)
+        return text.strip()
+    return "\n".join(filter(None, map(str.strip, text.split("\n"))))
 
 
 # Both HTML parsers (lexbor, html5ever in nh3) take time quadratic in the nesting depth:
@@ -177,17 +178,22 @@ def _html_to_text(markup: str) -> str:
     if _too_deep(markup):
         return _flat_text(markup)
     tree = LexborHTMLParser(markup)
-    tree.strip_tags(_DROP_TAGS, recursive=True)
+    if _DROP_RE.search(markup):
+        tree.strip_tags(_DROP_TAGS, recursive=True)
     body = tree.body
     if body is None:
         return ""
-    for node in body.css(_BLOCK_TAGS):
-        node.insert_before("\n")
-        node.insert_after("\n")
-    for node in body.css("br"):
-        node.insert_after("\n")
-    for node in body.css("td,th"):
-        node.insert_after(" ")  # cells of one row stay on one line, but apart
+    # One walk over the elements instead of CSS queries: compiling and running the block
+    # selector was half of this function's time (same output on the corpus).
+    for node in body.traverse():
+        tag = node.tag
+        if tag in _BLOCK_TAG_SET:
+            node.insert_before("\n")
+            node.insert_after("\n")
+        elif tag == "br":
+            node.insert_after("\n")
+        elif tag == "td" or tag == "th":
+            node.insert_after(" ")  # cells of one row stay on one line, but apart
     return _fold_lines(body.text(deep=True))
 
 

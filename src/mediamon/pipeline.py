@@ -192,7 +192,7 @@ def process_body(
 def _partial(item: Item, match: Match, stories: StorySettings | None) -> ScoredItem:
     """An item the writer only needs to recognise (see ``ScoredItem.partial``): its text
     stays in the worker, which makes the result a fraction of the size to send back."""
-    item = replace(item, summary="", content="")
+    item = item.without_text()
     if stories is not None:
         item.dedup_key  # noqa: B018 (computed here, cached and pickled with the item)
     return ScoredItem(item, match, partial=True)

@@ -118,6 +118,15 @@ class Item:
         """Title, summary and content joined: what topics are matched against."""
         return "\n".join(part for part in (self.title, self.summary, self.content) if part)
 
+    def without_text(self) -> Item:
+        """A copy without its summary and content (and their HTML), keeping the cached
+        ``dedup_key`` and ``site``, which do not depend on them: what a worker process sends
+        back for an item that will not be stored. Faster than ``dataclasses.replace``."""
+        copy = object.__new__(Item)
+        copy.__dict__.update(self.__dict__, summary="", content="", summary_html="",
+                             content_html="")
+        return copy
+
     @cached_property
     def dedup_key(self) -> str | None:
         """``urls.dedup_key`` of the canonical URL (issue 5). Cached, and pickled with the
