@@ -110,10 +110,14 @@ def is_http_url(u: object) -> bool:
     """True when ``u`` is an absolute http(s) URL with a host."""
     if not isinstance(u, str):
         return False
-    return _is_http_url(u)
+    return _cached_is_http_url(u) if len(u) <= _CACHED_MAX else _is_http_url(u)
 
 
 @lru_cache(maxsize=4096)  # the same feed URL and bases are asked about for every item
+def _cached_is_http_url(u: str) -> bool:
+    return _is_http_url(u)
+
+
 def _is_http_url(u: str) -> bool:
     try:
         parts = urlsplit(u.strip(_STRIP))
