@@ -260,3 +260,21 @@ def test_property_fragment_removed(url, fragment):
     result = canonical_url(f"{bare}#{fragment}")
     assert result == canonical_url(bare)
     assert result is None or "#" not in result
+
+
+def test_long_strings_never_enter_the_caches() -> None:
+    """The speed-up caches (is_http_url, canonical_url, html_to_text) keep only short
+    strings, so a hostile feed's megabyte links and texts do not stay in memory."""
+    from mediamon import normalise, urls
+
+    long_url = "https://example.org/" + "a" * 1_000_000
+    before = (urls._cached_is_http_url.cache_info().currsize, len(urls._cache),
+              normalise._cached_html_to_text.cache_info().currsize)
+    assert urls.is_http_url(long_url)
+    assert urls.canonical_url(long_url) == long_url
+    assert normalise.html_to_text("<p>" + "b" * 100_000 + "</p>") == "b" * 100_000
+    after = (urls._cached_is_http_url.cache_info().currsize, len(urls._cache),
+             normalise._cached_html_to_text.cache_info().currsize)
+    assert after == before
+    short = "https://example.org/short-" + str(id(before))
+    assert urls.canonical_url(short) == short and short in urls._cache
