@@ -8,6 +8,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from conftest import DEMO_CONFIG as DEMO
 from conftest import REPO
 from conftest import invoke_demo as invoke
@@ -147,3 +149,18 @@ def test_retention_config_errors_name_the_key(tmp_path: Path) -> None:
     result = invoke(tmp_path / "x.db", "vacuum", config=config)
     assert result.exit_code == 1
     assert 'retention.unkept_after: "soon" is not a duration' in result.output
+
+
+def test_json_lines_errors_name_the_file_and_line_for_import_and_score() -> None:
+    """Import and score/eval read JSON Lines through one reader: blank lines are skipped,
+    and a line that is not JSON, or not an object, is an error naming file and line."""
+    from mediamon.export import ExportFormatError, read_export
+    from mediamon.output import read_json_lines
+    from mediamon.relevance import RelevanceError, read_jsonl
+
+    lines = ['{"id": "a", "title": "t"}\n', "\n", "[1, 2]\n", "{oops\n"]
+    assert [w for w, _ in read_json_lines(lines[:2], name="f", error=ValueError)] == ["f:1"]
+    with pytest.raises(RelevanceError, match=r"^in\.jsonl:3: not a JSON object"):
+        list(read_jsonl(iter(lines), name="in.jsonl"))
+    with pytest.raises(ExportFormatError, match=r"^dump\.jsonl:4: not JSON"):
+        list(read_export([lines[1], lines[1], lines[1], lines[3]], name="dump.jsonl"))

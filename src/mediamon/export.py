@@ -29,6 +29,7 @@ import nh3
 
 from . import __version__, story_store
 from .errors import MediamonError
+from .output import read_json_lines
 from .store import Store, utc_iso
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -226,19 +227,11 @@ def write_export(records: Iterable[dict[str, Any]], out: IO[str], fmt: str) -> i
 def read_export(lines: Iterable[str], *, name: str) -> Iterator[dict[str, Any]]:
     """Records from a JSON Lines export; a bad line raises ``ExportFormatError`` with its number."""
     required = {"id", "feed_url", "title", "published", "content_hash", "feeds", "matches"}
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ExportFormatError(f"{name}:{number}: not JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise ExportFormatError(f"{name}:{number}: not a JSON object")
+    for where, record in read_json_lines(lines, name=name, error=ExportFormatError):
         missing = sorted(required - set(record))
         if missing:
-            raise ExportFormatError(f"{name}:{number}: not a mediamon export record (missing "
-                               f"{', '.join(missing)}; make one with `mediamon export`)")
+            raise ExportFormatError(f"{where}: not a mediamon export record (missing "
+                                    f"{', '.join(missing)}; make one with `mediamon export`)")
         yield record
 
 

@@ -1,4 +1,5 @@
-"""Render rows for the terminal or for other programs: table, json, jsonl, csv.
+"""Render rows for the terminal or for other programs: table, json, jsonl, csv; and read
+JSON Lines back (``read_json_lines``: exports to import, items to score or evaluate).
 
 Tables fit the terminal: on a terminal the widest text column is shortened with an ellipsis;
 piped to a file or another program, nothing is cut. The machine
@@ -12,7 +13,7 @@ import io
 import json
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from tabulate import tabulate
@@ -77,3 +78,21 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, *, columns: Sequence[str],
                              else v for k, v in row.items()})
         return buf.getvalue().rstrip("\n")
     return table(rows, columns, squeeze=squeeze)
+
+
+def read_json_lines(lines: Iterable[str], *, name: str,
+                    error: Callable[[str], Exception]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(where, record)`` for each non-blank line of a JSON Lines stream, ``where`` being
+    ``name:line``. A line that is not a JSON object raises ``error(message)``, the message
+    starting with ``where``, so a bad line in a large file is found at once."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{name}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise error(f"{where}: not JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise error(f"{where}: not a JSON object (each line must be one)")
+        yield where, record

@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from .config import Config
 from .errors import MediamonError
+from .output import read_json_lines
 from .profile import Background, builtin_background
 from .score import Scorer
 from .store import Store, utc_iso
@@ -111,16 +112,7 @@ def read_jsonl(stream: IO[str], *, name: str = "-", labelled: bool = False
     Each record needs ``id`` and at least one of ``title``, ``summary``, ``content``;
     ``labelled`` also requires ``label`` in core / related / no.
     """
-    for number, line in enumerate(stream, 1):
-        if not line.strip():
-            continue
-        where = f"{name}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RelevanceError(f"{where}: not JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise RelevanceError(f"{where}: each line must be a JSON object")
+    for where, record in read_json_lines(stream, name=name, error=RelevanceError):
         if "id" not in record:
             raise RelevanceError(f"{where}: missing 'id'")
         if not any(isinstance(record.get(k), str) for k in ("title", "summary", "content")):
