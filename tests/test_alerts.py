@@ -267,3 +267,38 @@ def _now() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def test_the_daemon_sends_new_items_once(tmp_path: Path, receiver: Receiver,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mediamon run`'s alerts job (a real Daemon and scheduler, the demo feeds, a loopback
+    webhook): every kept item of its first pass arrives, none twice, however the job's runs
+    fall between the passes. The job's 30 s period is shortened for the test."""
+    import asyncio
+
+    from mediamon import alerts
+    from mediamon.schedule import Daemon
+
+    monkeypatch.setattr(alerts, "DAEMON_SECONDS", 0.3)
+    config = write_config(tmp_path, f'[[alerts]]\nname = "desk"\nwebhook = "{receiver.url}"\n')
+    assert invoke(config, "alerts", "send").exit_code == 0  # registered on the empty database
+    cfg = load_config(config)
+
+    async def main(daemon: Daemon) -> None:
+        running = asyncio.get_running_loop().create_task(daemon.run())
+        deadline = asyncio.get_running_loop().time() + 30
+        while not receiver.bodies and not running.done():
+            assert asyncio.get_running_loop().time() < deadline, "no alert within 30 s"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(2.0)  # the pass ends; the job runs several more times
+        daemon.request_stop()
+        await running
+
+    with Store(cfg.db_path) as store:
+        asyncio.run(main(Daemon(cfg, store, config_path=config)))
+    with sqlite3.connect(cfg.db_path) as conn:
+        kept = {r[0] for r in conn.execute("SELECT id FROM items WHERE kept = 1")}
+    sent = [i["id"] for b in receiver.bodies for i in b["json"]["items"]]
+    assert all(b["json"]["alert"] == "desk" and b["status"] == 200 for b in receiver.bodies)
+    assert len(sent) == len(set(sent)), "an item was sent twice"
+    assert set(sent) == kept and len(kept) == 14
