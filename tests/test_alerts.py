@@ -239,6 +239,8 @@ def test_email_goes_out_once_with_escaped_html(tmp_path: Path,
     ('[[alerts]]\nname = "a"\nwebhook = "http://x"\n[[alerts]]\nname = "a"\nwebhook = "http://y"\n',
      "alerts[1].name", "duplicate of alerts[0]"),
     ('[[alerts]]\nname = "a"\nwebhok = "http://x"\n', "alerts[0].webhok", "did you mean"),
+    ('[[alerts]]\nname = "a"\n[alerts.smtp]\nhost = "h"\nfrom = "a@b.c"\nto = "d@e.f"\n'
+     'tls = true\nstarttls = true\n', "alerts[0].smtp.tls", "choose one"),
     ('[[alerts]]\nname = "a"\n[alerts.smtp]\nhost = "h"\nfrom = "a@b.c"\n', "alerts[0].smtp.to",
      "missing"),
     ('[[alerts]]\nname = "a"\n[alerts.smtp]\nhost = "h"\nfrom = "a@b.c"\nto = ["x"]\n',
@@ -302,3 +304,57 @@ def test_the_daemon_sends_new_items_once(tmp_path: Path, receiver: Receiver,
     assert all(b["json"]["alert"] == "desk" and b["status"] == 200 for b in receiver.bodies)
     assert len(sent) == len(set(sent)), "an item was sent twice"
     assert set(sent) == kept and len(kept) == 14
+
+
+@pytest.fixture
+def tls_server_context(tmp_path: Path) -> tuple[Any, Path]:
+    """A server TLS context with a certificate for 127.0.0.1 from a throwaway CA (trustme),
+    and the CA's bundle, for SSL_CERT_FILE."""
+    import ssl
+
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    bundle = tmp_path / "test-ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    return context, bundle
+
+
+@pytest.mark.parametrize("mode", ["tls", "starttls"])
+def test_email_over_tls_and_starttls(tmp_path: Path, mode: str, tls_server_context: Any,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tls = true` (SMTPS, TLS from the first byte) and `starttls = true` (STARTTLS, which
+    the server requires) deliver through a real TLS handshake with a certificate the system
+    trusts (SSL_CERT_FILE); without that trust nothing is sent and the alert records the
+    certificate error in one line."""
+    controller_mod = pytest.importorskip("aiosmtpd.controller")
+    context, bundle = tls_server_context
+    box, port = Mailbox(), free_port()
+    kwargs = ({"ssl_context": context} if mode == "tls"
+              else {"tls_context": context, "require_starttls": True})
+    controller = controller_mod.Controller(box, hostname="127.0.0.1", port=port, **kwargs)
+    controller.start()
+    try:
+        config = write_config(tmp_path, f'[[alerts]]\nname = "mail"\n[alerts.smtp]\n'
+                                        f'host = "127.0.0.1"\nport = {port}\n{mode} = true\n'
+                                        'from = "mediamon@example.org"\n'
+                                        'to = ["desk@example.org"]\n')
+        ingest(config)
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-bundle.pem"))
+        untrusted = invoke(config, "alerts", "send")
+        assert untrusted.exit_code == 1, untrusted.output
+        assert box.messages == []
+        error = json.loads(invoke(config, "alerts", "list", "--json").output)[0]["last_error"]
+        assert "TLS certificate not valid" in error and "\n" not in error
+
+        monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+        result = invoke(config, "alerts", "send")
+        assert result.exit_code == 0, result.output
+    finally:
+        controller.stop()
+    assert len(box.messages) == 1
+    sender, rcpts, mail = box.messages[0]
+    assert (sender, rcpts) == ("mediamon@example.org", ["desk@example.org"])
+    assert mail["Subject"] == "[mediamon] mail: 14 new items"

@@ -76,7 +76,8 @@ class SmtpSettings:
     port: int = 25
     sender: str = ""  # the `from` key
     to: tuple[str, ...] = ()
-    starttls: bool = False
+    starttls: bool = False  # plain connection, then STARTTLS (port 587)
+    tls: bool = False  # TLS from the first byte, "SMTPS" (port 465)
     username: str | None = None
     password_env: str | None = None  # the environment variable holding the password
 
@@ -247,7 +248,12 @@ def send_mail(smtp: SmtpSettings, mail: EmailMessage) -> None:
             raise AlertError(f"smtp: environment variable {smtp.password_env} is not set",
                              transient=False)
     try:
-        with smtplib.SMTP(smtp.host, smtp.port, timeout=TIMEOUT) as conn:
+        if smtp.tls:
+            conn = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=TIMEOUT,
+                                    context=ssl.create_default_context())
+        else:
+            conn = smtplib.SMTP(smtp.host, smtp.port, timeout=TIMEOUT)
+        with conn:
             if smtp.starttls:
                 conn.starttls(context=ssl.create_default_context())
             if smtp.username and password is not None:
@@ -256,6 +262,9 @@ def send_mail(smtp: SmtpSettings, mail: EmailMessage) -> None:
     except smtplib.SMTPResponseException as exc:
         raise AlertError(f"smtp {smtp.host}:{smtp.port}: {exc.smtp_code} {exc.smtp_error!r}",
                          transient=400 <= exc.smtp_code < 500) from exc
+    except ssl.SSLCertVerificationError as exc:  # retrying will not make it valid
+        raise AlertError(f"smtp {smtp.host}:{smtp.port}: TLS certificate not valid: "
+                         f"{exc.verify_message}", transient=False) from exc
     except (smtplib.SMTPException, OSError) as exc:
         raise AlertError(f"smtp {smtp.host}:{smtp.port}: {type(exc).__name__}: {exc}",
                          transient=True) from exc

@@ -534,9 +534,13 @@ def _smtp(path: Path, prefix: str, value: object) -> SmtpSettings:
         host=host, sender=sender, to=to,
         port=sec.get("port", 25, _port),
         starttls=sec.get("starttls", False, _boolean),
+        tls=sec.get("tls", False, _boolean),
         username=sec.get("username", None, _nonempty_string),
         password_env=sec.get("password_env", None, _env_name),
     )
+    if settings.tls and settings.starttls:
+        raise sec.error("tls", "choose one: tls (TLS from the start, usually port 465) or "
+                               "starttls (usually port 587)")
     if settings.username and not settings.password_env:
         raise sec.error("password_env", "missing: with username, name the environment "
                                         "variable that holds the password")
