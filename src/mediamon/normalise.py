@@ -94,12 +94,12 @@ _ESCAPED_HTML_RE = re.compile(
 )
 _DROP_TAGS = ["script", "style", "noscript", "template", "svg", "head"]
 _DROP_RE = re.compile(rf"<(?:{'|'.join(_DROP_TAGS)})\b", re.IGNORECASE)  # worth stripping?
-_BLOCK_TAGS = (
-    "address,article,aside,blockquote,dd,details,dialog,div,dl,dt,fieldset,figcaption,"
-    "figure,footer,form,h1,h2,h3,h4,h5,h6,header,hgroup,hr,li,main,nav,ol,p,pre,section,"
-    "summary,table,tbody,thead,tfoot,tr,ul,caption"
-)
-_BLOCK_TAG_SET = frozenset(_BLOCK_TAGS.split(","))
+# Elements whose text starts and ends a line.
+_BLOCK_TAGS = frozenset("""
+    address article aside blockquote dd details dialog div dl dt fieldset figcaption figure
+    footer form h1 h2 h3 h4 h5 h6 header hgroup hr li main nav ol p pre section summary table
+    tbody thead tfoot tr ul caption
+""".split())
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 _LANG_RE = re.compile(r"[a-z]{2,3}")
 _GLOBAL_GUID_RE = re.compile(r"(?:urn|tag):\S", re.IGNORECASE)
@@ -187,7 +187,7 @@ def _html_to_text(markup: str) -> str:
     # selector was half of this function's time (same output on the corpus).
     for node in body.traverse():
         tag = node.tag
-        if tag in _BLOCK_TAG_SET:
+        if tag in _BLOCK_TAGS:
             node.insert_before("\n")
             node.insert_after("\n")
         elif tag == "br":
