@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import forkcheck
 from feedserver import FeedServer, feed_server  # noqa: F401  (re-exported fixture)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,6 +18,18 @@ DATA = REPO / "tests" / "data"
 FEEDS = DATA / "feeds"
 SHARED = REPO.parent / "shared"
 DEFAULT_CONFIG = REPO / "config" / "mediamon.toml"
+
+forkcheck.install()
+
+
+@pytest.fixture(autouse=True)
+def _no_fork_from_a_threaded_process():
+    """Every test: nothing forked this process while it had other threads (a child of such
+    a fork can inherit a lock held by another thread and hang forever)."""
+    start = len(forkcheck.FORKS_WITH_THREADS)
+    yield
+    forks = forkcheck.FORKS_WITH_THREADS[start:]
+    assert not forks, "forked from a threaded process:\n" + "\n".join(forks)
 
 
 def default_settings_text(db_path: Path) -> str:

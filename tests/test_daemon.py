@@ -207,3 +207,106 @@ def test_daemon_schedules_retention_daily(tmp_path: Path) -> None:
         asyncio.run(main(Daemon(load_config(path), store, config_path=path)))
     assert seen["interval"] == 86_400 and 0 < seen["first"] <= 120
 
+
+
+def descendants(pid: int) -> set[int]:
+    """Every living process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if fields[0] != "Z":
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def parse_workers(pid: int) -> list[int]:
+    """The parse workers of the daemon ``pid`` (by their process title)."""
+    workers = []
+    for child in descendants(pid):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline.startswith(b"mediamon: parse worker"):
+            workers.append(child)
+    return workers
+
+
+def changing_feeds(server: FeedServer, count: int) -> list[str]:
+    """``count`` feeds that carry a new item at every request, so every poll is parsed."""
+    urls = []
+    for n in range(count):
+        hits = [0]
+
+        def route(h: Handler, n: int = n, hits: list[int] = hits) -> None:
+            hits[0] += 1
+            body = rss(f"Feed {n}", [(f"f{n}-poll{k}", "") for k in range(hits[0])])
+            h.respond(200, {"Content-Type": "application/rss+xml"}, body)
+
+        server.add_route(f"/changing{n}.xml", route)
+        urls.append(server.url(f"/changing{n}.xml"))
+    return urls
+
+
+def items_stored(db: Path) -> int:
+    with sqlite3.connect(db, timeout=10) as conn:
+        return conn.execute("SELECT count(*) FROM items").fetchone()[0]
+
+
+def test_daemon_outlives_a_killed_parse_worker(feed_server: FeedServer, tmp_path: Path) -> None:
+    """kill -9 of one of two parse workers (what the OOM killer does): the daemon logs it,
+    starts new workers, keeps polling and storing, and still stops with 0 on SIGTERM."""
+    urls = changing_feeds(feed_server, 4)
+    config = tmp_path / "mediamon.toml"
+    db = tmp_path / "m.db"
+    config.write_text(config_text(str(db), urls, fetch="workers = 2",
+                                  feed_keys='interval = "1s"'), encoding="utf-8")
+    proc = start_daemon(config)
+    try:
+        assert wait_for(lambda: len(parse_workers(proc.pid)) == 2), "no parse workers"
+        assert wait_for(lambda: fetch_count(db) >= 8)
+        victim = parse_workers(proc.pid)[0]
+        os.kill(victim, signal.SIGKILL)
+        before = items_stored(db)
+        assert wait_for(lambda: items_stored(db) >= before + 12, timeout=30), \
+            "no items stored after the worker died"
+        assert proc.poll() is None, "the daemon stopped"
+        assert victim not in parse_workers(proc.pid)
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    assert "worker died" in err
+    assert "stopping" in err and err.count("stopping") == 1
+
+
+def test_parse_workers_die_with_a_killed_daemon(feed_server: FeedServer, tmp_path: Path) -> None:
+    """kill -9 of the daemon leaves no parse worker behind."""
+    urls = changing_feeds(feed_server, 2)
+    config = tmp_path / "mediamon.toml"
+    db = tmp_path / "m.db"
+    config.write_text(config_text(str(db), urls, fetch="workers = 2",
+                                  feed_keys='interval = "1s"'), encoding="utf-8")
+    proc = start_daemon(config)
+    try:
+        assert wait_for(lambda: len(parse_workers(proc.pid)) == 2), "no parse workers"
+        workers = parse_workers(proc.pid)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=15)
+
+    def gone() -> bool:
+        return not any(Path(f"/proc/{pid}").exists() and
+                       "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
+                       for pid in workers)
+
+    assert wait_for(gone, timeout=10), "parse workers outlived the daemon"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -402,9 +404,9 @@ def test_a_killed_worker_process_is_replaced(feed_server: FeedServer, setup) -> 
     async def run() -> list[FeedOutcome]:
         async with Updater(config, store, clock=Clock()) as updater:
             await updater.update_feeds([first])
-            for process in list(updater._pool._processes.values()):  # type: ignore[union-attr]
-                process.kill()
-                process.join(5)
+            assert updater._pool is not None
+            for pid in updater._pool.pids():
+                os.kill(pid, signal.SIGKILL)
             return await updater.update_feeds([second])
 
     (outcome,) = asyncio.run(run())
@@ -445,3 +447,23 @@ def test_item_edited_by_another_feed_meanwhile_is_linked_not_overwritten(
 async def _fetch_once(url: str) -> FetchResult:
     async with make_client() as client:
         return await fetch_feed(client, url)
+
+
+def test_a_feed_whose_parse_makes_no_progress_fails_with_a_reason_and_others_go_on(
+        feed_server: FeedServer, setup) -> None:
+    """The watchdog in a real pass: a body that keeps its worker busy past
+    fetch.worker_timeout is tried twice, then recorded as failed with a one-line reason;
+    the feeds beside it are stored, and the pass ends."""
+    feed_server.add("/big", rss("Big", [(f"https://example.org/i{k}", "")
+                                        for k in range(20_000)]))
+    feed_server.add("/a", rss("A", [("a1", "")]))
+    feed_server.add("/b", rss("B", [("b1", "")]))
+    urls = [feed_server.url(p) for p in ("/a", "/big", "/b")]
+    config_path, store = setup(urls, fetch='workers = 2\nworker_timeout = "0.3s"')
+    outcomes = poll(config_path, store, workers=2)
+    big = outcomes[urls[1]]
+    assert big.status == "error" and big.error is not None
+    assert "stuck" in big.error and "0.3 s" in big.error
+    assert feed(store, urls[1]).last_error == big.error
+    assert items_of(store, urls[0]) == {"a1"} and items_of(store, urls[2]) == {"b1"}
+    assert items_of(store, urls[1]) == set()

@@ -87,6 +87,9 @@ class FetchSettings:
     max_retry_after: float = 86_400.0  # a Retry-After longer than this is capped
     http2: bool = False  # needs the h2 package: pip install 'mediamon[http2]'
     workers: int | None = None  # parser processes; None = one per CPU, 0 = in-process
+    # A parse with no result after this long is stuck: the workers are restarted and the
+    # feed is tried once more, then recorded as failed (workers.py).
+    worker_timeout: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -366,6 +369,8 @@ def config_from_dict(
                                  _positive_duration),
         http2=fsec.get("http2", defaults.http2, _boolean),
         workers=fsec.get("workers", defaults.workers, _worker_count),
+        worker_timeout=fsec.get("worker_timeout", defaults.worker_timeout,
+                                _positive_duration),
     )
     if fetch.http2 and not _h2_available():
         raise fsec.error("http2", "needs the h2 package (pip install 'mediamon[http2]')")

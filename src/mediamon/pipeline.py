@@ -32,17 +32,11 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import multiprocessing
 import os
-import signal
 import sqlite3
-import threading
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -64,6 +58,7 @@ from .store import FeedRow, ScoredItem, Store, utc_iso
 from .stories import StorySettings
 from .stories import fingerprint as story_fingerprint
 from .types import FeedOutcome, FetchResult, Item, Match, ParsedFeed, RawEntry
+from .workers import WorkerError, WorkerPool
 
 log = logging.getLogger("mediamon.pipeline")
 
@@ -210,27 +205,9 @@ class _Job:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(scorer: Scorer, db_path: str | None, parent: int) -> None:
-    """A worker process: ignore Ctrl-C (the parent stops it), die with the parent.
-
-    A worker must not outlive a daemon killed with SIGKILL: it shares the daemon's open
-    files, including the lock that keeps a second daemon out.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _init_worker(scorer: Scorer, db_path: str | None) -> None:
+    """A worker process (see ``workers``): the scorer and where to read known hashes."""
     _WORKER.update(scorer=scorer, db_path=db_path, conn=None)
-    with contextlib.suppress(Exception):  # Linux: be killed at once when the parent dies
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:
-        os._exit(0)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)  # the daemon was killed: nothing here is worth finishing
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def _worker_known(ids: Sequence[str]) -> dict[str, str]:
@@ -476,7 +453,7 @@ class Updater:
         # At most ``concurrency`` passes at once (the dispatcher keeps to it too, and to the
         # per-host limit; fetch.make_client enforces per_host once more for direct calls).
         self._global = asyncio.Semaphore(config.fetch.concurrency)
-        self._pool: Executor | None = None
+        self._pool: WorkerPool | None = None
         self._writer = _Writer(store)
         self._dispatcher = _Dispatcher(self.update_feed, concurrency=config.fetch.concurrency,
                                        per_host=config.fetch.per_host)
@@ -492,34 +469,25 @@ class Updater:
             self._client = make_client(
                 user_agent=f.user_agent, timeout=f.timeout, connect_timeout=f.connect_timeout,
                 read_timeout=f.read_timeout, max_connections=max(128, 4 * f.concurrency),
-                per_host=f.per_host, http2=f.http2,
+                per_host=f.per_host, http2=f.http2, proxy=f.proxy,
             )
         return self._client
 
     def start(self, *, pool: bool = False) -> None:
-        """Load the hosts that asked to wait; with ``pool``, start the worker pool now (the
-        daemon does, before anything starts a thread, since workers are forked). Otherwise
-        the pool starts with the first body to parse: a poll where every feed answers
-        "not modified" never starts it."""
+        """Load the hosts that asked to wait; with ``pool``, create the worker pool now (the
+        daemon does). Otherwise the pool starts with the first body to parse: a poll where
+        every feed answers "not modified" never starts it."""
         if not self._started:
             self._started = True
             self.refresh_host_waits()
         if pool and self.workers > 0 and self._pool is None:
             self._pool = self._make_pool()
+            self._pool.start()
 
-    def _make_pool(self) -> Executor:
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if "fork" in methods else None)
-        pool = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=context, initializer=_init_worker,
-            initargs=(self.scorer, str(self.store.path), os.getpid()),
-        )
-        with warnings.catch_warnings():
-            # Python 3.12+ warns about forking a process with threads; the workers only run
-            # pure functions and never touch the parent's locks.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pool.submit(int).result()  # fork every worker now
-        return pool
+    def _make_pool(self) -> WorkerPool:
+        return WorkerPool(self.workers, initializer=_init_worker,
+                          initargs=(self.scorer, str(self.store.path)),
+                          stall_timeout=self.config.fetch.worker_timeout)
 
     def refresh_host_waits(self) -> None:
         now = self.clock()
@@ -529,7 +497,7 @@ class Updater:
     async def aclose(self) -> None:
         await self._writer.aclose()
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.close()
             self._pool = None
         if self._client is not None and self._own_client:
             await self._client.aclose()
@@ -648,19 +616,13 @@ class Updater:
             self._pool = self._make_pool()
         if self._pool is None:
             return self._process_here(job)
-        loop = asyncio.get_running_loop()
-        pool = self._pool
         try:
-            return await loop.run_in_executor(pool, _process_job, job)
-        except BrokenProcessPool:
-            # A worker died (killed, or out of memory): start a new pool (once, however many
-            # passes noticed) and try once more.
-            if self._pool is pool:
-                log.warning("worker pool broke; starting a new one",
-                            extra={"fields": {"feed": feed.url}})
-                self._pool = self._make_pool()
-                pool.shutdown(wait=False, cancel_futures=True)
-            return await loop.run_in_executor(self._pool, _process_job, job)
+            return await self._pool.run(_process_job, job, what=feed.url)
+        except WorkerError as exc:
+            # Stuck or dying twice on this body: the feed fails this pass, with the reason,
+            # and is polled again on the error schedule; the pool has recovered already.
+            log.warning("feed not parsed: %s", exc.reason, extra={"fields": {"feed": feed.url}})
+            return Processed((), 0, None, None, None, error=exc.reason)
 
     def _process_here(self, job: _Job) -> Processed:
         try:
@@ -684,9 +646,11 @@ class Updater:
             headers = {k.lower(): v for k, v in fetch.headers}
             header_hint = policy.header_hint(headers, now)
         floor = policy.hint_floor([header_hint, body_hint], self.limits)
+        adaptive, adaptive_why = policy.adaptive_rule(rate, self.limits)
         interval, why = policy.effective_interval(
-            pinned=feed.interval, adaptive=policy.adaptive_interval(rate, self.limits),
-            floor=floor, limits=self.limits)
+            pinned=feed.interval, adaptive=adaptive, floor=floor, limits=self.limits,
+            adaptive_why=adaptive_why,
+            hint_source="Cache-Control" if (header_hint or 0) > (body_hint or 0) else "ttl")
         failures = feed.failures + 1 if kind == "error" else 0
         since = None
         if kind == "error":

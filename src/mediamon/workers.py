@@ -1,0 +1,293 @@
+"""The worker processes that do the CPU-bound half of a feed pass, and their watchdog.
+
+    pool = WorkerPool(2, initializer=..., stall_timeout=60.0)
+    result = await pool.run(fn, job, what=feed_url)
+
+How the processes are made. A process with threads must never ``fork()``: the child gets
+a copy of every lock that another thread held at that moment (SQLite's mutexes, malloc's,
+the logging module's) in its locked state, and nothing in the child will release it, so
+the worker hangs at its first ``sqlite3.connect`` or allocation, silently and forever.
+mediamon's main process always has threads (the asyncio executor, the writer's SQLite
+calls, test servers), so the workers come from a *fork server*: a fresh, single-threaded
+interpreter started once per process with ``posix_spawn``-style fork+exec (safe from any
+thread), which imports ``PRELOAD`` once and then forks each worker from itself. A worker
+costs a fork of that small process, not a new interpreter (figures in docs/benchmarks.md).
+
+The watchdog. At most ``size`` jobs are handed to the pool at once, so a job handed over is
+running, and its time in the pool is its time in a worker. A job with no result after
+``stall_timeout`` seconds is stuck (a feed's parse takes milliseconds): every worker of the
+pool is killed, the pool is rebuilt, and the job runs once more; stuck twice, it raises
+``WorkerStuck``. A worker that dies (killed, out of memory, a crash in C) breaks the pool:
+it is rebuilt and each job that was in flight runs again, alone: a worker that dies then
+was killed by that job (or by something outside that hits twice), which raises
+``WorkerDied``; the others go on. The caller records those as the feed's
+failure; the pool itself always recovers.
+
+This module knows nothing about feeds: it runs picklable functions on picklable jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+log = logging.getLogger("mediamon.workers")
+
+T = TypeVar("T")
+
+# Imported once by the fork server, so that a new worker starts with them loaded.
+PRELOAD = ("mediamon.pipeline",)
+MAX_STUCK = 2  # a job stuck this many times is given up
+STARTUP_TIMEOUT = 60.0  # seconds for a new pool's workers to start and initialise
+PROCESS_TITLE = "mediamon: parse worker"
+
+
+class WorkerError(Exception):
+    """A job that could not be run to a result; ``reason`` says why in one line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class WorkerStuck(WorkerError):
+    pass
+
+
+class WorkerDied(WorkerError):
+    pass
+
+
+def _context(method: str | None = None) -> multiprocessing.context.BaseContext:
+    """The fork server where the platform has one (Linux, macOS), else spawn: never a plain
+    fork of the calling process (``method`` chooses another, for benchmarks)."""
+    if method is None:
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() \
+            else "spawn"
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        # Not the default ["__main__"]: the fork server must not run the caller's script.
+        ctx.set_forkserver_preload(list(PRELOAD))
+    return ctx
+
+
+def _ready(i: int) -> int:
+    """The warm-up job: a worker that returns it has started and initialised."""
+    return i
+
+
+def _start_worker(initializer: Callable[..., None] | None, initargs: Sequence[Any],
+                  parent: int) -> None:
+    """Every worker: a process title, Ctrl-C left to the parent, death with the parent, then
+    the caller's initializer."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool
+    try:
+        import setproctitle
+
+        setproctitle.setproctitle(PROCESS_TITLE)
+    except Exception:
+        pass
+    _die_with(parent)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs: a zombie (killed, not yet reaped by its own parent) does not."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):  # no /proc: ask the kernel whether the pid exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+def _die_with(parent: int) -> None:
+    """Exit when the process that made the pool is gone, even after a SIGKILL: a worker must
+    not outlive its daemon. (The fork server, the worker's real parent, does not notice: every
+    worker holds the pipe whose closing would tell it.)"""
+    if not _alive(parent):
+        os._exit(0)
+
+    def watch() -> None:
+        while _alive(parent):
+            time.sleep(0.5)
+        os._exit(0)  # the daemon was killed: nothing here is worth finishing
+
+    threading.Thread(target=watch, daemon=True, name="mediamon-parent-watch").start()
+
+
+class WorkerPool:
+    """``size`` worker processes from a fork server, with a watchdog (see the module)."""
+
+    def __init__(self, size: int, *, initializer: Callable[..., None] | None = None,
+                 initargs: Sequence[Any] = (), stall_timeout: float = 60.0,
+                 start_method: str | None = None) -> None:
+        if size < 1:
+            raise ValueError("a worker pool needs at least one worker")
+        self.size = size
+        self.stall_timeout = stall_timeout
+        self.start_method = start_method
+        self._initializer = initializer
+        self._initargs = tuple(initargs)
+        self._executor: ProcessPoolExecutor | None = None
+        self._ready: asyncio.Future[None] | None = None  # the current pool's warm-up
+        self._slots: asyncio.Semaphore | None = None
+        self._isolation: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.restarts = 0  # pools rebuilt after a death or a stuck job (for logs and tests)
+
+    def start(self) -> None:
+        """Create the pool now (its workers start with the first job)."""
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.size, mp_context=_context(self.start_method),
+                initializer=_start_worker,
+                initargs=(self._initializer, self._initargs, os.getpid()))
+            self._ready = None
+
+    async def _ready_pool(self) -> ProcessPoolExecutor:
+        """The pool with every worker started and initialised, so that a job's time is its
+        own, not a new worker's start-up. A pool that cannot start its workers in
+        ``STARTUP_TIMEOUT`` is killed and raises WorkerError."""
+        while True:
+            self.start()
+            executor = self._executor
+            assert executor is not None
+            if self._ready is None:
+                self._ready = asyncio.ensure_future(self._warm(executor))
+            ready = self._ready
+            try:
+                await asyncio.shield(ready)
+            except BrokenProcessPool:
+                self._restart(executor, "worker died at start", "")
+                continue
+            except TimeoutError:
+                self._restart(executor, "workers did not start", "")
+                raise WorkerError(
+                    f"parse workers did not start within {STARTUP_TIMEOUT:g} s") from None
+            if self._executor is executor:
+                return executor
+
+    async def _warm(self, executor: ProcessPoolExecutor) -> None:
+        futures = [asyncio.wrap_future(executor.submit(_ready, i)) for i in range(self.size)]
+        await asyncio.wait_for(asyncio.gather(*futures), STARTUP_TIMEOUT)
+
+    def pids(self) -> list[int]:
+        """The worker processes alive now (for tests and status)."""
+        executor = self._executor
+        procs = getattr(executor, "_processes", None) or {}
+        return [p.pid for p in list(procs.values()) if p.pid is not None and p.is_alive()]
+
+    async def run(self, fn: Callable[[Any], T], job: Any, *, what: str = "") -> T:
+        """``fn(job)`` in a worker. Raises WorkerStuck or WorkerDied (see the module); a
+        job's own exceptions propagate as they are."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # asyncio objects belong to one loop
+            self._loop, self._ready = loop, None
+            self._slots, self._isolation = asyncio.Semaphore(self.size), asyncio.Lock()
+        stuck = 0
+        alone = False
+        while True:
+            async with self._turn(alone):
+                executor = await self._ready_pool()
+                try:
+                    future = executor.submit(fn, job)
+                    return await asyncio.wait_for(asyncio.wrap_future(future),
+                                                  self.stall_timeout)
+                except TimeoutError:
+                    stuck += 1
+                    self._restart(executor, "worker stuck", what, stuck=stuck)
+                    if stuck >= MAX_STUCK:
+                        raise WorkerStuck(
+                            f"parse worker stuck: no result in {self.stall_timeout:g} s, "
+                            f"{stuck} times (workers restarted)") from None
+                except BrokenProcessPool:
+                    self._restart(executor, "worker died", what, alone=int(alone))
+                    if alone:
+                        raise WorkerDied(
+                            "parse worker died while parsing this feed, alone, after a "
+                            "first death (killed, out of memory, or a crash)") from None
+                    # One death breaks every job in flight: each runs again alone, so a
+                    # second death can only be its own.
+                    alone = True
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, alone: bool) -> AsyncIterator[None]:
+        """One worker's turn, or with ``alone`` every worker's (no other job in flight)."""
+        assert self._slots is not None and self._isolation is not None
+        if not alone:
+            async with self._slots:
+                yield
+            return
+        async with self._isolation:
+            taken = 0
+            try:
+                for _ in range(self.size):
+                    await self._slots.acquire()
+                    taken += 1
+                yield
+            finally:
+                for _ in range(taken):
+                    self._slots.release()
+
+    def _restart(self, executor: ProcessPoolExecutor, why: str, what: str,
+                 **fields: int) -> None:
+        """Kill ``executor``'s workers and drop it; the next job makes a new pool. Once per
+        pool, however many of its jobs noticed."""
+        if self._executor is not executor:
+            return
+        self._executor = self._ready = None
+        self.restarts += 1
+        log.warning("%s; starting new workers", why, extra={"fields": {
+            "feed": what, "workers": self.size, "stall_timeout": self.stall_timeout,
+            **fields}})
+        _kill(executor)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the workers: running jobs get ``timeout`` seconds to finish (a stuck worker
+        never would), then whatever is left is killed."""
+        executor, self._executor, self._ready = self._executor, None, None
+        if executor is None:
+            return
+        processes = list(getattr(executor, "_processes", {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+                process.join(1.0)
+
+
+def _kill(executor: ProcessPoolExecutor) -> None:
+    """SIGKILL every worker of ``executor`` (a stuck one ignores anything gentler) and let
+    its threads wind down. Python 3.14 has ``kill_workers()``; earlier ones only the
+    executor's own table of processes."""
+    killer = getattr(executor, "kill_workers", None)
+    if killer is not None:
+        killer()
+    else:
+        for process in list(getattr(executor, "_processes", {}).values()):
+            with contextlib.suppress(OSError, ValueError):  # already gone
+                process.kill()
+    executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,283 @@
+"""The worker pool: no fork from a threaded process, a watchdog for stuck workers, recovery
+from dead ones. Real processes throughout."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import forkcheck
+from mediamon.pipeline import _init_worker, _worker_known
+from mediamon.store import Store
+from mediamon.workers import PROCESS_TITLE, WorkerDied, WorkerPool, WorkerStuck
+
+# -- jobs (module level: a worker imports this module to unpickle them) ---------------------
+
+
+def square(n: int) -> int:
+    return n * n
+
+
+def pid_of(_: object) -> int:
+    return os.getpid()
+
+
+def hang(_: object) -> None:
+    time.sleep(3600)
+
+
+def die(_: object) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def hang_first_time(marker: str) -> str:
+    """Stuck on the first try, fine on the retry (the marker says it was tried)."""
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("tried")
+        time.sleep(3600)
+    return "done"
+
+
+def slow(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def title(_: object) -> str:
+    return Path(f"/proc/{os.getpid()}/cmdline").read_bytes().split(b"\0")[0].decode()
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+# -- how workers are made -------------------------------------------------------------------
+
+
+def test_the_fork_check_catches_a_fork_from_a_threaded_process() -> None:
+    """The suite-wide check (conftest) would see the old way of making workers: a plain fork
+    while a thread runs. Run in a child interpreter, so this suite never forks that way."""
+    code = textwrap.dedent("""
+        import multiprocessing, threading, time, forkcheck
+        forkcheck.install()
+        stop = threading.Event()
+        threading.Thread(target=stop.wait).start()
+        p = multiprocessing.get_context("fork").Process(target=time.sleep, args=(0,))
+        p.start(); p.join(); stop.set()
+        print(len(forkcheck.FORKS_WITH_THREADS))
+    """)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=60, check=True)
+    assert out.stdout.strip() == "1"
+
+
+def test_workers_are_not_forked_from_this_process_and_carry_a_title() -> None:
+    """Workers come from the fork server: their parent is not this (threaded) process, no
+    fork happened here, and ps shows what they are."""
+    stop = threading.Event()
+    threading.Thread(target=stop.wait, daemon=True).start()  # a threaded process, as always
+    before = len(forkcheck.FORKS_WITH_THREADS)
+    pool = WorkerPool(2)
+    try:
+        pid = run(pool.run(pid_of, None))
+        name = run(pool.run(title, None))
+    finally:
+        pool.close()
+        stop.set()
+    assert pid != os.getpid()
+    assert len(forkcheck.FORKS_WITH_THREADS) == before
+    assert name == PROCESS_TITLE
+
+
+def test_pool_made_and_used_200_times_while_threads_hammer_sqlite(tmp_path: Path) -> None:
+    """The birth deadlock's exact path, 200 times: new workers open SQLite (as the parse
+    workers do for known hashes) while other threads of this process are inside SQLite. No
+    hang, and no job needed the watchdog (a recovered hang would still fail this test)."""
+    db = tmp_path / "m.db"
+    Store(db).close()
+    hammered = tmp_path / "hammer.db"
+    sqlite3.connect(hammered).execute("CREATE TABLE t (x)").connection.close()
+    stop = threading.Event()
+    rounds = [0]
+
+    def hammer() -> None:
+        while not stop.is_set():
+            conn = sqlite3.connect(hammered, timeout=30)
+            with conn:
+                conn.execute("INSERT INTO t VALUES (randomblob(64))")
+            conn.execute("SELECT count(*) FROM t").fetchone()
+            conn.close()
+            rounds[0] += 1
+
+    threads = [threading.Thread(target=hammer, daemon=True) for _ in range(3)]
+    for t in threads:
+        t.start()
+
+    async def many() -> int:
+        restarts = 0
+        for _ in range(200):
+            pool = WorkerPool(2, initializer=_init_worker, initargs=(None, str(db)),
+                              stall_timeout=120)
+            try:
+                results = await asyncio.gather(*(pool.run(_worker_known, ["a", "b"])
+                                                 for _ in range(4)))
+                assert results == [{}] * 4
+            finally:
+                restarts += pool.restarts
+                pool.close()
+        return restarts
+
+    try:
+        assert run(many()) == 0
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    assert rounds[0] > 200, "the hammering threads did not run alongside"
+
+
+# -- the watchdog ---------------------------------------------------------------------------
+
+
+def test_a_stuck_job_is_retried_once_then_given_up_and_the_pool_recovers() -> None:
+    """A job with no result in stall_timeout: workers killed, the job run once more, then
+    WorkerStuck with a one-line reason; the next job runs normally."""
+    pool = WorkerPool(1, stall_timeout=0.5)
+
+    async def go() -> tuple[str, int]:
+        started = time.monotonic()
+        with pytest.raises(WorkerStuck) as caught:
+            await pool.run(hang, None, what="feed-x")
+        assert time.monotonic() - started < 20
+        return caught.value.reason, await pool.run(square, 7)
+
+    try:
+        reason, after = run(go())
+    finally:
+        pool.close()
+    assert "stuck" in reason and "0.5 s" in reason and "\n" not in reason
+    assert after == 49 and pool.restarts == 2
+
+
+def test_a_job_stuck_once_succeeds_on_its_retry(tmp_path: Path) -> None:
+    """Retried once: a worker that hung once (not the job's fault) costs one restart."""
+    pool = WorkerPool(1, stall_timeout=0.5)
+    try:
+        assert run(pool.run(hang_first_time, str(tmp_path / "m"))) == "done"
+    finally:
+        pool.close()
+    assert pool.restarts == 1
+
+
+def test_a_stopped_worker_is_detected_killed_and_replaced() -> None:
+    """A real hang, not a sleep: the worker is frozen with SIGSTOP during a job; the watchdog
+    kills it (SIGKILL reaches a stopped process) and the job completes in a new worker."""
+    pool = WorkerPool(1, stall_timeout=1.0)
+
+    async def go() -> float:
+        await pool.run(square, 1)  # the worker exists
+        (pid,) = pool.pids()
+        job = asyncio.ensure_future(pool.run(slow, 0.3))
+        await asyncio.sleep(0.05)
+        os.kill(pid, signal.SIGSTOP)
+        return await job
+
+    try:
+        assert run(go()) == 0.3
+    finally:
+        pool.close()
+    assert pool.restarts == 1
+
+
+def test_a_job_that_kills_its_worker_is_given_up_and_others_in_flight_survive() -> None:
+    """A job whose worker dies twice raises WorkerDied; a job running beside it when the
+    pool broke is run again and returns its result; the pool keeps working."""
+    pool = WorkerPool(2, stall_timeout=30)
+
+    async def go() -> tuple[str, float, int]:
+        other = asyncio.ensure_future(pool.run(slow, 0.5))
+        await asyncio.sleep(0.1)
+        with pytest.raises(WorkerDied) as caught:
+            await pool.run(die, None)
+        return caught.value.reason, await other, await pool.run(square, 3)
+
+    try:
+        reason, other, after = run(go())
+    finally:
+        pool.close()
+    assert "died while parsing this feed" in reason
+    assert (other, after) == (0.5, 9)
+
+
+def test_a_killed_worker_between_jobs_costs_nothing() -> None:
+    """The OOM killer takes an idle worker: the next job finds the pool broken, a new pool
+    runs it."""
+    pool = WorkerPool(2, stall_timeout=30)
+
+    async def go() -> int:
+        await pool.run(square, 2)
+        for pid in pool.pids():
+            os.kill(pid, signal.SIGKILL)
+        await asyncio.sleep(0.2)
+        return await pool.run(square, 5)
+
+    try:
+        assert run(go()) == 25
+    finally:
+        pool.close()
+
+
+def test_close_does_not_wait_forever_for_a_stuck_worker() -> None:
+    """Stopping the daemon with a frozen worker: close() kills it after its grace time."""
+    pool = WorkerPool(1, stall_timeout=60)
+
+    async def go() -> None:
+        await pool.run(square, 1)
+        (pid,) = pool.pids()
+        task = asyncio.ensure_future(pool.run(slow, 0.5))
+        await asyncio.sleep(0.05)
+        os.kill(pid, signal.SIGSTOP)
+        task.cancel()
+
+    run(go())
+    started = time.monotonic()
+    pool.close(timeout=1.0)
+    assert time.monotonic() - started < 10
+
+
+def test_a_hanging_test_fails_with_its_stack_and_the_run_goes_on(tmp_path: Path) -> None:
+    """The suite's own guard (pytest-timeout, configured in pyproject.toml): a test stuck on
+    a lock that is never released fails with its stack after the timeout, and the tests
+    after it still run."""
+    (tmp_path / "test_hang.py").write_text(textwrap.dedent("""
+        import threading
+
+        def test_deadlocked():
+            lock = threading.Lock()
+            lock.acquire()
+            lock.acquire()  # never released: a deadlock
+
+        def test_after():
+            pass
+    """))
+    started = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "timeout=2",
+         "-o", "addopts=", str(tmp_path / "test_hang.py")],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 1, out.stdout
+    assert "Timeout" in out.stdout and "lock.acquire()" in out.stdout
+    assert "1 failed, 1 passed" in out.stdout
+    assert time.monotonic() - started < 60
