@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import re
+import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +24,15 @@ SHARED = REPO.parent / "shared"
 DEFAULT_CONFIG = REPO / "config" / "mediamon.toml"
 
 forkcheck.install()
+
+# Never the real user's config or database: the user directories (platformdirs follows the
+# XDG variables) point into a throwaway folder, for this process and every child.
+_HOME = Path(tempfile.mkdtemp(prefix="mediamon-tests-home-"))
+os.environ["XDG_CONFIG_HOME"] = str(_HOME / "config")
+os.environ["XDG_DATA_HOME"] = str(_HOME / "data")
+for _name in ("MEDIAMON_CONFIG", "MEDIAMON_DB"):
+    os.environ.pop(_name, None)
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +51,7 @@ def default_settings_text(db_path: Path) -> str:
     text = DEFAULT_CONFIG.read_text(encoding="utf-8")
     text = text.split("# -- Feeds", 1)[0]
     text = text.replace('"../seeds/', f'"{REPO}/seeds/')
-    text = re.sub(r'(?m)^path = ".*"', f'path = "{db_path}"', text)
+    text = text.replace("[database]\n", f'[database]\npath = "{db_path}"\n', 1)
     text = re.sub(r'(?m)^jitter = ".*"', 'jitter = "0s"', text)
     return text
 

@@ -40,7 +40,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 receiver.bodies.append({"status": status, "json": json.loads(body),
-                                        "type": self.headers["Content-Type"]})
+                                        "type": self.headers["Content-Type"], "raw": body,
+                                        "headers": dict(self.headers), "path": self.path})
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -134,6 +135,7 @@ def test_webhook_retries_a_500_then_sends_each_item_once(tmp_path: Path,
     assert receiver.bodies[1]["type"] == "application/json"
     assert payload["alert"] == "desk" and payload["count"] == len(kept) == 14
     assert {i["id"] for i in payload["items"]} == kept
+    assert all(i["matched"] for i in payload["items"])  # topic -> the words that matched it
     assert all(i["url"] is None or i["url"].startswith("https://") for i in payload["items"])
 
     second = invoke(config, "alerts", "send")
@@ -184,6 +186,21 @@ def test_failure_is_recorded_and_retried_next_run(tmp_path: Path, receiver: Rece
     assert len(stories) == again[0].count > 0
     assert all("recognition" in s["topics"] for s in stories)
     assert json.loads(invoke(config, "alerts", "list", "--json").output)[0]["last_error"] is None
+
+
+def test_a_failure_names_its_channel_once(tmp_path: Path, receiver: Receiver) -> None:
+    """The failure line and the recorded error name the channel once: "webhook: URL: reason",
+    not "webhook: webhook URL"."""
+    config = write_config(tmp_path, f'[[alerts]]\nname = "desk"\nwebhook = "{receiver.url}"\n')
+    ingest(config)
+    receiver.statuses = [404]  # not transient: one attempt
+    result = invoke(config, "alerts", "send")
+    assert result.exit_code == 1
+    assert (f"desk (webhook): FAILED after 1 attempt(s): {receiver.url}: HTTP 404"
+            in result.output), result.output
+    error = json.loads(invoke(config, "alerts", "list", "--json").output)[0]["last_error"]
+    assert error.endswith(f" webhook: {receiver.url}: HTTP 404"), error
+    assert "webhook: webhook" not in result.output + error
 
 
 def test_email_goes_out_once_with_escaped_html(tmp_path: Path,
@@ -249,6 +266,16 @@ def test_email_goes_out_once_with_escaped_html(tmp_path: Path,
      'username = "u"\n', "alerts[0].smtp.password_env", "name the environment variable"),
     ('[[alerts]]\nname = "a"\n[alerts.smtp]\nhost = "h"\nfrom = "a@b.c"\nto = "d@e.f"\n'
      'port = 70000\n', "alerts[0].smtp.port", "at most 65535"),
+    ('[[alerts]]\nname = "a"\napprise = 3\n', "alerts[0].apprise", "must be a URL or an array"),
+    ('[[alerts]]\nname = "a"\napprise = ["ntfy://x/y", "slack"]\n', "alerts[0].apprise",
+     "item 2 is not an apprise URL"),
+    ('[[alerts]]\nname = "a"\napprise = []\n', "alerts[0].apprise", "at least one URL"),
+    ('[[alerts]]\nname = "a"\napprise = "ntfy://x/y"\nsecret = "k"\n', "alerts[0].secret",
+     "only for a webhook"),
+    ('[[alerts]]\nname = "a"\nwebhook = "http://x"\nsecret = "k"\nsecret_env = "K"\n',
+     "alerts[0].secret_env", "choose one"),
+    ('[[alerts]]\nname = "a"\nwebhook = "http://x"\nsecret_env = "not a name"\n',
+     "alerts[0].secret_env", "not an environment variable name"),
 ])
 def test_config_errors_name_the_key(tmp_path: Path, alerts: str, key: str, reason: str) -> None:
     """Each mistake in [[alerts]] names the file, the key and the reason."""
@@ -358,3 +385,186 @@ def test_email_over_tls_and_starttls(tmp_path: Path, mode: str, tls_server_conte
     sender, rcpts, mail = box.messages[0]
     assert (sender, rcpts) == ("mediamon@example.org", ["desk@example.org"])
     assert mail["Subject"] == "[mediamon] mail: 14 new items"
+
+
+# -- apprise channels (Slack, Teams, Telegram, Matrix, Discord, ntfy...) -----------------------
+
+
+def kept_titles(db: Path) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        return {r[0] for r in conn.execute("SELECT title FROM items WHERE kept = 1")}
+
+
+def test_apprise_json_retries_and_sends_each_item_once(tmp_path: Path,
+                                                       receiver: Receiver) -> None:
+    """An apprise URL (json://, to a loopback receiver) is a channel of its own, named by its
+    service: a 500 is retried, every kept item arrives once with what matched, and a second
+    run sends nothing again."""
+    pytest.importorskip("apprise")
+    url = receiver.url.replace("http://", "json://")
+    config = write_config(tmp_path, f'[[alerts]]\nname = "chat"\napprise = "{url}"\n')
+    ingest(config)
+    receiver.statuses = [500]
+    cfg = load_config(config)
+    with Store(cfg.db_path) as store:
+        outcomes = send_alerts(cfg.alerts, store, now=_now(), backoff=0.01)
+    assert [(o.channel, o.status, o.attempts) for o in outcomes] == [("json", "sent", 2)]
+    assert [b["status"] for b in receiver.bodies] == [500, 200]
+    sent = receiver.bodies[1]["json"]
+    assert sent["title"] == "[mediamon] chat: 14 new items"
+    message = sent["message"]
+    titles = kept_titles(tmp_path / "demo.db")
+    assert len(titles) == 14 and all(t in message for t in titles)
+    assert message.count("\n- ") + message.startswith("- ") == 14
+    assert "matched: " in message and "score " in message
+
+    again = invoke(config, "alerts", "send")
+    assert again.exit_code == 0 and "chat (json): nothing new" in again.output
+    assert len(receiver.bodies) == 2
+    listed = json.loads(invoke(config, "alerts", "list", "--json").output)[0]
+    assert (listed["channels"], listed["sent"], listed["unconfirmed"]) == ("json", 14, 0)
+
+
+def test_each_apprise_url_is_sent_once_even_when_another_fails(tmp_path: Path,
+                                                               receiver: Receiver) -> None:
+    """With a webhook, json:// and ntfy:// in one alert, the ntfy server failing leaves the
+    others sent once; the next run sends only what ntfy missed."""
+    pytest.importorskip("apprise")
+    ntfy = Receiver()
+    try:
+        port = ntfy.url.split(":")[2].split("/")[0]
+        config = write_config(tmp_path, (
+            f'[[alerts]]\nname = "desk"\nwebhook = "{receiver.url}"\napprise = ['
+            f'"{receiver.url.replace("http://", "json://")}", "ntfy://127.0.0.1:{port}/osint"]\n'
+            'min_score = 0.9\n'))
+        ingest(config)
+        ntfy.statuses = [503] * 5
+        cfg = load_config(config)
+        with Store(cfg.db_path) as store:
+            first = send_alerts(cfg.alerts, store, now=_now(), backoff=0.001)
+            assert [(o.channel, o.status) for o in first] == [
+                ("webhook", "sent"), ("json", "sent"), ("ntfy", "failed")]
+            assert first[2].attempts == 5 and "\n" not in (first[2].error or "")
+            second = send_alerts(cfg.alerts, store, now=_now(), backoff=0.001)
+        assert [(o.channel, o.status) for o in second] == [
+            ("webhook", "nothing new"), ("json", "nothing new"), ("ntfy", "sent")]
+        assert len(receiver.bodies) == 2  # one webhook POST, one json:// POST
+        assert [b["status"] for b in ntfy.bodies] == [503] * 5 + [200]
+        delivered = ntfy.bodies[-1]["json"]
+        assert delivered["topic"] == "osint"
+        assert delivered["title"] == f"[mediamon] desk: {first[0].count} new items"
+    finally:
+        ntfy.close()
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_apprise_message_is_escaped_for_the_channel(tmp_path: Path, receiver: Receiver,
+                                                    fmt: str) -> None:
+    """A title full of markup reaches a Markdown or HTML channel as text, not as markup; a
+    javascript: link is left out."""
+    pytest.importorskip("apprise")
+    url = receiver.url.replace("http://", "json://") + f"?format={fmt}"
+    config = write_config(tmp_path, f'[[alerts]]\nname = "chat"\napprise = "{url}"\n'
+                                    'min_score = 0.95\n')
+    ingest(config)
+    hostile = f"Taliban {HOSTILE} [click](https://evil.example/) **now**"
+    with sqlite3.connect(tmp_path / "demo.db") as conn:
+        conn.execute("UPDATE items SET title = ?, url = 'javascript:alert(2)' WHERE id = "
+                     "(SELECT id FROM items WHERE kept = 1 ORDER BY score DESC LIMIT 1)",
+                     [hostile])
+    result = invoke(config, "alerts", "send")
+    assert result.exit_code == 0, result.output
+    message = receiver.bodies[-1]["json"]["message"]
+    assert "javascript:" not in message
+    if fmt == "html":
+        assert "<script>" not in message and "&lt;script&gt;alert(1)&lt;/script&gt;" in message
+    else:
+        assert "[click](https://evil.example/)" not in message and "**now**" not in message
+        assert r"\[click\]\(https://evil\.example/\)" in message
+
+
+def test_apprise_url_it_cannot_use_is_one_line_naming_the_alert(tmp_path: Path) -> None:
+    """A URL apprise cannot use (apprise says no) fails that channel with one line naming the
+    alert and the service, without the URL's secret parts; nothing is marked as sent."""
+    pytest.importorskip("apprise")
+    config = write_config(tmp_path, '[[alerts]]\nname = "chat"\n'
+                                    'apprise = "slack://T1JJ3T3L2/s3cr3t-token"\n')
+    ingest(config)
+    result = invoke(config, "alerts", "send")
+    assert result.exit_code == 1
+    failed = [line for line in result.output.splitlines() if "FAILED" in line]
+    assert failed == ["chat (slack): FAILED after 1 attempt(s): slack://…: apprise cannot use "
+                      "this URL (check the service's URL format in the apprise docs)"]
+    assert "s3cr3t" not in result.output and "Traceback" not in result.output
+    listed = json.loads(invoke(config, "alerts", "list", "--json").output)[0]
+    assert listed["sent"] == 0 and "slack: slack://…: apprise cannot use" in listed["last_error"]
+
+
+def test_apprise_without_the_extra_is_a_config_error(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`apprise = ...` without the apprise package names the key and the extra to install."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "apprise" else real(name, *a))
+    config = write_config(tmp_path, '[[alerts]]\nname = "chat"\napprise = "ntfy://x/y"\n')
+    result = invoke(config, "alerts", "list")
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: {config}: alerts[0].apprise: needs the apprise "
+                                     "package (pip install 'mediamon[notify]')")
+
+
+# -- signed webhooks ---------------------------------------------------------------------------
+
+
+def readme_verifier() -> Any:
+    """The receiver-side check the README shows, run as it is written there."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```python\n", readme.index("X-Mediamon-Signature")) + len("```python\n")
+    namespace: dict[str, Any] = {}
+    exec(readme[start:readme.index("```", start)], namespace)
+    return namespace["verify_mediamon_signature"]
+
+
+@pytest.mark.parametrize("how", ["secret", "secret_env"])
+def test_signed_webhook_verifies_and_tampering_fails(tmp_path: Path, receiver: Receiver,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     how: str) -> None:
+    """With a secret, each POST carries an HMAC-SHA256 of timestamp and exact body that the
+    README's receiver code accepts; a changed body, another secret or an old timestamp is
+    refused. Without a secret nothing is signed."""
+    verify = readme_verifier()
+    monkeypatch.setenv("DESK_SECRET", "s3cret-key")
+    key = 'secret = "s3cret-key"' if how == "secret" else 'secret_env = "DESK_SECRET"'
+    config = write_config(tmp_path, f'[[alerts]]\nname = "desk"\nwebhook = "{receiver.url}"\n'
+                                    f'{key}\n[[alerts]]\nname = "plain"\n'
+                                    f'webhook = "{receiver.url}"\n')
+    ingest(config)
+    result = invoke(config, "alerts", "send")
+    assert result.exit_code == 0, result.output
+    signed, unsigned = receiver.bodies
+    assert signed["json"]["alert"] == "desk" and unsigned["json"]["alert"] == "plain"
+    headers, body = signed["headers"], signed["raw"]
+    assert headers["X-Mediamon-Signature"].startswith("sha256=")
+    assert verify(b"s3cret-key", body, headers)
+    assert not verify(b"s3cret-key", body.replace(b'"count":14', b'"count":15'), headers)
+    assert not verify(b"another-key", body, headers)
+    old = {**headers, "X-Mediamon-Timestamp": str(int(headers["X-Mediamon-Timestamp"]) - 3600)}
+    assert not verify(b"s3cret-key", body, old)
+    assert "X-Mediamon-Signature" not in unsigned["headers"]
+
+
+def test_signed_webhook_with_its_variable_unset_fails_in_one_line(tmp_path: Path,
+                                                                   receiver: Receiver,
+                                                                   monkeypatch: pytest.MonkeyPatch
+                                                                   ) -> None:
+    """secret_env naming an unset variable: nothing is sent, one line says which variable."""
+    monkeypatch.delenv("DESK_SECRET", raising=False)
+    config = write_config(tmp_path, f'[[alerts]]\nname = "desk"\nwebhook = "{receiver.url}"\n'
+                                    'secret_env = "DESK_SECRET"\n')
+    ingest(config)
+    result = invoke(config, "alerts", "send")
+    assert result.exit_code == 1 and receiver.bodies == []
+    assert ("desk (webhook): FAILED after 1 attempt(s): environment variable DESK_SECRET "
+            "(the webhook's secret) is not set") in result.output

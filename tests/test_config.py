@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,8 @@ def test_default_config_loads_with_real_feeds_topics_and_seed() -> None:
     assert {"russia", "taliban", "recognition"} <= set(config.topics)
     assert config.profile.seeds[0].name == "russia-taliban-two-way-game.txt"
     assert "Kabulov" in config.seed_texts[0]
-    assert config.db_path == REPO / "data" / "mediamon.db"
+    # No database.path: the user data directory (conftest points it into a temp folder).
+    assert config.db_path == Path(os.environ["XDG_DATA_HOME"]) / "mediamon" / "mediamon.db"
     langs = {t for f in config.feeds for t in f.tags if t.startswith("lang:")}
     assert {"lang:en", "lang:ru", "lang:fa", "lang:ps"} <= langs
 
@@ -49,7 +51,7 @@ def test_minimal_config_uses_defaults(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, MINIMAL))
     assert config.fetch.timeout == 30.0
     assert config.schedule.interval == 1800.0
-    assert config.db_path == (tmp_path / "data" / "mediamon.db").resolve()
+    assert config.db_path == Path(os.environ["XDG_DATA_HOME"]) / "mediamon" / "mediamon.db"
     assert config.feeds == ()
 
 
@@ -121,6 +123,8 @@ def test_wrong_types_and_ranges(tmp_path: Path) -> None:
 
 def test_local_feed_paths_resolve_against_the_config_directory(tmp_path: Path) -> None:
     """A relative feed path is made absolute from the config file's directory."""
+    (tmp_path / "feeds").mkdir()
+    (tmp_path / "feeds" / "a.xml").write_text("<rss/>", encoding="utf-8")
     config = load_config(write(tmp_path, MINIMAL + '[[feeds]]\nurl = "feeds/a.xml"\n'))
     assert config.feeds[0].url == str(tmp_path / "feeds" / "a.xml")
 
@@ -198,6 +202,7 @@ def test_extends_errors(tmp_path: Path) -> None:
     """extends must name another readable config, one level deep."""
     assert "extends: a config cannot extend itself" in error_of(
         tmp_path, 'extends = "mediamon.toml"\n' + MINIMAL)
-    assert "no such config file" in error_of(tmp_path, 'extends = "absent.toml"\n' + MINIMAL)
+    assert 'extends: "absent.toml": no such file' in error_of(
+        tmp_path, 'extends = "absent.toml"\n' + MINIMAL)
     (tmp_path / "a.toml").write_text('extends = "b.toml"\n', encoding="utf-8")
     assert "only one level of extends" in error_of(tmp_path, 'extends = "a.toml"\n')

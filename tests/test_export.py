@@ -77,7 +77,7 @@ def test_export_since_and_csv(demo_db: Path, tmp_path: Path) -> None:
     assert len(records) == rows(demo_db, "SELECT count(*) FROM items WHERE kept = 1")[0][0]
     assert json.loads(records[0]["topics"])
     result = invoke(demo_db, "export", "--since", "2099-01-01", "-o", "-")
-    assert result.exit_code == 0 and result.output == ""
+    assert result.exit_code == 0 and result.stdout == ""  # stderr says it is in the future
 
 
 def retention_config(tmp_path: Path, body: str) -> Path:
@@ -141,6 +141,48 @@ def test_vacuum_without_retention_deletes_nothing(demo_db: Path, tmp_path: Path)
     result = invoke(db, "vacuum")
     assert result.exit_code == 0 and "deleted: 0 not-kept" in result.output
     assert rows(db, "SELECT count(*) FROM items")[0][0] == before
+
+
+def _on_disk(db: Path) -> int:
+    wal = db.with_name(db.name + "-wal")
+    return db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def _megabytes(text: str) -> float:
+    number, unit = text.split()
+    return float(number) * {"B": 1e-6, "kB": 1e-3, "MB": 1.0, "GB": 1e3}[unit]
+
+
+def test_vacuum_leaves_the_database_no_larger_while_another_process_has_it_open(
+        demo_db: Path, tmp_path: Path) -> None:
+    """vacuum with the daemon's connection open: the file and its -wal together end no larger
+    than they began (VACUUM writes the whole database into the WAL, which is checkpointed and
+    truncated), and the sizes reported, WAL included, are the real ones."""
+    import re
+
+    db = tmp_path / "copy.db"
+    with sqlite3.connect(demo_db) as src, sqlite3.connect(db) as dst:
+        src.backup(dst)
+    daemon = sqlite3.connect(db)
+    try:
+        daemon.execute("PRAGMA journal_mode = WAL")
+        daemon.execute("UPDATE feeds SET last_error = last_error")  # a write left in the WAL
+        daemon.commit()
+        assert daemon.execute("SELECT count(*) FROM items").fetchone()[0] > 0
+        before = _on_disk(db)
+        result = invoke(db, "vacuum")
+        assert result.exit_code == 0, result.output
+        after = _on_disk(db)
+        assert after <= before, (before, after, result.output)
+        line = next(x for x in result.output.splitlines() if x.startswith("database "))
+        sizes = re.findall(r"[\d.]+ [kMG]?B", line)
+        assert "WAL" in line and len(sizes) >= 2, line
+        assert _megabytes(sizes[1]) <= _megabytes(sizes[0])
+        assert abs(_megabytes(sizes[0]) - before / 1e6) < 0.001
+        assert abs(_megabytes(sizes[1]) - after / 1e6) < 0.001
+        assert daemon.execute("SELECT count(*) FROM items").fetchone()[0] > 0
+    finally:
+        daemon.close()
 
 
 def test_retention_config_errors_name_the_key(tmp_path: Path) -> None:

@@ -419,7 +419,8 @@ def test_run_once_without_trusting_the_ca_records_a_tls_error(server: H2Server,
     config.write_text(config_text(str(db), [url], fetch="http2 = true"), encoding="utf-8")
     proc = run_mediamon(config, clean_env())
 
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # its only feed failed
+    assert "no feed could be fetched" in proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     with sqlite3.connect(db) as conn:
         status, error, failures = conn.execute(

@@ -285,7 +285,8 @@ def test_interval_follows_the_publishing_rate(feed_server: FeedServer, setup) ->
     busy, quiet = feed(store, feed_server.url("/busy")), feed(store, feed_server.url("/quiet"))
     assert busy.poll_interval == pytest.approx(1200, rel=0.05)
     assert wait_of(busy, T0) == pytest.approx(1200, rel=0.05)
-    assert busy.next_reason and busy.next_reason.startswith("adaptive interval")
+    assert busy.next_reason and busy.next_reason.startswith("adaptive ")
+    assert busy.next_reason.endswith("items/day), within 5m–24h")
     assert (quiet.poll_interval, wait_of(quiet, T0)) == (86400, 86400)
 
 
@@ -309,7 +310,7 @@ def test_pinned_interval_is_used_as_given(feed_server: FeedServer, setup) -> Non
     poll(config, store)
     row = feed(store, feed_server.url("/f"))
     assert (row.poll_interval, wait_of(row, T0)) == (45, 45)
-    assert row.next_reason == "pinned interval 45s (the server asks for at least 10h)"
+    assert row.next_reason == "pinned 45s (the server asks for at least 10h)"
 
 
 # The writer and the workers.

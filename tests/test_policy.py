@@ -128,7 +128,7 @@ def test_feed_failing_long_enough_is_dead_and_polled_weekly() -> None:
                      failing_since=NOW - timedelta(days=3), limits=lim, error="HTTP 500")
     assert not alive.dead and "backoff after 5 failures" in alive.reason
     assert dead.dead and dead.next_fetch == NOW + timedelta(seconds=lim.dead_interval)
-    assert dead.reason.startswith("dead: failing for 3.0d") and "HTTP 500" in dead.reason
+    assert dead.reason.startswith("dead: failing for 3d") and "HTTP 500" in dead.reason
 
 
 def test_gone_is_never_polled_again() -> None:
@@ -165,6 +165,6 @@ def test_hints_are_a_clamped_floor_and_a_pinned_interval_wins() -> None:
     assert floor == 3600
     assert hint_floor([30 * DAY], LIMITS) == DAY
     interval, why = effective_interval(pinned=None, adaptive=900, floor=floor, limits=LIMITS)
-    assert (interval, why) == (3600, "server hint 1h (adaptive 15m)")
+    assert (interval, why) == (3600, "server hint 1h over adaptive 15m, within 5m–24h")
     interval, why = effective_interval(pinned=60, adaptive=900, floor=floor, limits=LIMITS)
     assert interval == 60 and "pinned" in why and "at least 1h" in why

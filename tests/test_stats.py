@@ -58,7 +58,7 @@ def test_topic_filter_counts_only_that_topic(demo_db: Path) -> None:
     expected = query(demo_db, "SELECT count(*) FROM items JOIN item_topics ON item_id = id "
                               "WHERE kept = 1 AND topic = 'recognition'")[0][0]
     assert 0 < data["total_items"] == expected
-    none = json.loads(invoke(demo_db, "stats", *PERIOD, "--topic", "no-such", "--json").output)
+    none = json.loads(invoke(demo_db, "stats", *PERIOD, "--topic", "no-such", "--json").stdout)
     assert none["total_items"] == 0 and none["total_stories"] == 0
 
 
@@ -127,8 +127,6 @@ def test_plot_writes_png_and_svg(demo_db: Path, tmp_path: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert invoke(demo_db, "stats", *PERIOD, "--by-outlet", "--plot", str(svg)).exit_code == 0
     assert "<svg" in svg.read_text(encoding="utf-8")[:2000]
-    result = invoke(demo_db, "stats", *PERIOD, "--plot", str(tmp_path / "t.gif"))
-    assert result.exit_code == 1 and "must end in .png or .svg" in result.output
 
 
 def test_plot_without_matplotlib_says_how_to_install(demo_db: Path, tmp_path: Path,
@@ -139,3 +137,87 @@ def test_plot_without_matplotlib_says_how_to_install(demo_db: Path, tmp_path: Pa
     assert result.exit_code == 1
     assert "Error: --plot needs matplotlib: pip install 'mediamon[plot]'" in result.output
     assert not (tmp_path / "t.png").exists()
+    assert "Kept items per" not in result.output  # checked before any work
+
+
+@pytest.mark.parametrize("name", ["t.jpg", "t.gif", "t", "t.png.txt"])
+def test_plot_format_is_checked_before_any_work(demo_db: Path, tmp_path: Path,
+                                                name: str) -> None:
+    """--plot with a file type that cannot be drawn is a usage error (exit 2) naming the
+    supported formats, before the chart is printed or the database read."""
+    result = invoke(demo_db, "stats", *PERIOD, "--plot", str(tmp_path / name))
+    assert result.exit_code == 2, result.output
+    assert "Kept items per" not in result.output and "Traceback" not in result.output
+    assert "supported: .png, .svg" in result.output
+    assert len(result.output.strip().splitlines()[-1]) > 20  # the reason, in one line
+    assert not (tmp_path / name).exists()
+
+
+def test_the_bucket_follows_the_period(demo_db: Path) -> None:
+    """Without --by, the period picks hours (up to 3 days), days (up to 2 months), weeks (up
+    to 2 years) or months, so a long period is not hundreds of rows; --by wins."""
+    def timeline(*args: str) -> tuple[str, list[dict]]:
+        result = invoke(demo_db, "stats", *args, "--json")
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.output)
+        return data["by"], data["timeline"]
+
+    by, rows = timeline("--since", "2025-07-03", "--until", "2025-07-05")
+    assert by == "hour" and len(rows) == 48 and rows[0]["period"] == "2025-07-03T00:00"
+    day = dict(query(demo_db, "SELECT strftime('%Y-%m-%dT%H:00', published), count(*) FROM "
+                              "items WHERE kept = 1 AND published >= '2025-07-03' AND "
+                              "published < '2025-07-05' GROUP BY 1"))
+    assert {r["period"]: r["items"] for r in rows if r["items"]} == day
+    assert timeline(*PERIOD)[0] == "day"
+    by, rows = timeline("--since", "2024-02-01", "--until", "2025-08-01")  # 547 days
+    assert by == "week" and len(rows) <= 80
+    assert sum(r["items"] for r in rows) == query(
+        demo_db, "SELECT count(*) FROM items WHERE kept = 1 AND published >= '2024-02-01' "
+                 "AND published < '2025-08-01'")[0][0]
+    by, rows = timeline("--since", "2020-01-01", "--until", "2025-08-01")
+    assert by == "month" and rows[0]["period"] == "2020-01-01" and len(rows) == 67
+    months = dict(query(demo_db, "SELECT strftime('%Y-%m-01', published), count(*) FROM items "
+                                 "WHERE kept = 1 AND published >= '2020-01-01' AND "
+                                 "published < '2025-08-01' GROUP BY 1"))
+    assert months and {r["period"]: r["items"] for r in rows if r["items"]} == months
+    by, rows = timeline("--since", "2024-02-01", "--until", "2025-08-01", "--by", "day")
+    assert by == "day" and len(rows) == 547
+
+
+def test_too_many_periods_is_a_usage_error(demo_db: Path) -> None:
+    """--by hour over years would be tens of thousands of rows: refused in one line."""
+    result = invoke(demo_db, "stats", "--since", "2020-01-01", "--until", "2025-01-01",
+                    "--by", "hour")
+    assert result.exit_code == 1 and "periods" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_sparklines_say_which_periods_they_leave_out(demo_db: Path) -> None:
+    """When an outlet's sparkline cannot show every period, the chart says which ones it
+    shows; when it can, it shows them all."""
+    store = Store(demo_db, readonly=True)
+    try:
+        long = collect(store, now=NOW, since=datetime(2025, 1, 1, tzinfo=UTC), by="day",
+                       by_outlet=True)
+        short = collect(store, now=NOW, since=datetime(2025, 6, 30, tzinfo=UTC),
+                        by_outlet=True)
+    finally:
+        store.close()
+    assert len(long.periods) == 187
+    text = chart(long, width=80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    note, sparks = by_outlet_section(text)
+    shown = len(sparks[0].split()[-1])
+    assert 20 < shown < 187 and all(len(line.split()[-1]) == shown for line in sparks)
+    assert f"the last {shown} of 187 days, from {long.periods[-shown]}" in note
+    note, sparks = by_outlet_section(chart(short, width=80))
+    assert note.endswith("(oldest left)")
+    assert all(len(line.split()[-1]) == len(short.periods) for line in sparks)
+
+
+def by_outlet_section(text: str) -> tuple[str, list[str]]:
+    """The heading of the chart's by-outlet section and its sparkline lines."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if "by outlet" in line)
+    end = lines.index("", start)
+    return lines[start], lines[start + 1:end]

@@ -253,10 +253,10 @@ def test_injection_in_filters_matches_nothing(demo_db: Path, option: str) -> Non
     for value in [v for v in INJECTIONS if v != "\x00"]:
         result = invoke_demo(demo_db, "items", option, value, "--all", "--json")
         assert result.exit_code == 0, (value, result.output)
-        assert json.loads(result.output) == [], value
+        assert json.loads(result.stdout) == [], value
     if real:
         result = invoke_demo(demo_db, "items", option, real, "--json")
-        assert json.loads(result.output), option
+        assert json.loads(result.stdout), option
     assert _tables(demo_db) == before
 
 
@@ -290,7 +290,7 @@ def test_a_feed_filter_matches_by_name_part_not_everything(demo_db: Path) -> Non
                                   "--feed", "TASS").output)
     assert 0 < len(tass) < len(every)
     assert json.loads(invoke_demo(demo_db, "items", "--feed", "no such feed", "--json"
-                                  ).output) == []
+                                  ).stdout) == []
 
 
 def test_injection_in_search_queries_cannot_change_the_query(demo_db: Path) -> None:
@@ -310,7 +310,7 @@ def test_injection_in_search_queries_cannot_change_the_query(demo_db: Path) -> N
                 assert result.exit_code == 1 and "invalid search query" in result.output, query
             else:
                 assert result.exit_code == 0, (query, result.output)
-                assert len(json.loads(result.output)) == expected, query
+                assert len(json.loads(result.stdout)) == expected, query
     assert _tables(demo_db) == before
 
 

@@ -1,9 +1,12 @@
-"""``[[alerts]]``: tell someone about new kept items or stories, by webhook and/or email.
+"""``[[alerts]]``: tell someone about new kept items or stories, by webhook, email or chat.
 
 Each alert picks what is new since it was first seen (items first seen after that, or
 stories changed after that), filtered by ``min_score``, ``min_reach`` and ``topic``, and
-sends it on each of its channels: a webhook (one JSON POST, httpx) and/or SMTP (one
-email with a plain-text and an escaped HTML part, smtplib). ``immediate`` alerts send on
+sends it on each of its channels: a webhook (one JSON POST, httpx; HMAC-signed when it has
+a secret), SMTP (one email with a plain-text and an escaped HTML part, smtplib) and each
+``apprise`` URL (Slack, Teams, Telegram, Matrix, Discord, ntfy... through the apprise
+library, which escapes the plain-text message for the service's format; each URL is a
+channel of its own, named by its service, e.g. "slack"). ``immediate`` alerts send on
 every run (the daemon runs them every ``DAEMON_SECONDS``, after feed passes);
 ``digest`` alerts send at most once per ``every``.
 
@@ -14,8 +17,9 @@ the error, so the next run tries again. Two senders at once (the daemon and ``me
 alerts send``) cannot both claim a row, and a crash between sending and confirming leaves
 a claim that is never sent again (at most once; ``alerts list`` shows it as unconfirmed).
 
-Sending retries transient failures (connection errors, HTTP 5xx/429, SMTP 4xx) with
-exponential backoff, a bounded number of times; other failures are not retried.
+Sending retries transient failures (connection errors, HTTP 5xx/429, SMTP 4xx, and any
+failure apprise reports, since it does not say which kind it was) with exponential backoff,
+a bounded number of times; other failures are not retried.
 
 Alert content is plain text: titles with control characters removed, and only http(s)
 links (``report.safe_url``); the HTML email part escapes everything it shows.
@@ -26,6 +30,8 @@ This module decides nothing about relevance; it reads what the feed passes store
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import html
 import json
 import logging
@@ -63,7 +69,10 @@ DAEMON_SECONDS = 30.0  # how often the daemon runs alerts
 
 
 class AlertError(MediamonError):
-    """A channel could not deliver; ``transient`` failures are retried."""
+    """A channel could not deliver; ``transient`` failures are retried.
+
+    The reason names the target (URL, mail server), not the channel: callers put the
+    channel in front once ("webhook: https://...: HTTP 503")."""
 
     def __init__(self, reason: str, *, transient: bool) -> None:
         self.transient = transient
@@ -87,6 +96,9 @@ class AlertSettings:
     name: str
     webhook: str | None = None
     smtp: SmtpSettings | None = None
+    apprise: tuple[str, ...] = ()  # apprise URLs, a channel each (``apprise_channels``)
+    secret: str | None = field(default=None, repr=False)  # signs the webhook's POSTs ...
+    secret_env: str | None = None  # ... or the environment variable holding that secret
     when: AlertWhen = "items"
     min_score: float | None = None
     min_reach: int | None = None
@@ -96,7 +108,23 @@ class AlertSettings:
 
     @property
     def channels(self) -> tuple[str, ...]:
-        return (("webhook",) if self.webhook else ()) + (("smtp",) if self.smtp else ())
+        return ((("webhook",) if self.webhook else ()) + (("smtp",) if self.smtp else ())
+                + tuple(self.apprise_channels))
+
+    @property
+    def apprise_channels(self) -> dict[str, str]:
+        """Channel name -> apprise URL. A channel is named by its service (the URL's scheme:
+        "slack", "tgram", "ntfy"...), "-2", "-3"... added for a second URL of one service.
+        The name is what ``alert_sent`` records, so it stays the same when a token changes."""
+        names: dict[str, str] = {}
+        for url in self.apprise:
+            service = url.split("://", 1)[0].lower()
+            name, n = service, 1
+            while name in names or name in ("webhook", "smtp"):
+                n += 1
+                name = f"{service}-{n}"
+            names[name] = url
+        return names
 
 
 @dataclass(frozen=True)
@@ -147,8 +175,21 @@ def plain(text: str | None, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def text_body(message: Message) -> str:
-    lines = [message.subject.removeprefix("[mediamon] "), ""]
+def why(entry: Entry) -> str:
+    """Why it was sent: each topic it matched, with the first words that matched it
+    (items; stories list their items' topics)."""
+    matched: dict[str, list[str]] = entry.extra.get("matched") or {}
+    parts = []
+    for topic in entry.topics or tuple(matched):
+        terms = [plain(t, 40) for t in (matched.get(topic) or [])[:3]]
+        parts.append(f"{plain(topic, 60)} ({', '.join(terms)})" if terms else plain(topic, 60))
+    return ", ".join(parts)
+
+
+def text_body(message: Message, *, heading: bool = True) -> str:
+    """The plain-text message (email, the webhook's ``text``, apprise): per entry its title,
+    date, outlet, score or reach, what it matched and its link."""
+    lines = [message.subject.removeprefix("[mediamon] "), ""] if heading else []
     for e in message.entries:
         facts = [e.when[:16].replace("T", " "), e.outlet or ""]
         if e.reach is not None and message.alert.when == "stories":
@@ -157,6 +198,8 @@ def text_body(message: Message) -> str:
             facts.append(f"score {e.score:.2f}")
         lines.append(f"- {e.title}")
         lines.append("  " + " · ".join(f for f in facts if f))
+        if why(e):
+            lines.append(f"  matched: {why(e)}")
         if e.url:
             lines.append(f"  {e.url}")
     return "\n".join(lines) + "\n"
@@ -175,7 +218,8 @@ def html_body(message: Message) -> str:
             f"reach {e.reach}" if e.reach is not None and message.alert.when == "stories" else "",
             f"score {e.score:.2f}" if e.score is not None and message.alert.when == "items"
             else "") if f)
-        rows.append(f"<li><strong>{title}</strong><br><small>{facts}</small></li>")
+        matched = f"<br><small>matched: {esc(why(e))}</small>" if why(e) else ""
+        rows.append(f"<li><strong>{title}</strong><br><small>{facts}</small>{matched}</li>")
     return ("<!doctype html><html><body>"
             f"<h2>{esc(message.subject.removeprefix('[mediamon] '))}</h2>"
             f"<ul>{''.join(rows)}</ul></body></html>")
@@ -225,19 +269,56 @@ def with_retries(send: Callable[[], None], *, retries: int = RETRIES, backoff: f
             sleep(delay)
 
 
-def post_webhook(url: str, payload: dict[str, Any], *, client: httpx.Client | None = None) -> None:
+SIGNATURE_HEADER = "X-Mediamon-Signature"
+TIMESTAMP_HEADER = "X-Mediamon-Timestamp"
+
+
+def webhook_body(payload: dict[str, Any]) -> bytes:
+    """The exact bytes POSTed (and signed): compact UTF-8 JSON."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False).encode("utf-8")
+
+
+def sign_webhook(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
+    """The signature headers for ``body``: ``X-Mediamon-Timestamp`` (Unix seconds) and
+    ``X-Mediamon-Signature: sha256=<hex>``, the HMAC-SHA256 under ``secret`` of
+    ``b"<timestamp>." + body``. The timestamp is signed so a receiver can refuse replays."""
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: f"sha256={mac.hexdigest()}"}
+
+
+def webhook_secret(alert: AlertSettings) -> str | None:
+    """The webhook's signing secret: ``secret``, or the variable ``secret_env`` names."""
+    if alert.secret_env is None:
+        return alert.secret
+    secret = os.environ.get(alert.secret_env)
+    if not secret:
+        raise AlertError(f"environment variable {alert.secret_env} (the webhook's secret) is "
+                         "not set", transient=False)
+    return secret
+
+
+def post_webhook(url: str, payload: dict[str, Any], *, secret: str | None = None,
+                 client: httpx.Client | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+    """POST ``payload`` as JSON; with a ``secret``, signed (``sign_webhook``) at send time,
+    so a retry carries a fresh timestamp."""
+    body = webhook_body(payload)
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers |= sign_webhook(secret, body, int(clock()))
     own = client is None
     http = client or httpx.Client(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT})
     try:
-        response = http.post(url, json=payload)
+        response = http.post(url, content=body, headers=headers)
     except httpx.HTTPError as exc:
-        raise AlertError(f"webhook {url}: {type(exc).__name__}: {exc}", transient=True) from exc
+        raise AlertError(f"{url}: {type(exc).__name__}: {exc}", transient=True) from exc
     finally:
         if own:
             http.close()
     if response.status_code >= 300:
         transient = response.status_code >= 500 or response.status_code in (408, 429)
-        raise AlertError(f"webhook {url}: HTTP {response.status_code}", transient=transient)
+        raise AlertError(f"{url}: HTTP {response.status_code}", transient=transient)
 
 
 def send_mail(smtp: SmtpSettings, mail: EmailMessage) -> None:
@@ -245,7 +326,7 @@ def send_mail(smtp: SmtpSettings, mail: EmailMessage) -> None:
     if smtp.username:
         password = os.environ.get(smtp.password_env or "")
         if password is None:
-            raise AlertError(f"smtp: environment variable {smtp.password_env} is not set",
+            raise AlertError(f"environment variable {smtp.password_env} is not set",
                              transient=False)
     try:
         if smtp.tls:
@@ -260,28 +341,84 @@ def send_mail(smtp: SmtpSettings, mail: EmailMessage) -> None:
                 conn.login(smtp.username, password)
             conn.send_message(mail, from_addr=smtp.sender, to_addrs=list(smtp.to))
     except smtplib.SMTPResponseException as exc:
-        raise AlertError(f"smtp {smtp.host}:{smtp.port}: {exc.smtp_code} {exc.smtp_error!r}",
+        raise AlertError(f"{smtp.host}:{smtp.port}: {exc.smtp_code} {exc.smtp_error!r}",
                          transient=400 <= exc.smtp_code < 500) from exc
     except ssl.SSLCertVerificationError as exc:  # retrying will not make it valid
-        raise AlertError(f"smtp {smtp.host}:{smtp.port}: TLS certificate not valid: "
+        raise AlertError(f"{smtp.host}:{smtp.port}: TLS certificate not valid: "
                          f"{exc.verify_message}", transient=False) from exc
     except (smtplib.SMTPException, OSError) as exc:
-        raise AlertError(f"smtp {smtp.host}:{smtp.port}: {type(exc).__name__}: {exc}",
+        raise AlertError(f"{smtp.host}:{smtp.port}: {type(exc).__name__}: {exc}",
                          transient=True) from exc
+
+
+def _apprise() -> Any:
+    try:
+        import apprise
+    except ImportError as exc:
+        raise AlertError("needs the apprise package (pip install 'mediamon[notify]')",
+                         transient=False) from exc
+    return apprise
+
+
+def apprise_target(url: str) -> str:
+    """The URL as it may be shown: apprise's own privacy form (tokens and passwords
+    elided), or only the service when apprise cannot use the URL."""
+    service = f"{url.split('://', 1)[0]}://…"
+    try:
+        plugin = _apprise().Apprise.instantiate(url)
+    except AlertError:
+        return service
+    if not plugin:
+        return service
+    return str(plugin.url(privacy=True)).split("?", 1)[0]
+
+
+def notify_apprise(url: str, title: str, body: str) -> None:
+    """Send one plain-text message through apprise to one service URL.
+
+    apprise converts the text to what the service takes (escaped HTML, escaped Markdown).
+    It only says whether it worked, so any failure counts as transient, and the reason is
+    the last warning it logged."""
+    apprise = _apprise()
+    sender = apprise.Apprise()
+    if not sender.add(url):
+        raise AlertError(f"{apprise_target(url)}: apprise cannot use this URL (check the "
+                         "service's URL format in the apprise docs)", transient=False)
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+        sent = sender.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
+    if not sent:
+        said = [line for line in captured.getvalue().splitlines() if line.strip()]
+        reason = plain(said[-1]) if said else "apprise could not deliver the message"
+        raise AlertError(f"{apprise_target(url)}: {reason}", transient=True)
+
+
+def channel_target(alert: AlertSettings, channel: str) -> str:
+    """Where a channel sends, as it may be shown (``alerts send --dry-run``)."""
+    if channel == "webhook":
+        return alert.webhook or ""
+    if channel == "smtp":
+        return ", ".join(alert.smtp.to) if alert.smtp else ""
+    return apprise_target(alert.apprise_channels[channel])
 
 
 def deliver(message: Message, *, now: datetime, retries: int = RETRIES,
             backoff: float = BACKOFF, sleep: Callable[[float], None] = time.sleep) -> int:
     """Send one message on its channel, with retries. Returns the attempts made."""
     alert = message.alert
+    send: Callable[[], None]
     if message.channel == "webhook":
         assert alert.webhook
         payload = webhook_payload(message, now=now)
-        send: Callable[[], None] = lambda: post_webhook(alert.webhook or "", payload)  # noqa: E731
-    else:
+        secret = webhook_secret(alert)
+        send = lambda: post_webhook(alert.webhook or "", payload, secret=secret)  # noqa: E731
+    elif message.channel == "smtp":
         assert alert.smtp
         mail = email_message(message, alert.smtp)
         send = lambda: send_mail(alert.smtp, mail)  # type: ignore[arg-type]  # noqa: E731
+    else:
+        url = alert.apprise_channels[message.channel]
+        body = text_body(message, heading=False)
+        send = lambda: notify_apprise(url, message.subject, body)  # noqa: E731
     return with_retries(send, retries=retries, backoff=backoff, sleep=sleep)
 
 
@@ -321,7 +458,9 @@ def pending(store: Store, alert: AlertSettings, channel: str, *, since: str,
     if alert.when == "items":
         sql = """
             SELECT i.id, i.title, i.url, i.published, i.language, i.score, i.topics,
-                   f.name AS feed, si.outlet, si.story_id, s.reach
+                   f.name AS feed, si.outlet, si.story_id, s.reach,
+                   (SELECT json_group_object(t.topic, json(t.terms)) FROM item_topics t
+                    WHERE t.item_id = i.id) AS matched
             FROM items i JOIN feeds f ON f.id = i.feed_id
             LEFT JOIN story_items si ON si.item_id = i.id
             LEFT JOIN stories s ON s.id = si.story_id
@@ -365,7 +504,7 @@ def pending(store: Store, alert: AlertSettings, channel: str, *, since: str,
                 "item", row["id"], plain(row["title"]), safe_url(row["url"]), row["published"],
                 plain(row["outlet"] or row["feed"]) or None, row["reach"], row["score"], topics,
                 {"feed": plain(row["feed"]), "language": row["language"],
-                 "story": row["story_id"]}))
+                 "story": row["story_id"], "matched": json.loads(row["matched"] or "{}")}))
         else:
             entries.append(Entry(
                 "story", row["id"], plain(row["title"]), safe_url(row["url"]),
@@ -485,7 +624,7 @@ def send_alerts(
                                    sleep=sleep)
             except AlertError as exc:
                 release(store, message, str(exc), now=now)
-                log.error("alert %s not sent: %s", alert.name, exc)
+                log.error("alert %s (%s) not sent: %s", alert.name, channel, exc)
                 outcomes.append(Outcome(alert.name, channel, len(mine), "failed",
                                         attempts=retries + 1 if exc.transient else 1,
                                         error=str(exc), message=message))

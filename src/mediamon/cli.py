@@ -10,6 +10,7 @@ import asyncio
 import functools
 import json
 import logging
+import signal
 import sys
 import textwrap
 from collections import Counter
@@ -21,12 +22,20 @@ import click
 
 from . import __version__, story_store
 from .config import Config, find_config, load_config
-from .errors import MediamonError
+from .errors import MediamonError, ReadOnlyError
 from .export import LISTING_FORMATS
 from .logs import setup_logging
 from .output import FORMATS, render
 from .pipeline import run_once, utcnow
-from .query import Filters, counts, feed_health, get_item, items, parse_when, search
+from .query import (
+    Filters,
+    counts,
+    feed_health_with_config,
+    get_item,
+    items,
+    parse_when,
+    search,
+)
 from .relevance import scorer_for
 from .store import Store, utc_iso
 from .types import FeedOutcome, FeedSource
@@ -38,6 +47,7 @@ class Context:
     """Lazily loaded config and store, shared by the commands of one invocation."""
 
     def __init__(self, config_path: str | None, db: str | None) -> None:
+        self.explicit_config = config_path
         self.config_path = find_config(config_path)
         self.db_override = db
         self._config: Config | None = None
@@ -50,6 +60,11 @@ class Context:
         return self._config
 
     def store(self, *, readonly: bool = False) -> Store:
+        """The database: ``readonly`` for commands that only read (they work on a read-only
+        file and never change it); otherwise checked writable before anything is done."""
+        if self._store is not None and self._store.readonly and not readonly:
+            self._store.close()
+            self._store = None
         if self._store is None:
             self._store = Store(self.config.db_path, readonly=readonly,
                                 stories=self.config.stories)
@@ -89,6 +104,29 @@ def plain_text(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
+def output_options(formats: tuple[str, ...] = FORMATS, *, default: str = "table",
+                   help: str | None = None) -> Callable[[F], F]:
+    """``--format`` (one of ``formats``) and ``--json``, its shortcut: every command that
+    prints rows or records takes both (tests/test_cli_conventions.py checks each one).
+    The command gets ``fmt`` and ``as_json``; ``chosen_format`` combines them."""
+
+    def decorate(func: F) -> F:
+        func = click.option("--json", "as_json", is_flag=True,
+                            help="Same as --format json.")(func)
+        return click.option("--format", "fmt", type=click.Choice(formats), default=default,
+                            show_default=True, help=help)(func)
+
+    return decorate
+
+
+# For commands that print one record (an item, a report): as text, or as JSON.
+TEXT_FORMATS = ("text", "json")
+
+
+def chosen_format(fmt: str, as_json: bool) -> str:
+    return "json" if as_json else fmt
+
+
 def filter_options(func: F) -> F:
     """The filters shared by ``items`` and ``search``."""
     options = [
@@ -107,14 +145,16 @@ def filter_options(func: F) -> F:
                      help="Only items stored with --keep-all that did not match (audits)."),
         click.option("--story", callback=plain_text,
                      help="Only items of this story (id or a prefix of it)."),
-        click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000)),
+        click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000),
+                     help="Rows per page."),
+        click.option("--offset", default=0, type=click.IntRange(0),
+                     help="Skip this many rows first: the next page is --offset LIMIT, then "
+                          "2*LIMIT... (the order is stable: ties go by item id)."),
         click.option("--collapse", is_flag=True,
                      help="One row per story (its first match), with how many of its items "
                           "matched."),
-        click.option("--format", "fmt", type=click.Choice(LISTING_FORMATS), default="table",
-                     show_default=True, help="atom: an Atom feed of the matches (issue 6)."),
-        click.option("--json", "as_json", is_flag=True, help="Same as --format json."),
     ]
+    func = output_options(LISTING_FORMATS, help="atom: an Atom feed of the matches.")(func)
     for option in reversed(options):
         func = option(func)
     return func
@@ -131,10 +171,23 @@ def build_filters(**kw: Any) -> Filters:
         min_score=kw["min_score"],
         include_unkept=kw["include_unkept"],
         limit=kw["limit"],
+        offset=kw.get("offset", 0),
         collapse=kw.get("collapse", False),
         only_unkept=kw.get("only_unkept", False),
         story=kw.get("story"),
     )
+
+
+def _warn_filters(ctx: Context, store: Store, filters: Filters, *,
+                  now: Any = None) -> None:
+    """After an empty listing: one warning on stderr per filter that matches nothing in the
+    database (a mistyped topic, language or feed, an inverted or future period), with the
+    known values nearest to it (``query.filter_warnings``)."""
+    from .query import filter_warnings
+
+    for line in filter_warnings(store, filters, topics=list(ctx.config.topics),
+                                now=now or utcnow()):
+        click.echo(f"warning: {line}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -142,14 +195,18 @@ def build_filters(**kw: Any) -> Filters:
               help="Config file [env MEDIAMON_CONFIG; default config/mediamon.toml].")
 @click.option("--db", envvar="MEDIAMON_DB", type=click.Path(dir_okay=False),
               help="Database file, overriding the config [env MEDIAMON_DB].")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-              default="info", show_default=True)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"],
+                                               case_sensitive=False),
+              envvar="MEDIAMON_LOG_LEVEL", default="info", show_default=True,
+              help="[env MEDIAMON_LOG_LEVEL]")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="One line per event, as text or JSON.")
+@click.option("--log-file", type=click.Path(dir_okay=False), envvar="MEDIAMON_LOG_FILE",
+              help="Append the log to this file instead of stderr [env MEDIAMON_LOG_FILE].")
 @click.version_option(__version__, prog_name="mediamon")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, db: str | None, log_level: str,
-        log_format: str) -> None:
+        log_format: str, log_file: str | None) -> None:
     """Pull news feeds, keep what matches your topics, and explain why.
 
     \b
@@ -162,9 +219,68 @@ def cli(ctx: click.Context, config_path: str | None, db: str | None, log_level: 
     Tune:    mediamon score items.jsonl   mediamon eval labelled.jsonl
              mediamon label ID relevant   mediamon rescore
     """
-    setup_logging(level=log_level, fmt=log_format)
+    try:
+        handler = setup_logging(level=log_level, fmt=log_format, path=log_file)
+    except OSError as exc:
+        raise click.BadParameter(f"{log_file}: {exc.strerror or exc}", ctx,
+                                 param_hint="'--log-file'") from None
+    ctx.call_on_close(handler.close)  # after the store's close (LIFO): the file is let go of
     ctx.obj = Context(config_path, db)
     ctx.call_on_close(ctx.obj.close)
+
+
+# -- where things are -----------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing mediamon.toml.")
+@pass_ctx
+@domain_errors
+def init(ctx: Context, directory: Path | None, force: bool) -> None:
+    """Write a starter config (and its reference article) to DIRECTORY.
+
+    Without DIRECTORY it goes to your user config directory, where every mediamon command
+    finds it from any working directory; elsewhere, pass --config or set MEDIAMON_CONFIG.
+    """
+    from .config import init_config
+
+    written = init_config(directory, force=force)
+    click.echo(f"wrote {written.config}")
+    for seed in written.seeds:
+        click.echo(f"wrote {seed}")
+    if written.found_by_default:
+        click.echo("mediamon uses it from any directory (it is in your user config directory).")
+    else:
+        click.echo(f"use it with: mediamon --config {written.config} ...  "
+                   f"(or export MEDIAMON_CONFIG={written.config})")
+    click.echo(f"edit its feeds and topics, then: mediamon run --once   (database: "
+               f"{written.database})")
+
+
+@cli.command()
+@output_options(TEXT_FORMATS, default="text")
+@pass_ctx
+@domain_errors
+def paths(ctx: Context, fmt: str, as_json: bool) -> None:
+    """Show which config and database this command line uses, and why."""
+    as_json = chosen_format(fmt, as_json) == "json"
+    from .config import config_candidates, user_config_dir, user_data_dir
+
+    how = "built in"
+    for path, reason in config_candidates(ctx.explicit_config):
+        if path == ctx.config_path:
+            how = reason
+            break
+    rows = {"config": str(ctx.config_path), "config_from": how,
+            "database": str(ctx.config.db_path),
+            "user_config_dir": str(user_config_dir()), "user_data_dir": str(user_data_dir())}
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max(map(len, rows))
+    for key, value in rows.items():
+        click.echo(f"{key:<{width}}  {value}")
 
 
 # -- run ------------------------------------------------------------------------------------
@@ -184,15 +300,52 @@ def run(ctx: Context, once: bool, keep_all: bool | None) -> None:
     config = ctx.config
     if once:
         store = ctx.store()
-        outcomes = asyncio.run(run_once(config, store, keep_all=keep_all))
+        outcomes, interrupted = asyncio.run(_run_once_interruptible(config, store, keep_all))
         click.echo(summarise(outcomes))
         totals = counts(store)
         click.echo(f"database {config.db_path}: {totals['items_kept']} kept items "
                    f"from {totals['feeds']} feeds")
+        if interrupted:
+            click.echo(f"interrupted: {len(outcomes)} feed(s) polled; the others are polled "
+                       "next time", err=True)
+            ctx_exit(130)
+        tried = [o for o in outcomes if o.status != "postponed"]
+        if tried and all(o.status == "error" for o in tried):
+            click.echo("Error: no feed could be fetched (see the reasons above)", err=True)
+            ctx_exit(1)
         return
     from .schedule import run_daemon
 
-    run_daemon(ctx.config_path, db_override=ctx.db_override, keep_all=keep_all)
+    ctx.store().close()  # a database it cannot write stops it here, in one line
+    ctx._store = None
+    try:
+        run_daemon(ctx.config_path, db_override=ctx.db_override, keep_all=keep_all)
+    except MediamonError:
+        raise
+    except Exception as exc:  # a bug: logged with its traceback, one line here, exit 1
+        logging.getLogger("mediamon.daemon").exception("the daemon stopped on an internal error")
+        raise click.ClickException(f"the daemon stopped on an internal error: {exc!r} "
+                                   "(the log has the traceback)") from None
+
+
+def ctx_exit(code: int) -> None:
+    click.get_current_context().exit(code)
+
+
+async def _run_once_interruptible(config: Config, store: Store, keep_all: bool | None,
+                                  ) -> tuple[list[FeedOutcome], bool]:
+    """``run_once``; Ctrl-C (or SIGTERM) stops starting passes and returns those done."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        outcomes = await run_once(config, store, keep_all=keep_all, stop=stop)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+    return outcomes, stop.is_set()
 
 
 def summarise(outcomes: list[FeedOutcome]) -> str:
@@ -264,7 +417,10 @@ def _emit_atom(store: Store, rows: list[dict[str, Any]], title: str, feed_id: st
 def items_cmd(ctx: Context, fmt: str, as_json: bool, **filters: Any) -> None:
     """List kept items, newest first."""
     store = ctx.store(readonly=True)
-    rows = items(store, build_filters(**filters))
+    chosen = build_filters(**filters)
+    rows = items(store, chosen)
+    if not rows:
+        _warn_filters(ctx, store, chosen)
     if fmt == "atom" and not as_json:
         _emit_atom(store, rows, "mediamon: items", "urn:mediamon:items")
         return
@@ -290,7 +446,10 @@ def search_cmd(ctx: Context, query: str, fmt: str, as_json: bool, **filters: Any
       title:kabulov                only in titles (columns: title, summary, content)
     """
     store = ctx.store(readonly=True)
-    rows = search(store, query, build_filters(**filters))
+    chosen = build_filters(**filters)
+    rows = search(store, query, chosen)
+    if not rows:
+        _warn_filters(ctx, store, chosen)
     if fmt == "atom" and not as_json:
         _emit_atom(store, rows, f"mediamon: search {query}", _search_urn(query))
         return
@@ -300,13 +459,14 @@ def search_cmd(ctx: Context, query: str, fmt: str, as_json: bool, **filters: Any
 
 @cli.command()
 @click.argument("item_id", callback=plain_text)
-@click.option("--json", "as_json", is_flag=True, help="Print the whole item as JSON.")
+@output_options(TEXT_FORMATS, default="text", help="json: the whole item.")
 @click.option("--history", is_flag=True,
               help="Also show the earlier versions of its title, text and link.")
 @pass_ctx
 @domain_errors
-def show(ctx: Context, item_id: str, as_json: bool, history: bool) -> None:
+def show(ctx: Context, item_id: str, fmt: str, as_json: bool, history: bool) -> None:
     """Show one item in full, with the topics it matched and why (ID may be a prefix)."""
+    as_json = chosen_format(fmt, as_json) == "json"
     store = ctx.store(readonly=True)
     item = get_item(store, item_id)
     if item is None:
@@ -404,13 +564,14 @@ def score_cmd(ctx: Context, source: Any, output: Any, builtin: bool) -> None:
 
 @cli.command(name="eval")
 @click.argument("labelled", metavar="LABELLED.jsonl", type=click.File("r", encoding="utf-8"))
-@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+@output_options(TEXT_FORMATS, default="text", help="json: the whole report.")
 @click.option("--errors", "max_errors", default=30, show_default=True,
               type=click.IntRange(0, 100_000), help="Misses and false alarms to list.")
 @BUILTIN_OPTION
 @pass_ctx
 @domain_errors
-def eval_cmd(ctx: Context, labelled: Any, as_json: bool, max_errors: int, builtin: bool) -> None:
+def eval_cmd(ctx: Context, labelled: Any, fmt: str, as_json: bool, max_errors: int,
+             builtin: bool) -> None:
     """Measure relevance on labelled items: precision, core recall and F1.
 
     \b
@@ -425,6 +586,7 @@ def eval_cmd(ctx: Context, labelled: Any, as_json: bool, max_errors: int, builti
     """
     from .relevance import evaluate, read_jsonl
 
+    as_json = chosen_format(fmt, as_json) == "json"
     store = _relevance_store(ctx, builtin)
     scorer, info = scorer_for(ctx.config, store)
     baseline = scorer_for(ctx.config, store, feedback=False)[0] if info.labels else None
@@ -482,23 +644,59 @@ def _metric_row(c: Any) -> dict[str, Any]:
 
 @cli.command()
 @click.argument("item_id", callback=plain_text)
-@click.argument("label", type=click.Choice(["relevant", "irrelevant"]))
+@click.argument("label", type=click.Choice(["relevant", "irrelevant"]), required=False)
+@click.option("--remove", is_flag=True, help="Forget the item's label instead.")
 @pass_ctx
 @domain_errors
-def label(ctx: Context, item_id: str, label: str) -> None:
-    """Record your judgement of a stored item (ID may be a prefix).
+def label(ctx: Context, item_id: str, label: str | None, remove: bool) -> None:
+    """Record your judgement of a stored item: relevant or irrelevant (ID may be a prefix).
 
     \b
     The label is kept in the database. `mediamon rescore` then keeps (relevant) or drops
     (irrelevant) the item whatever the rule says, and moves the reference profile toward
     the relevant items and away from the irrelevant ones (Rocchio feedback); `mediamon
-    eval` shows the effect on the ranking.
+    eval` shows the effect on the ranking. `mediamon labels` lists the labels.
+      mediamon label 47d5 relevant
+      mediamon label 47d5 --remove       forget it (the rule decides again)
     """
-    from .relevance import add_label
+    from .relevance import add_label, remove_label
 
-    done = add_label(ctx.store(), item_id, label, now=utcnow())
-    click.echo(f"{done['id']} labelled {done['label']}: {done['title']}")
+    if remove and label:
+        raise click.UsageError(f"give {label} or --remove, not both")
+    if not remove and not label:
+        raise click.UsageError("give the label (relevant or irrelevant), or --remove")
+    if remove:
+        done = remove_label(ctx.store(), item_id)
+        click.echo(f"{done['id']} is no longer labelled {done['label']}"
+                   + (f": {done['title']}" if done["title"] is not None else ""))
+    else:
+        done = add_label(ctx.store(), item_id, label or "", now=utcnow())
+        click.echo(f"{done['id']} labelled {done['label']}: {done['title']}")
     click.echo("run `mediamon rescore` to apply it")
+
+
+@cli.command(name="labels")
+@output_options()
+@pass_ctx
+@domain_errors
+def labels_cmd(ctx: Context, fmt: str, as_json: bool) -> None:
+    """The analyst's labels (`mediamon label`), the latest first.
+
+    `kept` is whether the item is kept now: a label takes effect at the next `mediamon
+    rescore`. An item deleted after it was labelled (`rescore --prune`) keeps its label,
+    with no title.
+    """
+    from .relevance import list_labels
+
+    rows = list_labels(ctx.store(readonly=True))
+    fmt = chosen_format(fmt, as_json)
+    for row in rows:
+        row["kept"] = None if row["kept"] is None else bool(row["kept"])
+        if fmt == "table":
+            row["item_id"] = row["item_id"][:10]
+            row["labelled"] = row["labelled"][:16].replace("T", " ")
+    click.echo(render(rows, fmt, columns=["item_id", "label", "labelled", "kept", "title"],
+                      squeeze="title"))
 
 
 @cli.command(name="rescore")
@@ -537,18 +735,20 @@ def rescore_cmd(ctx: Context, since: str | None, prune: bool, batch_size: int) -
 
 @cli.group()
 def feeds() -> None:
-    """List, add, remove, import and export feeds."""
+    """List, add, edit, pause, remove, import and export feeds."""
 
 
 FEED_COLUMNS = ["id", "name", "status", "failures", "last_success", "kept_items", "url"]
 
 
 def _health_rows(ctx: Context) -> list[dict[str, Any]]:
-    store = ctx.store()
-    store.sync_config_feeds(ctx.config.feeds, now=utcnow())
-    rows = feed_health(store)
+    """Every feed, as the config says now (its new feeds too), read without writing: these
+    commands work on a read-only database, and before the first run on none at all."""
+    store = ctx.store(readonly=True) if ctx.config.db_path.exists() else None
+    rows = feed_health_with_config(store, ctx.config.feeds)
     for row in rows:
-        row["status"] = "removed" if not row["active"] else row["last_status"] or "never polled"
+        row["status"] = ("removed" if not row["active"] else "paused" if row["paused"] else
+                         row["last_status"] or "never polled")
         row["name"] = row["name"] or ""
     return rows
 
@@ -560,14 +760,13 @@ def _short_times(rows: list[dict[str, Any]], *keys: str) -> None:
 
 
 @feeds.command(name="list")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@output_options()
 @pass_ctx
 @domain_errors
 def feeds_list(ctx: Context, fmt: str, as_json: bool) -> None:
     """Feeds from the config and the database, with their health; failing ones first."""
     rows = _health_rows(ctx)
-    fmt = "json" if as_json else fmt
+    fmt = chosen_format(fmt, as_json)
     if fmt == "table":
         _short_times(rows, "last_success")
     click.echo(render(rows, fmt, columns=FEED_COLUMNS, squeeze="url"))
@@ -578,43 +777,70 @@ STATUS_COLUMNS = ["id", "feed", "health", "last_success", "last_status", "failur
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json (every field).")
+@click.option("--failing", is_flag=True,
+              help="Only the feeds whose polls fail: failing, dead or gone.")
+@output_options(help="json, jsonl, csv: every field.")
 @pass_ctx
 @domain_errors
-def status(ctx: Context, fmt: str, as_json: bool) -> None:
+def status(ctx: Context, failing: bool, fmt: str, as_json: bool) -> None:
     """Feed health, one row per feed: gone, dead and failing feeds first.
 
     \b
     health       ok, failing, dead (failing for schedule.dead_after: polled weekly),
-                 gone (HTTP 410: not polled again), new or removed
-    last_status  the last poll's outcome and HTTP status
+                 gone (HTTP 410: not polled again), new, paused (`feeds edit
+                 --paused`: not polled) or removed
+    last_status  the last poll's outcome and HTTP status (parse error: a body came,
+                 but not a feed that could be read)
     failures     consecutive failed polls
     new_1d       new items in the last day
-    interval     the feed's current interval (adaptive, pinned or a server's hint)
+    interval     the poll interval and the rule that chose it: pinned (the feed's
+                 own interval), adaptive (the publishing rate, within
+                 schedule.min_interval-max_interval) or a server's hint (ttl,
+                 Cache-Control)
     next_fetch   the next poll (UTC); why: the reason for it, with the last error
+                 (backoff after errors and a server's Retry-After wait longer)
     """
-    from .policy import duration
+    from .pipeline import limits_of
+    from .policy import interval_rule
 
+    limits = limits_of(ctx.config)
     rows = _health_rows(ctx)
+    if failing:
+        rows = [row for row in rows if row["health"] in ("failing", "dead", "gone")]
     for row in rows:
         row["new_1d"] = row["items_last_day"]
         row["why"] = row["next_reason"] or ""
         if not row["active"]:
             row["why"] = "removed: not polled (its items are kept)"
-    fmt = "json" if as_json else fmt
+        elif row["paused"]:
+            row["why"] = "paused: not polled (`feeds edit --active` resumes it)"
+        row["last_result"] = _last_result(row)
+        polled = row["active"] and not row["paused"] and not row["gone_since"]
+        row["interval_rule"] = interval_rule(
+            pinned=row["pinned_interval"], rate_per_day=row["publish_rate"],
+            body_hint=row["body_hint"], current=row["poll_interval"],
+            limits=limits) if polled else ""
+    fmt = chosen_format(fmt, as_json)
     if fmt == "table":
         _short_times(rows, "last_success", "next_fetch")
         for row in rows:
             row["feed"] = row["name"] or row["url"]
-            http = row["last_http_status"]
-            row["last_status"] = " ".join(str(x) for x in (row["last_status"], http) if x)
-            row["interval"] = duration(row["poll_interval"]) if row["poll_interval"] else ""
-            if row["gone_since"] or not row["active"]:
+            row["last_status"] = row["last_result"]
+            row["interval"] = row["interval_rule"]
+            if row["gone_since"] or not row["active"] or row["paused"]:
                 row["next_fetch"] = "never"
             error = row["last_error"] or ""
             row["last_error"] = error if len(error) <= 40 else error[:39] + "…"
     click.echo(render(rows, fmt, squeeze="why", columns=STATUS_COLUMNS))
+
+
+def _last_result(row: dict[str, Any]) -> str:
+    """The last poll's outcome in words: ``ok 200``, ``error 503``, ``parse error (HTTP
+    200)`` when the body arrived whole but was not a feed that could be read."""
+    status, http = row["last_status"], row["last_http_status"]
+    if status == "error" and row.get("last_body_bytes"):
+        return f"parse error (HTTP {http})" if http else "parse error"
+    return " ".join(str(x) for x in (status, http) if x)
 
 
 @feeds.command(name="add")
@@ -630,24 +856,27 @@ def feeds_add(ctx: Context, url: str, name: str | None, tags: tuple[str, ...],
               interval: str | None, discover: bool) -> None:
     """Add a feed to the database (the running daemon picks it up at once).
 
+    URL is an http(s) URL, or a feed file (a path or a file:// URL) that exists.
     An http(s) URL is fetched first: a web page that advertises a feed
     (<link rel="alternate" type="application/rss+xml" ...>) adds that feed instead.
     """
-    from .config import feed_url, parse_duration
+    from .config import check_feed_url, parse_duration
 
-    if not url.startswith(("http://", "https://", "file://")) and "://" in url:
-        raise click.ClickException(f"{url}: not an http(s) URL, file:// URL or local path")
+    try:
+        target = check_feed_url(Path.cwd(), url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="URL") from None
     seconds = None
     if interval:
         try:
             seconds = parse_duration(interval)
         except ValueError as exc:
             raise click.ClickException(f"--interval: {exc}") from None
-    target = feed_url(Path.cwd(), url)
+    store = ctx.store()  # a database it cannot write stops it here, before any fetch
     if target.startswith(("http://", "https://")) and discover:
         target = _discover(ctx.config, target)
     source = FeedSource(target, name, tags, seconds, "db")
-    added = ctx.store().add_feed(source, now=utcnow())
+    added = store.add_feed(source, now=utcnow())
     click.echo(("added " if added else "already there: ") + source.url)
 
 
@@ -687,6 +916,86 @@ def feeds_remove(ctx: Context, url_or_id: str) -> None:
     click.echo(f"removed {row.url} (its items are kept)")
 
 
+def _interval_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """``--interval``: a duration, or ``adaptive`` (None: unchanged; 0.0: adaptive)."""
+    from .config import parse_duration
+
+    if value is None:
+        return None
+    if value.strip().lower() == "adaptive":
+        return 0.0
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+    if seconds <= 0:
+        raise click.BadParameter(f"{value!r}: give a duration above zero, or adaptive",
+                                 ctx, param)
+    return seconds
+
+
+@feeds.command(name="edit")
+@click.argument("url_or_id")
+@click.option("--name", help="A new name to show instead of the URL ('' for none).")
+@click.option("--interval", callback=_interval_option,
+              help="Pin the poll interval (15m, 2h), or 'adaptive' to unpin it.")
+@click.option("--tag", "tags", multiple=True, help="A tag (repeatable): these replace its tags.")
+@click.option("--no-tags", is_flag=True, help="Remove all its tags.")
+@click.option("--paused/--active", "paused", default=None,
+              help="Stop polling it for now (it stays listed, with its items), or resume.")
+@pass_ctx
+@domain_errors
+def feeds_edit(ctx: Context, url_or_id: str, name: str | None, interval: float | None,
+               tags: tuple[str, ...], no_tags: bool, paused: bool | None) -> None:
+    """Change a feed's name, poll interval or tags, or pause it (URL_OR_ID: its URL or the
+    id `feeds list` shows).
+
+    \b
+    A feed from the config is paused or resumed here; its name, interval and
+    tags are edited in the config. The running daemon sees the change at its
+    next tick.
+      mediamon feeds edit 3 --name "TASS" --interval 15m --tag russia --tag wire
+      mediamon feeds edit https://example.org/rss --paused
+    """
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name or None
+    if interval is not None:
+        changes["interval"] = interval or None
+    if tags and no_tags:
+        raise click.UsageError("give --tag or --no-tags, not both")
+    if tags or no_tags:
+        changes["tags"] = tags
+    if not changes and paused is None:
+        raise click.UsageError(
+            "nothing to change: give --name, --interval, --tag, --no-tags, --paused or --active")
+    store = ctx.store()
+    store.sync_config_feeds(ctx.config.feeds, now=utcnow())
+    row = store.find_feed(url_or_id)
+    if row is None:
+        raise click.ClickException(f"no feed {url_or_id!r} (see `mediamon feeds list`)")
+    if changes and row.origin == "config" and any(f.url == row.url for f in ctx.config.feeds):
+        raise click.ClickException(
+            f"{row.url} is listed in {ctx.config.path}: edit its name, interval and tags "
+            "there (--paused and --active work here)")
+    if paused is not None:
+        changes["paused"] = paused
+    store.edit_feed(row.id, **changes)
+    done = []
+    if "name" in changes:
+        done.append(f"name {changes['name'] or '(none)'!s}")
+    if "interval" in changes:
+        from .policy import duration
+
+        done.append("interval " + (duration(changes["interval"]) if changes["interval"]
+                                   else "adaptive"))
+    if "tags" in changes:
+        done.append("tags " + (", ".join(changes["tags"]) or "(none)"))
+    if paused is not None:
+        done.append("paused: not polled until --active" if paused else "active: polled again")
+    click.echo(f"{row.url}: " + "; ".join(done))
+
+
 @feeds.command(name="import")
 @click.argument("opml_file", type=click.File("rb"))
 @pass_ctx
@@ -717,9 +1026,12 @@ def feeds_export(ctx: Context, output: Any) -> None:
     """Write every active feed (config and database) as OPML 2.0."""
     from .opml import write_opml
 
-    store = ctx.store()
-    store.sync_config_feeds(ctx.config.feeds, now=utcnow())
-    output.write(write_opml(f.source() for f in store.feeds()))
+    store = ctx.store(readonly=True) if ctx.config.db_path.exists() else None
+    rows = sorted((r for r in feed_health_with_config(store, ctx.config.feeds) if r["active"]),
+                  key=lambda r: (r["id"] is None, r["id"] or 0))
+    output.write(write_opml(
+        FeedSource(r["url"], r["name"], tuple(r["tags"]), r["pinned_interval"],
+                   "config" if r["origin"] == "config" else "db") for r in rows))
 
 
 # -- stories (issue 5) -------------------------------------------------------------------------
@@ -772,9 +1084,7 @@ STORY_COLUMNS = ["id", "first_published", "reach", "mentions", "first_outlet", "
 @click.option("--all", "include_unkept", is_flag=True,
               help="Include stories whose items were stored with --keep-all but not kept.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--format", "fmt", type=click.Choice(LISTING_FORMATS), default="table",
-              show_default=True, help="atom: an Atom feed, one entry per story (issue 6).")
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@output_options(LISTING_FORMATS, help="atom: an Atom feed, one entry per story.")
 @click.pass_context
 @domain_errors
 def stories_cmd(click_ctx: click.Context, since: str | None, until: str | None,
@@ -796,12 +1106,17 @@ def stories_cmd(click_ctx: click.Context, since: str | None, until: str | None,
     ctx = click_ctx.find_object(Context)
     assert ctx is not None
     now = utcnow()
+    start = parse_when(since, now=now) if since else None
+    end = parse_when(until, now=now, option="--until") if until else None
     rows = story_store.list_stories(
         ctx.store(readonly=True).db.conn,
-        since=utc_iso(parse_when(since, now=now)) if since else None,
-        until=utc_iso(parse_when(until, now=now, option="--until")) if until else None,
+        since=utc_iso(start) if start else None,
+        until=utc_iso(end) if end else None,
         topic=topic, min_reach=min_reach, include_unkept=include_unkept, limit=limit,
     )
+    if not rows:
+        _warn_filters(ctx, ctx.store(readonly=True), Filters(since=start, until=end,
+                                                             topic=topic), now=now)
     fmt = "json" if as_json else fmt
     if fmt == "atom":
         conn = ctx.store(readonly=True).db.conn
@@ -830,14 +1145,15 @@ def _resolve(ctx: Context, ident: str) -> tuple[str, str]:
 
 @stories_cmd.command(name="show")
 @click.argument("story_id", callback=plain_text)
-@click.option("--json", "as_json", is_flag=True, help="Print the story as JSON.")
+@output_options(help="json: the story with its mentions; jsonl, csv: one row per mention.")
 @pass_ctx
 @domain_errors
-def stories_show(ctx: Context, story_id: str, as_json: bool) -> None:
+def stories_show(ctx: Context, story_id: str, fmt: str, as_json: bool) -> None:
     """One story with every mention: outlet, feed, time and URL, earliest first.
 
     STORY_ID is a story id, or an item id (its story is shown); a prefix is enough.
     """
+    fmt = chosen_format(fmt, as_json)
     conn = ctx.store(readonly=True).db.conn
     kind, ident = _resolve(ctx, story_id)
     if kind == "item":
@@ -847,8 +1163,12 @@ def stories_show(ctx: Context, story_id: str, as_json: bool) -> None:
         ident = found["story_id"]
     story = story_store.story(conn, ident)
     assert story is not None
-    if as_json:
+    if fmt == "json":
         click.echo(json.dumps(story, ensure_ascii=False, indent=2, default=str))
+        return
+    if fmt in ("jsonl", "csv"):
+        mentions = [{"story_id": story["id"], **m} for m in story["mentions"]]
+        click.echo(render(mentions, fmt, columns=["story_id", "item_id"]))
         return
     click.echo(click.style(story["title"], bold=True))
     click.echo(f"story:        {story['id']}\nfirst:        "
@@ -888,10 +1208,10 @@ def _explain(ctx: Context, a: dict[str, Any], b: dict[str, Any]) -> dict[str, An
 
 @stories_cmd.command(name="explain")
 @click.argument("ids", nargs=-1, required=True, metavar="ID [ID2]", callback=plain_text)
-@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@output_options(TEXT_FORMATS, default="text")
 @pass_ctx
 @domain_errors
-def stories_explain(ctx: Context, ids: tuple[str, ...], as_json: bool) -> None:
+def stories_explain(ctx: Context, ids: tuple[str, ...], fmt: str, as_json: bool) -> None:
     """Why items were grouped into a story (or were not).
 
     \b
@@ -903,6 +1223,7 @@ def stories_explain(ctx: Context, ids: tuple[str, ...], as_json: bool) -> None:
     """
     if len(ids) > 2:
         raise click.ClickException("give one story or item id, or two item ids")
+    as_json = chosen_format(fmt, as_json) == "json"
     conn = ctx.store(readonly=True).db.conn
     resolved = [_resolve(ctx, ident) for ident in ids]
     pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
@@ -936,8 +1257,9 @@ def stories_explain(ctx: Context, ids: tuple[str, ...], as_json: bool) -> None:
         click.echo(header)
     if not results:
         click.echo("no item joined this story through another: it has a single item")
-    for r in results:
-        click.echo(f"\n{r['a'][:10]} {r['a_title']!r}\n{r['b'][:10]} {r['b_title']!r}"
+    for n, r in enumerate(results):
+        gap = "\n" if header or n else ""  # a blank line before each pair, not at the top
+        click.echo(f"{gap}{r['a'][:10]} {r['a_title']!r}\n{r['b'][:10]} {r['b_title']!r}"
                    + ("\n(in one story)" if r["same_story"] else "\n(in different stories)"))
         click.echo("\n".join("  " + line for line in r["lines"]))
 
@@ -948,10 +1270,10 @@ def stories_explain(ctx: Context, ids: tuple[str, ...], as_json: bool) -> None:
 @cli.command(name="export")
 @click.option("--since", help="Items published after: 30d, 12h, or a date (default: all).")
 @click.option("--kept-only", is_flag=True, help="Leave out items stored but not kept.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
-              help="FILE.jsonl or FILE.csv (- for JSON Lines on stdout).")
+@click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
+              help="FILE.jsonl or FILE.csv (default, or -: stdout).")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]),
-              help="Default: from the file name's extension.")
+              help="Default: from the file name's extension; jsonl on stdout.")
 @pass_ctx
 @domain_errors
 def export_cmd(ctx: Context, since: str | None, kept_only: bool, output: str,
@@ -960,9 +1282,11 @@ def export_cmd(ctx: Context, since: str | None, kept_only: bool, output: str,
 
     \b
     Every column of every item is written; `mediamon import FILE.jsonl` reads
-    the JSON Lines back into another database, losslessly.
+    the JSON Lines back into another database, losslessly. Without -o, JSON
+    Lines (or --format csv) go to stdout.
       mediamon export --since 30d -o items.jsonl
       mediamon export -o items.csv
+      mediamon export --kept-only | gzip > items.jsonl.gz
     """
     from .export import export_records, write_export
 
@@ -980,6 +1304,8 @@ def export_cmd(ctx: Context, since: str | None, kept_only: bool, output: str,
             raise click.ClickException(f"{output}: {exc.strerror}") from None
     if output != "-":
         click.echo(f"{count} item(s) written to {output}", err=True)
+    if not count:
+        _warn_filters(ctx, ctx.store(readonly=True), Filters(since=when))
 
 
 @cli.command(name="import")
@@ -1015,40 +1341,66 @@ def vacuum_cmd(ctx: Context, dry_run: bool) -> None:
     kept_after = "365d"       # kept items too (unset by default: never deleted)
     Labelled items are never deleted. Without [retention] nothing is deleted.
     """
-    from .housekeeping import apply_retention, vacuum
+    from .housekeeping import apply_retention, file_sizes, vacuum
 
-    store = ctx.store()
+    store = ctx.store(readonly=dry_run)  # a database it cannot write stops it here
+    before = file_sizes(store.path)  # retention's deletions go to the WAL first
     done = apply_retention(store, ctx.config.retention, now=utcnow(), dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"{verb}: {done['unkept_items']} not-kept item(s), {done['kept_items']} kept "
                f"item(s), {done['fetch_log']} fetch-log row(s)"
                + ("" if dry_run else f", {done['stories']} emptied story(ies)"))
     if not dry_run:
-        sizes = vacuum(store)
-        click.echo(f"database {store.path}: {sizes['before'] / 1e6:.1f} MB -> "
-                   f"{sizes['after'] / 1e6:.1f} MB")
+        sizes = vacuum(store, before=before)
+        click.echo(f"database {store.path}: {_size(sizes['before'])} -> {_size(sizes['after'])}"
+                   f" (file + WAL: {_size(sizes['before_file'])} + {_size(sizes['before_wal'])}"
+                   f" -> {_size(sizes['after_file'])} + {_size(sizes['after_wal'])})")
+        if not sizes["wal_truncated"]:
+            click.echo("warning: another process was reading the database, so its WAL "
+                       f"({_size(sizes['after_wal'])}) could not be emptied yet; SQLite "
+                       "empties it at a later checkpoint", err=True)
+
+
+def _size(n: int) -> str:
+    """Bytes for people: 0 B, 912 B, 249.9 kB, 1.2 MB, 3.4 GB (powers of 1000)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
 
 # -- stats, report (issue 6) ------------------------------------------------------------------
+
+
+def _plot_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--plot``: a file type that cannot be drawn is a usage error, before any work."""
+    from .stats import plot_format_error
+
+    problem = plot_format_error(value) if value else None
+    if problem:
+        raise click.BadParameter(problem, ctx, param)
+    return value
 
 
 @cli.command(name="stats")
 @click.option("--since", default="30d", show_default=True,
               help="Count items published after: 30d, 12h, or a date (2026-11-01).")
 @click.option("--until", help="... and before: a duration ago or a date (default: now).")
-@click.option("--by", type=click.Choice(["day", "week"]), default="day", show_default=True,
-              help="One bar per day, or per week (weeks start on Monday).")
+@click.option("--by", type=click.Choice(["hour", "day", "week", "month"]),
+              help="One bar per hour, day, week (from Monday) or month [default: from the "
+                   "period: hours up to 3 days, days up to 2 months, weeks up to 2 years, "
+                   "then months].")
 @click.option("--topic", help="Only items that matched this topic.")
 @click.option("--by-outlet", is_flag=True,
               help="Also split the counts per outlet (the top 8, the rest as 'other').")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="table: a terminal chart; csv: the timeline only.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), callback=_plot_file,
               help="Also draw the chart to FILE.png or FILE.svg (needs mediamon[plot]).")
 @pass_ctx
 @domain_errors
-def stats_cmd(ctx: Context, since: str, until: str | None, by: str, topic: str | None,
+def stats_cmd(ctx: Context, since: str, until: str | None, by: str | None, topic: str | None,
               by_outlet: bool, fmt: str, as_json: bool, plot_path: str | None) -> None:
     """Kept items and stories over time, top outlets and top languages.
 
@@ -1061,13 +1413,19 @@ def stats_cmd(ctx: Context, since: str, until: str | None, by: str, topic: str |
     """
     import shutil
 
-    from .stats import collect, plot, render_stats
+    from .stats import check_plot, collect, pick_bucket, plot, render_stats
 
+    if plot_path:
+        check_plot(plot_path)  # before any work: matplotlib installed?
     now = utcnow()
-    found = collect(ctx.store(readonly=True), now=now, since=parse_when(since, now=now),
-                    until=parse_when(until, now=now, option="--until") if until else None,
-                    by=by,  # type: ignore[arg-type]
+    start = parse_when(since, now=now)
+    end = parse_when(until, now=now, option="--until") if until else now
+    store = ctx.store(readonly=True)
+    found = collect(store, now=now, since=start, until=end,
+                    by=by or pick_bucket(start, end),  # type: ignore[arg-type]
                     topic=topic, by_outlet=by_outlet)
+    if not found.total_items:
+        _warn_filters(ctx, store, Filters(since=start, until=end, topic=topic), now=now)
     width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
     click.echo(render_stats(found, "json" if as_json else fmt, width=width))
     if plot_path:
@@ -1083,8 +1441,8 @@ def stats_cmd(ctx: Context, since: str, until: str | None, by: str, topic: str |
               help="How many stories to list.")
 @click.option("--title", default="Media monitoring digest", show_default=True,
               help="The page's heading.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
-              help="The HTML file to write (- for stdout).")
+@click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
+              help="The HTML file to write (default, or -: stdout).")
 @pass_ctx
 @domain_errors
 def report_cmd(ctx: Context, since: str, until: str | None, topic: str | None, top: int,
@@ -1097,6 +1455,7 @@ def report_cmd(ctx: Context, since: str, until: str | None, topic: str | None, t
     one HTML file with no scripts and nothing loaded from elsewhere.
       mediamon report --since 7d -o report.html
       mediamon report --since 2025-07-01 --until 2025-07-08 --topic recognition -o r.html
+      mediamon report --since 1d > today.html
     """
     from .report import collect_report, render_html
 
@@ -1121,7 +1480,8 @@ def report_cmd(ctx: Context, since: str, until: str | None, topic: str | None, t
 
 @cli.group(name="alerts")
 def alerts_cmd() -> None:
-    """Webhook and email alerts for new kept items or stories ([[alerts]] in the config).
+    """Webhook, email and chat alerts (apprise: Slack, Teams, Telegram, Matrix,
+    Discord, ntfy...) for new kept items or stories ([[alerts]] in the config).
 
     \b
     The daemon (`mediamon run`) sends them by itself: immediate alerts shortly
@@ -1148,20 +1508,21 @@ def alerts_send(ctx: Context, dry_run: bool, force: bool, only: str | None) -> N
     backoff; what could not be sent is tried again next time. Exit status 1 if
     a message failed.
     """
-    from .alerts import send_alerts, text_body
+    from .alerts import channel_target, send_alerts, text_body
 
     alerts = ctx.config.alerts
     if not alerts:
         raise click.ClickException(f"{ctx.config.path}: no [[alerts]] configured")
     if only and only not in {a.name for a in alerts}:
         raise click.ClickException(f"no alert named {only!r} in {ctx.config.path}")
-    outcomes = send_alerts(alerts, ctx.store(), now=utcnow(), dry_run=dry_run, force=force,
+    # --dry-run changes nothing: it reads, so it works on a read-only database too.
+    store = ctx.store(readonly=dry_run and ctx.config.db_path.exists())
+    outcomes = send_alerts(alerts, store, now=utcnow(), dry_run=dry_run, force=force,
                            only=only)
     for o in outcomes:
         head = f"{o.alert} ({o.channel}): "
         if o.status == "would send" and o.message is not None:
-            target = (o.message.alert.webhook if o.channel == "webhook"
-                      else ", ".join(o.message.alert.smtp.to) if o.message.alert.smtp else "")
+            target = channel_target(o.message.alert, o.channel)
             click.echo(f"{head}would send {o.count} to {target}")
             click.echo(textwrap.indent(text_body(o.message), "    "))
         elif o.status == "sent":
@@ -1175,10 +1536,10 @@ def alerts_send(ctx: Context, dry_run: bool, force: bool, only: str | None) -> N
 
 
 @alerts_cmd.command(name="list")
-@click.option("--json", "as_json", is_flag=True, help="Print every field as JSON.")
+@output_options(help="json, jsonl, csv: every field.")
 @pass_ctx
 @domain_errors
-def alerts_list(ctx: Context, as_json: bool) -> None:
+def alerts_list(ctx: Context, fmt: str, as_json: bool) -> None:
     """Show each configured alert: channels, mode, when it last ran and sent, errors.
 
     \b
@@ -1187,9 +1548,11 @@ def alerts_list(ctx: Context, as_json: bool) -> None:
     """
     from .alerts import alert_states
 
-    rows = alert_states(ctx.store(), ctx.config.alerts, now=utcnow())
-    if as_json:
-        click.echo(render(rows, "json", columns=[]))
+    rows = alert_states(ctx.store(readonly=ctx.config.db_path.exists()), ctx.config.alerts,
+                        now=utcnow())
+    fmt = chosen_format(fmt, as_json)
+    if fmt != "table":
+        click.echo(render(rows, fmt, columns=["name"]))
         return
     if not rows:
         click.echo(f"no [[alerts]] configured in {ctx.config.path}")
@@ -1224,7 +1587,10 @@ def serve_cmd(ctx: Context, host: str, port: int, metadata_out: str | None) -> N
         write_metadata(ctx.config.db_path, Path(metadata_out))
         click.echo(f"metadata written to {metadata_out}", err=True)
         return
-    ctx.store().close()  # create or migrate the file first; Datasette only reads it
+    try:
+        ctx.store().close()  # create or migrate the file first; Datasette only reads it
+    except ReadOnlyError:
+        ctx.store(readonly=True).close()  # a database it cannot write is served as it is
     ctx._store = None
     sys.exit(run_datasette(ctx.config.db_path, host=host, port=port))
 

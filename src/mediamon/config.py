@@ -1,4 +1,4 @@
-"""Load ``config/mediamon.toml`` (and the seed files it names) into typed, validated objects.
+"""Find the config file, and load it (and the seed files it names) into typed, validated objects.
 
 Every mistake is reported as ``ConfigError`` naming the file, the key and the reason, e.g.
 ``config/mediamon.toml: feeds[3].interval: "5x" is not a duration (use 30s, 15m, 2h)``,
@@ -6,6 +6,13 @@ before anything runs. Unknown keys are errors too: a typo must not be silently i
 
 Relative paths in a config file (database, seeds, local feed files) are relative to the
 directory that holds the config file, so a config works from any working directory.
+
+Which config (``find_config``), first found wins:
+    --config FILE, then $MEDIAMON_CONFIG, then ./mediamon.toml, then mediamon.toml in the
+    user's config directory (platformdirs: ~/.config/mediamon/ on Linux), then the built-in
+    default (the project's config/mediamon.toml, shipped in the package with its seed).
+The database is ``[database] path``, else mediamon.db in the user's data directory
+(~/.local/share/mediamon/ on Linux), so every command finds the same one from anywhere.
 
 This module reads files but fetches nothing and opens no database.
 """
@@ -19,16 +26,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
 
 from . import USER_AGENT
 from .alerts import AlertSettings, SmtpSettings
 from .errors import ConfigError, QueryError
 from .housekeeping import RetentionSettings
+from .policy import duration
 from .stories import StorySettings
 from .topics import TopicError, TopicSet
 from .types import FeedSource
 
-DEFAULT_CONFIG = Path("config/mediamon.toml")
+APP = "mediamon"
+CONFIG_NAME = "mediamon.toml"
+# The built-in default: links in the package to the top-level config/ and seeds/.
+BUILTIN_CONFIG = Path(__file__).resolve().parent / "data" / "config" / CONFIG_NAME
+BUILTIN_SEEDS = Path(__file__).resolve().parent / "data" / "seeds"
 KeepMode = Literal["rule", "profile", "either", "both"]
 KEEP_MODES: tuple[KeepMode, ...] = ("rule", "profile", "either", "both")
 
@@ -86,6 +100,8 @@ class FetchSettings:
     read_timeout: float = 20.0  # the longest silence while waiting for data
     max_retry_after: float = 86_400.0  # a Retry-After longer than this is capped
     http2: bool = False  # needs the h2 package: pip install 'mediamon[http2]'
+    # None: the environment's (HTTPS_PROXY, NO_PROXY...); "": none; else this proxy's URL.
+    proxy: str | None = None
     workers: int | None = None  # parser processes; None = one per CPU, 0 = in-process
     # A parse with no result after this long is stuck: the workers are restarted and the
     # feed is tried once more, then recorded as failed (workers.py).
@@ -246,6 +262,33 @@ def _h2_available() -> bool:
     return importlib.util.find_spec("h2") is not None
 
 
+def _proxy(value: object) -> str:
+    """``fetch.proxy``: a proxy URL, or "none" / "" for no proxy ("" in both cases)."""
+    from .fetch import proxy_problem, redact_proxy
+
+    url = _string(value).strip()
+    if url.lower() in ("", "none"):
+        return ""
+    problem = proxy_problem(url)
+    if problem:
+        raise ValueError(f'"{redact_proxy(url)}": {problem}')
+    return url
+
+
+def _check_environment_proxies(fsec: _Section) -> None:
+    """With ``fetch.proxy`` unset the environment's proxies are used: check them now, so an
+    unusable one is a config error rather than a failure in the middle of a poll."""
+    from .fetch import proxy_problem, proxy_routes, redact_proxy
+
+    for pattern, url in proxy_routes(None).items():
+        problem = url and proxy_problem(url)
+        if problem:
+            name = pattern.split("://")[0].upper() + "_PROXY"
+            raise fsec.error("proxy", f'not set, so the environment\'s {name}="'
+                                      f'{redact_proxy(url)}" is used, and {problem}; set '
+                                      'fetch.proxy to another proxy, or "none"')
+
+
 def _keep_mode(value: object) -> KeepMode:
     text = _string(value)
     for mode in KEEP_MODES:
@@ -266,12 +309,123 @@ def feed_url(base: Path, value: str) -> str:
     return str(resolve_path(base, value).resolve())
 
 
-def find_config(explicit: str | Path | None) -> Path:
-    """The config file to use: ``--config``, else ``$MEDIAMON_CONFIG``, else the default."""
+def check_feed_url(base: Path, value: str, *, must_exist: bool = True) -> str:
+    """A feed's URL as mediamon keeps it (``feed_url``), or ValueError saying why it
+    cannot be a feed: a feed is an http(s) URL with a host name, or a local file that
+    exists (a path, relative to ``base``, or a ``file://`` URL). Anything else would only
+    fail at every poll. Used for ``mediamon feeds add`` and, with ``must_exist=False``,
+    for ``[[feeds]] url``: a config's local file that is missing today (deleted, on a
+    share not mounted yet) fails that feed's polls with the reason, never every command."""
+    if not value.strip():
+        raise ValueError("is empty")
+    is_url = re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", value) is not None
+    if is_url:
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 (raises ValueError on a malformed port)
+        except ValueError as exc:
+            raise ValueError(f'"{value}" is not a valid URL ({exc})') from None
+        scheme = parts.scheme.lower()
+        if scheme in ("http", "https"):
+            if any(c.isspace() for c in value):
+                raise ValueError(f'"{value}" contains a space')
+            if not parts.hostname:
+                raise ValueError(f'"{value}" has no host name')
+            return value
+        if scheme != "file":
+            raise ValueError(f'"{value}" is not an http(s) URL, file:// URL or local path')
+        if parts.netloc not in ("", "localhost"):
+            raise ValueError(f'"{value}": a file:// URL names a local file, not one on '
+                             f"{parts.netloc}")
+        path = Path(url2pathname(unquote(parts.path)))
+        if not path.exists() and must_exist:
+            raise ValueError(f'"{value}": no such file: {path}')
+    else:
+        path = resolve_path(base, value).resolve()
+        # A host name without its scheme is a typo wherever it is written.
+        host_like = re.match(r"^[\w-]+(\.[\w-]+)*\.[a-zA-Z]{2,}(:\d+)?(/|$)", value)
+        if not path.exists() and (must_exist or host_like):
+            hint = f"; did you mean https://{value}?" if host_like else ""
+            raise ValueError(f'"{value}" is neither an http(s) URL nor an existing file '
+                             f"(no such file: {path}){hint}")
+    if path.exists() and not path.is_file():
+        raise ValueError(f'"{value}" is not a regular file: {path}')
+    return value if is_url else str(path)
+
+
+def user_config_dir() -> Path:
+    """Where ``mediamon init`` writes, and ``find_config`` looks, by default."""
+    import platformdirs
+
+    return platformdirs.user_config_path(APP)
+
+
+def user_data_dir() -> Path:
+    """Where the database lives unless the config says otherwise."""
+    import platformdirs
+
+    return platformdirs.user_data_path(APP)
+
+
+def config_candidates(explicit: str | Path | None = None) -> list[tuple[Path, str]]:
+    """The places ``find_config`` tries, in order, with how each was chosen."""
     if explicit:
-        return Path(explicit)
+        return [(Path(explicit), "--config")]
     env = os.environ.get("MEDIAMON_CONFIG")
-    return Path(env) if env else DEFAULT_CONFIG
+    if env:
+        return [(Path(env), "$MEDIAMON_CONFIG")]
+    return [(Path(CONFIG_NAME), "the current directory"),
+            (user_config_dir() / CONFIG_NAME, "the user config directory"),
+            (BUILTIN_CONFIG, "built in")]
+
+
+def find_config(explicit: str | Path | None = None) -> Path:
+    """The config file to use (see the module). An explicit one is returned even when it
+    does not exist, so that loading it reports the name the user gave."""
+    candidates = config_candidates(explicit)
+    if len(candidates) == 1:
+        return candidates[0][0]
+    for path, _how in candidates[:-1]:
+        if path.is_file():
+            return path
+    return candidates[-1][0]
+
+
+@dataclass(frozen=True)
+class Initialised:
+    """What ``init_config`` wrote."""
+
+    config: Path
+    seeds: tuple[Path, ...]
+    database: Path
+    found_by_default: bool  # in the user config directory, where find_config looks
+
+
+def init_config(directory: Path | None = None, *, force: bool = False) -> Initialised:
+    """Write the built-in config and its seeds to ``directory`` (default: the user config
+    directory) as a starting point. Refuses to overwrite a config unless ``force``."""
+    target = Path(directory) if directory is not None else user_config_dir()
+    path = target / CONFIG_NAME
+    if path.exists() and not force:
+        raise ConfigError(str(path), "", "already exists (mediamon init --force overwrites it)")
+    # The built-in config names its seeds as ../seeds/NAME; the copy keeps them beside it.
+    text = BUILTIN_CONFIG.read_text(encoding="utf-8").replace('"../seeds/', '"seeds/')
+    seeds = []
+    try:
+        (target / "seeds").mkdir(parents=True, exist_ok=True)
+        for seed in sorted(BUILTIN_SEEDS.glob("*.txt")):
+            copy = target / "seeds" / seed.name
+            if force or not copy.exists():
+                copy.write_bytes(seed.read_bytes())
+            seeds.append(copy)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        where = exc.filename or target
+        raise ConfigError(str(where), "", f"cannot write: {exc.strerror or exc}") from None
+    config = load_config(path)
+    home = user_config_dir() / CONFIG_NAME
+    return Initialised(path, tuple(seeds), config.db_path,
+                       found_by_default=path.resolve() == home.resolve())
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -326,6 +480,8 @@ def load_config(path: str | Path, *, db_override: str | Path | None = None) -> C
         parent_path = resolve_path(path.parent, parent)
         if parent_path.resolve() == path.resolve():
             raise ConfigError(str(path), "extends", "a config cannot extend itself")
+        if not parent_path.is_file():
+            raise ConfigError(str(path), "extends", f'"{parent}": no such file ({parent_path})')
         base_raw = _read_toml(parent_path)
         if "extends" in base_raw:
             raise ConfigError(str(parent_path), "extends", "only one level of extends is allowed")
@@ -347,11 +503,12 @@ def config_from_dict(
     top = _Section(path, "", raw)
 
     database = _Section(path, "database", top.get("database", {}, lambda v: v))
-    db_value = database.get("path", "data/mediamon.db", _nonempty_string)
+    db_value = database.get("path", None, _nonempty_string)
     database.finish()
     env_db = os.environ.get("MEDIAMON_DB")
     db_path = (Path(db_override) if db_override else Path(env_db) if env_db
-               else resolve_path(base, db_value))
+               else resolve_path(base, db_value) if db_value
+               else user_data_dir() / "mediamon.db")
     db_path = db_path.resolve()
 
     fsec = _Section(path, "fetch", top.get("fetch", {}, lambda v: v))
@@ -368,27 +525,19 @@ def config_from_dict(
         max_retry_after=fsec.get("max_retry_after", defaults.max_retry_after,
                                  _positive_duration),
         http2=fsec.get("http2", defaults.http2, _boolean),
+        proxy=fsec.get("proxy", defaults.proxy, _proxy),
         workers=fsec.get("workers", defaults.workers, _worker_count),
         worker_timeout=fsec.get("worker_timeout", defaults.worker_timeout,
                                 _positive_duration),
     )
     if fetch.http2 and not _h2_available():
         raise fsec.error("http2", "needs the h2 package (pip install 'mediamon[http2]')")
+    if fetch.proxy is None:
+        _check_environment_proxies(fsec)
     fsec.finish()
 
     ssec = _Section(path, "schedule", top.get("schedule", {}, lambda v: v))
-    schedule = ScheduleSettings(
-        interval=ssec.get("interval", ScheduleSettings.interval, _positive_duration),
-        jitter=ssec.get("jitter", ScheduleSettings.jitter, parse_duration),
-        min_interval=ssec.get("min_interval", ScheduleSettings.min_interval,
-                              _positive_duration),
-        max_interval=ssec.get("max_interval", ScheduleSettings.max_interval,
-                              _positive_duration),
-        dead_after=ssec.get("dead_after", ScheduleSettings.dead_after, _positive_duration),
-    )
-    if schedule.min_interval > schedule.max_interval:
-        raise ssec.error("min_interval", f"{schedule.min_interval:g}s is longer than "
-                                         f"max_interval ({schedule.max_interval:g}s)")
+    schedule = _schedule(ssec)
     ssec.finish()
 
     psec = _Section(path, "profile", top.get("profile", {}, lambda v: v))
@@ -434,6 +583,38 @@ def config_from_dict(
     top.finish()
     return Config(path, db_path, fetch, schedule, profile, keep, topics, feeds, topic_set,
                   tuple(texts), stories=stories, retention=retention, alerts=alerts)
+
+
+def _schedule(ssec: _Section) -> ScheduleSettings:
+    """``[schedule]``, with the adaptive interval's range made explicit: a feed is polled
+    about once per new item, between ``min_interval`` and ``max_interval``. An interval the
+    user wrote is never exceeded on its own account (only backoff after errors and a
+    server's Retry-After wait longer, and ``mediamon status`` says so): without
+    ``max_interval``, a written ``interval`` is the maximum, and ``min_interval`` is 5m or
+    that interval when shorter. Without either, the range is 5m to 24h."""
+    d = ScheduleSettings()
+    written = "interval" in ssec.data
+    interval = ssec.get("interval", d.interval, _positive_duration)
+    low = ssec.get("min_interval", None, _positive_duration)
+    high = ssec.get("max_interval", None, _positive_duration)
+    max_interval = high if high is not None else interval if written else d.max_interval
+    min_interval = low if low is not None else min(d.min_interval, interval, max_interval)
+    if written and low is not None and interval < low:
+        raise ssec.error("interval", f"{duration(interval)} is shorter than "
+                                     f"min_interval ({duration(low)})")
+    if written and high is not None and interval > high:
+        raise ssec.error("interval", f"{duration(interval)} is longer than "
+                                     f"max_interval ({duration(high)})")
+    if min_interval > max_interval:
+        raise ssec.error("min_interval", f"{duration(min_interval)} is longer than "
+                                         f"max_interval ({duration(max_interval)})")
+    return ScheduleSettings(
+        interval=interval,
+        jitter=ssec.get("jitter", d.jitter, parse_duration),
+        min_interval=min_interval,
+        max_interval=max_interval,
+        dead_after=ssec.get("dead_after", d.dead_after, _positive_duration),
+    )
 
 
 def _small_int(limit: int) -> Callable[[object], int]:
@@ -527,6 +708,32 @@ def _env_name(value: object) -> str:
     return text
 
 
+_APPRISE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
+def _apprise_urls(value: object) -> tuple[str, ...]:
+    """``apprise``: one URL or a list of them. Only the shape is checked here (importing
+    apprise to parse them would slow every command); what apprise cannot use fails that
+    channel when sending, in one line naming the alert."""
+    if not (isinstance(value, str) or (isinstance(value, list)
+                                       and all(isinstance(v, str) for v in value))):
+        raise TypeError(f"must be a URL or an array of URLs, not {_kind(value)}")
+    urls = [value] if isinstance(value, str) else value
+    if not urls:
+        raise ValueError("must list at least one URL")
+    for n, url in enumerate(urls, 1):
+        if not _APPRISE_URL.fullmatch(url.strip()):
+            raise ValueError(f"item {n} is not an apprise URL (service://..., e.g. "
+                             "slack://, msteams://, tgram://, matrix://, discord://, ntfy://)")
+    return tuple(url.strip() for url in urls)
+
+
+def _apprise_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("apprise") is not None
+
+
 def _smtp(path: Path, prefix: str, value: object) -> SmtpSettings:
     sec = _Section(path, prefix, value)
     host = sec.get("host", "", _nonempty_string)
@@ -554,7 +761,7 @@ def _smtp(path: Path, prefix: str, value: object) -> SmtpSettings:
 
 
 def _alerts(path: Path, value: object, topics: Mapping[str, str]) -> tuple[AlertSettings, ...]:
-    """``[[alerts]]``: webhook and/or email for new kept items or stories (issue 6)."""
+    """``[[alerts]]``: webhook, email and/or apprise URLs for new kept items or stories."""
     if not isinstance(value, list):
         raise ConfigError(str(path), "alerts", "must be an array of tables ([[alerts]])")
     alerts: list[AlertSettings] = []
@@ -574,6 +781,18 @@ def _alerts(path: Path, value: object, topics: Mapping[str, str]) -> tuple[Alert
         if "smtp" in sec.data:
             sec.used.add("smtp")
             smtp = _smtp(path, f"alerts[{i}].smtp", sec.data["smtp"])
+        apprise_urls = sec.get("apprise", (), _apprise_urls)
+        if apprise_urls and not _apprise_available():
+            raise sec.error("apprise", "needs the apprise package "
+                                       "(pip install 'mediamon[notify]')")
+        secret = sec.get("secret", None, _nonempty_string)
+        secret_env = sec.get("secret_env", None, _env_name)
+        for key in ("secret", "secret_env"):
+            if key in sec.data and webhook is None:
+                raise sec.error(key, "only for a webhook (it signs the webhook's POSTs)")
+        if secret is not None and secret_env is not None:
+            raise sec.error("secret_env", "choose one: secret (the key itself) or secret_env "
+                                          "(the environment variable that holds it)")
         mode = sec.get("mode", "immediate", _choice("immediate", "digest"))
         if "every" in sec.data and mode != "digest":
             raise sec.error("every", 'only for mode = "digest"')
@@ -581,7 +800,8 @@ def _alerts(path: Path, value: object, topics: Mapping[str, str]) -> tuple[Alert
         if topic is not None and topic not in topics:
             raise sec.error("topic", f'"{topic}" is not a topic in [topics]')
         alerts.append(AlertSettings(
-            name=name, webhook=webhook, smtp=smtp,
+            name=name, webhook=webhook, smtp=smtp, apprise=apprise_urls, secret=secret,
+            secret_env=secret_env,
             when=sec.get("when", "items", _choice("items", "stories")),
             min_score=sec.get("min_score", None, _fraction),
             min_reach=sec.get("min_reach", None, _small_int(10_000)),
@@ -591,8 +811,9 @@ def _alerts(path: Path, value: object, topics: Mapping[str, str]) -> tuple[Alert
         if alerts[-1].every < 60:
             raise sec.error("every", f"must be at least 1m, not {alerts[-1].every:g}s")
         sec.finish()
-        if webhook is None and smtp is None:
-            raise sec.error("webhook", "missing: an alert needs a webhook and/or [alerts.smtp]")
+        if webhook is None and smtp is None and not apprise_urls:
+            raise sec.error("webhook", "missing: an alert needs a webhook and/or "
+                                       "[alerts.smtp] and/or apprise URLs")
     return tuple(alerts)
 
 
@@ -623,9 +844,10 @@ def _feeds(path: Path, base: Path, value: object,
         url = sec.get("url", "", _nonempty_string)
         if "url" not in sec.data:
             raise sec.error("url", "missing (every feed needs a url)")
-        if not re.match(r"^(https?|file)://", url) and "://" in url:
-            raise sec.error("url", f'"{url}" is not an http(s) URL, file:// URL or local path')
-        url = feed_url(base, url)
+        try:
+            url = check_feed_url(base, url, must_exist=False)
+        except ValueError as exc:
+            raise sec.error("url", str(exc)) from None
         if url in seen:
             raise sec.error("url", f"duplicate of feeds[{seen[url]}]")
         seen[url] = i

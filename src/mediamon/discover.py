@@ -32,7 +32,7 @@ async def find_feed(url: str, config: Config) -> Found:
     f = config.fetch
     async with make_client(user_agent=f.user_agent, timeout=f.timeout,
                            connect_timeout=f.connect_timeout, read_timeout=f.read_timeout,
-                           per_host=f.per_host, http2=f.http2) as client:
+                           per_host=f.per_host, http2=f.http2, proxy=f.proxy) as client:
         fetch = await fetch_feed(client, url, max_bytes=f.max_bytes, timeout=f.timeout)
     if fetch.status != "ok" or fetch.body is None:
         return Found(None, error=fetch.error or f"HTTP {fetch.http_status}")

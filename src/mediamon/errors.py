@@ -44,5 +44,10 @@ class StoreError(MediamonError):
     """The database could not be opened, migrated or written."""
 
 
+class ReadOnlyError(StoreError):
+    """The database cannot be written (a read-only file, or a directory that cannot hold
+    its ``-wal``/``-shm`` files); reading it may still work."""
+
+
 class OpmlError(MediamonError):
     """An OPML document could not be read."""

@@ -11,9 +11,12 @@ cannot hold a fetch open). Everything a server or a file system can do wrong com
 Local files (``file://`` URLs and plain paths) are read without httpx, with the same cap and a
 pseudo-ETag from the file's mtime and size, so archives and tests work offline.
 
+Proxies: ``make_client`` honours ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``
+as httpx itself does (one mounted transport per proxy, the hosts in ``NO_PROXY`` going
+direct), unless ``proxy=`` names one proxy for everything or ``""`` turns proxies off.
+
 This module does not parse feeds, retry, back off, sleep on ``Retry-After`` or keep any state
-between calls: the caller stores the validators and decides what a failure means. It does not
-read proxy settings from the environment; pass ``proxy=`` to ``make_client`` instead.
+between calls: the caller stores the validators and decides what a failure means.
 """
 
 from __future__ import annotations
@@ -119,6 +122,11 @@ def make_client(
     whole request. ``http2`` offers HTTP/2 to servers that support it (TLS + ALPN; needs
     the ``h2`` package, ``pip install 'mediamon[http2]'``); others get HTTP/1.1.
 
+    ``proxy`` None (the default) takes the proxies from the environment (``HTTP_PROXY``,
+    ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``, see ``proxy_routes``); a URL sends every
+    request through that proxy instead (the hosts in ``NO_PROXY`` still go direct); ``""``
+    (or ``"none"``) uses no proxy at all. Raises ValueError for a proxy it cannot use.
+
     Time a request spends queued for a per-host slot does not count against
     ``fetch_feed``'s deadline. The caller closes the client (``async with`` or ``aclose``).
     """
@@ -126,20 +134,88 @@ def make_client(
         raise ValueError("per_host and max_connections must be at least 1")
     limits = httpx.Limits(max_connections=per_host, max_keepalive_connections=per_host)
     tls = httpx.create_ssl_context()  # one for all hosts: building one costs ~20 ms
+    max_hosts = max(1, max_connections // per_host)
 
-    def host_pool() -> httpx.AsyncBaseTransport:
-        return httpx.AsyncHTTPTransport(verify=tls, limits=limits, proxy=proxy, retries=0,
-                                        http2=http2)
+    def per_host_transport(via: str | None) -> httpx.AsyncBaseTransport:
+        def host_pool() -> httpx.AsyncHTTPTransport:
+            return httpx.AsyncHTTPTransport(verify=tls, limits=limits, proxy=via, retries=0,
+                                            http2=http2)
 
+        return _PerHostTransport(host_pool, per_host=per_host, max_hosts=max_hosts, via=via)
+
+    # httpx reads the environment's proxies only when it builds its own transport, so the
+    # routes are mounted here: each proxy gets its own per-host transport (a URL always takes
+    # the same route, so the per-host limits hold), and None sends a host direct.
+    routes = proxy_routes(proxy)
+    for via in set(routes.values()):
+        if via is not None and (problem := proxy_problem(via)):
+            raise ValueError(f"proxy {redact_proxy(via)}: {problem}")
+    transports = {via: per_host_transport(via) for via in set(routes.values()) if via}
     return httpx.AsyncClient(
-        transport=_PerHostTransport(host_pool, per_host=per_host,
-                                    max_hosts=max(1, max_connections // per_host)),
+        transport=per_host_transport(None),
+        mounts={pattern: transports[via] if via else None for pattern, via in routes.items()},
         timeout=httpx.Timeout(timeout, connect=min(connect_timeout or timeout, timeout),
                               read=min(read_timeout or timeout, timeout)),
         headers={"User-Agent": user_agent},
         follow_redirects=False,
         max_redirects=MAX_REDIRECTS,
     )
+
+
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def proxy_routes(proxy: str | None = None) -> dict[str, str | None]:
+    """Which proxy each URL pattern goes through, as httpx mounts take them
+    (``{"https://": "http://proxy:3128", "all://*example.org": None}``; None: direct).
+
+    ``proxy`` None: the environment's, read by httpx's own rules (``HTTP_PROXY``,
+    ``HTTPS_PROXY``, ``ALL_PROXY``, upper or lower case; ``NO_PROXY`` hosts, domains and
+    IP addresses go direct, ``NO_PROXY=*`` turns proxies off). A URL: that proxy for every
+    request, ``NO_PROXY`` still applying. ``""`` or ``"none"``: no proxy.
+    """
+    if proxy is not None and proxy.strip().lower() in ("", "none"):
+        return {}
+    # Private to httpx, but it is exactly what httpx.AsyncClient(trust_env=True) applies;
+    # mediamon passes its own transport, which turns that off.
+    from httpx._utils import get_environment_proxies
+
+    routes = get_environment_proxies()
+    if proxy is None:
+        return routes
+    if not routes and _no_proxy_everywhere():
+        return {}
+    return {"all://": proxy.strip(), **{k: None for k, v in routes.items() if v is None}}
+
+
+def _no_proxy_everywhere() -> bool:
+    from urllib.request import getproxies
+
+    return "*" in [h.strip() for h in getproxies().get("no", "").split(",")]
+
+
+def redact_proxy(url: str) -> str:
+    """``url`` without its user name and password, to show in messages."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url.rpartition("@")[2]
+
+
+def proxy_problem(url: str) -> str | None:
+    """Why ``url`` cannot be used as a proxy, or None if it can."""
+    try:
+        parts = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        return f"not a URL: {_one_line(exc)}"
+    if parts.scheme not in PROXY_SCHEMES:
+        return f"not a proxy URL (use {', '.join(s + '://' for s in PROXY_SCHEMES)})"
+    if not parts.host:
+        return "not a proxy URL: no host name"
+    if parts.scheme.startswith("socks"):
+        import importlib.util
+
+        if importlib.util.find_spec("socksio") is None:
+            return "a SOCKS proxy needs the socksio package (pip install 'mediamon[socks]')"
+    return None
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -442,11 +518,15 @@ class _PerHostTransport(httpx.AsyncBaseTransport):
     reused for the host's next feed, and finding it never means scanning every open
     connection (httpcore's one big pool checks each of them on every request). At most
     ``max_hosts`` hosts keep their idle connections; the least recently used are closed.
+
+    ``via`` names the proxy the transports it makes go through, so a failure to reach it is
+    reported as the proxy's, not the feed's.
     """
 
     def __init__(self, make: Callable[[], httpx.AsyncBaseTransport], *, per_host: int,
-                 max_hosts: int = 64) -> None:
+                 max_hosts: int = 64, via: str | None = None) -> None:
         self._make = make
+        self._via = via
         self._per_host = per_host
         self._max_hosts = max(1, max_hosts)
         self._hosts: OrderedDict[tuple[str, str, int | None], _Host] = OrderedDict()
@@ -466,9 +546,12 @@ class _PerHostTransport(httpx.AsyncBaseTransport):
             raise
         try:
             response = await host.transport.handle_async_request(request)
-        except BaseException:
+        except BaseException as exc:
             host.slot.release()
             host.users -= 1
+            if self._via and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout
+                                        | httpx.ProxyError):
+                exc.mediamon_proxy = self._via  # type: ignore[attr-defined]  # see _describe
             raise
         stream = cast(httpx.AsyncByteStream, response.stream)
         response.stream = _ReleasingStream(stream, lambda: self._release(host))
@@ -526,8 +609,25 @@ class _ReleasingStream(httpx.AsyncByteStream):
                 await release()
 
 
+# How a reason begins when this machine could not reach the host at all (no DNS answer, no
+# route, no connection): when every feed fails so, the network itself looks down.
+UNREACHABLE = ("DNS lookup failed", "could not connect", "timed out connecting")
+
+
+def unreachable(reason: str | None) -> bool:
+    """Whether a fetch error says the host could not be reached (see ``UNREACHABLE``)."""
+    return bool(reason) and reason.startswith(UNREACHABLE)  # type: ignore[union-attr]
+
+
 def _describe(exc: BaseException, progress: _Progress) -> str:
-    """A one-line reason for a transport failure."""
+    """A one-line reason for a transport failure, naming the proxy if it was the proxy that
+    could not be reached (or refused the tunnel)."""
+    reason = _transport_reason(exc, progress)
+    via = getattr(exc, "mediamon_proxy", None)
+    return f"{reason} (proxy {redact_proxy(via)})" if via else reason
+
+
+def _transport_reason(exc: BaseException, progress: _Progress) -> str:
     chain = list(_causes(exc))
     message = _one_line(exc)
     if isinstance(exc, httpx.TimeoutException):

@@ -13,6 +13,9 @@ story is removed) and its ``seen`` row stays, so polling does not store it again
 
 This module decides nothing else. Retention runs when asked (``mediamon vacuum``) and once
 a day in the daemon (``daemon_job``); only ``vacuum`` compacts.
+
+``vacuum`` compacts: it merges the full-text index, rebuilds the file and checkpoints the
+WAL into it, so the file and its ``-wal`` together end no larger than they began.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .store import Store, utc_iso
@@ -113,14 +117,41 @@ def _refresh_stories(conn: sqlite3.Connection, story_ids: list[str]) -> int:
     return removed
 
 
-def vacuum(store: Store) -> dict[str, Any]:
-    """Merge the FTS5 index, checkpoint the WAL and rebuild the file; returns sizes in bytes."""
-    before = store.path.stat().st_size
+def file_sizes(path: Path) -> dict[str, int]:
+    """The database file's size and its ``-wal`` file's, in bytes (0 for a missing file)."""
+    wal = path.with_name(path.name + "-wal")
+    return {"file": path.stat().st_size if path.exists() else 0,
+            "wal": wal.stat().st_size if wal.exists() else 0}
+
+
+def vacuum(store: Store, *, before: dict[str, int] | None = None) -> dict[str, Any]:
+    """Merge the FTS5 index, rebuild the file, and leave the WAL checkpointed and empty.
+
+    In WAL mode VACUUM writes the whole rebuilt database into the ``-wal`` file, and the
+    database file only shrinks when that is checkpointed: without the checkpoint after it,
+    the file and its WAL together were about twice the database, and stayed so while
+    another connection (the daemon) kept the WAL open. The WAL is checkpointed before
+    VACUUM too, so it never holds more than one copy. A process reading at that moment can
+    stop the WAL being truncated: ``wal_truncated`` says so.
+
+    Args:
+        before: the sizes to report as before (``file_sizes``), when the caller changed
+            the database first (retention); by default, as they are now.
+    Returns:
+        ``{"before": bytes, "after": bytes, "before_file", "before_wal", "after_file",
+        "after_wal", "wal_truncated": bool}``: ``before``/``after`` count the WAL too.
+    """
+    start = before or file_sizes(store.path)
     store.db.execute("INSERT INTO items_fts (items_fts) VALUES ('optimize')")
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.db.execute("VACUUM")
     store.db.execute("PRAGMA optimize")
-    return {"before": before, "after": store.path.stat().st_size}
+    busy = store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    end = file_sizes(store.path)
+    return {"before": start["file"] + start["wal"], "after": end["file"] + end["wal"],
+            "before_file": start["file"], "before_wal": start["wal"],
+            "after_file": end["file"], "after_wal": end["wal"],
+            "wal_truncated": not busy and end["wal"] == 0}
 
 
 async def daemon_job(get_config: Callable[[], Config]) -> None:

@@ -48,7 +48,7 @@ from . import policy
 from .config import Config
 from .errors import ParseError
 from .fastparse import fast_parse
-from .fetch import fetch_feed, make_client
+from .fetch import fetch_feed, make_client, unreachable
 from .normalise import normalise_entry
 from .parse import parse_feed
 from .policy import Limits, Plan
@@ -64,6 +64,7 @@ log = logging.getLogger("mediamon.pipeline")
 
 REDIRECT_CONFIRMATIONS = 3  # a permanent redirect moves the feed once seen this many times
 WRITE_BATCH = 32  # feed passes per write transaction at most
+STOP_GRACE_SECONDS = 10.0  # what running passes get to finish when asked to stop
 # The match given to an item whose content hash is unchanged: the store only links such
 # an item to the feed and never reads its match (see Store.save_feed_pass).
 UNCHANGED = Match(kept=False, score=0.0, similarity=0.0, topics=(), rule_matched=False)
@@ -420,6 +421,45 @@ class _Dispatcher:
         return list(self._tasks.values())
 
 
+class NetworkWatch:
+    """Says once that the network looks down, and once that it is back.
+
+    Down: ``DOWN_AFTER`` feeds on as many different hosts in a row failed to resolve or
+    connect, with no fetch succeeding in between (or, at the end of a pass, every feed of
+    the pass did). One bad host never looks like a dead network."""
+
+    DOWN_AFTER = 3
+
+    def __init__(self) -> None:
+        self.down = False
+        self._hosts: set[str] = set()
+        self._failed = 0
+
+    def observe(self, outcome: FeedOutcome, host: str) -> None:
+        if outcome.status == "error" and unreachable(outcome.error):
+            self._failed += 1
+            self._hosts.add(host)
+            if len(self._hosts) >= self.DOWN_AFTER:
+                self._say_down()
+        elif outcome.status in ("ok", "not_modified"):
+            if self.down:
+                log.info("network is back", extra={"fields": {"feed": outcome.url}})
+            self.down, self._failed = False, 0
+            self._hosts.clear()
+
+    def end_of_pass(self, outcomes: Sequence[FeedOutcome]) -> None:
+        fetched = [o for o in outcomes if o.status != "postponed"]
+        if fetched and all(o.status == "error" and unreachable(o.error) for o in fetched):
+            self._say_down()
+
+    def _say_down(self) -> None:
+        if not self.down:
+            self.down = True
+            log.warning("the network looks down: %d feed(s) on %d host(s) could not be "
+                        "resolved or connected to, and nothing was fetched in between",
+                        self._failed, len(self._hosts) or 1)
+
+
 # -- the orchestrator -----------------------------------------------------------------------
 
 
@@ -459,6 +499,7 @@ class Updater:
                                        per_host=config.fetch.per_host)
         self._host_until: dict[str, tuple[datetime, str]] = {}
         self._started = False
+        self.network = NetworkWatch()
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -570,6 +611,7 @@ class Updater:
             outcome = FeedOutcome(feed.url, "error", error=f"internal error: {exc!r}")
             await self._record_internal_error(feed, outcome)
         log_outcome(outcome, feed, time.perf_counter() - started)
+        self.network.observe(outcome, host_of(feed.effective_url) or feed.url)
         return outcome
 
     def _host_wait(self, feed: FeedRow) -> tuple[datetime, str] | None:
@@ -787,14 +829,25 @@ def log_outcome(outcome: FeedOutcome, feed: FeedRow, elapsed: float) -> None:
 
 
 async def run_once(config: Config, store: Store, *, keep_all: bool | None = None,
-                   client: httpx.AsyncClient | None = None) -> list[FeedOutcome]:
+                   client: httpx.AsyncClient | None = None,
+                   stop: asyncio.Event | None = None) -> list[FeedOutcome]:
     """Poll every active feed once (the config's feeds are synced into the store first).
 
     Feeds that are gone (HTTP 410) are left alone; feeds whose server asked to wait
-    (Retry-After) come back as "postponed" without a request.
+    (Retry-After) come back as "postponed" without a request. When ``stop`` is set (Ctrl-C)
+    no further pass starts, running ones get ``STOP_GRACE_SECONDS`` to commit, and the
+    outcomes so far are returned.
     """
     store.sync_config_feeds(config.feeds, now=utcnow())
     async with Updater(config, store, keep_all=keep_all, client=client) as updater:
         feeds = [f for f in store.feeds() if f.gone_since is None]
-        return await updater.update_feeds(feeds)
-
+        passes = asyncio.ensure_future(updater.update_feeds(feeds))
+        if stop is not None:
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({passes, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if stop.is_set() and not passes.done():
+                await updater.drain(STOP_GRACE_SECONDS)
+        outcomes = await passes
+        updater.network.end_of_pass(outcomes)
+        return outcomes

@@ -8,7 +8,9 @@ The rules (issue 4):
 - **Adaptive interval.** A feed is polled about once per new item: ``1 day / (items per
   day)``, the rate measured from the publication dates the feed itself gives over the last
   ``RATE_WINDOW``, clamped to ``[min_interval, max_interval]``. A feed without dates keeps
-  the default interval; a pinned interval (``[[feeds]] interval``) is used as given.
+  the default interval; a pinned interval (``[[feeds]] interval``) is used as given. (The
+  config makes a written ``[schedule] interval`` the maximum unless ``max_interval`` is
+  set, so what the user wrote is never exceeded but by backoff and Retry-After.)
 - **Server hints** (RSS ``<ttl>``, ``sy:updatePeriod``/``sy:updateFrequency``,
   ``Cache-Control: max-age``, ``Expires``) are a floor on the adaptive interval, each
   clamped to ``[0, max_interval]`` so a hint can never park a feed beyond the maximum.
@@ -20,7 +22,9 @@ The rules (issue 4):
 - **Dead feeds.** A feed failing for ``dead_after`` is dead: polled every
   ``dead_interval`` (a week), never dropped. **410 Gone** stops polling.
 
-Every decision comes with a one-line ``reason`` that ``mediamon status`` shows.
+Every decision comes with a one-line ``reason`` that ``mediamon status`` shows, and
+``interval_rule`` words a feed's interval from its stored state (pinned, adaptive with its
+rate and range, or a server's hint).
 
 This module does not know about HTTP, feeds' items or the scheduler; it only does arithmetic.
 """
@@ -171,20 +175,67 @@ def hint_floor(hints: Iterable[float | None], limits: Limits) -> float:
     return clamp(max(usable, default=0.0), 0.0, limits.max_interval)
 
 
+def adaptive_rule(rate_per_day: float | None, limits: Limits) -> tuple[float, str]:
+    """``adaptive_interval`` and the words that explain it, for ``mediamon status``:
+    ``adaptive 3h (8 items/day), within 5m–24h``; ``schedule interval 30m (no dated items
+    yet), within 5m–24h``; just ``schedule interval 1m`` when the bounds leave no choice."""
+    interval = adaptive_interval(rate_per_day, limits)
+    if limits.min_interval == limits.max_interval:
+        return interval, f"schedule interval {duration(interval)}"
+    if rate_per_day is None or math.isnan(rate_per_day):
+        why = f"schedule interval {duration(interval)} (no dated items yet)"
+    elif rate_per_day <= 0:
+        why = f"adaptive {duration(interval)} (no new items in {RATE_WINDOW.days} days)"
+    else:
+        why = f"adaptive {duration(interval)} ({per_day(rate_per_day)})"
+    return interval, (f"{why}, within {duration(limits.min_interval)}–"
+                      f"{duration(limits.max_interval)}")
+
+
+def per_day(rate: float) -> str:
+    """A publishing rate in words: 288 items/day, 2.5 items/day, 0.7 items/week."""
+    if rate >= 10:
+        return f"{rate:.0f} items/day"
+    if rate >= 1:
+        return f"{rate:.1f}".rstrip("0").rstrip(".") + " items/day"
+    return f"{rate * 7:.1f}".rstrip("0").rstrip(".") + " items/week"
+
+
 def effective_interval(*, pinned: float | None, adaptive: float, floor: float,
-                       limits: Limits) -> tuple[float, str]:
-    """The interval to use and how it was chosen.
+                       limits: Limits, adaptive_why: str | None = None,
+                       hint_source: str | None = None) -> tuple[float, str]:
+    """The interval to use and how it was chosen (one line: ``mediamon status`` shows it).
 
     A pinned interval is the operator's choice and is used as given. Otherwise the adaptive
     interval, raised to the servers' hint when that is longer (both within the limits).
+    ``adaptive_why`` explains the adaptive interval (``adaptive_rule``); ``hint_source``
+    names where the hint came from (ttl, Cache-Control).
     """
     if pinned is not None:
         note = f" (the server asks for at least {duration(floor)})" if floor > pinned else ""
-        return pinned, f"pinned interval {duration(pinned)}{note}"
+        return pinned, f"pinned {duration(pinned)}{note}"
     interval = clamp(adaptive, limits.min_interval, limits.max_interval)
+    why = adaptive_why or (f"adaptive {duration(interval)}, within "
+                           f"{duration(limits.min_interval)}–{duration(limits.max_interval)}")
     if floor > interval:
-        return floor, f"server hint {duration(floor)} (adaptive {duration(interval)})"
-    return interval, f"adaptive interval {duration(interval)}"
+        source = f" ({hint_source})" if hint_source else ""
+        return floor, f"server hint {duration(floor)}{source} over {why}"
+    return interval, why
+
+
+def interval_rule(*, pinned: float | None, rate_per_day: float | None,
+                  body_hint: float | None, current: float | None, limits: Limits) -> str:
+    """How a feed's interval is chosen, from what the database keeps of it (its pinned
+    interval, publishing rate, the feed's own hint, the interval in use) and the limits:
+    the words ``effective_interval`` gave at the last poll. A hint from response headers
+    is not kept: an interval in use that only such a hint explains is shown as one."""
+    adaptive, why = adaptive_rule(rate_per_day, limits)
+    floor, source = hint_floor([body_hint], limits), "ttl"
+    if pinned is None and current is not None and current > max(adaptive, floor) + 1 \
+            and current <= limits.max_interval:
+        floor, source = current, "Cache-Control"
+    return effective_interval(pinned=pinned, adaptive=adaptive, floor=floor, limits=limits,
+                              adaptive_why=why, hint_source=source)[1]
 
 
 def backoff_delay(interval: float, failures: int, *, cap: float = MAX_BACKOFF,
@@ -264,13 +315,17 @@ def host_wait(retry_after: float, limits: Limits) -> float:
 
 
 def duration(seconds: float) -> str:
-    """A short human duration: 45s, 12m, 2.5h, 3d."""
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 2 * DAY:
-        hours = seconds / 3600
-        return f"{hours:.0f}h" if hours >= 10 or hours == int(hours) else f"{hours:.1f}h"
-    return f"{seconds / DAY:.0f}d" if seconds >= 10 * DAY else f"{seconds / DAY:.1f}d"
+    """A short human duration that never rounds by more than a little: 45s, 1m30s, 12m,
+    2h30m, 3d, 2.5d. Under an hour it keeps the seconds (a Retry-After of 90 s is 1m30s,
+    not 2m), under two days the minutes."""
+    whole = round(max(0.0, seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        minutes, rest = divmod(whole, 60)
+        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
+    if whole < 2 * DAY:
+        hours, minutes = divmod(round(whole / 60), 60)
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    days = whole / DAY
+    return f"{days:.0f}d" if days >= 10 else f"{days:.1f}".removesuffix(".0") + "d"

@@ -2,7 +2,8 @@
 
 ``items`` lists stored items newest first with filters; ``search`` is full-text search (FTS5,
 ranked by bm25, with a highlighted snippet); ``get_item`` returns one item with its topics,
-matched terms and the feeds it came through; ``feed_health`` summarises each feed.
+matched terms and the feeds it came through; ``feed_health`` summarises each feed;
+``filter_warnings`` says which filters of an empty listing match nothing in the database.
 
 Every filter is a bound parameter: user input never changes a query's shape. A malformed
 search query becomes a ``QueryError`` with SQLite's reason, never a traceback.
@@ -12,9 +13,11 @@ This module only reads.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import sqlite3
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +25,7 @@ from typing import Any
 from .config import parse_duration
 from .errors import QueryError
 from .store import Store, utc_iso
+from .types import FeedSource
 
 LIST_COLUMNS = """
     items.id, items.published, items.title, items.url, items.language, items.score,
@@ -39,7 +43,7 @@ def _collapsed(select: str, order: str) -> str:
                        AS story_rank,
                    count(*) OVER (PARTITION BY coalesce(story, id)) AS story_matches
             FROM ({select})
-        ) WHERE story_rank = 1 ORDER BY {order} LIMIT ?
+        ) WHERE story_rank = 1 ORDER BY {order} LIMIT ? OFFSET ?
     """
 
 
@@ -69,6 +73,7 @@ class Filters:
     min_score: float | None = None
     include_unkept: bool = False
     limit: int = 50
+    offset: int = 0  # rows skipped first: pages are stable, every order ends with the id
     collapse: bool = False  # one row per story (issue 5)
     only_unkept: bool = False  # issue 6: --unkept, items stored but not kept (audits)
     story: str | None = None  # issue 6: items of this story (id or a prefix of it)
@@ -128,6 +133,93 @@ class Filters:
         return (" AND ".join(clauses) or "1"), params
 
 
+def filter_warnings(store: Store, filters: Filters, *, topics: Collection[str],
+                    now: datetime) -> list[str]:
+    """Why ``filters`` can match nothing, for a listing that came back empty: one line per
+    filter the database cannot satisfy, naming the known values nearest to it.
+
+    Checked in this order: a period that is inverted (``--since`` after ``--until``) or in
+    the future; a ``--topic`` that is neither in ``topics`` (the configured ones) nor in the
+    database; a ``--lang`` no stored item has; a ``--feed`` no feed's id, URL or name
+    matches; a ``--story`` no story's id starts with. A filter that is only strict (a known
+    topic with no item in the period) gives no line. Each check is one query; only the
+    language check reads every item, and only when the language is unknown.
+    """
+    lines: list[str] = []
+    conn = store.db.conn
+    since, until = filters.since, filters.until
+    if since and until and since >= until:
+        relation = "is after" if since > until else "is the same time as"
+        lines.append(f"--since {_when(since)} {relation} --until {_when(until)}: nothing can "
+                     f"match (swap them?)")
+    elif since and since > now:
+        lines.append(f"--since {_when(since)} is in the future: nothing can match yet")
+    topic = filters.topic
+    if topic and topic not in topics and not conn.execute(
+            "SELECT 1 FROM item_topics WHERE topic = ? LIMIT 1", [topic]).fetchone():
+        names = sorted(topics)
+        lines.append(f"--topic {topic!r} is not a configured topic"
+                     f"{_did_you_mean(topic, names)}; topics: {_some(names)}")
+    language = (filters.language or "").lower()
+    if language and not conn.execute("SELECT 1 FROM items WHERE language = ? LIMIT 1",
+                                     [language]).fetchone():
+        codes = [r[0] for r in conn.execute(
+            "SELECT language FROM items WHERE language IS NOT NULL GROUP BY language "
+            "ORDER BY count(*) DESC, language")]
+        known = f"languages in the database: {_some(codes)}" if codes else \
+            "no item in the database has a language"
+        lines.append(f"--lang {filters.language!r}: no item in that language"
+                     f"{_did_you_mean(language, codes)}; {known}")
+    feed = filters.feed
+    if feed:
+        like = "%" + re.sub(r"([\\%_])", r"\\\1", feed) + "%"
+        if not conn.execute(
+                "SELECT 1 FROM feeds f WHERE CAST(f.id AS TEXT) = ? OR f.url = ? OR f.name "
+                "LIKE ? ESCAPE '\\' OR f.title LIKE ? ESCAPE '\\' LIMIT 1",
+                [feed, feed, like, like]).fetchone():
+            names = [r[0] for r in conn.execute(
+                "SELECT coalesce(name, title, url) FROM feeds ORDER BY active DESC, id")]
+            lines.append(f"--feed {feed!r} matches no feed's id, URL or name"
+                         f"{_did_you_mean(feed, names, words=True)}; {len(names)} feed(s): "
+                         f"see `mediamon feeds list`")
+    story = (filters.story or "").strip()
+    if story and not conn.execute(
+            "SELECT 1 FROM story_items WHERE story_id LIKE ? ESCAPE '\\' LIMIT 1",
+            [re.sub(r"([\\%_])", r"\\\1", story) + "%"]).fetchone():
+        lines.append(f"--story {story!r} matches no story's id (see `mediamon stories`)")
+    return lines
+
+
+def _when(moment: datetime) -> str:
+    moment = moment.astimezone(UTC)
+    if moment.time() == datetime.min.time():
+        return moment.strftime("%Y-%m-%d")
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _some(values: list[str], limit: int = 20) -> str:
+    more = f" and {len(values) - limit} more" if len(values) > limit else ""
+    return ", ".join(values[:limit]) + more
+
+
+def _did_you_mean(value: str, known: list[str], *, words: bool = False) -> str:
+    """``" (did you mean 'a' or 'b'?)"`` for the (at most 3) known values closest to
+    ``value`` (difflib's ratio, case ignored; with ``words``, a value may also be close to
+    one word of a known value, as a feed name part is), or ``""``."""
+    wanted = value.lower()
+    scored = []
+    for name in known:
+        parts = [name.lower(), *(name.lower().split() if words else [])]
+        score = max(difflib.SequenceMatcher(None, wanted, part).ratio() for part in parts)
+        if score >= 0.6:
+            scored.append((-score, name))
+    close = [repr(name) for _, name in sorted(scored)[:3]]
+    if not close:
+        return ""
+    return " (did you mean " + (f"{', '.join(close[:-1])} or " if close[1:] else "") + \
+        close[-1] + "?)"
+
+
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
     for key in ("topics", "authors", "categories", "explanation", "terms"):
         if key in row and isinstance(row[key], str):
@@ -143,12 +235,12 @@ def items(store: Store, filters: Filters) -> list[dict[str, Any]]:
     where, params = filters.where()
     sql = f"""
         SELECT {LIST_COLUMNS} FROM items JOIN feeds ON feeds.id = items.feed_id
-        WHERE {where} ORDER BY items.published DESC, items.id LIMIT ?
+        WHERE {where} ORDER BY items.published DESC, items.id LIMIT ? OFFSET ?
     """
     if filters.collapse:
         sql = _collapsed(f"SELECT {LIST_COLUMNS} FROM items JOIN feeds ON feeds.id = "
                          f"items.feed_id WHERE {where}", "published DESC, id")
-    return [_decode(r) for r in store.db.query(sql, [*params, filters.limit])]
+    return [_decode(r) for r in store.db.query(sql, [*params, filters.limit, filters.offset])]
 
 
 def search(store: Store, query: str, filters: Filters) -> list[dict[str, Any]]:
@@ -174,7 +266,7 @@ def search(store: Store, query: str, filters: Filters) -> list[dict[str, Any]]:
         sql = _collapsed(sql.rsplit("ORDER BY", 1)[0], "rank, id")
     try:
         if filters.collapse:
-            rows = list(store.db.query(sql, [query, *params, filters.limit]))
+            rows = list(store.db.query(sql, [query, *params, filters.limit, filters.offset]))
         else:
             rows = _ranked_first(store, query, filters)
     except sqlite3.OperationalError as exc:
@@ -208,9 +300,13 @@ def _ranked_first(store: Store, query: str, filters: Filters) -> list[dict[str, 
     a page of them: those searches filter first (``filtered``, with ``items_fts`` as the
     outer loop; ``bm25`` is the same function as ``rank``) and rank only the matches the
     filters keep; ``store.m007_search_feed_index`` makes the feed's items cheap to list.
+
+    A later page (``filters.offset``) is the same search for every row up to the page's end,
+    of which the page's rows are kept: the order ends with the item id, so pages never
+    overlap or leave a gap.
     """
     where, params = filters.where()
-    limit = filters.limit
+    limit = filters.offset + filters.limit
     k = max(CANDIDATES, limit * 20)
     lo, hi = _rowid_bounds(store, filters)
     bounds = [query, lo, hi]
@@ -242,6 +338,7 @@ def _ranked_first(store: Store, query: str, filters: Filters) -> list[dict[str, 
             f"AND rowid BETWEEN ? AND ? LIMIT {k + 1})", bounds).fetchone()[0]
         if more > k:
             rows = list(store.db.query(filtered, [*bounds, *params, limit]))
+    rows = rows[filters.offset:]
     if rows:
         rowids = [r["_rowid"] for r in rows]
         marks = ",".join("?" * len(rows))
@@ -314,12 +411,16 @@ def get_item(store: Store, item_id: str) -> dict[str, Any] | None:
 
 
 def feed_health(store: Store, *, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Every feed with its state and item counts: removed feeds last, and before the healthy
-    ones the feeds that need attention: gone (410) and dead first, then failing ones, most
-    consecutive failures first. ``health`` says which (issue 4)."""
+    """Every feed with its state and item counts: removed feeds last, paused ones before
+    them, and before the healthy ones the feeds that need attention: gone (410) and dead
+    first, then failing ones, most consecutive failures first. ``health`` says which
+    (issue 4)."""
     since = utc_iso((now or datetime.now(UTC)) - timedelta(days=1))
-    sql = """
-        SELECT feeds.id, feeds.name, feeds.url, feeds.origin, feeds.active, feeds.tags,
+    # A database opened read-only is not migrated: before m009 no feed is paused.
+    paused = "feeds.paused" if "paused" in store.db["feeds"].columns_dict else "0"
+    sql = f"""
+        SELECT feeds.id, feeds.name, feeds.url, feeds.origin, feeds.active,
+               {paused} AS paused, feeds.tags,
                feeds.last_status, feeds.last_http_status, feeds.last_error, feeds.failures,
                feeds.last_success, feeds.last_fetch, feeds.next_fetch, feeds.next_reason,
                feeds.poll_interval, feeds.publish_rate, feeds.fetch_url, feeds.failing_since,
@@ -331,7 +432,7 @@ def feed_health(store: Store, *, now: datetime | None = None) -> list[dict[str, 
                (SELECT coalesce(sum(new_items), 0) FROM fetch_log
                   WHERE fetch_log.feed_id = feeds.id AND started >= ?) AS items_last_day
         FROM feeds
-        ORDER BY feeds.active DESC,
+        ORDER BY feeds.active DESC, paused,
                  (feeds.gone_since IS NOT NULL OR feeds.dead_since IS NOT NULL) DESC,
                  feeds.failures > 0 DESC, feeds.failures DESC, feeds.id
     """
@@ -339,13 +440,68 @@ def feed_health(store: Store, *, now: datetime | None = None) -> list[dict[str, 
     for row in rows:
         row["tags"] = json.loads(row["tags"] or "[]")
         row["active"] = bool(row["active"])
-        row["health"] = (
-            "removed" if not row["active"] else
-            "gone" if row["gone_since"] else
-            "dead" if row["dead_since"] else
-            "failing" if row["failures"] else
-            "ok" if row["last_fetch"] else "new"
-        )
+        row["paused"] = bool(row["paused"])
+        row["health"] = _health(row)
+    return rows
+
+
+def _health(row: dict[str, Any]) -> str:
+    return (
+        "removed" if not row["active"] else
+        "paused" if row["paused"] else
+        "gone" if row["gone_since"] else
+        "dead" if row["dead_since"] else
+        "failing" if row["failures"] else
+        "ok" if row["last_fetch"] else "new"
+    )
+
+
+def feed_health_with_config(store: Store | None, sources: Sequence[FeedSource], *,
+                            now: datetime | None = None) -> list[dict[str, Any]]:
+    """``feed_health`` for the config as it is now, without writing anything: the config's
+    feeds that are not in the database yet (or no database at all: ``store`` None) are
+    listed as new, feeds no longer in the config as removed, and the config's names, tags
+    and intervals win, as ``Store.sync_config_feeds`` (run by ``run``) will make them.
+
+    Each row also has ``pinned_interval`` (seconds, or None: adaptive), ``body_hint`` (the
+    feed's own ttl, seconds) and, for a feed whose last poll failed, ``last_body_bytes``:
+    the size of the body it got (0 when the fetch itself failed; more when the body came
+    but could not be parsed)."""
+    rows = feed_health(store, now=now) if store is not None else []
+    extra = {r[0]: r[1:] for r in store.db.execute(
+        "SELECT id, interval, body_hint FROM feeds")} if store is not None else {}
+    by_url = {row["url"]: row for row in rows}
+    listed = {s.url for s in sources}
+    for row in rows:
+        row["pinned_interval"], row["body_hint"] = extra.get(row["id"], (None, None))
+        if row["last_status"] == "error" and store is not None:
+            last = store.db.execute("SELECT bytes FROM fetch_log WHERE feed_id = ? "
+                                    "ORDER BY started DESC, id DESC LIMIT 1",
+                                    [row["id"]]).fetchone()
+            row["last_body_bytes"] = last[0] if last else 0
+        if row["origin"] == "config" and row["url"] not in listed:
+            row["active"] = False
+    for s in sources:
+        row = by_url.get(s.url)
+        if row is None:
+            row = by_url[s.url] = {
+                "id": None, "url": s.url, "active": True, "paused": False,
+                "last_status": None, "last_http_status": None, "last_error": None,
+                "failures": 0, "last_success": None, "last_fetch": None, "next_fetch": None,
+                "next_reason": None, "poll_interval": None, "publish_rate": None,
+                "fetch_url": None, "failing_since": None, "dead_since": None,
+                "gone_since": None, "kept_items": 0, "kept_last_day": 0, "items_last_day": 0,
+                "body_hint": None}
+            rows.append(row)
+        row.update(name=s.name, tags=list(s.tags), pinned_interval=s.interval,
+                   origin="config", active=True)
+    for row in rows:
+        row["health"] = _health(row)
+    # The order of feed_health: removed last, then paused; gone and dead, then failing
+    # (most failures first) before the healthy ones; new feeds of the config at the end.
+    rows.sort(key=lambda r: (not r["active"], r["paused"],
+                             not (r["gone_since"] or r["dead_since"]), not r["failures"],
+                             -r["failures"], r["id"] is None, r["id"] or 0))
     return rows
 
 

@@ -6,7 +6,7 @@ database after the config or seeds change, and keep the analyst's labels.
                         per language, misses and false alarms with their explanation
     rescore(store)      every stored item (or those since a date) scored again in batches;
                         labels override the rule; --prune deletes what is no longer kept
-    add_label(store)    `mediamon label ID relevant|irrelevant`
+    add_label(store)    `mediamon label ID relevant|irrelevant`; remove_label, list_labels
 
 The scorer comes from ``scorer_for``: the config's topics and seeds, the built-in background
 plus the database's (when there is a database), and Rocchio feedback from the labels.
@@ -395,6 +395,34 @@ def add_label(store: Store, item_id: str, label: str, *, now: datetime) -> dict[
             [full_id, label, utc_iso(now), text],
         )
     return {"id": full_id, "title": title, "label": label}
+
+
+def remove_label(store: Store, item_id: str) -> dict[str, Any]:
+    """Forget the analyst's label of an item (an id prefix is enough; the item itself may be
+    gone, pruned after the label). Returns the item's id, its former label and its title
+    (None when the item is gone). Raises RelevanceError when no label matches, or several."""
+    rows = store.db.execute(
+        "SELECT labels.item_id, labels.label, items.title FROM labels "
+        "LEFT JOIN items ON items.id = labels.item_id "
+        "WHERE labels.item_id >= ? AND labels.item_id < ? LIMIT 2",
+        [item_id, item_id + "\U0010ffff"],
+    ).fetchall()
+    if not rows:
+        raise RelevanceError(f"no label on an item with id {item_id!r} (see `mediamon labels`)")
+    if len(rows) > 1:
+        raise RelevanceError(f"{item_id!r} is ambiguous: give more of the id")
+    full_id, label, title = rows[0]
+    with store.transaction():
+        store.db.execute("DELETE FROM labels WHERE item_id = ?", [full_id])
+    return {"id": full_id, "label": label, "title": title}
+
+
+def list_labels(store: Store) -> list[dict[str, Any]]:
+    """Every label, the latest first, with its item's title (None when the item is gone)."""
+    return list(store.db.query(
+        "SELECT labels.item_id, labels.label, labels.labelled, items.title, "
+        "items.kept FROM labels LEFT JOIN items ON items.id = labels.item_id "
+        "ORDER BY labels.labelled DESC, labels.item_id"))
 
 
 def label_counts(store: Store) -> Counter[str]:

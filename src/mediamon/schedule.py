@@ -33,14 +33,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .config import Config, load_config
 from .errors import MediamonError, StoreError
-from .pipeline import Updater, utcnow
+from .pipeline import STOP_GRACE_SECONDS, Updater, utcnow
 from .store import Store
 
 log = logging.getLogger("mediamon.daemon")
 
 TICK_SECONDS = 1.0
 RESYNC_SECONDS = 60.0
-STOP_GRACE_SECONDS = 10.0
 REFILL_SECONDS = 0.1  # between early ticks when passes finish
 QUEUE_FACTOR = 4  # feeds queued or running at most: this many times fetch.concurrency
 

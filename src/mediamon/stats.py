@@ -1,5 +1,8 @@
-"""Counts over time for ``mediamon stats`` (issue 6): kept items and stories per day or week,
-top outlets, top languages, and the terminal chart and image plot of them.
+"""Counts over time for ``mediamon stats`` (issue 6): kept items and stories per hour, day,
+week or month, top outlets, top languages, and the terminal chart and image plot of them.
+
+Without ``--by`` the period picks the bucket (``pick_bucket``): hours up to 3 days, days up
+to 2 months, weeks up to 2 years, months beyond, so a chart has at most about a hundred rows.
 
 ``collect`` reads the database (read only) and returns a ``Stats``; ``chart`` turns a
 ``Stats`` into text (Unicode block bars that fit a given width); ``plot`` draws it with
@@ -16,6 +19,7 @@ This module writes nothing and does not decide what is kept.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 from dataclasses import asdict, dataclass, field
@@ -24,10 +28,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import MediamonError
+from .output import shorten, text_width
 from .store import Store, utc_iso
 
-By = Literal["day", "week"]
+By = Literal["hour", "day", "week", "month"]
+BUCKETS = ("hour", "day", "week", "month")
 STATS_FORMATS = ("table", "json", "csv")
+PLOT_FORMATS = ("png", "svg")  # --plot FILE.png or FILE.svg
+MAX_PERIODS = 10_000
 TOP = 10  # outlets and languages listed
 SERIES = 8  # outlets drawn as their own series with --by-outlet; the rest are "other"
 BLOCKS = " ▏▎▍▌▋▊▉█"
@@ -46,7 +54,9 @@ class Stats:
     until: str
     by: str
     topic: str | None
-    periods: tuple[str, ...]  # the first day of each period, oldest first, gaps included
+    # the start of each period, oldest first, gaps included: 2025-07-03 (day, week: its
+    # Monday, month: its first day) or 2025-07-03T14:00 (hour)
+    periods: tuple[str, ...]
     items: tuple[int, ...]  # kept items per period
     stories: tuple[int, ...] | None  # new stories per period (None: no stories tables)
     outlets: tuple[tuple[str, int], ...]  # top outlets: (outlet, kept items)
@@ -78,23 +88,57 @@ class Stats:
         return data
 
 
-def _period_start(day: datetime, by: str) -> datetime:
-    day = day.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return day - timedelta(days=day.weekday()) if by == "week" else day
+def pick_bucket(since: datetime, until: datetime) -> By:
+    """The bucket for a period when none is asked for: hours up to 3 days, days up to 2
+    months (62 days, as ``report``), weeks up to 2 years, months beyond."""
+    span = until - since
+    if span <= timedelta(days=3):
+        return "hour"
+    if span <= timedelta(days=62):
+        return "day"
+    return "week" if span <= timedelta(days=731) else "month"
+
+
+def _period_start(when: datetime, by: str) -> datetime:
+    when = when.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if by == "hour":
+        return when
+    day = when.replace(hour=0)
+    if by == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1) if by == "month" else day
+
+
+def _next_period(start: datetime, by: str) -> datetime:
+    if by == "month":
+        return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+    return start + {"hour": timedelta(hours=1), "week": timedelta(days=7)}.get(
+        by, timedelta(days=1))
+
+
+def _label(start: datetime, by: str) -> str:
+    return start.strftime("%Y-%m-%dT%H:00") if by == "hour" else start.date().isoformat()
 
 
 def _periods(since: datetime, until: datetime, by: str) -> list[str]:
-    step = timedelta(days=7 if by == "week" else 1)
     start, out = _period_start(since, by), []
-    while start < until and len(out) < 10_000:
-        out.append(start.date().isoformat())
-        start += step
+    while start < until:
+        if len(out) == MAX_PERIODS:
+            raise MediamonError(
+                f"--by {by} from {since.date()} to {until.date()} is more than {MAX_PERIODS:,} "
+                f"periods: choose a longer --by (or leave it out) or a shorter period")
+        out.append(_label(start, by))
+        start = _next_period(start, by)
     return out
 
 
 def _bucket_sql(column: str, by: str) -> str:
-    # SQLite: 'weekday 1' moves forward to a Monday, so go back 6 days first.
-    return f"date({column}, '-6 days', 'weekday 1')" if by == "week" else f"date({column})"
+    """SQL giving the period label (``_label``) of the UTC time in ``column``."""
+    if by == "week":  # SQLite: 'weekday 1' moves forward to a Monday, so go back 6 days first
+        return f"date({column}, '-6 days', 'weekday 1')"
+    if by == "hour":
+        return f"strftime('%Y-%m-%dT%H:00', {column})"
+    return f"strftime('%Y-%m-01', {column})" if by == "month" else f"date({column})"
 
 
 def has_stories(store: Store) -> bool:
@@ -113,14 +157,18 @@ def collect(store: Store, *, now: datetime, since: datetime | None = None,
     Args:
         store: the database, read only.
         now: the current time (UTC); periods run up to it.
-        by: ``day`` or ``week`` (weeks start on Monday).
+        by: ``hour``, ``day``, ``week`` (weeks start on Monday) or ``month``; ``pick_bucket``
+            chooses one from the period.
         topic: only items that matched this topic (and stories with such an item).
         by_outlet: also count per period for each of the top outlets.
     Returns:
         The counts, with empty periods as zeros.
+    Raises:
+        MediamonError: ``since`` is not before ``until``, or the period has more than
+            ``MAX_PERIODS`` buckets of ``by``.
     """
-    if by not in ("day", "week"):
-        raise MediamonError(f"--by: {by!r} is not day or week")
+    if by not in BUCKETS:
+        raise MediamonError(f"--by: {by!r} is not one of {', '.join(BUCKETS)}")
     until = until or now
     since = since or now - timedelta(days=30)
     if since >= until:
@@ -203,15 +251,24 @@ def sparkline(values: tuple[int, ...] | list[int]) -> str:
 def _ranked(title: str, rows: tuple[tuple[str, int], ...], total: int, width: int) -> list[str]:
     if not rows:
         return [title, "  (none)"]
-    label = min(28, max(len(name) for name, _ in rows), max(8, width - 24))
+    label = min(28, max(text_width(name) for name, _ in rows), max(8, width - 24))
     room = max(5, min(60, width - label - 18))
     top = rows[0][1]
     lines = [title]
     for name, n in rows:
         share = f"{100 * n / total:4.0f}%" if total else ""
-        name = name if len(name) <= label else name[: label - 1] + "…"
-        lines.append(f"  {name:<{label}} {n:>6} {share} {bar(n, top, room)}")
+        lines.append(f"  {_pad(name, label)} {n:>6} {share} {bar(n, top, room)}")
     return lines
+
+
+def _pad(name: str, cells: int) -> str:
+    """``name`` shortened or padded to exactly ``cells`` terminal cells."""
+    name = shorten(name, cells)
+    return name + " " * (cells - text_width(name))
+
+
+def _shown(period: str) -> str:
+    return period.replace("T", " ")
 
 
 def chart(stats: Stats, *, width: int = 80) -> str:
@@ -220,36 +277,43 @@ def chart(stats: Stats, *, width: int = 80) -> str:
     lines = []
     scope = f"topic {stats.topic}, " if stats.topic else ""
     stories = "" if stats.total_stories is None else f", {stats.total_stories} stories"
-    lines.append(f"Kept items per {stats.by} ({scope}{stats.since[:10]} to "
-                 f"{stats.until[:10]}): {stats.total_items} items{stories}")
+    cut = 16 if stats.by == "hour" else 10  # hours show the time of day too
+    lines.append(f"Kept items per {stats.by} ({scope}{_shown(stats.since[:cut])} to "
+                 f"{_shown(stats.until[:cut])}): {stats.total_items} items{stories}")
     has_st = stats.stories is not None
     count_w = max(5, len(str(max(stats.items, default=0))))
     story_w = max(7, len(str(max(stats.stories or (0,), default=0)))) if has_st else 0
     suffix = (count_w + 1) + (story_w + 1 if has_st else 0)
-    room = max(5, min(72, width - 11 - suffix - 1))
+    label_w = max((len(_shown(p)) for p in stats.periods), default=10)
+    room = max(5, min(72, width - label_w - 1 - suffix - 1))
     top = max(stats.items, default=0)
-    lines.append(f"{'period':<10} {'items':>{count_w}}"
+    lines.append(f"{'period':<{label_w}} {'items':>{count_w}}"
                  + (f" {'stories':>{story_w}}" if has_st else ""))
     for i, period in enumerate(stats.periods):
         n = stats.items[i]
-        line = f"{period} {n:>{count_w}} " + (
+        line = f"{_shown(period):<{label_w}} {n:>{count_w}} " + (
             f"{stats.stories[i] if stats.stories else 0:>{story_w}} " if has_st else "")
         lines.append(line + bar(n, top, room))
     if stats.by_outlet:
-        lines += ["", f"Kept items per {stats.by} by outlet (oldest left)"]
-        label = min(28, max(len(o) for o in stats.by_outlet), max(8, width - 18))
+        label = min(28, max(text_width(o) for o in stats.by_outlet), max(8, width - 18))
         spark_room = max(5, width - label - 10)
+        count = len(stats.periods)
+        shown = min(count, spark_room)
+        # One character per period: when they do not all fit, the newest are shown and the
+        # heading says which (the totals are of the whole period).
+        scope = ("oldest left" if shown == count else
+                 f"the last {shown} of {count} {stats.by}s, from "
+                 f"{_shown(stats.periods[count - shown])}")
+        lines += ["", f"Kept items per {stats.by} by outlet ({scope})"]
         for name, values in stats.by_outlet.items():
-            shown = values[-spark_room:]
-            name = name if len(name) <= label else name[: label - 1] + "…"
-            lines.append(f"  {name:<{label}} {sum(values):>5} {sparkline(shown)}")
+            lines.append(f"  {_pad(name, label)} {sum(values):>5} "
+                         f"{sparkline(values[count - shown:])}")
     lines.append("")
     lines += _ranked("Top outlets", stats.outlets, stats.total_items, width)
     lines.append("")
     lines += _ranked("Top languages", stats.languages, stats.total_items, width)
     # A last resort for very narrow terminals: nothing wraps.
-    return "\n".join((line if len(line) <= width else line[: width - 1] + "…").rstrip()
-                     for line in lines)
+    return "\n".join(shorten(line, width).rstrip() for line in lines)
 
 
 def to_csv(stats: Stats) -> str:
@@ -281,16 +345,45 @@ def render_stats(stats: Stats, fmt: str, *, width: int = 80) -> str:
 # -- image ------------------------------------------------------------------------------------
 
 
+def plot_format_error(path: str | Path) -> str | None:
+    """Why ``path`` cannot be drawn to (its extension is not a supported format), or None."""
+    kind = Path(path).suffix.lower().lstrip(".")
+    if kind in PLOT_FORMATS:
+        return None
+    found = f"a .{kind} file" if kind else "a file name without an extension"
+    return (f"{path}: cannot draw {found}; supported: "
+            + ", ".join(f".{k}" for k in PLOT_FORMATS))
+
+
+def check_plot(path: str | Path) -> None:
+    """Fail before any work when ``plot`` could not draw to ``path``.
+
+    Raises:
+        PlotError: an unsupported file type, or matplotlib is not installed.
+    """
+    problem = plot_format_error(path)
+    if problem:
+        raise PlotError(f"--plot {problem}")
+    try:
+        found = importlib.util.find_spec("matplotlib")
+    except ValueError:  # in sys.modules without a spec
+        found = None
+    if found is None:
+        raise PlotError("--plot needs matplotlib: pip install 'mediamon[plot]'")
+
+
 def plot(stats: Stats, path: str | Path) -> Path:
     """Draw the timeline (stacked per outlet with --by-outlet) to a PNG or SVG file.
 
     Raises:
-        PlotError: matplotlib is not installed, or the file is neither .png nor .svg.
+        PlotError: matplotlib is not installed, or the file type is not one of
+            ``PLOT_FORMATS`` (``check_plot`` says so before any work).
     """
     path = Path(path)
     kind = path.suffix.lower().lstrip(".")
-    if kind not in ("png", "svg"):
-        raise PlotError(f"--plot {path}: the file name must end in .png or .svg")
+    problem = plot_format_error(path)
+    if problem:
+        raise PlotError(f"--plot {problem}")
     try:
         import matplotlib
 
@@ -301,7 +394,7 @@ def plot(stats: Stats, path: str | Path) -> Path:
     x = [datetime.fromisoformat(p) for p in stats.periods]
     fig, ax = plt.subplots(figsize=(10, 4.5), dpi=120)
     try:
-        step = 6.0 if stats.by == "week" else 0.85
+        step = {"hour": 0.85 / 24, "week": 6.0, "month": 27.0}.get(stats.by, 0.85)  # days
         if stats.by_outlet:
             bottom = [0] * len(x)
             for name, values in stats.by_outlet.items():

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -31,7 +32,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from . import story_store
-from .errors import StoreError
+from .errors import ReadOnlyError, StoreError
 from .stories import Fingerprint, StorySettings
 from .types import FeedOutcome, FeedSource, FetchResult, Item, Match, Validators
 
@@ -297,6 +298,14 @@ def m008_index_once_per_pass(db: sqlite_utils.Database) -> None:
     db.execute("DROP TRIGGER IF EXISTS items_ai")
 
 
+@migrations()
+def m009_feed_paused(db: sqlite_utils.Database) -> None:
+    """``feeds edit --paused``: a paused feed stays listed, with its state, but is not
+    polled until ``feeds edit --active``. Unlike ``active`` (removed from the config or with
+    ``feeds remove``), re-reading the config leaves it alone."""
+    db.execute("ALTER TABLE feeds ADD COLUMN paused INTEGER NOT NULL DEFAULT 0")
+
+
 def schema_version() -> int:
     """The schema version this code writes: the number of registered migrations."""
     return len(migrations.pending(sqlite_utils.Database(memory=True)))
@@ -341,6 +350,7 @@ class FeedRow:
     failing_since: str | None = None
     dead_since: str | None = None
     gone_since: str | None = None
+    paused: bool = False  # ``feeds edit --paused`` (m009_feed_paused)
 
     @property
     def effective_url(self) -> str:
@@ -377,6 +387,7 @@ class FeedRow:
             failing_since=row.get("failing_since"),
             dead_since=row.get("dead_since"),
             gone_since=row.get("gone_since"),
+            paused=bool(row.get("paused")),
         )
 
     def source(self) -> FeedSource:
@@ -416,29 +427,144 @@ class Store:
     def __init__(self, path: str | Path, *, readonly: bool = False,
                  stories: StorySettings | None = None) -> None:
         self.path = Path(path)
+        self.readonly = readonly
         self.stories = stories or StorySettings()  # the config's [stories] (issue 5)
         self._unindexed: list[int] = []  # rowids a feed pass inserted, not yet in items_fts
         try:
-            if not readonly:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            elif not self.path.exists():
-                raise StoreError(f"{self.path}: no such database (run `mediamon run --once` first)")
-            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            if not readonly:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints, never corrupt
-            self.db = sqlite_utils.Database(conn)
+            conn = self._open_readonly() if readonly else self._open_writable()
             try:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                conn.execute("PRAGMA foreign_keys = ON")
+                self.db = sqlite_utils.Database(conn)
+                self._check_ours()
+                if not readonly:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints
                 version = self._check_version()
                 if not readonly and (version != schema_version() or migrations.pending(self.db)):
                     self._migrate()
+                elif version < schema_version():
+                    conn.close()
+                    conn = self._upgrade_then_reopen(version)
+                    self.db = sqlite_utils.Database(conn)
             except BaseException:
                 conn.close()  # refused or not migrated: hold no handle on the file
                 raise
         except sqlite3.DatabaseError as exc:
+            if exc.sqlite_errorname == "SQLITE_NOTADB":
+                raise StoreError(f"not a SQLite database: {self.path}") from exc
             raise StoreError(f"{self.path}: {exc}") from exc
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """A connection that cannot write (``mode=ro``): query commands work on a read-only
+        file and never change it.
+
+        A WAL database needs its ``-shm`` file; in a directory that cannot hold one (a
+        snapshot, a read-only share: no ``-shm`` beside the file and no way to create it)
+        SQLite can only open it as ``immutable``, which is safe there: without a ``-shm``
+        no connection has the file open in WAL mode, and none can start writing it.
+        """
+        if not self.path.exists():
+            raise StoreError(f"{self.path}: no such database (run `mediamon run --once` first)")
+        uri = self.path.absolute().as_uri()
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as exc:
+            conn.close()
+            shm = self.path.with_name(self.path.name + "-shm")
+            if not isinstance(exc, sqlite3.OperationalError) or shm.exists() or \
+                    not exc.sqlite_errorname.startswith("SQLITE_CANTOPEN"):
+                raise
+            conn = sqlite3.connect(f"{uri}?immutable=1", uri=True,
+                                   timeout=BUSY_TIMEOUT_MS / 1000)
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except BaseException:
+                conn.close()
+                raise
+        return conn
+
+    def _upgrade_then_reopen(self, version: int) -> sqlite3.Connection:
+        """A database an older mediamon wrote, opened to read: this code's queries need
+        the current schema, so it is migrated first (with its backup copy, as any command
+        that writes would), then opened read-only again. One it cannot write is refused in
+        one line rather than failing on a missing column half-way through a command."""
+        reason = self._not_writable()
+        if reason:
+            raise ReadOnlyError(
+                f"{self.path}: database schema version {version} is older than this "
+                f"mediamon's ({schema_version()}) and cannot be upgraded here: {reason}")
+        Store(self.path, stories=self.stories).close()
+        conn = self._open_readonly()
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def _open_writable(self) -> sqlite3.Connection:
+        """A connection that can write, checked before anything is written: a read-only
+        file, or a directory that cannot take the file or its ``-wal``/``-shm``, stops here
+        with one line that says which (rather than at the first write, half-way through
+        a command)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {self.path}: {exc.strerror} "
+                             f"({exc.filename})") from exc
+        reason = self._not_writable()
+        if reason:
+            raise ReadOnlyError(f"cannot write to {self.path}: {reason}")
+        conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            # Write for real, then undo it: access() is not the whole story (an ACL, a
+            # file system mounted read-only underneath, a -shm file of another user).
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+                conn.execute(f"PRAGMA user_version = {version}")
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if exc.sqlite_errorname.startswith(
+                    ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")):
+                raise ReadOnlyError(f"cannot write to {self.path}: "
+                                    f"{self._not_writable() or exc}") from exc
+            raise
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _not_writable(self) -> str | None:
+        """Why the file cannot be written, as far as the file system says (None: it can)."""
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            return "the file is read-only"
+        folder = self.path.parent
+        if not os.access(folder, os.W_OK):
+            return (f"its directory {folder} is read-only (SQLite keeps {self.path.name}-wal "
+                    f"and {self.path.name}-shm beside the database)")
+        return None
+
+    def _check_ours(self) -> None:
+        """Refuse a file that is not a mediamon database: another application's SQLite
+        file is never read as one, nor given mediamon's tables. A database without tables
+        (a new or 0-byte file) is fine for a writer, which creates the schema."""
+        tables = [r[0] for r in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'")]
+        if not tables:
+            if self.readonly:
+                raise StoreError(f"not a mediamon database: {self.path} (it is empty; "
+                                 "`mediamon run --once` creates the database)")
+            return
+        if migrations.migrations_table in tables and self.db.execute(
+                f"SELECT 1 FROM {migrations.migrations_table} WHERE migration_set = ? LIMIT 1",
+                [migrations.name]).fetchone():
+            return
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StoreError(f"not a mediamon database: {self.path} (it holds other tables: "
+                         f"{shown})")
 
     def _check_version(self) -> int:
         """The database's schema version; one newer than this code is refused."""
@@ -619,16 +745,37 @@ class Store:
             self.db.execute("UPDATE feeds SET active = 0 WHERE id = ?", [row.id])
         return row
 
+    def edit_feed(self, feed_id: int, **changes: Any) -> None:
+        """Change a feed's ``name``, ``tags``, pinned ``interval`` (seconds; None: adaptive)
+        or ``paused``. A new interval makes the feed due now, so it applies at once."""
+        unknown = set(changes) - {"name", "tags", "interval", "paused"}
+        if unknown:
+            raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+        values = {key: json.dumps(list(value)) if key == "tags" else
+                  int(value) if key == "paused" else value for key, value in changes.items()}
+        if "interval" in changes:
+            values["next_fetch"] = None
+        if not values:
+            return
+        assignments = ", ".join(f"{key} = ?" for key in values)
+        with self.transaction():
+            self.db.execute(f"UPDATE feeds SET {assignments} WHERE id = ?",
+                            [*values.values(), feed_id])
+
     def find_feed(self, url_or_id: str) -> FeedRow | None:
         where = "id = ?" if url_or_id.isdigit() else "url = ?"
         arg: Any = int(url_or_id) if url_or_id.isdigit() else url_or_id
         rows = list(self.db.query(f"SELECT * FROM feeds WHERE {where}", [arg]))
         return FeedRow.from_row(rows[0]) if rows else None
 
-    def feeds(self, *, active_only: bool = True) -> list[FeedRow]:
+    def feeds(self, *, active_only: bool = True, include_paused: bool = False) -> list[FeedRow]:
+        """The feeds by id: with ``active_only``, those that are polled (not removed, and
+        not paused unless ``include_paused``); else every feed."""
         where = "WHERE active = 1" if active_only else ""
         rows = self.db.query(f"SELECT * FROM feeds {where} ORDER BY id")
-        return [FeedRow.from_row(r) for r in rows]
+        feeds = [FeedRow.from_row(r) for r in rows]
+        # Filtered here, not in SQL: a read-only database may predate the paused column.
+        return [f for f in feeds if include_paused or not active_only or not f.paused]
 
     def feed_id(self, url: str) -> int:
         row = self.db.execute("SELECT id FROM feeds WHERE url = ?", [url]).fetchone()
@@ -641,13 +788,14 @@ class Store:
     def due_feeds(self, now: datetime, *, limit: int = 1000,
                   exclude: Iterable[int] = ()) -> list[FeedRow]:
         """Active feeds due at ``now``: never polled first, then the most overdue. Gone feeds
-        (HTTP 410) are never due; ``exclude`` are ids already being polled."""
+        (HTTP 410) and paused ones are never due; ``exclude`` are ids already being polled."""
         skip = list(exclude)
         not_in = f"AND id NOT IN ({','.join('?' * len(skip))})" if skip else ""
         rows = self.db.query(
             f"""
             SELECT * FROM feeds
-            WHERE active = 1 AND gone_since IS NULL AND (next_fetch IS NULL OR next_fetch <= ?)
+            WHERE active = 1 AND paused = 0 AND gone_since IS NULL
+                  AND (next_fetch IS NULL OR next_fetch <= ?)
                   {not_in}
             ORDER BY next_fetch IS NOT NULL, next_fetch, id
             LIMIT ?
@@ -659,14 +807,16 @@ class Store:
     def next_due(self) -> str | None:
         """The earliest next poll of any active feed (None when nothing is scheduled)."""
         row = self.db.execute(
-            "SELECT min(next_fetch) FROM feeds WHERE active = 1 AND gone_since IS NULL"
+            "SELECT min(next_fetch) FROM feeds WHERE active = 1 AND paused = 0 "
+            "AND gone_since IS NULL"
         ).fetchone()
         return row[0] if row else None
 
     def feed_urls(self) -> list[tuple[int, str]]:
         """(id, URL fetched) of every active feed that is still polled."""
         return [(r[0], r[1] or r[2]) for r in self.db.execute(
-            "SELECT id, fetch_url, url FROM feeds WHERE active = 1 AND gone_since IS NULL")]
+            "SELECT id, fetch_url, url FROM feeds WHERE active = 1 AND paused = 0 "
+            "AND gone_since IS NULL")]
 
     def postpone(self, feed_ids: Sequence[int], until: datetime, reason: str) -> int:
         """Move the next poll of these feeds to ``until`` (never earlier), with the reason."""
