@@ -107,6 +107,38 @@ def test_wordings_that_a_careless_rule_gets_wrong(text: str, kept: bool) -> None
     assert scorer.score_text(text).kept is kept
 
 
+@pytest.mark.parametrize(("text", "kept"), [
+    # Russia's stance, without the vocabulary of ties
+    ("Moscow welcomes Taliban pledge to fight Islamic State", True),
+    ("Kremlin in no hurry over the Taliban, but ready to work with Kabul's new rulers", True),
+    ("Russia sees the Taliban takeover as a blow to Washington\nAnalysts say Moscow gains",
+     True),
+    # a headline and its lead are read as one: the lead names who the headline means
+    ("Moscow lifts the ban\nThe Islamic Emirate welcomed the decision on Thursday.", True),
+    # the languages of ordinary European outlets
+    ("Zamach przed ambasadą Rosji w Kabulu. Zginęło dwóch dyplomatów", True),
+    ("Talibowie podpisali z Moskwą umowę na dostawy paliwa i pszenicy", True),
+    ("Attentato all'ambasciata russa a Kabul, uccisi due diplomatici", True),
+    ("Rússia reconhece oficialmente o governo talibã", True),
+    ("Rusland erkent de regering van de Taliban", True),
+    # both countries named, about something else: not in one sentence, or no relation
+    ("Senator attacks the president's record. Afghanistan, Russia and inflation top the list",
+     False),
+    ("Ukraine's general: Russia has lost more aircraft than the Soviets did in Afghanistan",
+     False),
+    # "recognise" in other senses near an Afghan word
+    ("EU court: Afghan women must be recognised as refugees on grounds of gender", False),
+    ("Afganistan: sąd talibów uznał, że oskarżeni są winni kradzieży", False),
+    ("Afghan interpreter's degree recognised by German authorities", False),
+])
+def test_real_news_classes(text: str, kept: bool) -> None:
+    """The classes of error seen on real news: stance without ties words, headline and
+    lead read together, European languages, two countries in one text about something else,
+    and other senses of recognising."""
+    scorer, _ = scorer_for(CONFIG, None)
+    assert scorer.score_text(text).kept is kept, scorer.score_text(text).explanation()
+
+
 def test_every_kept_dev_item_says_why(dev_report) -> None:
     """Each kept item's explanation names topics with the words as they appeared."""
     scorer, _ = scorer_for(CONFIG, None)

@@ -528,10 +528,13 @@ def test_near_terms_reported() -> None:
         ("(Russia OR (Moscow AND Taliban)", "unbalanced parenthesis at column 1"),
         ("Russia AND (Moscow OR (Kremlin)", "unbalanced parenthesis at column 12"),
         ('Russia AND "Islamic Emirate', "unterminated quote at column 12"),
-        ("Russia NEAR/x Taliban", "NEAR distance must be a whole number at column 13"),
+        ("Russia NEAR/x Taliban", "NEAR distance must be a whole number, optionally followed "
+                                  "by s (NEAR/12s) at column 13"),
         ("Russia NEAR/0 Taliban", "NEAR distance must be at least 1 at column 13"),
-        ("Russia NEAR Taliban", "NEAR needs a distance, e.g. NEAR/5 at column 8"),
-        ("Russia NEAR/ Taliban", "NEAR needs a distance, e.g. NEAR/5 at column 8"),
+        ("Russia NEAR Taliban", "NEAR needs a distance, e.g. NEAR/5 (or NEAR/s: in one "
+                                "sentence) at column 8"),
+        ("Russia NEAR/ Taliban", "NEAR needs a distance, e.g. NEAR/5 (or NEAR/s: in one "
+                                 "sentence) at column 8"),
         ('Russia ""', "empty phrase at column 8"),
         ('Russia "  "', "empty phrase at column 8"),
         ("*ussia", "wildcard * allowed only at the end of a word at column 1"),
@@ -828,3 +831,35 @@ def test_ascii_fast_path_tokenises_like_the_general_pattern(text: str) -> None:
     expected = [m.span() for m in _TOKEN_RE.finditer(text)]
     assert list(tokens.spans) == expected
     assert list(tokens.words) == [text[a:b].lower() for a, b in expected]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Russia and the Taliban sign a fuel deal", True),
+    ("Russia sends envoys. The Taliban reject the plan", False),  # two sentences
+    ("Russia sends envoys\nThe Taliban reject it. Then more", True),  # headline and lead
+    ("Russia sends envoys\nOthers comment. The Taliban reject it", False),
+    ("Russia sends envoys\nOthers comment\nThe Taliban reject it", False),  # 2nd break
+    ("U.S. and Russia talk; Taliban wait", False),  # a semicolon ends it
+    ("The U.S. and Russia met the Taliban", True),  # U.S. does not end a sentence
+    ("Gen. Ivanov of Russia met the Taliban", True),  # nor does an abbreviation
+    ("Russia lost 3.5 times more than the Taliban", True),  # nor a decimal point
+    ("俄罗斯承认塔利班。美国反对", True),
+    ("俄罗斯表示欢迎。塔利班反对", False),
+])
+def test_near_s_keeps_to_one_sentence(text: str, expected: bool) -> None:
+    """NEAR/s: both sides in one sentence, however far apart in it; not across a full stop,
+    a later line break or a semicolon, but across abbreviations; a headline and the
+    sentence after it count as one."""
+    topics = TopicSet.compile({"r": "(Russia OR 俄罗斯) NEAR/s (Taliban OR 塔利班)"})
+    assert bool(topics.match_text(text).hits) is expected
+
+
+def test_near_with_distance_and_sentence() -> None:
+    """NEAR/3s: at most 3 tokens apart and in one sentence; the query prints back as
+    written."""
+    topics = TopicSet.compile({"r": "Russia NEAR/3s Taliban"})
+    assert topics.match_text("Russia and the Taliban").hits
+    assert not topics.match_text("Russia and also the Taliban").hits
+    assert not topics.match_text("Russia. Taliban").hits
+    assert str(parse_query("a NEAR/3s b")) == "(a NEAR/3s b)"
+    assert str(parse_query("a NEAR/s b")) == "(a NEAR/s b)"

@@ -4,6 +4,10 @@ database after the config or seeds change, and keep the analyst's labels.
     score(records)      JSON Lines in -> id, score, similarity, kept, topics, explanation out
     evaluate(records)   labelled items (core / related / no) -> precision, core recall, F1,
                         per language, misses and false alarms with their explanation
+    read_labelled(...)  a labelled set, its texts joined by id from a texts file when the
+                        labels carry none (real news: the texts are not ours to store)
+    evaluate_stream()   every item of an unlabelled stream scored: kept per 1,000 items, and
+                        the kept items by their label (false alarms) or unlabelled
     rescore(store)      every stored item (or those since a date) scored again in batches;
                         labels override the rule; --prune deletes what is no longer kept
     add_label(store)    `mediamon label ID relevant|irrelevant`; remove_label, list_labels
@@ -18,14 +22,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import IO, Any
 
 from .config import Config
 from .errors import MediamonError
+from .normalise import html_to_text, plain_title
 from .output import read_json_lines
 from .profile import Background, builtin_background
 from .score import Scorer
@@ -35,6 +41,7 @@ from .types import Match
 LABELS = ("relevant", "irrelevant")
 EVAL_LABELS = ("core", "related", "no")
 POSITIVE = ("core", "related")
+TEXT_FIELDS = ("title", "summary", "content")
 
 
 class RelevanceError(MediamonError):
@@ -125,9 +132,14 @@ def read_jsonl(stream: IO[str], *, name: str = "-", labelled: bool = False
 
 
 def record_text(record: Mapping[str, Any]) -> str:
-    """Title, summary and content joined, as ``Item.text`` joins them."""
-    parts = (record.get(k) for k in ("title", "summary", "content"))
-    return "\n".join(p for p in parts if isinstance(p, str) and p)
+    """Title, summary and content joined, as ``Item.text`` joins them, and cleaned as a feed
+    pass cleans them (markup removed, entities decoded): real feed texts carry both."""
+    parts = []
+    for key in ("title", "summary", "content"):
+        value = record.get(key)
+        if isinstance(value, str) and value:
+            parts.append(plain_title(value) if key == "title" else html_to_text(value))
+    return "\n".join(p for p in parts if p)
 
 
 def scored_record(record: Mapping[str, Any], match: Match) -> dict[str, Any]:
@@ -191,8 +203,8 @@ class Counts:
     def as_dict(self) -> dict[str, Any]:
         return {
             "items": self.items, "core": self.core, "related": self.related,
-            "kept": self.kept, "kept_core_or_related": self.kept_positive,
-            "kept_core": self.kept_core,
+            "no": self.items - self.core - self.related, "kept": self.kept,
+            "kept_core_or_related": self.kept_positive, "kept_core": self.kept_core,
             "precision": _round(self.precision), "core_recall": _round(self.recall),
             "f1": _round(self.f1),
         }
@@ -226,6 +238,12 @@ class Report:
     baseline_average_precision: float | None = None  # without the analyst's labels
     info: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def miss_languages(self) -> dict[str, int]:
+        """Missed core items per language, the most first."""
+        counts = Counter(m["language"] for m in self.misses)
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.info,
@@ -234,6 +252,7 @@ class Report:
             "average_precision": _round(self.average_precision),
             "average_precision_without_labels": _round(self.baseline_average_precision),
             "misses": list(self.misses),
+            "miss_languages": self.miss_languages,
             "false_alarms": list(self.false_alarms),
         }
 
@@ -253,7 +272,7 @@ def evaluate(scorer: Scorer, records: Iterable[Mapping[str, Any]], *,
         text = record_text(record)
         match = scorer.score_text(text)
         label = record["label"]
-        language = str(record.get("language") or "?")
+        language = primary_language(record.get("language"))
         overall = overall.add(label, match.kept)
         languages[language] = languages.get(language, Counts()).add(label, match.kept)
         ranking.append((match.score, label in POSITIVE))
@@ -268,6 +287,196 @@ def evaluate(scorer: Scorer, records: Iterable[Mapping[str, Any]], *,
         overall, languages, average_precision(ranking), tuple(misses), tuple(alarms),
         average_precision(base_ranking) if baseline is not None else None,
     )
+
+
+# --------------------------------------------------------------------------------------
+# Labels joined with texts, several sets side by side, and a whole unlabelled stream
+
+
+def primary_language(value: Any) -> str:
+    """The primary subtag of a language tag, lower case ("en-US" -> "en"); "?" if none."""
+    if not isinstance(value, str):
+        return "?"
+    return value.strip().replace("_", "-").split("-", 1)[0].lower() or "?"
+
+
+def has_text(record: Mapping[str, Any]) -> bool:
+    return any(isinstance(record.get(k), str) for k in TEXT_FIELDS)
+
+
+def _key(value: Any) -> str:
+    """Ids compare as text: 7 in a labels file is "7" in a texts file."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def read_texts(lines: Iterable[str], *, name: str,
+               into: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """The texts of a JSON Lines file by id (``title``, ``summary``, ``content``,
+    ``language``), added to ``into`` when given. An id seen before is a RelevanceError."""
+    texts: dict[str, dict[str, Any]] = {} if into is None else into
+    for where, record in read_json_lines(lines, name=name, error=RelevanceError):
+        if "id" not in record:
+            raise RelevanceError(f"{where}: missing 'id'")
+        if not has_text(record):
+            raise RelevanceError(f"{where}: needs a 'title', 'summary' or 'content' string")
+        key = _key(record["id"])
+        if key in texts:
+            raise RelevanceError(f"{where}: id {record['id']!r} appears twice in the texts")
+        texts[key] = {k: record[k] for k in (*TEXT_FIELDS, "language") if k in record}
+    return texts
+
+
+@dataclass(frozen=True)
+class LabelledSet:
+    """A labelled file, each record with its text (its own, or joined by id from the
+    texts) and its primary ``language``. ``texts_missing`` says why there are no records
+    when the file carries no texts and none of its ids is in the texts."""
+
+    name: str
+    records: tuple[dict[str, Any], ...]
+    labels: dict[str, str]  # id -> core / related / no, for every line
+    places: dict[str, str]  # id -> file:line
+    texts_missing: str | None = None
+
+    @property
+    def label_counts(self) -> dict[str, int]:
+        counts = Counter(self.labels.values())
+        return {label: counts[label] for label in EVAL_LABELS}
+
+
+def read_labelled(lines: Iterable[str], *, name: str,
+                  texts: Mapping[str, Mapping[str, Any]] | None = None,
+                  texts_name: str = "the texts") -> LabelledSet:
+    """A labelled set. Lines without a title, summary or content take them (and their
+    language) from ``texts`` by id; a file with no texts at all, none of whose ids is in
+    ``texts``, is a set whose ``texts_missing`` says so. Otherwise a line whose id is not
+    in the texts, a bad label or an id given twice is a RelevanceError naming file:line."""
+    entries: list[tuple[str, dict[str, Any]]] = []
+    labels: dict[str, str] = {}
+    places: dict[str, str] = {}
+    for where, record in read_json_lines(lines, name=name, error=RelevanceError):
+        if "id" not in record:
+            raise RelevanceError(f"{where}: missing 'id'")
+        if record.get("label") not in EVAL_LABELS:
+            raise RelevanceError(
+                f"{where}: 'label' must be one of {', '.join(EVAL_LABELS)}, "
+                f"not {record.get('label')!r}")
+        key = _key(record["id"])
+        if key in places:
+            raise RelevanceError(f"{where}: id {record['id']!r} already labelled at "
+                                 f"{places[key]}")
+        labels[key], places[key] = record["label"], where
+        entries.append((where, record))
+    textless = [(where, r) for where, r in entries if not has_text(r)]
+    if textless and len(textless) == len(entries) and not any(
+            _key(r["id"]) in (texts or {}) for _, r in textless):
+        why = ("no title, summary or content, and no --texts given" if texts is None
+               else f"no title, summary or content, and none of its ids is in {texts_name}")
+        return LabelledSet(name, (), labels, places, why)
+    records = []
+    for where, record in entries:
+        if has_text(record):
+            joined, language = dict(record), record.get("language")
+        elif texts is None:
+            raise RelevanceError(f"{where}: needs a 'title', 'summary' or 'content' string "
+                                 "(or --texts FILE with its id)")
+        elif (text := texts.get(_key(record["id"]))) is None:
+            raise RelevanceError(f"{where}: id {record['id']!r} is not in {texts_name}")
+        else:
+            joined = {**record, **{k: text[k] for k in TEXT_FIELDS if k in text}}
+            language = text.get("language") or record.get("language")
+        joined["language"] = primary_language(language)
+        records.append(joined)
+    return LabelledSet(name, tuple(records), labels, places)
+
+
+def all_labels(sets: Sequence[LabelledSet]) -> dict[str, str]:
+    """Every set's labels by id (with or without texts); an id labelled differently in two
+    sets is a RelevanceError naming both lines."""
+    labels: dict[str, str] = {}
+    places: dict[str, str] = {}
+    for labelled in sets:
+        for key, label in labelled.labels.items():
+            if key in labels and labels[key] != label:
+                raise RelevanceError(f"{labelled.places[key]}: id {key!r} is labelled {label}, "
+                                     f"but {labels[key]} at {places[key]}")
+            labels.setdefault(key, label)
+            places.setdefault(key, labelled.places[key])
+    return labels
+
+
+def set_as_dict(labelled: LabelledSet, report: Report | None) -> dict[str, Any]:
+    """One set of ``mediamon eval --json``: its file, its label counts, and its report (or
+    why its texts are missing)."""
+    head = {"file": labelled.name, "items": len(labelled.labels), **labelled.label_counts,
+            "texts_missing": labelled.texts_missing}
+    return head if report is None else {**head, **report.as_dict()}
+
+
+@dataclass(frozen=True)
+class StreamReport:
+    """Every item of an unlabelled stream scored, and the kept ones by their label."""
+
+    name: str
+    items: int
+    kept: tuple[dict[str, Any], ...]  # id, language, label (None: unlabelled), title, why
+    seconds: float
+
+    def _kept(self, label: str | None) -> tuple[dict[str, Any], ...]:
+        return tuple(k for k in self.kept if k["label"] == label)
+
+    @property
+    def false_alarms(self) -> tuple[dict[str, Any], ...]:
+        """Kept items labelled no."""
+        return self._kept("no")
+
+    @property
+    def unlabelled(self) -> tuple[dict[str, Any], ...]:
+        """Kept items that no set labels: to label before the false-alarm rate is trusted."""
+        return self._kept(None)
+
+    @property
+    def kept_per_1000(self) -> float | None:
+        return 1000 * len(self.kept) / self.items if self.items else None
+
+    @property
+    def false_alarms_per_2000(self) -> float | None:
+        return 2000 * len(self.false_alarms) / self.items if self.items else None
+
+    def as_dict(self) -> dict[str, Any]:
+        by_label = Counter(k["label"] or "unlabelled" for k in self.kept)
+        return {
+            "file": self.name, "items": self.items, "kept": len(self.kept),
+            "kept_per_1000": _round(self.kept_per_1000),
+            "kept_by_label": {k: by_label[k] for k in (*EVAL_LABELS, "unlabelled")},
+            "false_alarms_per_2000": _round(self.false_alarms_per_2000),
+            "seconds": round(self.seconds, 3),
+            "false_alarms": list(self.false_alarms),
+            "unlabelled": list(self.unlabelled),
+            "kept_items": list(self.kept),
+        }
+
+
+def evaluate_stream(scorer: Scorer, records: Iterable[Mapping[str, Any]],
+                    labels: Mapping[str, str], *, name: str = "-") -> StreamReport:
+    """Score every record of a stream (see ``read_jsonl``; it may be a lazy reader, whose
+    reading is then timed too) and list the kept ones with their label from ``labels``
+    (None when unlabelled) and their explanation. Only kept items are explained."""
+    if scorer.explain_unkept:
+        scorer = replace(scorer, explain_unkept=False)
+    start = time.perf_counter()
+    items = 0
+    kept: list[dict[str, Any]] = []
+    for record in records:
+        items += 1
+        text = record_text(record)
+        match = scorer.score_text(text)
+        if match.kept:
+            kept.append({"id": record["id"], "language": primary_language(record.get("language")),
+                         "label": labels.get(_key(record["id"])),
+                         "title": record.get("title") or text[:120],
+                         "explanation": match.explanation()})
+    return StreamReport(name, items, tuple(kept), time.perf_counter() - start)
 
 
 # --------------------------------------------------------------------------------------

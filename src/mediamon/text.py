@@ -136,6 +136,51 @@ def tokenize(text: str) -> Tokens:
     return Tokens(text, words, spans)
 
 
+# Words after which a full stop does not end a sentence (titles, ranks, months, "vs.").
+_ABBREVIATIONS = frozenset("""
+    mr mrs ms dr prof gen col lt maj capt sgt adm gov sen rep pres st jr sr no nos vs etc
+    inc ltd co corp dept approx jan feb mar apr jun jul aug sep sept oct nov dec
+    ul al ob nr np tj ds pl ks gen płk ppłk mjr kpt""".split())
+_STOPS = frozenset(".!?;|\n\u3002\uff01\uff1f\u061f\u06d4\u0964\u2026")
+
+
+def sentence_ids(tokens: Tokens) -> list[int]:
+    """The sentence each token belongs to (0, 1, 2...), for "in the same sentence".
+
+    A sentence ends at ! ? ; | and their CJK and Arabic-script forms, at a full stop unless
+    the word before it is a single letter (U.S., J. Smith) or an abbreviation (Mr., Gen.),
+    or what follows goes on in lower case ("e.g. the"), or it is a decimal point (3.5), and
+    at every line break but the first. The first joins a headline to the sentence after it
+    (an item's text is title, summary and content, one per line): a headline is a sentence
+    in short, and its lead often names who it means ("Moscow lifts the ban" / "The Taliban
+    welcomed..."). A headline with a full stop of its own still ends there.
+    """
+    ids = [0] * len(tokens.words)
+    text, spans = tokens.text, tokens.spans
+    current = 0
+    first_break = True
+    for i in range(1, len(spans)):
+        gap = text[spans[i - 1][1] : spans[i][0]]
+        line_break = "\n" in gap
+        if (gap and not gap.isspace() and _ends_sentence(gap, tokens, i)) or \
+                (line_break and not first_break):
+            current += 1
+        if line_break:
+            first_break = False
+        ids[i] = current
+    return ids
+
+
+def _ends_sentence(gap: str, tokens: Tokens, i: int) -> bool:
+    if not any(ch in _STOPS for ch in gap):
+        return False
+    if any(ch in _STOPS and ch != "." for ch in gap):
+        return True
+    before, after = tokens.words[i - 1], tokens.text[tokens.spans[i][0]]
+    return not (len(before) == 1 or before in _ABBREVIATIONS or after.islower()
+                or (before.isdigit() and after.isdigit()))
+
+
 def words(text: str) -> list[str]:
     """Folded tokens only, for callers that need no spans (the same words as ``tokenize``)."""
     if not text.isascii():

@@ -37,6 +37,11 @@ Syntax
     ``NEAR/5``: up to four tokens between), two distinct occurrences. Operands are terms,
     phrases, wildcards, stems, ``@name``, NEARs or parenthesised OR-groups of those; not
     AND or NOT.
+``a NEAR/s b``, ``a NEAR/12s b``
+    ``a`` and ``b`` in one sentence (anywhere in it, or also at most 12 tokens apart): the
+    relation an analyst means, not two names in neighbouring sentences or in a title and
+    a summary about other things. Sentences end at a line break (between title and
+    summary), ! ? ; | and a full stop that is not an abbreviation's (``text.sentence_ids``).
 ``@name``
     The result of another topic (only inside a ``TopicSet``; unknown names and cycles are
     errors). Each topic is evaluated at most once per item however often it is referenced.
@@ -54,7 +59,7 @@ Precedence, tightest first: ``NOT`` (applies to the one operand after it), ``NEA
     query     := or_expr
     or_expr   := and_expr ("OR" and_expr)*
     and_expr  := near_expr (["AND"] near_expr)*
-    near_expr := unary ("NEAR/" n unary)*        n >= 1, left-associative
+    near_expr := unary ("NEAR/" (n | "s" | n "s") unary)*    n >= 1, left-associative
     unary     := ["NOT"] primary
     primary   := term | phrase | "@" name | "(" or_expr ")"
 
@@ -81,7 +86,7 @@ from typing import Literal, TypeAlias
 import snowballstemmer
 
 from mediamon.errors import QueryError
-from mediamon.text import Tokens, tokenize
+from mediamon.text import Tokens, sentence_ids, tokenize
 from mediamon.types import TopicHit
 
 __all__ = [
@@ -191,15 +196,18 @@ class Or:
 
 @dataclass(frozen=True)
 class Near:
-    """``left`` and ``right`` at most ``distance`` tokens apart, in either order."""
+    """``left`` and ``right`` at most ``distance`` tokens apart, in either order; with
+    ``sentence``, also in one sentence (``distance`` 0: anywhere in it)."""
 
     left: Node
     right: Node
     distance: int
     column: int = field(default=0, compare=False)
+    sentence: bool = False
 
     def __str__(self) -> str:
-        return f"({self.left} NEAR/{self.distance} {self.right})"
+        n = (str(self.distance) if self.distance else "") + ("s" if self.sentence else "")
+        return f"({self.left} NEAR/{n} {self.right})"
 
 
 Node: TypeAlias = Term | Ref | Not | And | Or | Near
@@ -251,7 +259,8 @@ class _Lexeme:
     kind: LexKind
     text: str  # as written; the inside of a phrase; the name of a ref
     column: int  # 1-based
-    distance: int = 0  # NEAR only
+    distance: int = 0  # NEAR only (0 with ``sentence``: anywhere in the sentence)
+    sentence: bool = False  # NEAR/s, NEAR/ns: in one sentence
 
 
 def _lex(query: str) -> list[_Lexeme]:
@@ -286,13 +295,20 @@ def _bare(query: str, text: str, column: int) -> _Lexeme:
         return _Lexeme(_OPERATORS[text], text, column)
     if text == "NEAR" or text.startswith("NEAR/"):
         digits = text[5:]
+        sentence = digits.endswith("s")
+        if sentence:
+            digits = digits[:-1]
+            if not digits:
+                return _Lexeme("near", text, column, 0, sentence=True)
         if not digits:
-            raise QueryError("NEAR needs a distance, e.g. NEAR/5", column, query)
+            raise QueryError("NEAR needs a distance, e.g. NEAR/5 (or NEAR/s: in one "
+                             "sentence)", column, query)
         if not (digits.isascii() and digits.isdigit()):
-            raise QueryError("NEAR distance must be a whole number", column + 5, query)
+            raise QueryError("NEAR distance must be a whole number, optionally followed by "
+                             "s (NEAR/12s)", column + 5, query)
         if int(digits) < 1:
             raise QueryError("NEAR distance must be at least 1", column + 5, query)
-        return _Lexeme("near", text, column, int(digits))
+        return _Lexeme("near", text, column, int(digits), sentence=sentence)
     if text.startswith("@"):
         if len(text) == 1:
             raise QueryError("missing topic name after @", column, query)
@@ -441,7 +457,7 @@ class _Parser:
                     raise self.error(
                         "NEAR operand must be a term, phrase or OR-group of them", bad
                     )
-            left = Near(left, right, op.distance, left.column)
+            left = Near(left, right, op.distance, left.column, op.sentence)
         return left
 
     def unary(self) -> Node:
@@ -630,7 +646,8 @@ class _Index:
     """
 
     __slots__ = (
-        "_positions", "_probed", "_spans", "_tested", "present", "probes", "tokens", "topics")
+        "_positions", "_probed", "_sentences", "_spans", "_tested", "present", "probes",
+        "tokens", "topics")
 
     def __init__(self, tokens: Tokens, topics: Mapping[str, _Eval], probes: _ProbeTable) -> None:
         self.tokens = tokens
@@ -639,6 +656,7 @@ class _Index:
         self.probes = probes
         self._positions: dict[str, list[int]] | None = None
         self._probed: dict[str, list[str]] | None = None
+        self._sentences: list[int] | None = None
         self._tested: dict[str, bool] = {}  # topic name -> matched
         self._spans: dict[str, list[Span]] = {}  # topic name -> where its words are
 
@@ -654,6 +672,12 @@ class _Index:
                 else:
                     seen.append(i)
         return positions
+
+    def sentences(self) -> list[int]:
+        """The sentence of each token (``text.sentence_ids``), for NEAR/s."""
+        if self._sentences is None:
+            self._sentences = sentence_ids(self.tokens)
+        return self._sentences
 
     def probed(self) -> dict[str, list[str]]:
         """Probe key -> accepted words, for every wildcard and stem that matches."""
@@ -881,10 +905,12 @@ class _Not(_Eval):
 
 
 class _Near(_Eval):
-    __slots__ = ("distance", "left", "right")
+    __slots__ = ("distance", "left", "right", "sentence")
 
-    def __init__(self, left: _Eval, right: _Eval, distance: int) -> None:
+    def __init__(self, left: _Eval, right: _Eval, distance: int,
+                 sentence: bool = False) -> None:
         self.left, self.right, self.distance = left, right, distance
+        self.sentence = sentence
 
     def test(self, ix: _Index) -> bool:
         if not (self.left.test(ix) and self.right.test(ix)):
@@ -912,14 +938,17 @@ class _Near(_Eval):
         before = sorted(after, key=lambda span: span[1])  # by end
         starts = [span[0] for span in after]
         ends = [span[1] for span in before]
-        n = self.distance
+        n = self.distance or len(ix.tokens.words)
+        sentence = ix.sentences() if self.sentence else None
         for a in lefts:
             # right after left: a.end < b.start <= a.end + n
             for b in after[bisect_right(starts, a[1]) : bisect_right(starts, a[1] + n)]:
-                yield a, b
+                if sentence is None or sentence[a[0]] == sentence[b[1]]:
+                    yield a, b
             # right before left: a.start - n <= b.end < a.start
             for b in before[bisect_left(ends, a[0] - n) : bisect_left(ends, a[0])]:
-                yield a, b
+                if sentence is None or sentence[b[0]] == sentence[a[1]]:
+                    yield a, b
 
 
 class _Ref(_Eval):
@@ -947,7 +976,8 @@ def _compile(node: Node, table: _ProbeTable) -> _Eval:
     if isinstance(node, Not):
         return _Not(_compile(node.child, table))
     if isinstance(node, Near):
-        return _Near(_compile(node.left, table), _compile(node.right, table), node.distance)
+        return _Near(_compile(node.left, table), _compile(node.right, table), node.distance,
+                     node.sentence)
     if isinstance(node, And):
         # Exclusions last: an absent positive term ends the test soonest.
         ordered = sorted(node.children, key=lambda child: isinstance(child, Not))
