@@ -263,17 +263,27 @@ def items_stored(db: Path) -> int:
         return conn.execute("SELECT count(*) FROM items").fetchone()[0]
 
 
+def daemon_with_two_workers(server: FeedServer, tmp_path: Path, *, feeds: int
+                            ) -> tuple[Path, subprocess.Popen[str]]:
+    """A real daemon with 2 parse workers over ``feeds`` changing feeds polled every second,
+    returned once both workers are up (its database, its process)."""
+    config = tmp_path / "mediamon.toml"
+    db = tmp_path / "m.db"
+    config.write_text(config_text(str(db), changing_feeds(server, feeds), fetch="workers = 2",
+                                  feed_keys='interval = "1s"'), encoding="utf-8")
+    proc = start_daemon(config)
+    if not wait_for(lambda: len(parse_workers(proc.pid)) == 2):
+        proc.kill()
+        proc.communicate(timeout=15)
+        pytest.fail("the daemon started no parse workers")
+    return db, proc
+
+
 def test_daemon_outlives_a_killed_parse_worker(feed_server: FeedServer, tmp_path: Path) -> None:
     """kill -9 of one of two parse workers (what the OOM killer does): the daemon logs it,
     starts new workers, keeps polling and storing, and still stops with 0 on SIGTERM."""
-    urls = changing_feeds(feed_server, 4)
-    config = tmp_path / "mediamon.toml"
-    db = tmp_path / "m.db"
-    config.write_text(config_text(str(db), urls, fetch="workers = 2",
-                                  feed_keys='interval = "1s"'), encoding="utf-8")
-    proc = start_daemon(config)
+    db, proc = daemon_with_two_workers(feed_server, tmp_path, feeds=4)
     try:
-        assert wait_for(lambda: len(parse_workers(proc.pid)) == 2), "no parse workers"
         assert wait_for(lambda: fetch_count(db) >= 8)
         victim = parse_workers(proc.pid)[0]
         os.kill(victim, signal.SIGKILL)
@@ -291,14 +301,8 @@ def test_daemon_outlives_a_killed_parse_worker(feed_server: FeedServer, tmp_path
 
 def test_parse_workers_die_with_a_killed_daemon(feed_server: FeedServer, tmp_path: Path) -> None:
     """kill -9 of the daemon leaves no parse worker behind."""
-    urls = changing_feeds(feed_server, 2)
-    config = tmp_path / "mediamon.toml"
-    db = tmp_path / "m.db"
-    config.write_text(config_text(str(db), urls, fetch="workers = 2",
-                                  feed_keys='interval = "1s"'), encoding="utf-8")
-    proc = start_daemon(config)
+    _db, proc = daemon_with_two_workers(feed_server, tmp_path, feeds=2)
     try:
-        assert wait_for(lambda: len(parse_workers(proc.pid)) == 2), "no parse workers"
         workers = parse_workers(proc.pid)
     finally:
         proc.kill()
