@@ -206,3 +206,18 @@ def test_extends_errors(tmp_path: Path) -> None:
         tmp_path, 'extends = "absent.toml"\n' + MINIMAL)
     (tmp_path / "a.toml").write_text('extends = "b.toml"\n', encoding="utf-8")
     assert "only one level of extends" in error_of(tmp_path, 'extends = "a.toml"\n')
+
+
+def test_story_headline_settings_are_read_and_checked(tmp_path: Path) -> None:
+    """[stories] headline_window, headline_min_terms and series_gap reach StorySettings;
+    a bad value names the key."""
+    path = tmp_path / "m.toml"
+    path.write_text('[stories]\nheadline_window = "6h"\nheadline_min_terms = 7\n'
+                    'series_gap = "0s"\n\n[topics.t]\nquery = "x"\n', encoding="utf-8")
+    stories = load_config(path).stories
+    assert (stories.headline_window, stories.headline_min_terms, stories.series_gap) == \
+        (21600.0, 7, 0.0)
+    path.write_text('[stories]\nseries_gap = "soon"\n\n[topics.t]\nquery = "x"\n',
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match="stories.series_gap"):
+        load_config(path)

@@ -628,7 +628,7 @@ def _small_int(limit: int) -> Callable[[object], int]:
 
 
 def _stories(path: Path, value: object) -> StorySettings:
-    """``[stories]``: how near-copies are grouped into stories (issue 5, docs/stories.md)."""
+    """``[stories]``: how near-copies are grouped into stories (docs/stories.md)."""
     sec = _Section(path, "stories", value)
     d = StorySettings()
     settings = StorySettings(
@@ -637,6 +637,10 @@ def _stories(path: Path, value: object) -> StorySettings:
         bands=sec.get("bands", d.bands, _small_int(256)),
         rows=sec.get("rows", d.rows, _small_int(16)),
         min_terms=sec.get("min_terms", d.min_terms, _small_int(1000)),
+        headline_window=sec.get("headline_window", d.headline_window, parse_duration),
+        headline_min_terms=sec.get("headline_min_terms", d.headline_min_terms,
+                                   _small_int(1000)),
+        series_gap=sec.get("series_gap", d.series_gap, parse_duration),
     )
     sec.finish()
     if settings.threshold == 0:

@@ -306,6 +306,15 @@ def m009_feed_paused(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds ADD COLUMN paused INTEGER NOT NULL DEFAULT 0")
 
 
+@migrations()
+def m010_story_headlines(db: sqlite_utils.Database) -> None:
+    """Stories, agency headline with own standfirst: each stored item's headline key
+    (``stories.headline_key``) beside its term hashes, indexed with its time, so an item
+    whose headline an earlier item had joins that story (docs/stories.md). Stories already
+    formed stay as they are."""
+    story_store.add_headlines(db.conn)
+
+
 def schema_version() -> int:
     """The schema version this code writes: the number of registered migrations."""
     return len(migrations.pending(sqlite_utils.Database(memory=True)))

@@ -33,6 +33,18 @@ Why the window: two Taliban delegations arriving in Moscow a year apart are desc
 almost the same words (Jaccard up to 0.83 in ``tests/data/stories``). Only time tells them
 apart, so only items published within ``window`` of each other are candidates.
 
+Headline identity: outlets that run an agency's report often keep its headline and write
+their own first paragraph, so the terms overlap too little. An item whose **headline key**
+(``headline_key``: case, accents, quotes, apostrophes, dashes and punctuation folded away)
+equals that of an earlier item published within ``headline_window`` joins that item's story,
+before the words are consulted (it is the stronger evidence). Not every headline counts:
+one with fewer than ``headline_min_terms`` content words ("Ukraine war: live updates";
+live-blog and round-up words do not count) is too generic, and a headline that one outlet
+used ``series_gap`` or more apart (a daily or weekly title) is a template, not a report.
+Two items of one outlet whose headlines differ only in their numbers, that far apart ("key
+events, day 290" and "day 291"), are issues of a series and never one story, whatever
+their words.
+
 This module decides; it reads and writes nothing (``story_store`` stores). See
 docs/stories.md for the method, the labelled pairs and the measured precision and recall.
 """
@@ -43,6 +55,7 @@ import hashlib
 import random
 import re
 import struct
+import unicodedata
 from array import array
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -52,7 +65,7 @@ from typing import NamedTuple
 
 import snowballstemmer
 
-from .text import tokenize
+from .text import fold, tokenize
 
 __all__ = [
     "Candidate",
@@ -64,6 +77,9 @@ __all__ = [
     "decide",
     "explain_pair",
     "fingerprint",
+    "headline_content",
+    "headline_key",
+    "headline_series",
     "jaccard",
     "minutes",
     "pack_terms",
@@ -71,6 +87,7 @@ __all__ = [
     "term_hash",
     "terms",
     "unpack_terms",
+    "usable_headline",
 ]
 
 
@@ -83,10 +100,22 @@ class StorySettings:
     bands: int = 20  # LSH bands
     rows: int = 2  # MinHash values per band
     min_terms: int = 4  # items with fewer distinct terms never join (or are joined by) others
+    # Headline identity (docs/stories.md, "Agency headline, own standfirst"):
+    headline_window: float = 2 * 86400.0  # seconds; equal headlines this close: one story (0: off)
+    headline_min_terms: int = 5  # fewer content words: too generic to count
+    series_gap: float = 12 * 3600.0  # one outlet's headline this far apart: a series (0: off)
 
     @property
     def window_minutes(self) -> int:
         return int(self.window // 60)
+
+    @property
+    def headline_window_minutes(self) -> int:
+        return int(min(self.headline_window, self.window) // 60)
+
+    @property
+    def series_gap_minutes(self) -> int:
+        return int(self.series_gap // 60)
 
 
 # Function words of the feeds' main languages (folded), and wire credits: "(Reuters)" or
@@ -145,6 +174,67 @@ def terms(title: str, summary: str = "") -> dict[str, str]:
         if term is not None and term not in found:
             found[term] = tokens.text[start:end]
     return found
+
+
+# --- headline identity ------------------------------------------------------------------
+
+# Apostrophes and full stops vanish ("Putin's" = "Putins", "U.S." = "US"), as do separators
+# inside numbers ("3,500" = "3500"); every other run of non-letters is one space.
+_HEADLINE_DROP = re.compile(r"['\u2018\u2019\u02bc\u0060\u00b4.]|(?<=\d)[,\u00a0](?=\d)")
+_HEADLINE_SPLIT = re.compile(r"[\W_]+")
+_DIGITS = re.compile(r"\d+")
+
+# Words of live blogs, round-ups and briefings ("live updates", "latest", "at a glance",
+# "relacja na żywo"), and Polish function words (the term stopwords cover English and
+# Russian): they do not make a headline specific, so they do not count as its content.
+HEADLINE_FILLER = frozenset(
+    """
+    live updates update latest news breaking glance key events event today day days week
+    weekly daily briefing roundup round digest highlights recap explained watch video videos
+    photos pictures podcast analysis opinion editorial quiz morning evening blog minute
+    happened know what
+    relacja zywo na zywo dzien wiadomosci najnowsze najwazniejsze minuta po minucie
+    sie do to nie ze za od jak jest ten ta te juz tym tak czy pod przez dla oraz bez przed
+    """.split()
+)
+
+
+def headline_key(title: str) -> str:
+    """The headline as outlets copy it: folded case, accents and script variants
+    (``text.fold``), quotes, apostrophes, dashes and punctuation gone, spaces collapsed.
+    "Russia’s ‘Dirty Bomb’ Claim — Explained" and "Russia's dirty-bomb claim: explained"
+    share one key; the words and their order must be the same."""
+    text = fold(title)
+    if not text.isascii():
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+    text = _HEADLINE_DROP.sub("", text)
+    return " ".join(_HEADLINE_SPLIT.sub(" ", text).split())
+
+
+@lru_cache(maxsize=65_536)
+def headline_content(key: str) -> int:
+    """How many distinct content words a headline key has: its terms (stopwords and wire
+    credits out, stemmed) without the live-blog and round-up vocabulary."""
+    filler = _filler_terms()
+    return sum(1 for term in terms(key) if term not in filler)
+
+
+@lru_cache(maxsize=1)
+def _filler_terms() -> frozenset[str]:
+    return frozenset(t for w in HEADLINE_FILLER if (t := _term(w)) is not None)
+
+
+def headline_series(key: str) -> str:
+    """The pattern of a headline key: its numbers replaced by ``#``. One outlet's "key events,
+    day 290" and "day 291" share it."""
+    return _DIGITS.sub("#", key)
+
+
+def usable_headline(key: str | None, settings: StorySettings) -> bool:
+    """Whether a headline key can make two items one story: headline identity is on and
+    the key has at least ``headline_min_terms`` content words."""
+    return bool(key) and settings.headline_window > 0 and \
+        headline_content(key) >= settings.headline_min_terms
 
 
 @lru_cache(maxsize=200_000)
@@ -222,10 +312,12 @@ def band_keys(hashes: Iterable[int], bands: int, rows: int) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """What the store keeps of an item to find its story: term hashes and band keys."""
+    """What the store keeps of an item to find its story: term hashes, band keys and the
+    headline key."""
 
     terms: frozenset[int]
     bands: tuple[int, ...]
+    headline: str = ""  # headline_key of the title ("" when it has none)
 
     @property
     def usable(self) -> bool:
@@ -233,12 +325,14 @@ class Fingerprint:
 
 
 def fingerprint(title: str, summary: str, settings: StorySettings) -> Fingerprint:
-    """Term hashes and LSH band keys of an item. Items with fewer than ``min_terms`` terms get
-    no band keys: a three-word headline is too short to tell copies from look-alikes."""
+    """Term hashes, LSH band keys and headline key of an item. Items with fewer than
+    ``min_terms`` terms get no band keys: a three-word headline is too short to tell copies
+    from look-alikes."""
     hashes = frozenset(term_hash(t) for t in terms(title, summary))
+    key = headline_key(title)
     if len(hashes) < settings.min_terms:
-        return Fingerprint(hashes, ())
-    return Fingerprint(hashes, band_keys(hashes, settings.bands, settings.rows))
+        return Fingerprint(hashes, (), key)
+    return Fingerprint(hashes, band_keys(hashes, settings.bands, settings.rows), key)
 
 
 def minutes(when: datetime) -> int:
@@ -255,14 +349,16 @@ def story_id_for(item_id: str) -> str:
 
 
 class Candidate(NamedTuple):
-    """An earlier item that shares at least one band with the new one (a named tuple: the
-    store builds hundreds per item)."""
+    """An earlier item that shares at least one band with the new one, or its headline key
+    (a named tuple: the store builds hundreds per item)."""
 
     item_id: str
     story_id: str
     t: int  # minutes since the epoch (published)
     terms: Collection[int]  # distinct term hashes
-    bands_shared: int = 1
+    bands_shared: int = 1  # 0: found by its headline only
+    outlet: str | None = None
+    headline: str | None = None  # its headline key
 
 
 @dataclass(frozen=True)
@@ -270,26 +366,64 @@ class Decision:
     """Which story a new item joins: ``story_id`` None means it starts its own."""
 
     story_id: str | None
-    via: str | None = None  # the most similar earlier item, when it joined one
+    via: str | None = None  # the item it joined through (the most similar, or same headline)
     similarity: float = 0.0
     compared: int = 0  # candidates checked exactly
     bands_shared: int = 0
+    by: str | None = None  # "terms" or "headline" when it joined a story
+
+
+def same_series(key: str, outlet: str | None, t: int, cand: Candidate,
+                settings: StorySettings) -> bool:
+    """Two issues of one outlet's series: headlines that differ only in their numbers
+    ("key events, day 290" / "day 291"), published ``series_gap`` or more apart. They are
+    never one story, however alike their words (a series repeats its standfirst too)."""
+    return bool(settings.series_gap > 0 and outlet and key and cand.headline
+                and cand.outlet == outlet and cand.headline != key
+                and abs(cand.t - t) >= settings.series_gap_minutes
+                and headline_series(cand.headline) == headline_series(key))
+
+
+def recurring(outlet: str | None, t: int, matches: Sequence[Candidate],
+              settings: StorySettings) -> bool:
+    """Whether a headline is a template rather than a report: one outlet used it
+    ``series_gap`` or more apart (among the new item and the earlier items with its key).
+    A daily "what we know so far" is, an agency headline copied within hours is not."""
+    if settings.series_gap <= 0:
+        return False
+    gap = settings.series_gap_minutes
+    times: dict[str, list[int]] = {}
+    for who, when in [(outlet, t), *((m.outlet, m.t) for m in matches)]:
+        if who:
+            times.setdefault(who, []).append(when)
+    return any(max(ts) - min(ts) >= gap for ts in times.values())
 
 
 def decide(
-    fp: Fingerprint, t: int, candidates: Iterable[Candidate], settings: StorySettings
+    fp: Fingerprint, t: int, candidates: Iterable[Candidate], settings: StorySettings,
+    outlet: str | None = None,
 ) -> Decision:
-    """Join the story of the most similar candidate published within the window, if it is
-    similar enough; ties go to the earlier item (then the smaller id), so the result does not
-    depend on the order candidates arrive in."""
-    if not fp.usable:
-        return Decision(None)
+    """Join the story of the nearest candidate (in time, then the earlier, then the smaller
+    id) with the same usable headline key published within ``headline_window``, unless that
+    headline is recurring (a template): the same headline is the strongest evidence there is.
+
+    Otherwise join the story of the most similar candidate published within the window, if
+    it is similar enough; ties go to the earlier item (then the smaller id), so the result
+    does not depend on the order candidates arrive in. A candidate of the same series as the
+    new item (``same_series``) is never joined."""
     best: tuple[float, int, str] | None = None
     chosen: Candidate | None = None
     compared = 0
     window, min_terms = settings.window_minutes, settings.min_terms
+    key = fp.headline
+    by_headline = usable_headline(key, settings)
+    matches: list[Candidate] = []
     for cand in candidates:
-        if abs(cand.t - t) > window or len(cand.terms) < min_terms:
+        if abs(cand.t - t) > window or same_series(key, outlet, t, cand, settings):
+            continue
+        if by_headline and cand.headline == key:
+            matches.append(cand)
+        if not fp.usable or not cand.bands_shared or len(cand.terms) < min_terms:
             continue
         compared += 1
         sim = jaccard(fp.terms, cand.terms)
@@ -298,9 +432,15 @@ def decide(
         rank = (-sim, cand.t, cand.item_id)
         if best is None or rank < best:
             best, chosen = rank, cand
-    if chosen is None or best is None:
-        return Decision(None, compared=compared)
-    return Decision(chosen.story_id, chosen.item_id, -best[0], compared, chosen.bands_shared)
+    near = [m for m in matches if abs(m.t - t) <= settings.headline_window_minutes]
+    if near and not recurring(outlet, t, matches, settings):
+        match = min(near, key=lambda m: (abs(m.t - t), m.t, m.item_id))
+        return Decision(match.story_id, match.item_id, jaccard(fp.terms, match.terms),
+                        compared, match.bands_shared, "headline")
+    if chosen is not None and best is not None:
+        return Decision(chosen.story_id, chosen.item_id, -best[0], compared,
+                        chosen.bands_shared, "terms")
+    return Decision(None, compared=compared)
 
 
 # --- explaining ----------------------------------------------------------------------------
@@ -321,6 +461,12 @@ class PairExplanation:
     window_minutes: int
     too_short: bool = False
     notes: tuple[str, ...] = field(default=())
+    headlines_equal: bool = False  # equal headline keys
+    headline_counts: bool = False  # ... with enough content words to count (and it is on)
+    series: bool = False  # headline keys that differ only in their numbers
+    headline_window_minutes: int = 0
+    series_gap_minutes: int = 0
+    headline_min_terms: int = 0
 
     @property
     def candidates(self) -> bool:
@@ -333,6 +479,13 @@ class PairExplanation:
     @property
     def in_window(self) -> bool:
         return self.minutes_apart is None or self.minutes_apart <= self.window_minutes
+
+    @property
+    def same_headline(self) -> bool:
+        """Equal headlines that count, within the headline window (``decide`` also checks
+        that the headline is not one outlet's recurring template)."""
+        return self.headlines_equal and self.headline_counts and (
+            self.minutes_apart is None or self.minutes_apart <= self.headline_window_minutes)
 
 
 def explain_pair(
@@ -347,6 +500,7 @@ def explain_pair(
     hashes_a = frozenset(term_hash(t) for t in terms_a)
     hashes_b = frozenset(term_hash(t) for t in terms_b)
     fp_a, fp_b = fingerprint(*a, settings), fingerprint(*b, settings)
+    equal = bool(fp_a.headline) and fp_a.headline == fp_b.headline
     shared_bands = tuple(
         i for i, (x, y) in enumerate(zip(fp_a.bands, fp_b.bands, strict=False)) if x == y
     )
@@ -361,14 +515,21 @@ def explain_pair(
         minutes_apart=minutes_apart,
         window_minutes=settings.window_minutes,
         too_short=not (fp_a.usable and fp_b.usable),
+        headlines_equal=equal,
+        headline_counts=equal and usable_headline(fp_a.headline, settings),
+        series=(not equal and bool(fp_a.headline) and bool(fp_b.headline)
+                and headline_series(fp_a.headline) == headline_series(fp_b.headline)),
+        headline_window_minutes=settings.headline_window_minutes,
+        series_gap_minutes=settings.series_gap_minutes,
+        headline_min_terms=settings.headline_min_terms,
     )
 
 
 def describe(exp: PairExplanation) -> Sequence[str]:
     """Plain-language lines for ``mediamon stories explain``."""
     verdict = (
-        "same story" if exp.similar_enough and exp.in_window and exp.candidates
-        else "not grouped"
+        "same story" if (exp.similar_enough and exp.in_window and exp.candidates)
+        or exp.same_headline else "not grouped"
     )
     lines = [
         f"similarity:  {exp.similarity:.3f} (Jaccard of their terms; the threshold is "
@@ -388,5 +549,19 @@ def describe(exp: PairExplanation) -> Sequence[str]:
         )
     if exp.too_short:
         lines.append("too short:   one of them has fewer terms than stories.min_terms")
+    hours = exp.headline_window_minutes / 60
+    if exp.same_headline:
+        lines.append(f"headline:    the same (case, quotes and punctuation aside), published "
+                     f"within {hours:.0f} h: one story, unless one outlet uses it as a "
+                     f"recurring title")
+    elif exp.headlines_equal and exp.headline_counts:
+        lines.append(f"headline:    the same, but more than {hours:.0f} h apart")
+    elif exp.headlines_equal:
+        lines.append(f"headline:    the same, but too generic to count (fewer than "
+                     f"{exp.headline_min_terms} content words)")
+    elif exp.series:
+        lines.append(f"headline:    differs only in its numbers: from one outlet "
+                     f"{exp.series_gap_minutes / 60:.0f} h or more apart, issues of a "
+                     f"series, never one story")
     lines.append(f"verdict:     {verdict}")
     return lines

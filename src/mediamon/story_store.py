@@ -4,12 +4,14 @@
 is never stored without its story, and a crash leaves neither. The deciding is done by the
 pure ``stories`` module; this one only reads candidates and writes results.
 
-Tables (created by ``store.m003_stories``):
+Tables (created by ``store.m003_stories``; ``store.m010_story_headlines`` added the
+headline key of ``story_items``):
 
     stories        one row per story: first published time, first item and outlet,
                    representative title (the earliest mention's), mention count, reach
-    story_items    one row per stored item: its story, outlet, time, term hashes, and the
-                   item it joined through (with the similarity)
+    story_items    one row per stored item: its story, outlet, time, term hashes, headline
+                   key, and the item it joined through (with the similarity); the index
+                   on (headline, t) finds earlier items with the same headline (m010)
     story_bands    LSH band keys: (key, t, n), the primary key is the lookup index, so finding
                    candidates is ``bands`` index range scans limited to the time window
     item_aliases   ids of copies folded into a stored item (another feed's copy of the same
@@ -37,10 +39,12 @@ from .stories import (
     band_keys,
     decide,
     fingerprint,
+    headline_key,
     minutes,
     pack_terms,
     story_id_for,
     unpack_terms,
+    usable_headline,
 )
 from .text import fold
 from .urls import dedup_key, site_of
@@ -72,10 +76,12 @@ SCHEMA = [
         terms BLOB NOT NULL,                -- sorted 32-bit term hashes
         via TEXT,                           -- the item it joined through (NULL: founded it)
         similarity REAL,                    -- Jaccard similarity to ``via``
-        joined TEXT NOT NULL
+        joined TEXT NOT NULL,
+        headline TEXT                       -- stories.headline_key of the title (m010)
     )
     """,
     "CREATE INDEX IF NOT EXISTS story_items_story ON story_items(story_id, outlet)",
+    "CREATE INDEX IF NOT EXISTS story_items_headline ON story_items(headline, t)",
     """
     CREATE TABLE IF NOT EXISTS story_bands (
         key INTEGER NOT NULL,
@@ -119,6 +125,22 @@ def create_schema(conn: Any) -> None:
         conn.execute(statement)
 
 
+def add_headlines(conn: Any) -> None:
+    """Migration m010: give ``story_items`` its headline key column and index, and every
+    stored item its key (from its title). Idempotent: a database whose story tables were
+    created with the column already only gets the missing keys. Stories already formed are
+    left as they are; headline identity applies to items stored from now on."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(story_items)")}
+    if "headline" not in columns:
+        conn.execute("ALTER TABLE story_items ADD COLUMN headline TEXT")
+    conn.execute("CREATE INDEX IF NOT EXISTS story_items_headline ON story_items(headline, t)")
+    rows = conn.execute(
+        "SELECT si.n, i.title FROM story_items si JOIN items i ON i.id = si.item_id "
+        "WHERE si.headline IS NULL").fetchall()
+    conn.executemany("UPDATE story_items SET headline = ? WHERE n = ?",
+                     [(headline_key(title or "") or None, n) for n, title in rows])
+
+
 def _iso(when: datetime) -> str:
     return when.astimezone(UTC).replace(microsecond=0).isoformat()
 
@@ -160,14 +182,33 @@ def candidates(
     low, high = t - settings.window_minutes, t + settings.window_minutes
     marks = ",".join("?" * len(band_keys))
     rows = conn.execute(
-        f"SELECT i.item_id, i.story_id, i.t, i.terms, b.shared FROM "
+        f"SELECT i.item_id, i.story_id, i.t, i.terms, b.shared, i.outlet, i.headline FROM "
         f"(SELECT n, count(*) AS shared FROM story_bands "
         f" WHERE key IN ({marks}) AND t BETWEEN ? AND ? GROUP BY n) AS b "
         f"JOIN story_items AS i ON i.n = b.n",
         [*band_keys, low, high],
     )
-    return [Candidate(item_id, story_id, when, _term_set(blob), shared)
-            for item_id, story_id, when, blob, shared in rows]
+    return [Candidate(item_id, story_id, when, _term_set(blob), shared, outlet, headline)
+            for item_id, story_id, when, blob, shared, outlet, headline in rows]
+
+
+# Earlier items with one headline that a lookup reads (the nearest in time): enough to find
+# the story and to see a template repeated by one outlet; a spike of copies stays bounded.
+HEADLINE_MATCHES = 64
+
+
+def headline_candidates(conn: Any, key: str, t: int, settings: StorySettings,
+                        limit: int = HEADLINE_MATCHES) -> list[Candidate]:
+    """Items with headline key ``key`` published within the window of ``t``, nearest first:
+    one range scan of the (headline, t) index. Their ``bands_shared`` is 0."""
+    low, high = t - settings.window_minutes, t + settings.window_minutes
+    rows = conn.execute(
+        "SELECT item_id, story_id, t, terms, outlet FROM story_items "
+        "WHERE headline = ? AND t BETWEEN ? AND ? ORDER BY abs(t - ?), t, item_id LIMIT ?",
+        [key, low, high, t, limit],
+    )
+    return [Candidate(item_id, story_id, when, _term_set(blob), 0, outlet, key)
+            for item_id, story_id, when, blob, outlet in rows]
 
 
 @lru_cache(maxsize=4096)
@@ -202,13 +243,19 @@ def assign(
     if fp is None:
         fp = fingerprint(title, summary, settings)
     t = minutes(published)
-    decision = decide(fp, t, candidates(conn, fp.bands, t, settings), settings)
+    found = candidates(conn, fp.bands, t, settings)
+    if usable_headline(fp.headline, settings):
+        banded = {c.item_id for c in found}
+        found += [c for c in headline_candidates(conn, fp.headline, t, settings)
+                  if c.item_id not in banded]
+    decision = decide(fp, t, found, settings, outlet)
     story = decision.story_id or story_id_for(item_id)
     cur = conn.execute(
-        "INSERT INTO story_items (item_id, story_id, outlet, t, terms, via, similarity, joined) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO story_items (item_id, story_id, outlet, t, terms, via, similarity, joined, "
+        "headline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [item_id, story, outlet, t, pack_terms(fp.terms), decision.via,
-         round(decision.similarity, 4) if decision.via else None, stamp],
+         round(decision.similarity, 4) if decision.via else None, stamp,
+         fp.headline or None],
     )
     n = cur.lastrowid
     members = 0 if decision.story_id is None else conn.execute(
@@ -261,7 +308,8 @@ def reindex(conn: Any, *, item_id: str, title: str, summary: str,
                          [(key, t, n) for key in band_keys(old_terms, settings.bands,
                                                             settings.rows)])
     fp = fingerprint(title, summary, settings)
-    conn.execute("UPDATE story_items SET terms = ? WHERE n = ?", [pack_terms(fp.terms), n])
+    conn.execute("UPDATE story_items SET terms = ?, headline = ? WHERE n = ?",
+                 [pack_terms(fp.terms), fp.headline or None, n])
     conn.executemany("INSERT OR IGNORE INTO story_bands (key, t, n) VALUES (?, ?, ?)",
                      [(key, t, n) for key in fp.bands])
     conn.execute("UPDATE stories SET title = ? WHERE id = ? AND first_item_id = ?",
