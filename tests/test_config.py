@@ -219,5 +219,5 @@ def test_story_headline_settings_are_read_and_checked(tmp_path: Path) -> None:
         (21600.0, 7, 0.0)
     path.write_text('[stories]\nseries_gap = "soon"\n\n[topics.t]\nquery = "x"\n',
                     encoding="utf-8")
-    with pytest.raises(ConfigError, match="stories.series_gap"):
+    with pytest.raises(ConfigError, match=r"stories\.series_gap"):
         load_config(path)
