@@ -43,12 +43,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mediamon.config import load_config
+from mediamon.core.normalise import normalise_feed
+from mediamon.core.parse.standard import parse_feed
+from mediamon.core.score import Scorer
+from mediamon.desk.relevance import record_text
 from mediamon.errors import ParseError
-from mediamon.normalise import normalise_feed
-from mediamon.parse import parse_feed
-from mediamon.pipeline import process_body
-from mediamon.relevance import record_text, scorer_for
-from mediamon.score import Scorer
+from mediamon.pipeline import process_body, scorer_for
 from mediamon.types import FetchResult, Item, Match
 
 REPO = Path(__file__).resolve().parents[1]

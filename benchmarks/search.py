@@ -12,7 +12,7 @@ of 30,000 made-up words; 8 % mention Russia and the Taliban (``taliban``, ``russ
 ``kabul``, ``"islamic emirate"``, ``recognition``), published evenly over two years, in
 en/ru/fa/ar/ur, 25 % kept (the rest are audit items), each kept item with 1-3 topics, 40 feeds.
 
-Each query runs through ``mediamon.query.search`` (the code ``mediamon search`` runs: bm25
+Each query runs through ``mediamon.store.query.search`` (the code ``mediamon search`` runs: bm25
 ranking, snippets, the filters as bound parameters) for its first page (50 rows) ``--repeat``
 times after one warm-up run; the table shows the median and the 90th percentile in ms and
 how many rows matched the MATCH alone. Nothing leaves the machine.
@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mediamon.query import Filters, search
-from mediamon.store import Store
+from mediamon.store.query import Filters, search
+from mediamon.store.sqlite import Store
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 SPAN = timedelta(days=730)

@@ -44,8 +44,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mediamon.stories import StorySettings, fingerprint, minutes, pack_terms, story_id_for
-from mediamon.story_store import assign, create_schema
+from mediamon.core.stories import StorySettings, fingerprint, minutes, pack_terms, story_id_for
+from mediamon.store.stories import assign, create_schema
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SETTINGS = StorySettings()

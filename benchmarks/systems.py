@@ -82,7 +82,7 @@ def run_mediamon(urls: list[str], workdir: Path, repo: Path = REPO, **_: Any
     import mediamon
     from mediamon.config import load_config
     from mediamon.pipeline import run_once
-    from mediamon.store import Store
+    from mediamon.store.sqlite import Store
 
     assert Path(mediamon.__file__).is_relative_to(repo), f"imported {mediamon.__file__}"
     config_path = workdir / "mediamon.toml"
@@ -178,8 +178,8 @@ def run_mediamon_without_stories(urls: list[str], workdir: Path, repo: Path = RE
     writer switched off (story assignment and the lookup of copies of stored items), to show
     how much of the cold time that work takes."""
     poll = run_mediamon(urls, workdir, repo)
-    from mediamon import story_store
-    from mediamon.store import Store
+    from mediamon.store import stories as story_store
+    from mediamon.store.sqlite import Store
 
     Store._assign_story = lambda self, *a, **k: None  # type: ignore[method-assign]
     story_store.find_copy = lambda *a, **k: None  # type: ignore[assignment]

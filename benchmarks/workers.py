@@ -35,8 +35,7 @@ def measure(method: str, jobs: int) -> dict[str, float]:
     from workload import generate
 
     from mediamon.config import load_config
-    from mediamon.pipeline import _init_worker, _Job, _process_job
-    from mediamon.relevance import scorer_for
+    from mediamon.pipeline import _init_worker, _Job, _process_job, scorer_for
     from mediamon.types import FetchResult
     from mediamon.workers import WorkerPool
 

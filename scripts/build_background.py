@@ -22,10 +22,10 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mediamon.core.normalise import normalise_feed
+from mediamon.core.parse.standard import parse_feed
+from mediamon.core.profile import Background
 from mediamon.errors import ParseError
-from mediamon.normalise import normalise_feed
-from mediamon.parse import parse_feed
-from mediamon.profile import Background
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2025, 1, 1, tzinfo=UTC)

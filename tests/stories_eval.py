@@ -26,8 +26,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from mediamon.stories import StorySettings, explain_pair
-from mediamon.story_store import assign, create_schema, outlet_for
+from mediamon.core.stories import StorySettings, explain_pair
+from mediamon.store.stories import assign, create_schema, outlet_for
 
 DATA = Path(__file__).resolve().parent / "data" / "stories"
 NEWS_2022 = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "news" / "rss-2022.jsonl"

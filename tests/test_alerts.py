@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from conftest import REPO, default_settings_text
-from mediamon.alerts import send_alerts
 from mediamon.cli import cli
 from mediamon.config import load_config
+from mediamon.desk.alerts import send_alerts
 from mediamon.errors import ConfigError
-from mediamon.store import Store
+from mediamon.store.sqlite import Store
 
 DEMO = REPO / "config" / "demo.toml"
 HOSTILE = '<script>alert(1)</script>'
@@ -305,7 +305,7 @@ def test_the_daemon_sends_new_items_once(tmp_path: Path, receiver: Receiver,
     fall between the passes. The job's 30 s period is shortened for the test."""
     import asyncio
 
-    from mediamon import alerts
+    from mediamon.desk import alerts
     from mediamon.schedule import Daemon
 
     monkeypatch.setattr(alerts, "DAEMON_SECONDS", 0.3)

@@ -22,7 +22,7 @@ from conftest import REPO
 from conftest import invoke_demo as invoke
 from feedserver import FeedServer
 from mediamon.cli import cli
-from mediamon.store import Store, migrations
+from mediamon.store.sqlite import Store, migrations
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()

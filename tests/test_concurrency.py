@@ -18,7 +18,7 @@ import pytest
 from feedserver import config_text
 from mediamon.config import load_config
 from mediamon.pipeline import run_once
-from mediamon.store import Store
+from mediamon.store.sqlite import Store
 from test_serve import (
     get,
     serving,  # `mediamon serve` on loopback, as a real process

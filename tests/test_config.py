@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from conftest import DEFAULT_CONFIG, REPO
 from mediamon.cli import cli
-from mediamon.config import load_config, parse_duration, parse_size
+from mediamon.clock import parse_duration
+from mediamon.config import load_config, parse_size
 from mediamon.errors import ConfigError
 
 MINIMAL = """

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from mediamon.core.normalise import normalise_feed_counted
+from mediamon.core.parse.standard import parse_feed
+from mediamon.core.urls import is_http_url
 from mediamon.errors import ParseError
-from mediamon.normalise import normalise_feed_counted
-from mediamon.parse import parse_feed
-from mediamon.urls import is_http_url
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feeds"
 NOW = datetime(2025, 7, 5, 12, 0, tzinfo=UTC)

@@ -15,10 +15,10 @@ import pytest
 
 from conftest import fetch_count, wait_for
 from feedserver import FeedServer, Handler, config_text, rss
+from mediamon.clock import utcnow
 from mediamon.config import load_config
-from mediamon.pipeline import utcnow
 from mediamon.schedule import Daemon
-from mediamon.store import Store
+from mediamon.store.sqlite import Store
 
 pytestmark = pytest.mark.slow
 

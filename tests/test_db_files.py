@@ -26,7 +26,7 @@ import pytest
 from click.testing import Result
 
 from conftest import DEMO_CONFIG, FEEDS, REPO, invoke_demo
-from mediamon.store import Store
+from mediamon.store.sqlite import Store
 
 
 def make_read_only(paths: list[Path]) -> Callable[[], None]:
@@ -226,7 +226,7 @@ def test_reading_an_older_database_upgrades_it_first(tmp_path: Path, read_only) 
     """A database an older mediamon wrote (schema v2): a reading command brings its schema
     up to date first (with the backup copy beside it, as `run` would) and then reads it;
     on a read-only file it says in one line why it cannot."""
-    from mediamon.store import schema_version
+    from mediamon.store.sqlite import schema_version
     from test_store import old_database
 
     db = tmp_path / "old.db"

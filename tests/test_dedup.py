@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mediamon.store import ScoredItem, Store
+from mediamon.core.urls import canonical_url, dedup_key, site_of
+from mediamon.store.sqlite import ScoredItem, Store
 from mediamon.types import FeedSource, FetchResult, Item, Match, TopicHit, Validators
-from mediamon.urls import canonical_url, dedup_key, site_of
 
 # --- dedup_key ------------------------------------------------------------------------------
 

@@ -13,8 +13,8 @@ import pytest
 from conftest import DEMO_CONFIG as DEMO
 from conftest import REPO
 from conftest import invoke_demo as invoke
-from mediamon import housekeeping
 from mediamon.config import load_config
+from mediamon.desk import housekeeping
 
 ITEM_COLUMNS = "id, title, summary, content, summary_html, content_html, authors, " \
                "categories, published, updated, first_seen, last_seen, language, " \
@@ -196,9 +196,9 @@ def test_retention_config_errors_name_the_key(tmp_path: Path) -> None:
 def test_json_lines_errors_name_the_file_and_line_for_import_and_score() -> None:
     """Import and score/eval read JSON Lines through one reader: blank lines are skipped,
     and a line that is not JSON, or not an object, is an error naming file and line."""
-    from mediamon.export import ExportFormatError, read_export
+    from mediamon.desk.export import ExportFormatError, read_export
+    from mediamon.desk.relevance import RelevanceError, read_jsonl
     from mediamon.output import read_json_lines
-    from mediamon.relevance import RelevanceError, read_jsonl
 
     lines = ['{"id": "a", "title": "t"}\n', "\n", "[1, 2]\n", "{oops\n"]
     assert [w for w, _ in read_json_lines(lines[:2], name="f", error=ValueError)] == ["f:1"]

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import pytest
 
 from conftest import FEEDS, REPO
-from mediamon.normalise import normalise_feed
-from mediamon.parse import parse_feed
-from mediamon.pipeline import parse_body
+from mediamon.core.normalise import normalise_feed
+from mediamon.core.parse import parse_body
+from mediamon.core.parse.standard import parse_feed
 from mediamon.types import ParsedFeed
 
 CORPUS = REPO.parent / "shared" / "corpus" / "feeds"
@@ -35,7 +35,7 @@ def meta(feed: ParsedFeed) -> tuple[object, ...]:
 def same_as_feedparser(body: bytes, headers: tuple[tuple[str, str], ...] = RSS_TYPE,
                        url: str = URL) -> bool:
     """Assert the fast result equals feedparser's; False when the fast path declined."""
-    from mediamon.fastparse import fast_parse
+    from mediamon.core.parse.fast import fast_parse
 
     fast = fast_parse(body, url=url, headers=headers)
     if fast is None:
@@ -153,7 +153,7 @@ def test_atom_quirks_are_reproduced() -> None:
 def test_what_it_does_not_reproduce_goes_to_feedparser(case: str, body: bytes) -> None:
     """Formats and constructs outside the fast path are declined, and parse_body still
     parses them with feedparser."""
-    from mediamon.fastparse import fast_parse
+    from mediamon.core.parse.fast import fast_parse
 
     assert fast_parse(body, url=URL, headers=RSS_TYPE) is None
     _parsed, fast = parse_body(body, url=URL, headers=RSS_TYPE)

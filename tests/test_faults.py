@@ -16,7 +16,7 @@ from feedserver import FeedServer, config_text, rss
 from mediamon.cli import cli
 from mediamon.config import load_config
 from mediamon.pipeline import run_once
-from mediamon.store import Store
+from mediamon.store.sqlite import Store
 
 GOOD = {f"/good{n}.xml": [(f"g{n}-{k}", "") for k in range(5)] for n in range(4)}
 FEED = rss("Feed", [(f"x{k}", "") for k in range(40)])

@@ -20,13 +20,12 @@ from hypothesis import strategies as st
 
 from conftest import DEFAULT_CONFIG, SHARED
 from mediamon.config import load_config
+from mediamon.core.urls import canonical_url, is_http_url
 from mediamon.errors import ParseError
 from mediamon.opml import OpmlError, read_opml
-from mediamon.pipeline import process_body
-from mediamon.relevance import scorer_for
-from mediamon.store import Store
+from mediamon.pipeline import process_body, scorer_for
+from mediamon.store.sqlite import Store
 from mediamon.types import FeedSource, FetchResult
-from mediamon.urls import canonical_url, is_http_url
 
 CORPUS = SHARED / "corpus" / "feeds"
 NOW = datetime(2025, 7, 5, 12, 0, tzinfo=UTC)

@@ -17,10 +17,10 @@ from conftest import FEEDS
 from feedserver import FeedServer, config_text
 from feedserver import rss as served_rss
 from mediamon.cli import cli
+from mediamon.core.normalise import html_to_text, normalise_feed, sanitise_html
+from mediamon.core.parse import parse_body
+from mediamon.core.parse.standard import parse_feed
 from mediamon.errors import ParseError
-from mediamon.normalise import html_to_text, normalise_feed, sanitise_html
-from mediamon.parse import parse_feed
-from mediamon.pipeline import parse_body
 
 NOW = datetime(2025, 7, 5, 12, 0, tzinfo=UTC)
 URL = "https://example.org/feed"

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from conftest import FEEDS
 from mediamon.cli import cli
+from mediamon.core.parse.fast import fast_parse
+from mediamon.core.parse.standard import parse_feed
 from mediamon.errors import ParseError
-from mediamon.fastparse import fast_parse
-from mediamon.parse import parse_feed
 
 SECRET = "MEDIAMON-SECRET-7f3a9c"
 ITEM = ('<item><title>Russia and the Taliban {marker}</title>'

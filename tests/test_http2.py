@@ -29,8 +29,8 @@ import pytest
 
 from feedserver import config_text, rss
 from mediamon import USER_AGENT
+from mediamon.core.parse.standard import parse_feed
 from mediamon.fetch import fetch_feed, make_client
-from mediamon.parse import parse_feed
 from mediamon.types import FetchResult
 
 h2_config = pytest.importorskip("h2.config")

@@ -15,17 +15,11 @@ from click.testing import CliRunner
 
 from feedserver import FeedServer, config_text, rss
 from mediamon.cli import cli
+from mediamon.clock import duration
 from mediamon.config import load_config
+from mediamon.core.policy import DAY, Limits, adaptive_interval, effective_interval, plan_next
 from mediamon.errors import ConfigError
 from mediamon.pipeline import limits_of
-from mediamon.policy import (
-    DAY,
-    Limits,
-    adaptive_interval,
-    duration,
-    effective_interval,
-    plan_next,
-)
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -86,7 +80,7 @@ LIMITS = Limits(min_interval=300, max_interval=DAY, default_interval=1800, jitte
 
 def test_adaptive_rule_explains_the_interval() -> None:
     """The adaptive interval comes with the rate that chose it and the range."""
-    from mediamon.policy import adaptive_rule
+    from mediamon.core.policy import adaptive_rule
 
     assert adaptive_rule(8, LIMITS) == (10800, "adaptive 3h (8 items/day), within 5m–24h")
     assert adaptive_rule(0.0, LIMITS) == (
@@ -100,7 +94,7 @@ def test_adaptive_rule_explains_the_interval() -> None:
 
 def test_effective_interval_names_its_rule() -> None:
     """Pinned, adaptive, or a server's hint over the adaptive interval, in one line."""
-    from mediamon.policy import adaptive_rule
+    from mediamon.core.policy import adaptive_rule
 
     adaptive, why = adaptive_rule(96, LIMITS)
     assert effective_interval(pinned=60, adaptive=adaptive, floor=0, limits=LIMITS,
@@ -113,7 +107,7 @@ def test_effective_interval_names_its_rule() -> None:
 def test_interval_rule_from_what_the_database_keeps() -> None:
     """`status` rebuilds the rule from the stored state: a hint from response headers is
     not stored, so an interval in use above what the rest explains is shown as one."""
-    from mediamon.policy import interval_rule
+    from mediamon.core.policy import interval_rule
 
     assert interval_rule(pinned=60, rate_per_day=500, body_hint=None, current=60,
                          limits=LIMITS) == "pinned 1m"

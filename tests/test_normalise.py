@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mediamon.normalise import (
+from mediamon.core.normalise import (
     html_to_text,
     normalise_entry,
     normalise_feed,
@@ -19,9 +19,9 @@ from mediamon.normalise import (
     plain_title,
     sanitise_html,
 )
-from mediamon.parse import parse_feed
+from mediamon.core.parse.standard import parse_feed
+from mediamon.core.urls import canonical_url, is_http_url
 from mediamon.types import ParsedFeed, RawEntry
-from mediamon.urls import canonical_url, is_http_url
 
 FEEDS = Path(__file__).resolve().parent / "data" / "feeds"
 NOW = datetime(2025, 7, 5, 12, 0, tzinfo=UTC)

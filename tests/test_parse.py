@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mediamon.core.parse.standard import discover_feed_links, parse_feed
 from mediamon.errors import ParseError
-from mediamon.parse import discover_feed_links, parse_feed
 from mediamon.types import ParsedFeed
 
 FEEDS = Path(__file__).resolve().parent / "data" / "feeds"

@@ -19,10 +19,9 @@ import pytest
 from feedserver import FeedServer, Handler, config_text, rss
 from mediamon.config import load_config
 from mediamon.fetch import fetch_feed, make_client
-from mediamon.pipeline import Updater, _Writer, process_body, run_once
-from mediamon.query import feed_health
-from mediamon.relevance import scorer_for
-from mediamon.store import FeedRow, Store
+from mediamon.pipeline import Updater, _Writer, process_body, run_once, scorer_for
+from mediamon.store.query import feed_health
+from mediamon.store.sqlite import FeedRow, Store
 from mediamon.types import FeedOutcome, FetchResult, Item, Match
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

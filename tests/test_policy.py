@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from mediamon.policy import (
+from mediamon.core.policy import (
     DAY,
     Limits,
     adaptive_interval,

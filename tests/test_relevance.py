@@ -14,15 +14,14 @@ from click.testing import CliRunner, Result
 from conftest import DATA, DEFAULT_CONFIG, default_settings_text
 from mediamon.cli import cli
 from mediamon.config import load_config
-from mediamon.relevance import (
+from mediamon.desk.relevance import (
     RelevanceError,
     average_precision,
     evaluate,
     read_jsonl,
-    scorer_for,
-    stored_background,
 )
-from mediamon.store import ScoredItem, Store
+from mediamon.pipeline import scorer_for
+from mediamon.store.sqlite import ScoredItem, Store
 from mediamon.types import FeedSource, FetchResult, Item, Validators
 
 RELEVANCE = DATA / "relevance"
@@ -271,11 +270,11 @@ def test_feed_pass_grows_the_background_once_per_new_item(store: Store) -> None:
     """Each new item's terms are counted once, in the feed pass; re-seen items are not."""
     items = [make_item(n, t, s) for n, t, s in ITEMS]
     ingest(store, items)
-    bg = stored_background(store)
+    bg = store.background()
     assert bg.documents == 4
     assert bg.df["taliban"] == 2 and bg.df["heatwav"] == 1
     ingest(store, items)
-    assert stored_background(store).documents == 4
+    assert store.background().documents == 4
     assert scorer_for(CONFIG, store)[1].stored_documents == 4
 
 
@@ -287,7 +286,7 @@ def test_a_failed_feed_pass_leaves_the_background_alone(store: Store) -> None:
     with pytest.raises(Exception, match="feed not in the database"):
         store.save_feed_pass("https://unknown.example/feed", fetch, [good], now=NOW,
                              next_fetch=NOW)
-    assert stored_background(store).documents == 0
+    assert store.background().documents == 0
 
 
 def test_label_and_rescore_flag_without_deleting_then_prune(store: Store, tmp_path: Path

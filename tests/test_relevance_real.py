@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 from conftest import DATA, DEFAULT_CONFIG, SHARED
 from mediamon.cli import cli
 from mediamon.config import load_config
-from mediamon.relevance import (
+from mediamon.desk.relevance import (
     LabelledSet,
     RelevanceError,
     Report,
@@ -31,8 +31,8 @@ from mediamon.relevance import (
     read_jsonl,
     read_labelled,
     read_texts,
-    scorer_for,
 )
+from mediamon.pipeline import scorer_for
 
 RELEVANCE = DATA / "relevance"
 DEV = RELEVANCE / "dev.jsonl"

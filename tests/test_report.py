@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import invoke_demo as invoke
-from mediamon.report import safe_url
+from mediamon.core.urls import safe_url
 
 PERIOD = ["--since", "2025-06-30", "--until", "2025-07-07"]  # the demo feeds' week
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'

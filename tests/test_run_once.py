@@ -21,7 +21,7 @@ from conftest import fetch_count, wait_for
 from feedserver import FeedServer, Handler, config_text, rss
 from mediamon.config import load_config
 from mediamon.pipeline import NetworkWatch, run_once
-from mediamon.store import Store
+from mediamon.store.sqlite import Store
 from mediamon.types import FeedOutcome
 
 

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from conftest import DEFAULT_CONFIG
 from mediamon.config import load_config
-from mediamon.profile import K1, TAU, Background, Profile, builtin_background, stem, terms
-from mediamon.score import Scorer
-from mediamon.topics import TopicSet
+from mediamon.core.profile import K1, TAU, Background, Profile, builtin_background, stem, terms
+from mediamon.core.score import Scorer
+from mediamon.core.topics import TopicSet
 
 CONFIG = load_config(DEFAULT_CONFIG)
 SEED = CONFIG.seed_texts[0]

@@ -8,10 +8,10 @@ from pathlib import Path
 import feedparser
 import pytest
 
-import mediamon.query as query
+import mediamon.store.query as query
 from conftest import invoke_demo as invoke
-from mediamon.query import Filters, search
-from mediamon.store import Store
+from mediamon.store.query import Filters, search
+from mediamon.store.sqlite import Store
 
 
 @pytest.fixture
@@ -192,7 +192,7 @@ def test_empty_database_gives_an_empty_valid_feed(tmp_path: Path) -> None:
 def test_filters_refuse_a_nul_whoever_builds_them() -> None:
     """query.Filters itself refuses a NUL (SQLite's LIKE would stop at it and match all)."""
     from mediamon.errors import QueryError
-    from mediamon.query import Filters
+    from mediamon.store.query import Filters
 
     for name in ("topic", "feed", "language", "story"):
         with pytest.raises(QueryError, match="NUL"):

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from conftest import REPO
 from mediamon.cli import cli
 from mediamon.config import load_config
-from mediamon.serve import QUERIES, metadata
+from mediamon.desk.serve import QUERIES, metadata
 
 DEMO = REPO / "config" / "demo.toml"
 pytestmark = pytest.mark.slow

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import invoke_demo as invoke
-from mediamon.stats import bar, chart, collect, sparkline
-from mediamon.store import Store
+from mediamon.desk.stats import bar, chart, collect, sparkline
+from mediamon.store.sqlite import Store
 
 PERIOD = ["--since", "2025-06-30", "--until", "2025-07-07"]  # the demo feeds' week
 NOW = datetime(2025, 7, 7, tzinfo=UTC)

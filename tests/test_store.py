@@ -15,7 +15,7 @@ import pytest
 import sqlite_utils
 
 from mediamon.errors import StoreError
-from mediamon.store import ScoredItem, Store, migrations, schema_version
+from mediamon.store.sqlite import ScoredItem, Store, migrations, schema_version
 from mediamon.types import FeedSource, FetchResult, Item, Match, TopicHit, Validators
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -243,11 +243,11 @@ class _Records(logging.Handler):
 
 @pytest.fixture
 def store_log() -> Iterator[list[logging.LogRecord]]:
-    """What ``mediamon.store`` logs at INFO and above during the test (whatever another
+    """What ``mediamon.store.sqlite`` logs at INFO and above during the test (whatever another
     test's CLI run did to the ``mediamon`` logger's level and propagation)."""
     records: list[logging.LogRecord] = []
     handler = _Records(records)
-    logger = logging.getLogger("mediamon.store")
+    logger = logging.getLogger("mediamon.store.sqlite")
     level = logger.level
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)

@@ -14,9 +14,7 @@ from click.testing import CliRunner
 
 from mediamon.cli import cli
 from mediamon.config import load_config
-from mediamon.errors import ConfigError
-from mediamon.store import ScoredItem, Store
-from mediamon.stories import (
+from mediamon.core.stories import (
     Candidate,
     StorySettings,
     band_keys,
@@ -30,7 +28,9 @@ from mediamon.stories import (
     terms,
     unpack_terms,
 )
-from mediamon.story_store import assign, create_schema
+from mediamon.errors import ConfigError
+from mediamon.store.sqlite import ScoredItem, Store
+from mediamon.store.stories import assign, create_schema
 from mediamon.types import FeedSource, FetchResult, Item, Match, TopicHit, Validators
 
 S = StorySettings()
@@ -153,7 +153,7 @@ def test_story_keeps_first_outlet_title_and_reach() -> None:
 
 def test_a_spike_of_copies_indexes_only_the_first_members() -> None:
     """Hundreds of reprints join one story, but only its first members enter the band index."""
-    from mediamon.story_store import INDEXED_PER_STORY
+    from mediamon.store.stories import INDEXED_PER_STORY
 
     conn = index()
     story = put(conn, "c0", TASS, NOW, "tass.com")
@@ -301,7 +301,7 @@ def test_migration_gives_older_items_keys_and_stories(tmp_path: Path) -> None:
     """Opening a database from before stories gives its items a dedup key and a story."""
     import sqlite_utils
 
-    from mediamon.store import migrations
+    from mediamon.store.sqlite import migrations
 
     db = sqlite_utils.Database(tmp_path / "old.db")
     migrations.apply(db, stop_before="m003_stories")
@@ -355,7 +355,7 @@ def test_minhash_is_the_minimum_of_each_permutation_over_the_terms() -> None:
     h(x) = ((a x + b) mod 2^64) >> 32, the minimum over the set's term hashes."""
     import random
 
-    from mediamon.stories import _permutations, minhash
+    from mediamon.core.stories import _permutations, minhash
 
     rng = random.Random(11)
     for _ in range(300):

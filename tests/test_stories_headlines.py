@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from mediamon.store import Store, migrations
-from mediamon.stories import (
+from mediamon.core.stories import (
     Candidate,
     StorySettings,
     decide,
@@ -27,7 +26,8 @@ from mediamon.stories import (
     minutes,
     usable_headline,
 )
-from mediamon.story_store import assign, create_schema, headline_candidates, reindex
+from mediamon.store.sqlite import Store, migrations
+from mediamon.store.stories import assign, create_schema, headline_candidates, reindex
 
 S = StorySettings()
 NOW = datetime(2025, 7, 8, 9, 0, tzinfo=UTC)

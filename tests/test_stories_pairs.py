@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from mediamon.stories import StorySettings
+from mediamon.core.stories import StorySettings
 from stories_eval import cluster, load_items, load_pairs, score
 
 

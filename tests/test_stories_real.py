@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from mediamon.stories import StorySettings
+from mediamon.core.stories import StorySettings
 from stories_eval import (
     NEWS_2022,
     REAL_PAIRS,

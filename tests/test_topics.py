@@ -7,10 +7,9 @@ import snowballstemmer
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from mediamon.errors import QueryError
-from mediamon.text import tokenize
-from mediamon.text import words as folded_words
-from mediamon.topics import (
+from mediamon.core.text import tokenize
+from mediamon.core.text import words as folded_words
+from mediamon.core.topics import (
     And,
     Near,
     Node,
@@ -28,6 +27,7 @@ from mediamon.topics import (
     _stem,
     parse_query,
 )
+from mediamon.errors import QueryError
 from mediamon.types import TopicHit
 
 
@@ -825,7 +825,7 @@ def test_or_of_many_phrases_finds_each_by_its_anchor_word() -> None:
 @given(st.text(alphabet=st.characters(max_codepoint=127)))
 def test_ascii_fast_path_tokenises_like_the_general_pattern(text: str) -> None:
     """ASCII text gets exactly the tokens and spans of the full Unicode pattern."""
-    from mediamon.text import _TOKEN_RE
+    from mediamon.core.text import _TOKEN_RE
 
     tokens = tokenize(text)
     expected = [m.span() for m in _TOKEN_RE.finditer(text)]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from mediamon.urls import TRACKING_PARAMS, canonical_url, is_http_url
+from mediamon.core.urls import TRACKING_PARAMS, canonical_url, is_http_url
 
 
 def test_lowercases_scheme_and_host_but_not_path():
@@ -265,7 +265,7 @@ def test_property_fragment_removed(url, fragment):
 def test_long_strings_never_enter_the_caches() -> None:
     """The speed-up caches (is_http_url, canonical_url, html_to_text) keep only short
     strings, so a hostile feed's megabyte links and texts do not stay in memory."""
-    from mediamon import normalise, urls
+    from mediamon.core import normalise, urls
 
     long_url = "https://example.org/" + "a" * 1_000_000
     before = (urls._cached_is_http_url.cache_info().currsize, len(urls._cache),

@@ -18,7 +18,7 @@ import pytest
 
 import forkcheck
 from mediamon.pipeline import _init_worker, _worker_known
-from mediamon.store import Store
+from mediamon.store.sqlite import Store
 from mediamon.workers import PROCESS_TITLE, WorkerDied, WorkerPool, WorkerStuck
 
 # -- jobs (module level: a worker imports this module to unpickle them) ---------------------

@@ -29,47 +29,24 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from . import USER_AGENT
-from .alerts import AlertSettings, SmtpSettings
-from .errors import ConfigError, QueryError
-from .housekeeping import RetentionSettings
-from .policy import duration
-from .stories import StorySettings
-from .topics import TopicError, TopicSet
-from .types import FeedSource
+from mediamon import USER_AGENT
+from mediamon.clock import duration, parse_duration
+from mediamon.core.score import KEEP_MODES, KeepMode
+from mediamon.core.stories import StorySettings
+from mediamon.core.topics import TopicError, TopicSet
+from mediamon.errors import ConfigError, QueryError
+from mediamon.types import FeedSource
 
 APP = "mediamon"
 CONFIG_NAME = "mediamon.toml"
 # The built-in default: links in the package to the top-level config/ and seeds/.
 BUILTIN_CONFIG = Path(__file__).resolve().parent / "data" / "config" / CONFIG_NAME
 BUILTIN_SEEDS = Path(__file__).resolve().parent / "data" / "seeds"
-KeepMode = Literal["rule", "profile", "either", "both"]
-KEEP_MODES: tuple[KeepMode, ...] = ("rule", "profile", "either", "both")
-
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
                "kib": 1024, "mib": 1024**2, "gib": 1024**3}
 
 
-def parse_duration(value: object) -> float:
-    """``"30s"``, ``"15m"``, ``"2h"``, ``"1d"`` or a number of seconds -> seconds.
-
-    Raises ValueError with the message used in config errors.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration (use 30s, 15m, 2h)")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        m = _DURATION_RE.match(str(value))
-        if not m:
-            raise ValueError(f'"{value}" is not a duration (use 30s, 15m, 2h)')
-        seconds = float(m.group(1)) * _DURATION_UNITS[(m.group(2) or "s").lower()]
-    if seconds < 0:
-        raise ValueError(f"{value!r} is negative")
-    return seconds
 
 
 def parse_size(value: object) -> int:
@@ -86,6 +63,65 @@ def parse_size(value: object) -> int:
     if size <= 0:
         raise ValueError(f"{value!r} must be more than 0 bytes")
     return size
+
+
+AlertWhen = Literal["items", "stories"]
+AlertMode = Literal["immediate", "digest"]
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 25
+    sender: str = ""  # the `from` key
+    to: tuple[str, ...] = ()
+    starttls: bool = False  # plain connection, then STARTTLS (port 587)
+    tls: bool = False  # TLS from the first byte, "SMTPS" (port 465)
+    username: str | None = None
+    password_env: str | None = None  # the environment variable holding the password
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    name: str
+    webhook: str | None = None
+    smtp: SmtpSettings | None = None
+    apprise: tuple[str, ...] = ()  # apprise URLs, a channel each (``apprise_channels``)
+    secret: str | None = field(default=None, repr=False)  # signs the webhook's POSTs ...
+    secret_env: str | None = None  # ... or the environment variable holding that secret
+    when: AlertWhen = "items"
+    min_score: float | None = None
+    min_reach: int | None = None
+    topic: str | None = None
+    mode: AlertMode = "immediate"
+    every: float = 6 * 3600.0  # digests only
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return ((("webhook",) if self.webhook else ()) + (("smtp",) if self.smtp else ())
+                + tuple(self.apprise_channels))
+
+    @property
+    def apprise_channels(self) -> dict[str, str]:
+        """Channel name -> apprise URL. A channel is named by its service (the URL's scheme:
+        "slack", "tgram", "ntfy"...), "-2", "-3"... added for a second URL of one service.
+        The name is what ``alert_sent`` records, so it stays the same when a token changes."""
+        names: dict[str, str] = {}
+        for url in self.apprise:
+            service = url.split("://", 1)[0].lower()
+            name, n = service, 1
+            while name in names or name in ("webhook", "smtp"):
+                n += 1
+                name = f"{service}-{n}"
+            names[name] = url
+        return names
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    unkept_after: float | None = None   # seconds
+    fetch_log_after: float | None = None
+    kept_after: float | None = None     # None: kept items are never deleted
 
 
 @dataclass(frozen=True)
@@ -264,7 +300,7 @@ def _h2_available() -> bool:
 
 def _proxy(value: object) -> str:
     """``fetch.proxy``: a proxy URL, or "none" / "" for no proxy ("" in both cases)."""
-    from .fetch import proxy_problem, redact_proxy
+    from mediamon.fetch import proxy_problem, redact_proxy
 
     url = _string(value).strip()
     if url.lower() in ("", "none"):
@@ -278,7 +314,7 @@ def _proxy(value: object) -> str:
 def _check_environment_proxies(fsec: _Section) -> None:
     """With ``fetch.proxy`` unset the environment's proxies are used: check them now, so an
     unusable one is a config error rather than a failure in the middle of a poll."""
-    from .fetch import proxy_problem, proxy_routes, redact_proxy
+    from mediamon.fetch import proxy_problem, proxy_routes, redact_proxy
 
     for pattern, url in proxy_routes(None).items():
         problem = url and proxy_problem(url)

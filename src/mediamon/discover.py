@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import Config
-from .errors import ParseError
-from .fetch import fetch_feed, make_client
-from .parse import discover_feed_links
-from .pipeline import parse_body
+from mediamon.config import Config
+from mediamon.core.parse import parse_body
+from mediamon.core.parse.standard import discover_feed_links
+from mediamon.errors import ParseError
+from mediamon.fetch import fetch_feed, make_client
 
 
 @dataclass(frozen=True)

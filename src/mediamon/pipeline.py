@@ -38,27 +38,27 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from . import policy
-from .config import Config
-from .errors import ParseError
-from .fastparse import fast_parse
-from .fetch import fetch_feed, make_client, unreachable
-from .normalise import normalise_entry
-from .parse import parse_feed
-from .policy import Limits, Plan
-from .relevance import scorer_for
-from .score import Scorer
-from .store import FeedRow, ScoredItem, Store, utc_iso
-from .stories import StorySettings
-from .stories import fingerprint as story_fingerprint
-from .types import FeedOutcome, FetchResult, Item, Match, ParsedFeed, RawEntry
-from .workers import WorkerError, WorkerPool
+from mediamon.clock import utc_iso, utcnow
+from mediamon.config import Config
+from mediamon.core import policy
+from mediamon.core.normalise import normalise_entry
+from mediamon.core.parse import parse_body
+from mediamon.core.policy import Limits, Plan
+from mediamon.core.profile import Background, builtin_background
+from mediamon.core.score import Scorer
+from mediamon.core.stories import StorySettings
+from mediamon.core.stories import fingerprint as story_fingerprint
+from mediamon.errors import ParseError
+from mediamon.fetch import fetch_feed, make_client, unreachable
+from mediamon.store.sqlite import FeedRow, ScoredItem, Store
+from mediamon.types import FeedOutcome, FetchResult, Item, Match, RawEntry
+from mediamon.workers import WorkerError, WorkerPool
 
 log = logging.getLogger("mediamon.pipeline")
 
@@ -70,8 +70,6 @@ STOP_GRACE_SECONDS = 10.0  # what running passes get to finish when asked to sto
 UNCHANGED = Match(kept=False, score=0.0, similarity=0.0, topics=(), rule_matched=False)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def host_of(url: str) -> str:
@@ -99,6 +97,43 @@ def limits_of(config: Config) -> Limits:
                   max_retry_after=config.fetch.max_retry_after)
 
 
+# -- the scorer, with what the database knows ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """Texts the analyst labelled, for the profile."""
+
+    relevant: tuple[str, ...] = ()
+    irrelevant: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.relevant) + len(self.irrelevant)
+
+
+@dataclass(frozen=True)
+class ScorerInfo:
+    """What a scorer was built from, for reports."""
+
+    builtin_documents: int
+    stored_documents: int
+    labels: int
+
+
+def scorer_for(config: Config, store: Store | None, *, feedback: bool = True,
+               explain_unkept: bool = True) -> tuple[Scorer, ScorerInfo]:
+    """The scorer for ``config``: built-in background plus the store's, and (if ``feedback``)
+    the store's labels as Rocchio feedback. ``store`` None: the built-in background alone.
+    ``explain_unkept=False``: matched terms only for kept items (see ``Scorer``)."""
+    builtin = builtin_background()
+    stored = store.background() if store is not None else Background()
+    labels = Feedback(*store.label_texts()) if store is not None and feedback else Feedback()
+    background = builtin.plus(stored.documents, stored.df)
+    scorer = Scorer.from_config(config, background=background, relevant=labels.relevant,
+                                irrelevant=labels.irrelevant, explain_unkept=explain_unkept)
+    return scorer, ScorerInfo(builtin.documents, stored.documents, len(labels))
+
+
 # -- the CPU-bound half (runs in a worker process) ------------------------------------------
 
 
@@ -119,15 +154,6 @@ class Processed:
 
 
 KnownHashes = Callable[[Sequence[str]], dict[str, str]]
-
-
-def parse_body(body: bytes, *, url: str,
-               headers: Sequence[tuple[str, str]]) -> tuple[ParsedFeed, bool]:
-    """The fast parser where it applies (same result), else ``parse.parse_feed``."""
-    parsed = fast_parse(body, url=url, headers=headers)
-    if parsed is not None:
-        return parsed, True
-    return parse_feed(body, url=url, headers=headers), False
 
 
 def process_body(

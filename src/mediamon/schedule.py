@@ -31,10 +31,11 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .config import Config, load_config
-from .errors import MediamonError, StoreError
-from .pipeline import STOP_GRACE_SECONDS, Updater, utcnow
-from .store import Store
+from mediamon.clock import utcnow
+from mediamon.config import Config, load_config
+from mediamon.errors import MediamonError, StoreError
+from mediamon.pipeline import STOP_GRACE_SECONDS, Updater
+from mediamon.store.sqlite import Store
 
 log = logging.getLogger("mediamon.daemon")
 
@@ -198,13 +199,13 @@ class Daemon:
                                id="resync", next_run_time=now + timedelta(seconds=RESYNC_SECONDS),
                                max_instances=1, coalesce=True, misfire_grace_time=None)
         # Issue 6: [[alerts]] (alerts.py): immediate ones after the passes, digests when due.
-        from .alerts import DAEMON_SECONDS, daemon_job
+        from mediamon.desk.alerts import DAEMON_SECONDS, daemon_job
 
         self.scheduler.add_job(daemon_job, IntervalTrigger(seconds=DAEMON_SECONDS, timezone="UTC"),
                                args=[lambda: self.config], id="alerts", max_instances=1,
                                coalesce=True, misfire_grace_time=None)
         # Issue 6: [retention] (housekeeping.py) once a day, the first a minute after start.
-        from . import housekeeping
+        from mediamon.desk import housekeeping
 
         self.scheduler.add_job(
             housekeeping.daemon_job,

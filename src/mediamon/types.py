@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
-from .urls import dedup_key, site_of
+from mediamon.core.urls import dedup_key, site_of
 
 FetchStatus = Literal["ok", "not_modified", "error", "gone", "postponed"]
 # "postponed" is only ever a FeedOutcome: the feed was not fetched because its server

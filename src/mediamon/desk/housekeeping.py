@@ -24,26 +24,17 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .store import Store, utc_iso
+from mediamon.clock import utc_iso
+from mediamon.config import Config, RetentionSettings
+from mediamon.store.sqlite import Store
 
-if TYPE_CHECKING:
-    from .config import Config
-
-log = logging.getLogger("mediamon.housekeeping")
+log = logging.getLogger("mediamon.desk.housekeeping")
 
 DAEMON_SECONDS = 86_400.0  # how often the daemon applies [retention]
-
-
-@dataclass(frozen=True)
-class RetentionSettings:
-    unkept_after: float | None = None   # seconds
-    fetch_log_after: float | None = None
-    kept_after: float | None = None     # None: kept items are never deleted
 
 
 def _doomed_items(conn: sqlite3.Connection, settings: RetentionSettings,

@@ -27,10 +27,12 @@ from xml.etree import ElementTree as ET
 
 import nh3
 
-from . import __version__, story_store
-from .errors import MediamonError
-from .output import read_json_lines
-from .store import Store, utc_iso
+from mediamon import __version__
+from mediamon.clock import utc_iso
+from mediamon.errors import MediamonError
+from mediamon.output import read_json_lines
+from mediamon.store import stories as story_store
+from mediamon.store.sqlite import Store
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 LISTING_FORMATS = ("table", "json", "jsonl", "csv", "atom")

@@ -6,7 +6,7 @@ An analyst describes each topic as a query (in the style of Meltwater or Talkwal
     (Russia OR Moscow OR Kremlin) recogni* NEAR/5 (Taliban OR "Islamic Emirate")
     @russia AND @taliban NOT (sport OR football)
 
-Terms and text are folded and tokenised by ``mediamon.text``, so matching ignores case,
+Terms and text are folded and tokenised by ``mediamon.core.text``, so matching ignores case,
 accents and Arabic-script letter variants, and respects word boundaries: ``Russia`` does not
 match ``Prussia``, ``ISIS`` does not match ``crisis``, ``Taliban`` does not match
 ``Talibanisation`` (write ``Taliban*`` for that).
@@ -85,8 +85,8 @@ from typing import Literal, TypeAlias
 
 import snowballstemmer
 
+from mediamon.core.text import Tokens, sentence_ids, tokenize
 from mediamon.errors import QueryError
-from mediamon.text import Tokens, sentence_ids, tokenize
 from mediamon.types import TopicHit
 
 __all__ = [

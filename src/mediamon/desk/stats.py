@@ -27,9 +27,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import MediamonError
-from .output import shorten, text_width
-from .store import Store, utc_iso
+from mediamon.clock import utc_iso
+from mediamon.errors import MediamonError
+from mediamon.output import shorten, text_width
+from mediamon.store.sqlite import Store
 
 By = Literal["hour", "day", "week", "month"]
 BUCKETS = ("hour", "day", "week", "month")

@@ -273,3 +273,19 @@ def dedup_key(url: str | None) -> str | None:
     if not path and not query:
         return None  # a home page is not an article
     return urlunsplit(("https", netloc, path, query, ""))
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL, else None (no javascript:, data:, ...)."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    if any(ord(c) < 0x20 or c in "\"'<>`\\" for c in url):
+        return None
+    return url

@@ -22,7 +22,7 @@ failure apprise reports, since it does not say which kind it was) with exponenti
 a bounded number of times; other failures are not retried.
 
 Alert content is plain text: titles with control characters removed, and only http(s)
-links (``report.safe_url``); the HTML email part escapes everything it shows.
+links (``urls.safe_url``); the HTML email part escapes everything it shows.
 
 This module decides nothing about relevance; it reads what the feed passes stored.
 """
@@ -44,22 +44,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import httpx
 
-from . import USER_AGENT
-from .errors import MediamonError
-from .report import safe_url
-from .store import Store, utc_iso
+from mediamon import USER_AGENT
+from mediamon.clock import utc_iso
+from mediamon.config import AlertSettings, Config, SmtpSettings
+from mediamon.core.urls import safe_url
+from mediamon.errors import MediamonError
+from mediamon.store.sqlite import Store
 
-if TYPE_CHECKING:
-    from .config import Config
+log = logging.getLogger("mediamon.desk.alerts")
 
-log = logging.getLogger("mediamon.alerts")
-
-AlertWhen = Literal["items", "stories"]
-AlertMode = Literal["immediate", "digest"]
 MAX_PER_MESSAGE = 100  # more than this waits for the next run
 RETRIES = 4  # attempts after the first one
 BACKOFF = 1.0  # seconds before the first retry, doubled each time ...
@@ -77,54 +74,6 @@ class AlertError(MediamonError):
     def __init__(self, reason: str, *, transient: bool) -> None:
         self.transient = transient
         super().__init__(reason)
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int = 25
-    sender: str = ""  # the `from` key
-    to: tuple[str, ...] = ()
-    starttls: bool = False  # plain connection, then STARTTLS (port 587)
-    tls: bool = False  # TLS from the first byte, "SMTPS" (port 465)
-    username: str | None = None
-    password_env: str | None = None  # the environment variable holding the password
-
-
-@dataclass(frozen=True)
-class AlertSettings:
-    name: str
-    webhook: str | None = None
-    smtp: SmtpSettings | None = None
-    apprise: tuple[str, ...] = ()  # apprise URLs, a channel each (``apprise_channels``)
-    secret: str | None = field(default=None, repr=False)  # signs the webhook's POSTs ...
-    secret_env: str | None = None  # ... or the environment variable holding that secret
-    when: AlertWhen = "items"
-    min_score: float | None = None
-    min_reach: int | None = None
-    topic: str | None = None
-    mode: AlertMode = "immediate"
-    every: float = 6 * 3600.0  # digests only
-
-    @property
-    def channels(self) -> tuple[str, ...]:
-        return ((("webhook",) if self.webhook else ()) + (("smtp",) if self.smtp else ())
-                + tuple(self.apprise_channels))
-
-    @property
-    def apprise_channels(self) -> dict[str, str]:
-        """Channel name -> apprise URL. A channel is named by its service (the URL's scheme:
-        "slack", "tgram", "ntfy"...), "-2", "-3"... added for a second URL of one service.
-        The name is what ``alert_sent`` records, so it stays the same when a token changes."""
-        names: dict[str, str] = {}
-        for url in self.apprise:
-            service = url.split("://", 1)[0].lower()
-            name, n = service, 1
-            while name in names or name in ("webhook", "smtp"):
-                n += 1
-                name = f"{service}-{n}"
-            names[name] = url
-        return names
 
 
 @dataclass(frozen=True)

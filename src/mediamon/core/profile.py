@@ -47,7 +47,7 @@ from importlib import resources
 
 import snowballstemmer
 
-from .text import words
+from mediamon.core.text import words
 
 K1 = 1.2  # BM25 term-frequency saturation
 TAU = 0.05  # spreads the BM25 fraction B over [0, 1): S = 1 - exp(-B / TAU)

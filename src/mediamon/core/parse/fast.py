@@ -39,9 +39,16 @@ from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
 from feedparser.urls import _urljoin
 
-from .parse import _header_map, _join, _plain, _resolve_links, _str, _ttl
-from .types import ParsedFeed, RawEntry
-from .urls import is_http_url
+from mediamon.core.parse.common import (
+    header_map,
+    join_link,
+    plain,
+    resolve_links,
+    text_or_none,
+    ttl_minutes,
+)
+from mediamon.core.urls import is_http_url
+from mediamon.types import ParsedFeed, RawEntry
 
 __all__ = ["fast_parse"]
 
@@ -67,7 +74,7 @@ _C1_RE = re.compile("[\x80-\x9f]")  # the code points feedparser maps to Windows
 _CLOSE_TAG_RE = re.compile(r"</(\w+)>")
 _ENTITY_REF_RE = re.compile(r"&#?\w+;")
 
-# Keys normalise (or parse._resolve_links) reads from an entry: an unhandled element that
+# Keys normalise (or parse.resolve_links) reads from an entry: an unhandled element that
 # feedparser would store under one of these names makes the fast path decline.
 _ENTRY_KEYS = frozenset({
     "title", "title_detail", "summary", "summary_detail", "content", "link", "links",
@@ -104,7 +111,7 @@ def fast_parse(
     """``parse_feed``'s result for a well-formed RSS 2.0 / Atom 1.0 document, or None when
     the document needs feedparser (then call ``parse_feed``)."""
     try:
-        return _parse(bytes(body or b""), url, _header_map(headers))
+        return _parse(bytes(body or b""), url, header_map(headers))
     except (_Decline, ET.ParseError, RecursionError, ValueError, LookupError):
         return None
 
@@ -340,7 +347,7 @@ class _Entry:
     def date(self, el: ET.Element, key: str) -> None:
         value = _finish(_text(el), key)
         self.data[key] = value
-        self.data[key + "_parsed"] = _plain(_parse_date(value))
+        self.data[key + "_parsed"] = plain(_parse_date(value))
 
     def category(self, el: ET.Element) -> None:
         attrs = _attrs(el)
@@ -582,18 +589,19 @@ class _Feed:
 
     def parsed(self, url: str, headers: dict[str, str], entries: list[dict[str, Any]],
                version: str) -> ParsedFeed:
-        language = _str(self.language) or _str(headers.get("content-language", "").split(",")[0])
-        link = _str(self.link)
+        language = text_or_none(self.language) or \
+            text_or_none(headers.get("content-language", "").split(",")[0])
+        link = text_or_none(self.link)
         return ParsedFeed(
-            title=_str(self.title),
-            link=_join(url, link) if link and is_http_url(url) else link,
+            title=text_or_none(self.title),
+            link=join_link(url, link) if link and is_http_url(url) else link,
             language=language,
-            entries=tuple(RawEntry(_resolve_links(entry, url)) for entry in entries),
+            entries=tuple(RawEntry(resolve_links(entry, url)) for entry in entries),
             format=version,
             warning=None,
-            ttl_minutes=_ttl(self.ttl),
-            update_period=_str(self.sy.get("sy_updateperiod")),
-            update_frequency=_str(self.sy.get("sy_updatefrequency")),
+            ttl_minutes=ttl_minutes(self.ttl),
+            update_period=text_or_none(self.sy.get("sy_updateperiod")),
+            update_frequency=text_or_none(self.sy.get("sy_updatefrequency")),
         )
 
 

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .errors import MediamonError
+from mediamon.errors import MediamonError
 
 INSTALL_HINT = "Datasette is not installed: pip install 'mediamon[datasette]'"
 

@@ -65,7 +65,7 @@ from typing import NamedTuple
 
 import snowballstemmer
 
-from .text import fold, tokenize
+from mediamon.core.text import fold, tokenize
 
 __all__ = [
     "Candidate",

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -31,13 +31,15 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from . import story_store
-from .errors import ReadOnlyError, StoreError
-from .stories import Fingerprint, StorySettings
-from .types import FeedOutcome, FeedSource, FetchResult, Item, Match, Validators
+from mediamon.clock import utc_iso
+from mediamon.core.profile import Background
+from mediamon.core.stories import Fingerprint, StorySettings
+from mediamon.errors import ReadOnlyError, StoreError
+from mediamon.store import stories as story_store
+from mediamon.types import FeedOutcome, FeedSource, FetchResult, Item, Match, Validators
 
 BUSY_TIMEOUT_MS = 10_000
-log = logging.getLogger("mediamon.store")
+log = logging.getLogger("mediamon.store.sqlite")
 
 # Schema changes are named migration functions below, applied in order on open. Add new
 # ones at the end; never edit one that has shipped. PRAGMA user_version is set to their
@@ -320,11 +322,6 @@ def schema_version() -> int:
     return len(migrations.pending(sqlite_utils.Database(memory=True)))
 
 
-def utc_iso(dt: datetime | None) -> str | None:
-    """ISO-8601 in UTC with a ``Z``-free ``+00:00`` suffix, second precision, sortable as text."""
-    if dt is None:
-        return None
-    return dt.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
 @dataclass(frozen=True)
@@ -858,6 +855,26 @@ class Store:
             "SELECT host, wait_until, reason FROM hosts WHERE wait_until > ?", [utc_iso(now)])}
 
     # -- items -------------------------------------------------------------------------
+
+    def background(self) -> Background:
+        """The database's own document frequencies (empty for a database without them)."""
+        try:
+            row = self.db.execute("SELECT documents FROM background_size WHERE id = 1").fetchone()
+            if not row or not row[0]:
+                return Background()
+            df = dict(self.db.execute("SELECT term, df FROM background_df").fetchall())
+        except sqlite3.OperationalError:  # a database from before the relevance migration
+            return Background()
+        return Background(int(row[0]), df)
+
+    def label_texts(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The texts of the items the analyst labelled relevant, and irrelevant."""
+        try:
+            rows = self.db.execute("SELECT label, text FROM labels ORDER BY item_id").fetchall()
+        except sqlite3.OperationalError:
+            return (), ()
+        return (tuple(t for label, t in rows if label == "relevant"),
+                tuple(t for label, t in rows if label == "irrelevant"))
 
     def seen_hashes(self, ids: Iterable[str]) -> dict[str, str]:
         """Content hashes of the given item ids that were parsed before (kept or not)."""

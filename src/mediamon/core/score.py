@@ -22,12 +22,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
-from .config import Config, KeepMode
-from .profile import Background, Profile, terms_of_words
-from .text import tokenize
-from .topics import TopicSet
-from .types import Item, Match
+from mediamon.core.profile import Background, Profile, terms_of_words
+from mediamon.core.text import tokenize
+from mediamon.core.topics import TopicSet
+from mediamon.types import Item, Match
+
+KeepMode = Literal["rule", "profile", "either", "both"]
+KEEP_MODES: tuple[KeepMode, ...] = ("rule", "profile", "either", "both")
+
+
+class _Keep(Protocol):
+    @property
+    def mode(self) -> KeepMode: ...
+
+
+class _ProfileSettings(Protocol):
+    @property
+    def threshold(self) -> float: ...
+
+
+class ScorerConfig(Protocol):
+    """What a scorer is built from (``mediamon.config.Config`` is one): core knows the shape,
+    not the config module."""
+
+    @property
+    def topic_set(self) -> TopicSet: ...
+    @property
+    def seed_texts(self) -> tuple[str, ...]: ...
+    @property
+    def keep(self) -> _Keep: ...
+    @property
+    def profile(self) -> _ProfileSettings: ...
+
 
 RULE_WEIGHT = 0.6
 PROFILE_WEIGHT = 0.4
@@ -52,7 +80,7 @@ class Scorer:
     @classmethod
     def from_config(
         cls,
-        config: Config,
+        config: ScorerConfig,
         *,
         background: Background | None = None,
         relevant: Sequence[str] = (),

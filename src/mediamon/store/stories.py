@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from .stories import (
+from mediamon.core.stories import (
     Candidate,
     Decision,
     Fingerprint,
@@ -46,8 +46,8 @@ from .stories import (
     unpack_terms,
     usable_headline,
 )
-from .text import fold
-from .urls import dedup_key, site_of
+from mediamon.core.text import fold
+from mediamon.core.urls import dedup_key, site_of
 
 SCHEMA = [
     """

@@ -39,6 +39,8 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
+from mediamon.clock import duration
+
 DAY = 86_400.0
 RATE_WINDOW = timedelta(days=7)
 MAX_BACKOFF = DAY  # a failing feed is still tried at least once a day
@@ -313,19 +315,3 @@ def host_wait(retry_after: float, limits: Limits) -> float:
     """How long every feed of a host waits after its server sent ``Retry-After``."""
     return clamp(retry_after, 0.0, limits.max_retry_after)
 
-
-def duration(seconds: float) -> str:
-    """A short human duration that never rounds by more than a little: 45s, 1m30s, 12m,
-    2h30m, 3d, 2.5d. Under an hour it keeps the seconds (a Retry-After of 90 s is 1m30s,
-    not 2m), under two days the minutes."""
-    whole = round(max(0.0, seconds))
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        minutes, rest = divmod(whole, 60)
-        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
-    if whole < 2 * DAY:
-        hours, minutes = divmod(round(whole / 60), 60)
-        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
-    days = whole / DAY
-    return f"{days:.0f}d" if days >= 10 else f"{days:.1f}".removesuffix(".0") + "d"

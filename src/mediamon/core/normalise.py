@@ -65,8 +65,8 @@ from urllib.parse import urljoin
 import nh3
 from selectolax.lexbor import LexborHTMLParser
 
-from .types import Item, ParsedFeed, RawEntry
-from .urls import canonical_url, is_http_url
+from mediamon.core.urls import canonical_url, is_http_url
+from mediamon.types import Item, ParsedFeed, RawEntry
 
 __all__ = [
     "NormalisedFeed",

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
 from typing import Any
-from urllib.parse import urlsplit
 
-from . import __version__
-from .stats import By, Stats, collect, has_stories
-from .store import Store, utc_iso
+from mediamon import __version__
+from mediamon.clock import utc_iso
+from mediamon.core.urls import safe_url
+from mediamon.desk.stats import By, Stats, collect, has_stories
+from mediamon.store.sqlite import Store
 
 TOP_STORIES = 15
 SOURCES_SHOWN = 8
@@ -40,22 +41,6 @@ class Report:
     stats: Stats
     stories: tuple[dict[str, Any], ...]  # top stories, each with "sources" and "why"
     outlets: tuple[dict[str, Any], ...]  # per-outlet rows
-
-
-def safe_url(url: str | None) -> str | None:
-    """``url`` if it is an absolute http(s) URL, else None (no javascript:, data:, ...)."""
-    if not url:
-        return None
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    if any(ord(c) < 0x20 or c in "\"'<>`\\" for c in url):
-        return None
-    return url
 
 
 def _rows(store: Store, sql: str, params: list[Any]) -> list[dict[str, Any]]:

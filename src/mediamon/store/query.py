@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .config import parse_duration
-from .errors import QueryError
-from .store import Store, utc_iso
-from .types import FeedSource
+from mediamon.clock import utc_iso
+from mediamon.errors import QueryError
+from mediamon.store.sqlite import Store
+from mediamon.types import FeedSource
 
 LIST_COLUMNS = """
     items.id, items.published, items.title, items.url, items.language, items.score,
@@ -47,20 +47,6 @@ def _collapsed(select: str, order: str) -> str:
     """
 
 
-def parse_when(value: str, *, now: datetime, option: str = "--since") -> datetime:
-    """``2d``/``12h``/``30m`` ago, or an ISO date/datetime (UTC when no offset is given)."""
-    text = value.strip()
-    try:
-        return now - timedelta(seconds=parse_duration(text))
-    except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise QueryError(
-            f"{option}: {value!r} is neither a duration (2d, 12h) nor a date (2026-11-01)"
-        ) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -20,25 +20,18 @@ from typing import Any, TypeVar
 
 import click
 
-from . import __version__, story_store
-from .config import Config, find_config, load_config
-from .errors import MediamonError, ReadOnlyError
-from .export import LISTING_FORMATS
-from .logs import setup_logging
-from .output import FORMATS, render
-from .pipeline import run_once, utcnow
-from .query import (
-    Filters,
-    counts,
-    feed_health_with_config,
-    get_item,
-    items,
-    parse_when,
-    search,
-)
-from .relevance import scorer_for
-from .store import Store, utc_iso
-from .types import FeedOutcome, FeedSource
+from mediamon import __version__
+from mediamon.clock import duration, parse_duration, parse_when, utc_iso, utcnow
+from mediamon.config import Config, find_config, load_config
+from mediamon.desk.export import LISTING_FORMATS
+from mediamon.errors import MediamonError, ReadOnlyError
+from mediamon.logs import setup_logging
+from mediamon.output import FORMATS, render
+from mediamon.pipeline import run_once, scorer_for
+from mediamon.store import stories as story_store
+from mediamon.store.query import Filters, counts, feed_health_with_config, get_item, items, search
+from mediamon.store.sqlite import Store
+from mediamon.types import FeedOutcome, FeedSource
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -183,7 +176,7 @@ def _warn_filters(ctx: Context, store: Store, filters: Filters, *,
     """After an empty listing: one warning on stderr per filter that matches nothing in the
     database (a mistyped topic, language or feed, an inverted or future period), with the
     known values nearest to it (``query.filter_warnings``)."""
-    from .query import filter_warnings
+    from mediamon.store.query import filter_warnings
 
     for line in filter_warnings(store, filters, topics=list(ctx.config.topics),
                                 now=now or utcnow()):
@@ -243,7 +236,7 @@ def init(ctx: Context, directory: Path | None, force: bool) -> None:
     Without DIRECTORY it goes to your user config directory, where every mediamon command
     finds it from any working directory; elsewhere, pass --config or set MEDIAMON_CONFIG.
     """
-    from .config import init_config
+    from mediamon.config import init_config
 
     written = init_config(directory, force=force)
     click.echo(f"wrote {written.config}")
@@ -265,7 +258,7 @@ def init(ctx: Context, directory: Path | None, force: bool) -> None:
 def paths(ctx: Context, fmt: str, as_json: bool) -> None:
     """Show which config and database this command line uses, and why."""
     as_json = chosen_format(fmt, as_json) == "json"
-    from .config import config_candidates, user_config_dir, user_data_dir
+    from mediamon.config import config_candidates, user_config_dir, user_data_dir
 
     how = "built in"
     for path, reason in config_candidates(ctx.explicit_config):
@@ -314,7 +307,7 @@ def run(ctx: Context, once: bool, keep_all: bool | None) -> None:
             click.echo("Error: no feed could be fetched (see the reasons above)", err=True)
             ctx_exit(1)
         return
-    from .schedule import run_daemon
+    from mediamon.schedule import run_daemon
 
     ctx.store().close()  # a database it cannot write stops it here, in one line
     ctx._store = None
@@ -404,7 +397,7 @@ def _search_urn(query: str) -> str:
 
 def _emit_atom(store: Store, rows: list[dict[str, Any]], title: str, feed_id: str) -> None:
     """A listing as an Atom feed (issue 6), entry content from the items' sanitised HTML."""
-    from .export import atom_feed, item_html
+    from mediamon.desk.export import atom_feed, item_html
 
     html = item_html(store, [r["id"] for r in rows]) if rows and "reach" not in rows[0] else {}
     click.echo(atom_feed(rows, title=title, feed_id=feed_id, html=html), nl=False)
@@ -555,7 +548,7 @@ def score_cmd(ctx: Context, source: Any, output: Any, builtin: bool) -> None:
     No database is needed. If the configured database exists, its background document
     frequencies and the analyst's labels shape the profile (--builtin ignores it).
     """
-    from .relevance import read_jsonl, score
+    from mediamon.desk.relevance import read_jsonl, score
 
     scorer, _ = scorer_for(ctx.config, _relevance_store(ctx, builtin))
     for line in score(scorer, read_jsonl(source, name=source.name)):
@@ -602,7 +595,7 @@ def eval_cmd(ctx: Context, labelled: tuple[Any, ...], texts_files: tuple[Any, ..
     database, the average precision is shown with and without them.
       mediamon eval --builtin dev.jsonl real-labels.jsonl --texts news.jsonl --stream news.jsonl
     """
-    from .relevance import (
+    from mediamon.desk.relevance import (
         all_labels,
         evaluate,
         evaluate_stream,
@@ -760,7 +753,7 @@ def label(ctx: Context, item_id: str, label: str | None, remove: bool) -> None:
       mediamon label 47d5 relevant
       mediamon label 47d5 --remove       forget it (the rule decides again)
     """
-    from .relevance import add_label, remove_label
+    from mediamon.desk.relevance import add_label, remove_label
 
     if remove and label:
         raise click.UsageError(f"give {label} or --remove, not both")
@@ -787,7 +780,7 @@ def labels_cmd(ctx: Context, fmt: str, as_json: bool) -> None:
     rescore`. An item deleted after it was labelled (`rescore --prune`) keeps its label,
     with no title.
     """
-    from .relevance import list_labels
+    from mediamon.desk.relevance import list_labels
 
     rows = list_labels(ctx.store(readonly=True))
     fmt = chosen_format(fmt, as_json)
@@ -815,7 +808,7 @@ def rescore_cmd(ctx: Context, since: str | None, prune: bool, batch_size: int) -
     longer pass are flagged not kept (hidden from `items`, shown with `items --all`); they
     are deleted only with --prune. Items the analyst labelled keep their label's verdict.
     """
-    from .relevance import count_items, rescore
+    from mediamon.desk.relevance import count_items, rescore
 
     store = ctx.store()
     scorer, info = scorer_for(ctx.config, store)
@@ -901,8 +894,8 @@ def status(ctx: Context, failing: bool, fmt: str, as_json: bool) -> None:
     next_fetch   the next poll (UTC); why: the reason for it, with the last error
                  (backoff after errors and a server's Retry-After wait longer)
     """
-    from .pipeline import limits_of
-    from .policy import interval_rule
+    from mediamon.core.policy import interval_rule
+    from mediamon.pipeline import limits_of
 
     limits = limits_of(ctx.config)
     rows = _health_rows(ctx)
@@ -961,7 +954,7 @@ def feeds_add(ctx: Context, url: str, name: str | None, tags: tuple[str, ...],
     An http(s) URL is fetched first: a web page that advertises a feed
     (<link rel="alternate" type="application/rss+xml" ...>) adds that feed instead.
     """
-    from .config import check_feed_url, parse_duration
+    from mediamon.config import check_feed_url
 
     try:
         target = check_feed_url(Path.cwd(), url)
@@ -985,7 +978,7 @@ def _discover(config: Config, url: str) -> str:
     """The feed to subscribe to for ``url``: the URL itself when it serves a feed, else the
     first feed its HTML page advertises (``<link rel="alternate">``, issue 4). When the URL
     cannot be fetched now, it is added as given, with a warning."""
-    from .discover import find_feed
+    from mediamon.discover import find_feed
 
     found = asyncio.run(find_feed(url, config))
     if found.error is not None:
@@ -1019,7 +1012,7 @@ def feeds_remove(ctx: Context, url_or_id: str) -> None:
 
 def _interval_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
     """``--interval``: a duration, or ``adaptive`` (None: unchanged; 0.0: adaptive)."""
-    from .config import parse_duration
+
 
     if value is None:
         return None
@@ -1086,7 +1079,7 @@ def feeds_edit(ctx: Context, url_or_id: str, name: str | None, interval: float |
     if "name" in changes:
         done.append(f"name {changes['name'] or '(none)'!s}")
     if "interval" in changes:
-        from .policy import duration
+
 
         done.append("interval " + (duration(changes["interval"]) if changes["interval"]
                                    else "adaptive"))
@@ -1103,7 +1096,7 @@ def feeds_edit(ctx: Context, url_or_id: str, name: str | None, interval: float |
 @domain_errors
 def feeds_import(ctx: Context, opml_file: Any) -> None:
     """Add every feed in an OPML file (folders become tags)."""
-    from .opml import read_opml
+    from mediamon.opml import read_opml
 
     sources = read_opml(opml_file.read(), source=opml_file.name)
     if not sources:
@@ -1125,7 +1118,7 @@ def feeds_import(ctx: Context, opml_file: Any) -> None:
 @domain_errors
 def feeds_export(ctx: Context, output: Any) -> None:
     """Write every active feed (config and database) as OPML 2.0."""
-    from .opml import write_opml
+    from mediamon.opml import write_opml
 
     store = ctx.store(readonly=True) if ctx.config.db_path.exists() else None
     rows = sorted((r for r in feed_health_with_config(store, ctx.config.feeds) if r["active"]),
@@ -1294,7 +1287,7 @@ def _pair_text(conn: Any, item_id: str) -> dict[str, Any]:
 def _explain(ctx: Context, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     from datetime import datetime
 
-    from .stories import describe, explain_pair
+    from mediamon.core.stories import describe, explain_pair
 
     apart = abs(datetime.fromisoformat(a["published"]) - datetime.fromisoformat(b["published"]))
     exp = explain_pair((a["title"], a["summary"]), (b["title"], b["summary"]),
@@ -1389,7 +1382,7 @@ def export_cmd(ctx: Context, since: str | None, kept_only: bool, output: str,
       mediamon export -o items.csv
       mediamon export --kept-only | gzip > items.jsonl.gz
     """
-    from .export import export_records, write_export
+    from mediamon.desk.export import export_records, write_export
 
     fmt = fmt or ("csv" if output.lower().endswith(".csv") else "jsonl")
     when = parse_when(since, now=utcnow()) if since else None
@@ -1421,7 +1414,7 @@ def import_cmd(ctx: Context, source: Any) -> None:
     database does not know are added inactive (not polled). One transaction: a bad
     line changes nothing.
     """
-    from .export import import_records, read_export
+    from mediamon.desk.export import import_records, read_export
 
     stats = import_records(ctx.store(), read_export(source, name=source.name), now=utcnow())
     click.echo(f"{stats['imported']} item(s) imported, {stats['skipped']} already here, "
@@ -1442,7 +1435,7 @@ def vacuum_cmd(ctx: Context, dry_run: bool) -> None:
     kept_after = "365d"       # kept items too (unset by default: never deleted)
     Labelled items are never deleted. Without [retention] nothing is deleted.
     """
-    from .housekeeping import apply_retention, file_sizes, vacuum
+    from mediamon.desk.housekeeping import apply_retention, file_sizes, vacuum
 
     store = ctx.store(readonly=dry_run)  # a database it cannot write stops it here
     before = file_sizes(store.path)  # retention's deletions go to the WAL first
@@ -1475,7 +1468,7 @@ def _size(n: int) -> str:
 
 def _plot_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``--plot``: a file type that cannot be drawn is a usage error, before any work."""
-    from .stats import plot_format_error
+    from mediamon.desk.stats import plot_format_error
 
     problem = plot_format_error(value) if value else None
     if problem:
@@ -1514,7 +1507,7 @@ def stats_cmd(ctx: Context, since: str, until: str | None, by: str | None, topic
     """
     import shutil
 
-    from .stats import check_plot, collect, pick_bucket, plot, render_stats
+    from mediamon.desk.stats import check_plot, collect, pick_bucket, plot, render_stats
 
     if plot_path:
         check_plot(plot_path)  # before any work: matplotlib installed?
@@ -1558,7 +1551,7 @@ def report_cmd(ctx: Context, since: str, until: str | None, topic: str | None, t
       mediamon report --since 2025-07-01 --until 2025-07-08 --topic recognition -o r.html
       mediamon report --since 1d > today.html
     """
-    from .report import collect_report, render_html
+    from mediamon.desk.report import collect_report, render_html
 
     now = utcnow()
     found = collect_report(ctx.store(readonly=True), now=now, since=parse_when(since, now=now),
@@ -1609,7 +1602,7 @@ def alerts_send(ctx: Context, dry_run: bool, force: bool, only: str | None) -> N
     backoff; what could not be sent is tried again next time. Exit status 1 if
     a message failed.
     """
-    from .alerts import channel_target, send_alerts, text_body
+    from mediamon.desk.alerts import channel_target, send_alerts, text_body
 
     alerts = ctx.config.alerts
     if not alerts:
@@ -1647,7 +1640,7 @@ def alerts_list(ctx: Context, fmt: str, as_json: bool) -> None:
     `unconfirmed` counts items claimed for sending whose sending never confirmed
     (a crash mid-send): they are not sent again.
     """
-    from .alerts import alert_states
+    from mediamon.desk.alerts import alert_states
 
     rows = alert_states(ctx.store(readonly=ctx.config.db_path.exists()), ctx.config.alerts,
                         now=utcnow())
@@ -1682,7 +1675,7 @@ def serve_cmd(ctx: Context, host: str, port: int, metadata_out: str | None) -> N
       mediamon serve                     http://127.0.0.1:8001/
       mediamon serve --port 9000
     """
-    from .serve import run_datasette, write_metadata
+    from mediamon.desk.serve import run_datasette, write_metadata
 
     if metadata_out:
         write_metadata(ctx.config.db_path, Path(metadata_out))

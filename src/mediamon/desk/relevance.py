@@ -29,14 +29,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import IO, Any
 
-from .config import Config
-from .errors import MediamonError
-from .normalise import html_to_text, plain_title
-from .output import read_json_lines
-from .profile import Background, builtin_background
-from .score import Scorer
-from .store import Store, utc_iso
-from .types import Match
+from mediamon.clock import utc_iso
+from mediamon.core.normalise import html_to_text, plain_title
+from mediamon.core.score import Scorer
+from mediamon.errors import MediamonError
+from mediamon.output import read_json_lines
+from mediamon.store.sqlite import Store
+from mediamon.types import Match
 
 LABELS = ("relevant", "irrelevant")
 EVAL_LABELS = ("core", "related", "no")
@@ -50,62 +49,6 @@ class RelevanceError(MediamonError):
 
 # --------------------------------------------------------------------------------------
 # The scorer, with what the database knows
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """Texts the analyst labelled, for the profile."""
-
-    relevant: tuple[str, ...] = ()
-    irrelevant: tuple[str, ...] = ()
-
-    def __len__(self) -> int:
-        return len(self.relevant) + len(self.irrelevant)
-
-
-def stored_background(store: Store) -> Background:
-    """The database's own document frequencies (empty for a database without them)."""
-    try:
-        row = store.db.execute("SELECT documents FROM background_size WHERE id = 1").fetchone()
-        if not row or not row[0]:
-            return Background()
-        df = dict(store.db.execute("SELECT term, df FROM background_df").fetchall())
-    except sqlite3.OperationalError:  # a database from before the relevance migration
-        return Background()
-    return Background(int(row[0]), df)
-
-
-def stored_feedback(store: Store) -> Feedback:
-    """The analyst's labels, as texts."""
-    try:
-        rows = store.db.execute("SELECT label, text FROM labels ORDER BY item_id").fetchall()
-    except sqlite3.OperationalError:
-        return Feedback()
-    return Feedback(tuple(t for label, t in rows if label == "relevant"),
-                    tuple(t for label, t in rows if label == "irrelevant"))
-
-
-@dataclass(frozen=True)
-class ScorerInfo:
-    """What a scorer was built from, for reports."""
-
-    builtin_documents: int
-    stored_documents: int
-    labels: int
-
-
-def scorer_for(config: Config, store: Store | None, *, feedback: bool = True,
-               explain_unkept: bool = True) -> tuple[Scorer, ScorerInfo]:
-    """The scorer for ``config``: built-in background plus the store's, and (if ``feedback``)
-    the store's labels as Rocchio feedback. ``store`` None: the built-in background alone.
-    ``explain_unkept=False``: matched terms only for kept items (see ``Scorer``)."""
-    builtin = builtin_background()
-    stored = stored_background(store) if store is not None else Background()
-    labels = stored_feedback(store) if store is not None and feedback else Feedback()
-    background = builtin.plus(stored.documents, stored.df)
-    scorer = Scorer.from_config(config, background=background, relevant=labels.relevant,
-                                irrelevant=labels.irrelevant, explain_unkept=explain_unkept)
-    return scorer, ScorerInfo(builtin.documents, stored.documents, len(labels))
 
 
 # --------------------------------------------------------------------------------------

@@ -46,21 +46,27 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin
 from xml.sax import SAXParseException
 
 import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 from selectolax.lexbor import LexborHTMLParser
 
-from .errors import ParseError
-from .types import ParsedFeed, RawEntry
-from .urls import is_http_url
+from mediamon.core.parse.common import (
+    header_map,
+    join_link,
+    plain,
+    resolve_links,
+    text_or_none,
+    ttl_minutes,
+)
+from mediamon.core.urls import is_http_url
+from mediamon.errors import ParseError
+from mediamon.types import ParsedFeed, RawEntry
 
 __all__ = ["FEED_MEDIA_TYPES", "discover_feed_links", "parse_feed"]
 
@@ -76,7 +82,6 @@ _JSONFEED_VERSION_RE = re.compile(r"(?:https?://jsonfeed\.org/version/)?1(?:\.(\
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _LEADING_JUNK = b" \t\r\n\x00"
 _HTML_SNIFF = re.compile(rb"<html[\s>]|<!doctype\s+html", re.IGNORECASE)
-_TTL_RANGE = range(1, 10080 + 1)  # minutes: one minute .. one week
 _REASON_MAX = 200
 
 
@@ -91,12 +96,12 @@ def parse_feed(
     start = _content_start(body)
     if not start:
         raise ParseError(url, "empty response body")
-    header_map = _header_map(headers)
-    content_type = header_map.get("content-type", "").split(";", 1)[0].strip().lower()
+    header = header_map(headers)
+    content_type = header.get("content-type", "").split(";", 1)[0].strip().lower()
     if start[:1] in (b"{", b"[") or (content_type in _JSON_MEDIA_TYPES and start[:1] != b"<"):
         # Sniff the body first: servers label feeds with the wrong type all the time.
         return _parse_json_feed(body, url=url)
-    return _parse_xml_feed(body, url=url, headers=header_map)
+    return _parse_xml_feed(body, url=url, headers=header)
 
 
 def discover_feed_links(html: bytes, base_url: str) -> list[str]:
@@ -112,7 +117,7 @@ def discover_feed_links(html: bytes, base_url: str) -> list[str]:
     base = base_url or ""
     base_tag = tree.css_first("base[href]")
     if base_tag is not None:
-        base = _join(base, base_tag.attributes.get("href") or "")
+        base = join_link(base, base_tag.attributes.get("href") or "")
     found: list[str] = []
     for node in tree.css("link[rel][href]"):
         attrs = node.attributes
@@ -120,7 +125,7 @@ def discover_feed_links(html: bytes, base_url: str) -> list[str]:
         media_type = (attrs.get("type") or "").split(";", 1)[0].strip().lower()
         if "alternate" not in rels or media_type not in FEED_MEDIA_TYPES:
             continue
-        link = _join(base, (attrs.get("href") or "").strip())
+        link = join_link(base, (attrs.get("href") or "").strip())
         if is_http_url(link) and link not in found:
             found.append(link)
     return found
@@ -149,7 +154,7 @@ def _parse_xml_feed(body: bytes, *, url: str, headers: dict[str, str]) -> Parsed
         raise ParseError(url, reason) from exc
 
     version = result.get("version") or ""
-    entries = [_plain(entry) for entry in result.get("entries") or []]
+    entries = [plain(entry) for entry in result.get("entries") or []]
     exc = result.get("bozo_exception") if result.get("bozo") else None
     problem = None if exc is None or isinstance(exc, ThingsNobodyCaresAboutButMe) else exc
     if not entries:
@@ -163,44 +168,22 @@ def _parse_xml_feed(body: bytes, *, url: str, headers: dict[str, str]) -> Parsed
             raise ParseError(url, "not a feed (no RSS, Atom or JSON Feed document found)")
 
     feed = result.get("feed") or {}
-    language = _str(feed.get("language")) or _str(headers.get("content-language", "").split(",")[0])
-    link = _str(feed.get("link"))
+    language = text_or_none(feed.get("language")) or \
+        text_or_none(headers.get("content-language", "").split(",")[0])
+    link = text_or_none(feed.get("link"))
     return ParsedFeed(
-        title=_str(feed.get("title")),
-        link=_join(url, link) if link and is_http_url(url) else link,
+        title=text_or_none(feed.get("title")),
+        link=join_link(url, link) if link and is_http_url(url) else link,
         language=language,
-        entries=tuple(RawEntry(_resolve_links(entry, url)) for entry in entries),
+        entries=tuple(RawEntry(resolve_links(entry, url)) for entry in entries),
         format=version or "unknown",
         warning=_bozo_reason(problem, body) if problem is not None else None,
-        ttl_minutes=_ttl(feed.get("ttl")),
-        update_period=_str(feed.get("sy_updateperiod")),
-        update_frequency=_str(feed.get("sy_updatefrequency")),
+        ttl_minutes=ttl_minutes(feed.get("ttl")),
+        update_period=text_or_none(feed.get("sy_updateperiod")),
+        update_frequency=text_or_none(feed.get("sy_updatefrequency")),
     )
 
 
-def _resolve_links(data: dict[str, Any], base: str) -> dict[str, Any]:
-    """Make an entry's links absolute against ``base`` and record it as the HTML base."""
-    if not is_http_url(base):
-        return data
-    link = data.get("link")
-    if isinstance(link, str) and link.strip():
-        copied_guid = data.get("guidislink") and link == data.get("id")
-        # feedparser copies a link-less item's guid into ``link``; "1234" is no link, so
-        # only a guid that is a path is resolved (normalise drops the rest).
-        if not copied_guid or link.strip().startswith("/"):
-            data["link"] = _join(base, link.strip())
-    for key in ("links", "enclosures"):
-        for item in data.get(key) or ():
-            href = item.get("href") if isinstance(item, dict) else None
-            if isinstance(href, str) and href.strip():
-                item["href"] = _join(base, href.strip())
-    if isinstance(data.get("external_url"), str):
-        data["external_url"] = _join(base, data["external_url"])
-    details = [data.get("title_detail"), data.get("summary_detail"), *(data.get("content") or ())]
-    for detail in details:
-        if isinstance(detail, dict) and not is_http_url(detail.get("base")):
-            detail["base"] = base  # an xml:base from the document itself is kept
-    return data
 
 
 def _bozo_reason(exc: BaseException, body: bytes) -> str:
@@ -232,30 +215,10 @@ def _html_page_reason(body: bytes, url: str) -> str:
     return reason
 
 
-def _ttl(value: Any) -> int | None:
-    try:
-        minutes = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return minutes if minutes in _TTL_RANGE else None
 
 
-def _plain(value: Any) -> Any:
-    """FeedParserDict trees -> plain dicts/lists; struct_time -> aware UTC datetime."""
-    if isinstance(value, time.struct_time):
-        return _struct_to_datetime(value)
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
 
 
-def _struct_to_datetime(value: time.struct_time) -> datetime | None:
-    try:
-        return datetime(*value[:6], tzinfo=UTC)  # feedparser's struct_time is already UTC
-    except (ValueError, OverflowError):
-        return None
 
 
 # --- JSON Feed ------------------------------------------------------------------------------
@@ -277,20 +240,20 @@ def _parse_json_feed(body: bytes, *, url: str) -> ParsedFeed:
     if not isinstance(items, list):
         raise ParseError(url, "JSON Feed 'items' is not a list")
 
-    language = _str(doc.get("language"))
+    language = text_or_none(doc.get("language"))
     # Per the spec, an item without authors has the feed's authors (1.1) or author (1.0).
     feed_authors = _json_authors(doc)
     entries = tuple(
         RawEntry(
-            _resolve_links(_json_item(item, feed_authors=feed_authors, language=language), url)
+            resolve_links(_json_item(item, feed_authors=feed_authors, language=language), url)
         )
         for item in items
         if isinstance(item, dict)
     )
-    home = _str(doc.get("home_page_url"))
+    home = text_or_none(doc.get("home_page_url"))
     return ParsedFeed(
-        title=_str(doc.get("title")),
-        link=_join(url, home) if home and is_http_url(url) else home,
+        title=text_or_none(doc.get("title")),
+        link=join_link(url, home) if home and is_http_url(url) else home,
         language=language,
         entries=entries,
         format=fmt,
@@ -304,22 +267,22 @@ def _json_item(
     item_id = item.get("id")
     if isinstance(item_id, int | float) and not isinstance(item_id, bool):
         item_id = str(item_id)  # the spec asks readers to coerce numeric ids
-    if _str(item_id):
-        data["id"] = _str(item_id)
-    lang = _str(item.get("language")) or language
+    if text_or_none(item_id):
+        data["id"] = text_or_none(item_id)
+    lang = text_or_none(item.get("language")) or language
     if lang:
         data["language"] = lang
 
-    link = _str(item.get("url"))
+    link = text_or_none(item.get("url"))
     if link:
         data["link"] = link
         data["links"] = [{"rel": "alternate", "type": "text/html", "href": link}]
-    external = _str(item.get("external_url"))
+    external = text_or_none(item.get("external_url"))
     if external:
         data["external_url"] = external
 
     for key in ("title", "summary"):
-        value = _str(item.get(key))
+        value = text_or_none(item.get(key))
         if value:
             # JSON Feed titles and summaries are plain text by definition.
             data[key] = value
@@ -333,7 +296,7 @@ def _json_item(
         data["content"] = content
 
     for key, target in (("date_published", "published"), ("date_modified", "updated")):
-        value = _str(item.get(key))
+        value = text_or_none(item.get(key))
         if value:
             data[target] = value
             data[f"{target}_parsed"] = _parse_json_date(value)
@@ -347,23 +310,23 @@ def _json_item(
 
     tags = item.get("tags")
     if isinstance(tags, list):
-        terms = [_str(tag) for tag in tags]
+        terms = [text_or_none(tag) for tag in tags]
         data["tags"] = [{"term": t, "scheme": None, "label": None} for t in terms if t]
 
     for key in ("image", "banner_image"):
-        if _str(item.get(key)):
-            data[key] = _str(item.get(key))
+        if text_or_none(item.get(key)):
+            data[key] = text_or_none(item.get(key))
     attachments = item.get("attachments")
     if isinstance(attachments, list):
         data["enclosures"] = [
             {
-                "href": _str(a.get("url")),
-                "type": _str(a.get("mime_type")),
+                "href": text_or_none(a.get("url")),
+                "type": text_or_none(a.get("mime_type")),
                 "length": a.get("size_in_bytes"),
-                "title": _str(a.get("title")),
+                "title": text_or_none(a.get("title")),
             }
             for a in attachments
-            if isinstance(a, dict) and _str(a.get("url"))
+            if isinstance(a, dict) and text_or_none(a.get("url"))
         ]
     return data
 
@@ -377,9 +340,9 @@ def _json_authors(obj: dict[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(author, dict):
             continue
         entry = {
-            key: _str(author.get(src))
+            key: text_or_none(author.get(src))
             for key, src in (("name", "name"), ("href", "url"), ("avatar", "avatar"))
-            if _str(author.get(src))
+            if text_or_none(author.get(src))
         }
         if entry:
             authors.append(entry)
@@ -415,29 +378,10 @@ def _content_start(body: bytes) -> bytes:
     return body.lstrip(_LEADING_JUNK)[:16]
 
 
-def _header_map(headers: Mapping[str, str] | Sequence[tuple[str, str]]) -> dict[str, str]:
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    result: dict[str, str] = {}
-    for name, value in pairs:
-        if isinstance(name, str) and isinstance(value, str):
-            result.setdefault(name.strip().lower(), value.strip())  # first one wins
-    return result
 
 
-def _join(base: str | None, link: str) -> str:
-    if not base:
-        return link
-    try:
-        return urljoin(base, link)
-    except ValueError:  # e.g. an unbalanced IPv6 bracket in the link
-        return link
 
 
-def _str(value: Any) -> str | None:
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return None
 
 
 def _one_line(text: str) -> str:
