@@ -36,6 +36,11 @@ from mediamon.core.profile import Background
 from mediamon.core.stories import Fingerprint, StorySettings
 from mediamon.errors import ReadOnlyError, StoreError
 from mediamon.store import stories as story_store
+from mediamon.store.alerts import AlertsStore
+from mediamon.store.exchange import ExchangeStore
+from mediamon.store.labels import LabelsStore
+from mediamon.store.retention import RetentionStore
+from mediamon.store.stats import StatsStore
 from mediamon.types import FeedOutcome, FeedSource, FetchResult, Item, Match, Validators
 
 BUSY_TIMEOUT_MS = 10_000
@@ -427,8 +432,11 @@ class ScoredItem:
     partial: bool = False
 
 
-class Store:
-    """One mediamon database file. Not thread-safe: one Store per thread or task."""
+class Store(AlertsStore, ExchangeStore, RetentionStore, LabelsStore, StatsStore):
+    """One mediamon database file. Not thread-safe: one Store per thread or task.
+
+    Its SQL for the desk lives in its parts (``store.alerts``, ``exchange``, ``retention``,
+    ``labels``, ``stats``); this module opens, migrates and writes feed passes."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False,
                  stories: StorySettings | None = None) -> None:
