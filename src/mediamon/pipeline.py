@@ -33,7 +33,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -56,7 +55,7 @@ from mediamon.core.stories import StorySettings
 from mediamon.core.stories import fingerprint as story_fingerprint
 from mediamon.errors import ParseError
 from mediamon.fetch import fetch_feed, make_client, unreachable
-from mediamon.store.sqlite import FeedRow, ScoredItem, Store
+from mediamon.store.sqlite import FeedRow, ScoredItem, SeenReader, Store
 from mediamon.types import FeedOutcome, FetchResult, Item, Match, RawEntry
 from mediamon.workers import WorkerError, WorkerPool
 
@@ -233,34 +232,14 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(scorer: Scorer, db_path: str | None) -> None:
-    """A worker process (see ``workers``): the scorer and where to read known hashes."""
-    _WORKER.update(scorer=scorer, db_path=db_path, conn=None)
+    """A worker process (see ``workers``): the scorer, and where to read known hashes."""
+    _WORKER.update(scorer=scorer, known=SeenReader(db_path) if db_path else None)
 
 
 def _worker_known(ids: Sequence[str]) -> dict[str, str]:
-    """Stored content hashes of ``ids``, read through the worker's own read-only connection.
-
-    Any database trouble means "nothing known": the items are then processed in full,
-    which is always correct, only slower.
-    """
-    path = _WORKER.get("db_path")
-    if not path or not ids:
-        return {}
-    try:
-        conn = _WORKER.get("conn")
-        if conn is None:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-            _WORKER["conn"] = conn
-        found: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            found.update(conn.execute(
-                f"SELECT id, content_hash FROM seen WHERE id IN ({marks})", chunk))
-        return found
-    except sqlite3.Error:
-        _WORKER["conn"] = None
-        return {}
+    """Stored content hashes of ``ids``, through the worker's own read-only connection."""
+    known = _WORKER.get("known")
+    return known(ids) if known is not None else {}
 
 
 def _process_job(job: _Job) -> Processed:

@@ -28,7 +28,6 @@ from mediamon.errors import MediamonError, ReadOnlyError
 from mediamon.logs import setup_logging
 from mediamon.output import FORMATS, render
 from mediamon.pipeline import run_once, scorer_for
-from mediamon.store import stories as story_store
 from mediamon.store.query import Filters, counts, feed_health_with_config, get_item, items, search
 from mediamon.store.sqlite import Store
 from mediamon.types import FeedOutcome, FeedSource
@@ -464,9 +463,9 @@ def show(ctx: Context, item_id: str, fmt: str, as_json: bool, history: bool) -> 
     item = get_item(store, item_id)
     if item is None:
         raise click.ClickException(f"no item with id {item_id!r}")
-    item["story"] = story_store.item_story(store.db.conn, item["id"])
+    item["story"] = store.item_story(item["id"])
     if history:
-        item["versions"] = story_store.versions(store.db.conn, item["id"])
+        item["versions"] = store.versions(item["id"])
     if as_json:
         click.echo(json.dumps(item, ensure_ascii=False, indent=2, default=str))
         return
@@ -1202,8 +1201,7 @@ def stories_cmd(click_ctx: click.Context, since: str | None, until: str | None,
     now = utcnow()
     start = parse_when(since, now=now) if since else None
     end = parse_when(until, now=now, option="--until") if until else None
-    rows = story_store.list_stories(
-        ctx.store(readonly=True).db.conn,
+    rows = ctx.store(readonly=True).list_stories(
         since=utc_iso(start) if start else None,
         until=utc_iso(end) if end else None,
         topic=topic, min_reach=min_reach, include_unkept=include_unkept, limit=limit,
@@ -1213,11 +1211,9 @@ def stories_cmd(click_ctx: click.Context, since: str | None, until: str | None,
                                                              topic=topic), now=now)
     fmt = "json" if as_json else fmt
     if fmt == "atom":
-        conn = ctx.store(readonly=True).db.conn
+        urls = ctx.store(readonly=True).item_urls([row["first_item_id"] for row in rows])
         for row in rows:  # a story links to its first mention
-            found = conn.execute("SELECT url FROM items WHERE id = ?",
-                                 [row["first_item_id"]]).fetchone()
-            row["url"] = found[0] if found else None
+            row["url"] = urls.get(row["first_item_id"])
         _emit_atom(ctx.store(readonly=True), rows, "mediamon: stories", "urn:mediamon:stories")
         return
     if fmt == "table":
@@ -1229,7 +1225,7 @@ def stories_cmd(click_ctx: click.Context, since: str | None, until: str | None,
 
 def _resolve(ctx: Context, ident: str) -> tuple[str, str]:
     try:
-        found = story_store.resolve(ctx.store(readonly=True).db.conn, ident)
+        found = ctx.store(readonly=True).resolve_story(ident)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     if found is None:
@@ -1248,14 +1244,14 @@ def stories_show(ctx: Context, story_id: str, fmt: str, as_json: bool) -> None:
     STORY_ID is a story id, or an item id (its story is shown); a prefix is enough.
     """
     fmt = chosen_format(fmt, as_json)
-    conn = ctx.store(readonly=True).db.conn
+    store = ctx.store(readonly=True)
     kind, ident = _resolve(ctx, story_id)
     if kind == "item":
-        found = story_store.item_story(conn, ident)
+        found = store.item_story(ident)
         if found is None:
             raise click.ClickException(f"item {ident} has no story yet (run `mediamon run`)")
         ident = found["story_id"]
-    story = story_store.story(conn, ident)
+    story = store.story(ident)
     assert story is not None
     if fmt == "json":
         click.echo(json.dumps(story, ensure_ascii=False, indent=2, default=str))
@@ -1277,8 +1273,8 @@ def stories_show(ctx: Context, story_id: str, fmt: str, as_json: bool) -> None:
                       squeeze="url"))
 
 
-def _pair_text(conn: Any, item_id: str) -> dict[str, Any]:
-    row = story_store.item_text(conn, item_id)
+def _pair_text(store: Store, item_id: str) -> dict[str, Any]:
+    row = store.item_text(item_id)
     if row is None:
         raise click.ClickException(f"no item with id {item_id!r}")
     return row
@@ -1318,18 +1314,18 @@ def stories_explain(ctx: Context, ids: tuple[str, ...], fmt: str, as_json: bool)
     if len(ids) > 2:
         raise click.ClickException("give one story or item id, or two item ids")
     as_json = chosen_format(fmt, as_json) == "json"
-    conn = ctx.store(readonly=True).db.conn
+    store = ctx.store(readonly=True)
     resolved = [_resolve(ctx, ident) for ident in ids]
     pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
     header = ""
     if len(resolved) == 2:
         if any(kind != "item" for kind, _ in resolved):
             raise click.ClickException("to compare, give two item ids")
-        pairs.append((_pair_text(conn, resolved[0][1]), _pair_text(conn, resolved[1][1])))
+        pairs.append((_pair_text(store, resolved[0][1]), _pair_text(store, resolved[1][1])))
     else:
         kind, ident = resolved[0]
         if kind == "story":
-            story = story_store.story(conn, ident)
+            story = store.story(ident)
             assert story is not None
             header = (f"story {story['id']}: {story['title']!r}, {story['items']} item(s) "
                       f"from {story['reach']} outlet(s)")
@@ -1337,9 +1333,9 @@ def stories_explain(ctx: Context, ids: tuple[str, ...], fmt: str, as_json: bool)
         else:
             members = [ident]
         for member in members:
-            joined = story_store.item_story(conn, member)
+            joined = store.item_story(member)
             if joined and joined["via"]:
-                pairs.append((_pair_text(conn, member), _pair_text(conn, joined["via"])))
+                pairs.append((_pair_text(store, member), _pair_text(store, joined["via"])))
             elif joined and len(resolved) == 1 and kind == "item":
                 header = f"item {member} founded story {joined['story_id']}"
     results = [_explain(ctx, a, b) for a, b in pairs]

@@ -41,6 +41,7 @@ from mediamon.store.exchange import ExchangeStore
 from mediamon.store.labels import LabelsStore
 from mediamon.store.retention import RetentionStore
 from mediamon.store.stats import StatsStore
+from mediamon.store.stories import StoriesStore
 from mediamon.types import FeedOutcome, FeedSource, FetchResult, Item, Match, Validators
 
 BUSY_TIMEOUT_MS = 10_000
@@ -329,6 +330,40 @@ def schema_version() -> int:
 
 
 
+def _seen_hashes(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for item_id, content_hash in conn.execute(
+            f"SELECT id, content_hash FROM seen WHERE id IN ({marks})", chunk
+        ):
+            found[item_id] = content_hash
+    return found
+
+
+class SeenReader:
+    """``Store.seen_hashes`` for a parse worker: its own read-only connection, opened at
+    the first question, and no migration check (the daemon's Store did that). Any
+    database trouble answers "nothing known": the items are then processed in full, which
+    is always correct, only slower."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._conn: sqlite3.Connection | None = None
+
+    def __call__(self, ids: Sequence[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        try:
+            if self._conn is None:
+                self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+            return _seen_hashes(self._conn, ids)
+        except sqlite3.Error:
+            self._conn = None
+            return {}
+
+
 @dataclass(frozen=True)
 class FeedRow:
     """A feed as stored, with its fetch state."""
@@ -432,7 +467,8 @@ class ScoredItem:
     partial: bool = False
 
 
-class Store(AlertsStore, ExchangeStore, RetentionStore, LabelsStore, StatsStore):
+class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStore,
+            StatsStore):
     """One mediamon database file. Not thread-safe: one Store per thread or task.
 
     Its SQL for the desk lives in its parts (``store.alerts``, ``exchange``, ``retention``,
@@ -886,16 +922,7 @@ class Store(AlertsStore, ExchangeStore, RetentionStore, LabelsStore, StatsStore)
 
     def seen_hashes(self, ids: Iterable[str]) -> dict[str, str]:
         """Content hashes of the given item ids that were parsed before (kept or not)."""
-        ids = list(ids)
-        found: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for item_id, content_hash in self.db.execute(
-                f"SELECT id, content_hash FROM seen WHERE id IN ({marks})", chunk
-            ):
-                found[item_id] = content_hash
-        return found
+        return _seen_hashes(self.db.conn, list(ids))
 
     def save_feed_pass(
         self,

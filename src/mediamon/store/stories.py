@@ -48,6 +48,7 @@ from mediamon.core.stories import (
 )
 from mediamon.core.text import fold
 from mediamon.core.urls import dedup_key, site_of
+from mediamon.store.base import SQLiteBase
 
 SCHEMA = [
     """
@@ -555,3 +556,41 @@ def item_text(conn: Any, item_id: str) -> dict[str, Any] | None:
         "FROM items i LEFT JOIN story_items si ON si.item_id = i.id WHERE i.id = ?", [item_id])
     row = cur.fetchone()
     return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None
+
+
+class StoriesStore(SQLiteBase):
+    """Methods of ``sqlite.Store`` for reading stories (the functions above, on its
+    connection): what the CLI, the report and alerts show."""
+
+    def list_stories(self, **filters: Any) -> list[dict[str, Any]]:
+        """See ``list_stories``."""
+        return list_stories(self.db.conn, **filters)
+
+    def resolve_story(self, ident: str) -> tuple[str, str] | None:
+        """See ``resolve``."""
+        return resolve(self.db.conn, ident)
+
+    def story(self, story_id: str) -> dict[str, Any] | None:
+        """See ``story``."""
+        return story(self.db.conn, story_id)
+
+    def item_story(self, item_id: str) -> dict[str, Any] | None:
+        """See ``item_story``."""
+        return item_story(self.db.conn, item_id)
+
+    def versions(self, item_id: str) -> list[dict[str, Any]]:
+        """See ``versions``."""
+        return versions(self.db.conn, item_id)
+
+    def item_text(self, item_id: str) -> dict[str, Any] | None:
+        """See ``item_text``."""
+        return item_text(self.db.conn, item_id)
+
+    def item_urls(self, item_ids: Sequence[str]) -> dict[str, str | None]:
+        """The stored URL of each of ``item_ids`` that exists."""
+        found: dict[str, str | None] = {}
+        for chunk in _chunks(list(item_ids)):
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.conn.execute(
+                f"SELECT id, url FROM items WHERE id IN ({marks})", list(chunk)).fetchall())
+        return found
