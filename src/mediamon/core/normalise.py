@@ -320,7 +320,8 @@ def _as_utc(value: Any) -> datetime | None:
                 return value.replace(tzinfo=UTC)  # feedparser's times are UTC
             return value.astimezone(UTC)
         if isinstance(value, time.struct_time | tuple | list) and len(value) >= 6:
-            return datetime(*(int(part) for part in value[:6]), tzinfo=UTC)
+            year, month, day, hour, minute, second = (int(part) for part in value[:6])
+            return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except (TypeError, ValueError, OverflowError):
         pass
     return None

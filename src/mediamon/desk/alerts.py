@@ -371,21 +371,17 @@ def deliver(message: Message, *, now: datetime, retries: int = RETRIES,
     return with_retries(send, retries=retries, backoff=backoff, sleep=sleep)
 
 
-# -- state (SQLite, tables from store.m006_alerts) --------------------------------------------
+# -- state (SQLite, tables from store.m006_alerts; the SQL is in store.alerts) --------------
 
 
 def register(store: Store, alerts: Sequence[AlertSettings], *, now: datetime) -> None:
     """Give each configured alert a state row; what it watches starts now."""
-    with store.transaction():
-        for alert in alerts:
-            store.db.execute("INSERT OR IGNORE INTO alerts (name, since) VALUES (?, ?)",
-                             [alert.name, utc_iso(now)])
+    store.register_alerts([alert.name for alert in alerts], now=now)
 
 
 def state(store: Store, name: str) -> dict[str, Any]:
-    cur = store.db.execute("SELECT * FROM alerts WHERE name = ?", [name])
-    row = cur.fetchone()
-    return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else {}
+    row = store.alert_state(name)
+    return dict(row) if row else {}
 
 
 def digest_due(alert: AlertSettings, st: dict[str, Any], now: datetime) -> bool:
@@ -401,110 +397,51 @@ def digest_due(alert: AlertSettings, st: dict[str, Any], now: datetime) -> bool:
 def pending(store: Store, alert: AlertSettings, channel: str, *, since: str,
             limit: int = MAX_PER_MESSAGE) -> list[Entry]:
     """What this alert has not yet sent (or claimed) on this channel, oldest first."""
-    params: dict[str, Any] = {"alert": alert.name, "channel": channel, "since": since,
-                              "min_score": alert.min_score, "min_reach": alert.min_reach,
-                              "topic": alert.topic, "limit": limit}
+    entries: list[Entry] = []
     if alert.when == "items":
-        sql = """
-            SELECT i.id, i.title, i.url, i.published, i.language, i.score, i.topics,
-                   f.name AS feed, si.outlet, si.story_id, s.reach,
-                   (SELECT json_group_object(t.topic, json(t.terms)) FROM item_topics t
-                    WHERE t.item_id = i.id) AS matched
-            FROM items i JOIN feeds f ON f.id = i.feed_id
-            LEFT JOIN story_items si ON si.item_id = i.id
-            LEFT JOIN stories s ON s.id = si.story_id
-            WHERE i.kept = 1 AND i.first_seen >= :since
-              AND (:min_score IS NULL OR i.score >= :min_score)
-              AND (:min_reach IS NULL OR coalesce(s.reach, 1) >= :min_reach)
-              AND (:topic IS NULL OR i.id IN (SELECT item_id FROM item_topics WHERE topic = :topic))
-              AND NOT EXISTS (SELECT 1 FROM alert_sent a WHERE a.alert = :alert
-                              AND a.channel = :channel AND a.kind = 'item' AND a.ref = i.id)
-            ORDER BY i.first_seen, i.published, i.id LIMIT :limit
-        """
+        for item in store.unsent_alert_items(
+                alert.name, channel, since=since, min_score=alert.min_score,
+                min_reach=alert.min_reach, topic=alert.topic, limit=limit):
+            topics = tuple(json.loads(item["topics"] or "[]"))
+            entries.append(Entry(
+                "item", item["id"], plain(item["title"]), safe_url(item["url"]),
+                item["published"], plain(item["outlet"] or item["feed"]) or None,
+                item["reach"], item["score"], topics,
+                {"feed": plain(item["feed"]), "language": item["language"],
+                 "story": item["story_id"], "matched": json.loads(item["matched"] or "{}")}))
     else:
-        sql = """
-            SELECT s.id, s.title, fi.url, s.first_published AS published, s.first_outlet AS outlet,
-                   s.reach, s.items AS mentions,
-                   (SELECT max(i.score) FROM story_items x JOIN items i ON i.id = x.item_id
-                    WHERE x.story_id = s.id AND i.kept = 1) AS score,
-                   (SELECT json_group_array(topic) FROM (SELECT DISTINCT it.topic
-                    FROM story_items x JOIN items i ON i.id = x.item_id
-                    JOIN item_topics it ON it.item_id = x.item_id
-                    WHERE x.story_id = s.id AND i.kept = 1 ORDER BY it.topic)) AS topics
-            FROM stories s LEFT JOIN items fi ON fi.id = s.first_item_id
-            WHERE s.updated >= :since AND s.reach >= coalesce(:min_reach, 1)
-              AND EXISTS (SELECT 1 FROM story_items x JOIN items i ON i.id = x.item_id
-                          WHERE x.story_id = s.id AND i.kept = 1
-                            AND (:min_score IS NULL OR i.score >= :min_score)
-                            AND (:topic IS NULL OR i.id IN
-                                 (SELECT item_id FROM item_topics WHERE topic = :topic)))
-              AND NOT EXISTS (SELECT 1 FROM alert_sent a WHERE a.alert = :alert
-                              AND a.channel = :channel AND a.kind = 'story' AND a.ref = s.id)
-            ORDER BY s.first_published, s.id LIMIT :limit
-        """
-    cur = store.db.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    entries = []
-    for values in cur.fetchall():
-        row = dict(zip(names, values, strict=True))
-        topics = tuple(json.loads(row["topics"] or "[]"))
-        if alert.when == "items":
+        for story in store.unsent_alert_stories(
+                alert.name, channel, since=since, min_score=alert.min_score,
+                min_reach=alert.min_reach, topic=alert.topic, limit=limit):
+            topics = tuple(json.loads(story["topics"] or "[]"))
             entries.append(Entry(
-                "item", row["id"], plain(row["title"]), safe_url(row["url"]), row["published"],
-                plain(row["outlet"] or row["feed"]) or None, row["reach"], row["score"], topics,
-                {"feed": plain(row["feed"]), "language": row["language"],
-                 "story": row["story_id"], "matched": json.loads(row["matched"] or "{}")}))
-        else:
-            entries.append(Entry(
-                "story", row["id"], plain(row["title"]), safe_url(row["url"]),
-                row["published"], plain(row["outlet"]) or None, row["reach"], row["score"],
-                topics, {"mentions": row["mentions"]}))
+                "story", story["id"], plain(story["title"]), safe_url(story["url"]),
+                story["published"], plain(story["outlet"]) or None, story["reach"],
+                story["score"], topics, {"mentions": story["mentions"]}))
     return entries
 
 
 def claim(store: Store, alert: str, channel: str, entries: Sequence[Entry],
           *, now: datetime) -> list[Entry]:
     """Mark entries as being sent; returns those this caller claimed (not another sender)."""
-    mine = []
-    with store.transaction():
-        for e in entries:
-            cur = store.db.execute(
-                "INSERT OR IGNORE INTO alert_sent (alert, channel, kind, ref, title, url, claimed) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [alert, channel, e.kind, e.id, e.title, e.url, utc_iso(now)])
-            if cur.rowcount:
-                mine.append(e)
-    return mine
+    got = store.claim_alert_entries(alert, channel,
+                                    [(e.kind, e.id, e.title, e.url) for e in entries],
+                                    now=now)
+    return [e for e, mine in zip(entries, got, strict=True) if mine]
 
 
 def confirm(store: Store, message: Message, *, now: datetime, digest: bool) -> None:
     """Record that the message went out: when, and the alert's counters, in one transaction."""
-    stamp = utc_iso(now)
-    with store.transaction():
-        store.db.conn.executemany(
-            "UPDATE alert_sent SET sent = ? WHERE alert = ? AND channel = ? AND kind = ? "
-            "AND ref = ?",
-            [(stamp, message.alert.name, message.channel, e.kind, e.id)
-             for e in message.entries])
-        store.db.execute(
-            "UPDATE alerts SET last_sent = ?, sent = sent + ?, messages = messages + 1, "
-            "last_error = NULL WHERE name = ?",
-            [stamp, len(message.entries), message.alert.name])
-        if digest:
-            store.db.execute("UPDATE alerts SET last_digest = ? WHERE name = ?",
-                             [stamp, message.alert.name])
+    store.confirm_alert_sent(message.alert.name, message.channel,
+                             [(e.kind, e.id) for e in message.entries],
+                             now=now, digest=digest)
 
 
 def release(store: Store, message: Message, error: str, *, now: datetime) -> None:
     """The message failed: forget the claim (so the next run tries again) and say why."""
-    with store.transaction():
-        store.db.conn.executemany(
-            "DELETE FROM alert_sent WHERE alert = ? AND channel = ? AND kind = ? AND ref = ? "
-            "AND sent IS NULL",
-            [(message.alert.name, message.channel, e.kind, e.id) for e in message.entries])
-        store.db.execute("UPDATE alerts SET last_error = ?, failures = failures + 1 "
-                         "WHERE name = ?", [f"{utc_iso(now)} {message.channel}: {error}",
-                                            message.alert.name])
+    store.release_alert_claims(message.alert.name, message.channel,
+                               [(e.kind, e.id) for e in message.entries],
+                               error=f"{utc_iso(now)} {message.channel}: {error}")
 
 
 # -- the orchestrator ----------------------------------------------------------------------
@@ -583,15 +520,10 @@ def send_alerts(
                                                      "count": len(mine)}})
             outcomes.append(Outcome(alert.name, channel, len(mine), "sent", attempts=attempts,
                                     message=message))
-        if digest and not dry_run:
-            with store.transaction():  # nothing new is a digest too: next one in `every`
-                store.db.execute("UPDATE alerts SET last_digest = ? WHERE name = ? AND "
-                                 "(last_digest IS NULL OR last_digest < ?)",
-                                 [utc_iso(now), alert.name, utc_iso(now)])
+        if digest and not dry_run:  # nothing new is a digest too: next one in `every`
+            store.advance_alert_digest(alert.name, now)
         if not dry_run:
-            with store.transaction():
-                store.db.execute("UPDATE alerts SET last_run = ? WHERE name = ?",
-                                 [utc_iso(now), alert.name])
+            store.mark_alert_run(alert.name, now)
     return outcomes
 
 
@@ -601,9 +533,7 @@ def alert_states(store: Store, alerts: Sequence[AlertSettings],
     rows = []
     for alert in alerts:
         st = state(store, alert.name)
-        unconfirmed = store.db.execute(
-            "SELECT count(*) FROM alert_sent WHERE alert = ? AND sent IS NULL",
-            [alert.name]).fetchone()[0]
+        unconfirmed = store.unconfirmed_alert_claims(alert.name)
         next_digest = None
         if alert.mode == "digest" and st:
             last = st.get("last_digest") or st["since"]

@@ -251,7 +251,7 @@ def _finish(output: str, element: str, *, resolve: bool = True) -> str:
 
 
 def _map_type(content_type: str) -> str:
-    return _FeedParserMixin.map_content_type(content_type)
+    return str(_FeedParserMixin.map_content_type(content_type))
 
 
 def _content_params(el: ET.Element, default: str, lang: str | None) -> dict[str, Any]:

@@ -110,10 +110,9 @@ def discover_feed_links(html: bytes, base_url: str) -> list[str]:
     Reads ``<link rel="alternate" type="application/rss+xml|atom+xml|feed+json" href>``,
     honouring ``<base href>``. Duplicates are dropped.
     """
-    if isinstance(html, bytes):
-        # Feed URLs are ASCII in practice; a wrong guess only garbles page text.
-        html = html.decode("utf-8", "replace")
-    tree = LexborHTMLParser(html)
+    text = html.decode("utf-8", "replace") if isinstance(html, bytes) else html
+    # (bytes: feed URLs are ASCII in practice; a wrong guess only garbles page text)
+    tree = LexborHTMLParser(text)
     base = base_url or ""
     base_tag = tree.css_first("base[href]")
     if base_tag is not None:
@@ -155,8 +154,8 @@ def _parse_xml_feed(body: bytes, *, url: str, headers: dict[str, str]) -> Parsed
 
     version = result.get("version") or ""
     entries = [plain(entry) for entry in result.get("entries") or []]
-    exc = result.get("bozo_exception") if result.get("bozo") else None
-    problem = None if exc is None or isinstance(exc, ThingsNobodyCaresAboutButMe) else exc
+    bozo = result.get("bozo_exception") if result.get("bozo") else None
+    problem = None if bozo is None or isinstance(bozo, ThingsNobodyCaresAboutButMe) else bozo
     if not entries:
         if not version and _HTML_SNIFF.search(body[:65536]):
             raise ParseError(url, _html_page_reason(body, url))
