@@ -21,7 +21,6 @@ Reads and writes the database only through the ``Store`` it is given; no network
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -29,7 +28,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import IO, Any
 
-from mediamon.clock import utc_iso
 from mediamon.core.normalise import html_to_text, plain_title
 from mediamon.core.score import Scorer
 from mediamon.errors import MediamonError
@@ -436,13 +434,6 @@ class RescoreResult:
     labelled: int = 0
 
 
-def _labels(store: Store) -> dict[str, str]:
-    try:
-        return dict(store.db.execute("SELECT item_id, label FROM labels").fetchall())
-    except sqlite3.OperationalError:
-        return {}
-
-
 def apply_label(match: Match, label: str | None) -> Match:
     """The analyst's label decides ``kept``; the explanation records it."""
     if label is None:
@@ -464,19 +455,14 @@ def rescore(
     Items that no longer pass are flagged not kept (``kept = 0``), or deleted with ``prune``;
     items that now pass become kept. ``progress`` is called with each batch's size.
     """
-    where, params = ("WHERE published >= ?", [utc_iso(since)]) if since else ("", [])
     total = kept_count = newly = unkept = pruned = labelled = 0
-    labels = _labels(store)
+    labels = store.labels_by_item()
     last_rowid = 0
     while True:
-        rows = store.db.execute(
-            f"SELECT rowid, id, title, summary, content, kept FROM items "
-            f"{where} {'AND' if where else 'WHERE'} rowid > ? ORDER BY rowid LIMIT ?",
-            [*params, last_rowid, batch_size],
-        ).fetchall()
+        rows = store.rescore_batch(since=since, after_rowid=last_rowid, limit=batch_size)
         if not rows:
             break
-        last_rowid = rows[-1][0]
+        last_rowid = rows[-1].rowid
         with store.transaction():
             for _, item_id, title, summary, content, was_kept in rows:
                 text = "\n".join(p for p in (title, summary, content) if p)
@@ -490,36 +476,17 @@ def rescore(
                 elif was_kept and not match.kept:
                     unkept += 1
                 if prune and not match.kept:
-                    store.db.execute("DELETE FROM items WHERE id = ?", [item_id])
+                    store.prune_rescored(item_id)
                     pruned += 1
                     continue
-                _save_match(store, item_id, match)
+                store.save_rescored(item_id, match)
         if progress is not None:
             progress(len(rows))
     return RescoreResult(total, kept_count, newly, unkept, pruned, labelled)
 
 
-def _save_match(store: Store, item_id: str, match: Match) -> None:
-    store.db.execute(
-        "UPDATE items SET kept = ?, score = ?, similarity = ?, topics = ?, explanation = ? "
-        "WHERE id = ?",
-        [int(match.kept), match.score, match.similarity,
-         json.dumps(list(match.topic_names), ensure_ascii=False),
-         json.dumps(match.explanation(), ensure_ascii=False), item_id],
-    )
-    store.db.execute("DELETE FROM item_topics WHERE item_id = ?", [item_id])
-    for hit in match.topics:
-        store.db.execute(
-            "INSERT INTO item_topics (item_id, topic, terms) VALUES (?, ?, ?)",
-            [item_id, hit.topic, json.dumps(list(hit.terms), ensure_ascii=False)],
-        )
-
-
 def count_items(store: Store, since: datetime | None = None) -> int:
-    if since is None:
-        return int(store.db.execute("SELECT count(*) FROM items").fetchone()[0])
-    return int(store.db.execute("SELECT count(*) FROM items WHERE published >= ?",
-                                [utc_iso(since)]).fetchone()[0])
+    return store.rescore_count(since)
 
 
 def add_label(store: Store, item_id: str, label: str, *, now: datetime) -> dict[str, Any]:
@@ -529,23 +496,14 @@ def add_label(store: Store, item_id: str, label: str, *, now: datetime) -> dict[
     """
     if label not in LABELS:
         raise RelevanceError(f"label must be one of {', '.join(LABELS)}, not {label!r}")
-    rows = store.db.execute(
-        "SELECT id, title, summary, content FROM items WHERE id >= ? AND id < ? LIMIT 2",
-        [item_id, item_id + "\U0010ffff"],
-    ).fetchall()
+    rows = store.label_targets(item_id)
     if not rows:
         raise RelevanceError(f"no item with id {item_id!r}")
     if len(rows) > 1:
         raise RelevanceError(f"{item_id!r} is ambiguous: give more of the id")
     full_id, title, summary, content = rows[0]
     text = "\n".join(p for p in (title, summary, content) if p)
-    with store.transaction():
-        store.db.execute(
-            "INSERT INTO labels (item_id, label, labelled, text) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(item_id) DO UPDATE SET label = excluded.label, "
-            "labelled = excluded.labelled, text = excluded.text",
-            [full_id, label, utc_iso(now), text],
-        )
+    store.set_label(full_id, label, labelled=now, text=text)
     return {"id": full_id, "title": title, "label": label}
 
 
@@ -553,33 +511,20 @@ def remove_label(store: Store, item_id: str) -> dict[str, Any]:
     """Forget the analyst's label of an item (an id prefix is enough; the item itself may be
     gone, pruned after the label). Returns the item's id, its former label and its title
     (None when the item is gone). Raises RelevanceError when no label matches, or several."""
-    rows = store.db.execute(
-        "SELECT labels.item_id, labels.label, items.title FROM labels "
-        "LEFT JOIN items ON items.id = labels.item_id "
-        "WHERE labels.item_id >= ? AND labels.item_id < ? LIMIT 2",
-        [item_id, item_id + "\U0010ffff"],
-    ).fetchall()
+    rows = store.label_matches(item_id)
     if not rows:
         raise RelevanceError(f"no label on an item with id {item_id!r} (see `mediamon labels`)")
     if len(rows) > 1:
         raise RelevanceError(f"{item_id!r} is ambiguous: give more of the id")
     full_id, label, title = rows[0]
-    with store.transaction():
-        store.db.execute("DELETE FROM labels WHERE item_id = ?", [full_id])
+    store.delete_label(full_id)
     return {"id": full_id, "label": label, "title": title}
 
 
 def list_labels(store: Store) -> list[dict[str, Any]]:
     """Every label, the latest first, with its item's title (None when the item is gone)."""
-    return list(store.db.query(
-        "SELECT labels.item_id, labels.label, labels.labelled, items.title, "
-        "items.kept FROM labels LEFT JOIN items ON items.id = labels.item_id "
-        "ORDER BY labels.labelled DESC, labels.item_id"))
+    return store.label_rows()
 
 
 def label_counts(store: Store) -> Counter[str]:
-    try:
-        return Counter(dict(store.db.execute(
-            "SELECT label, count(*) FROM labels GROUP BY label").fetchall()))
-    except sqlite3.OperationalError:
-        return Counter()
+    return store.label_counts()

@@ -911,15 +911,6 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
             return Background()
         return Background(int(row[0]), df)
 
-    def label_texts(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """The texts of the items the analyst labelled relevant, and irrelevant."""
-        try:
-            rows = self.db.execute("SELECT label, text FROM labels ORDER BY item_id").fetchall()
-        except sqlite3.OperationalError:
-            return (), ()
-        return (tuple(t for label, t in rows if label == "relevant"),
-                tuple(t for label, t in rows if label == "irrelevant"))
-
     def seen_hashes(self, ids: Iterable[str]) -> dict[str, str]:
         """Content hashes of the given item ids that were parsed before (kept or not)."""
         return _seen_hashes(self.db.conn, list(ids))
