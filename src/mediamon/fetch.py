@@ -309,7 +309,9 @@ async def _exchange(
     now: datetime | None,
     progress: _Progress,
 ) -> FetchResult:
-    request = client.build_request("GET", url, headers=headers)
+    # httpx sends bytes values as they are (a validator that is not ASCII), though its
+    # type hints name str-to-str or bytes-to-bytes mappings only.
+    request = client.build_request("GET", url, headers=cast("dict[str, str]", headers))
     chain = [str(request.url)]
     # Issue 4: where an unbroken run of permanent redirects from ``url`` leads; the caller
     # moves the feed there once it has seen the same target a few times.
@@ -357,30 +359,28 @@ async def _conclude(
 ) -> FetchResult:
     """Turn a final (non-redirect) response into a result, reading the body only for 2xx."""
     code = response.status_code
-    common = {
-        "http_status": code,
-        "final_url": progress.final_url,
-        "headers": progress.headers,
-    }
+    # What every outcome of this response carries.
+    answered = FetchResult(url, "error", http_status=code, final_url=progress.final_url,
+                           headers=progress.headers)
     if code == 304:
         await _drain(response)
-        return FetchResult(url, "not_modified", validators=validators, **common)
+        return replace(answered, status="not_modified", validators=validators)
     if 200 <= code < 300:
         progress.in_body = True
         body = await _read_capped(response, max_bytes)
         if body is None:
-            return FetchResult(url, "error", error=_cap_reason(max_bytes), **common)
+            return replace(answered, error=_cap_reason(max_bytes))
         fresh = Validators(response.headers.get("etag"), response.headers.get("last-modified"))
-        return FetchResult(url, "ok", body=body, validators=fresh, **common)
+        return replace(answered, status="ok", body=body, validators=fresh)
     reason = _status_line(response)
     await _drain(response)
     if code == 410:
-        return FetchResult(url, "gone", error=reason, **common)
+        return replace(answered, status="gone", error=reason)
     retry_after = None
     if code in (429, 503):
         at = now if now is not None else datetime.now(UTC)
         retry_after = parse_retry_after(response.headers.get("retry-after"), at)
-    return FetchResult(url, "error", error=reason, retry_after=retry_after, **common)
+    return replace(answered, error=reason, retry_after=retry_after)
 
 
 async def _drain(response: httpx.Response, limit: int = 65_536) -> None:
@@ -551,7 +551,7 @@ class _PerHostTransport(httpx.AsyncBaseTransport):
             host.users -= 1
             if self._via and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout
                                         | httpx.ProxyError):
-                exc.mediamon_proxy = self._via  # type: ignore[attr-defined]  # see _describe
+                setattr(exc, "mediamon_proxy", self._via)  # noqa: B010 (see _describe)
             raise
         stream = cast(httpx.AsyncByteStream, response.stream)
         response.stream = _ReleasingStream(stream, lambda: self._release(host))
