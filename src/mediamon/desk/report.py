@@ -43,12 +43,6 @@ class Report:
     outlets: tuple[dict[str, Any], ...]  # per-outlet rows
 
 
-def _rows(store: Store, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cur = store.db.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
 def collect_report(store: Store, *, now: datetime, since: datetime,
                    until: datetime | None = None, topic: str | None = None,
                    top: int = TOP_STORIES) -> Report:
@@ -64,30 +58,13 @@ def collect_report(store: Store, *, now: datetime, since: datetime,
     by: By = "week" if until - since > timedelta(days=62) else "day"
     stats = collect(store, now=now, since=since, until=until, by=by, topic=topic)
     lo, hi = utc_iso(since), utc_iso(until)
-    topic_clause = "AND i.id IN (SELECT item_id FROM item_topics WHERE topic = ?)" if topic else ""
-    params: list[Any] = [lo, hi, *([topic] if topic else [])]
-    kept = f"i.kept = 1 AND i.published >= ? AND i.published < ? {topic_clause}"
+    with_stories = has_stories(store)
     stories: list[dict[str, Any]] = []
-    if has_stories(store):
-        stories = _rows(store, f"""
-            SELECT s.id, s.title, s.first_published, s.first_outlet, s.reach, s.items,
-                   count(*) AS kept_items, max(i.score) AS best_score
-            FROM stories s JOIN story_items si ON si.story_id = s.id
-            JOIN items i ON i.id = si.item_id
-            WHERE {kept}
-            GROUP BY s.id
-            ORDER BY s.reach DESC, kept_items DESC, best_score DESC, s.first_published DESC
-            LIMIT ?""", [*params, top])
+    if with_stories:
+        stories.extend(store.top_stories(since=since, until=until, topic=topic, limit=top))
         for story in stories:
-            story["sources"] = _rows(store, f"""
-                SELECT i.id, i.title, i.url, i.published, i.language, i.score, i.summary,
-                       si.outlet, f.name AS feed_name,
-                       (SELECT json_group_object(topic, json(terms)) FROM item_topics
-                        WHERE item_id = i.id) AS matches
-                FROM story_items si JOIN items i ON i.id = si.item_id
-                JOIN feeds f ON f.id = i.feed_id
-                WHERE si.story_id = ? AND {kept}
-                ORDER BY i.published, i.id""", [story["id"], *params])
+            story["sources"] = store.story_sources(story["id"], since=since, until=until,
+                                                   topic=topic)
             why: dict[str, list[str]] = {}
             for source in story["sources"]:
                 source["matches"] = json.loads(source["matches"] or "{}")
@@ -95,22 +72,8 @@ def collect_report(store: Store, *, now: datetime, since: datetime,
                     seen = why.setdefault(name, [])
                     seen.extend(t for t in terms if t not in seen)
             story["why"] = dict(sorted(why.items()))
-    outlet = ("coalesce((SELECT outlet FROM story_items WHERE item_id = i.id), f.name, f.url)"
-              if has_stories(store) else "coalesce(f.name, f.url)")
-    story_of = ("(SELECT story_id FROM story_items WHERE item_id = i.id)"
-                if has_stories(store) else "i.id")
-    first = ("(SELECT count(*) FROM stories s WHERE s.first_outlet = o.outlet "
-             "AND s.first_published >= ? AND s.first_published < ?)"
-             if has_stories(store) else "NULL")
-    outlets = _rows(store, f"""
-        SELECT o.outlet, count(*) AS items, count(DISTINCT o.story) AS stories,
-               {first} AS first_reports, round(avg(o.score), 2) AS mean_score,
-               group_concat(DISTINCT o.language) AS languages, max(o.published) AS latest
-        FROM (SELECT {outlet} AS outlet, {story_of} AS story, i.score, i.published,
-                     coalesce(i.language, '?') AS language
-              FROM items i JOIN feeds f ON f.id = i.feed_id WHERE {kept}) AS o
-        GROUP BY o.outlet ORDER BY items DESC, o.outlet""",
-        [*([lo, hi] if has_stories(store) else []), *params])
+    outlets = store.outlet_summary(since=since, until=until, topic=topic,
+                                   with_stories=with_stories)
     return Report(generated=utc_iso(now) or "", since=lo or "", until=hi or "", stats=stats,
                   stories=tuple(stories), outlets=tuple(outlets))
 

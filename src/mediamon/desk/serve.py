@@ -5,7 +5,8 @@ this module: a title and description for each table and its columns, facets (top
 language, feed and day on ``items``; outlet and day on ``stories``; topic on
 ``item_topics``; outlet on ``story_items``), the FTS5 index behind ``items``' search box
 (raw FTS5 syntax, ranked like ``mediamon search``), and three canned queries: today's kept
-items, this week's top stories and failing feeds. ``run_datasette`` runs Datasette's own
+items, this week's top stories and failing feeds (their SQL is the store's:
+``store.stats.CANNED_QUERIES``). ``run_datasette`` runs Datasette's own
 ``serve`` command with it, on a read-only view of the file (the daemon may keep writing).
 
 Datasette is an optional extra (``pip install 'mediamon[datasette]'``, 0.64 or later and
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mediamon.errors import MediamonError
+from mediamon.store.stats import CANNED_QUERIES
 
 INSTALL_HINT = "Datasette is not installed: pip install 'mediamon[datasette]'"
 
@@ -133,51 +135,7 @@ TABLES: dict[str, dict[str, Any]] = {
     "story_bands": {"description": "The stories' LSH index", "hidden": True},
 }
 
-QUERIES: dict[str, dict[str, str]] = {
-    "todays_kept_items": {
-        "title": "Today's kept items",
-        "description": "Kept items published or first seen today (UTC), newest first",
-        "sql": """
-SELECT items.id, items.published, items.title, items.url, feeds.name AS feed,
-       story_items.outlet, items.language, round(items.score, 2) AS score, items.topics,
-       story_items.story_id AS story
-FROM items
-JOIN feeds ON feeds.id = items.feed_id
-LEFT JOIN story_items ON story_items.item_id = items.id
-WHERE items.kept = 1
-  AND (items.published >= date('now') OR items.first_seen >= date('now'))
-ORDER BY items.published DESC
-LIMIT 1000""".strip(),
-    },
-    "top_stories_this_week": {
-        "title": "Top stories this week",
-        "description": "Stories with a kept item, mentioned or updated in the last 7 days, "
-                       "by reach (distinct outlets)",
-        "sql": """
-SELECT stories.id, stories.title, stories.reach, stories.items AS mentions,
-       stories.first_outlet, stories.first_published, stories.last_published,
-       items.url AS first_url
-FROM stories
-LEFT JOIN items ON items.id = stories.first_item_id
-WHERE (stories.last_published >= strftime('%Y-%m-%dT%H:%M:%S', 'now', '-7 days')
-       OR stories.updated >= strftime('%Y-%m-%dT%H:%M:%S', 'now', '-7 days'))
-  AND EXISTS (SELECT 1 FROM story_items JOIN items kept ON kept.id = story_items.item_id
-              WHERE story_items.story_id = stories.id AND kept.kept = 1)
-ORDER BY stories.reach DESC, stories.items DESC, stories.first_published DESC
-LIMIT 50""".strip(),
-    },
-    "failing_feeds": {
-        "title": "Failing feeds",
-        "description": "Active feeds whose last poll failed, gone and dead ones first",
-        "sql": """
-SELECT id, coalesce(name, title, url) AS feed, url, last_status, last_http_status, failures,
-       failing_since, dead_since, gone_since, last_error, last_success, next_fetch
-FROM feeds
-WHERE active = 1
-  AND (failures > 0 OR last_status IN ('error', 'gone') OR gone_since IS NOT NULL)
-ORDER BY gone_since IS NULL, dead_since IS NULL, failures DESC, id""".strip(),
-    },
-}
+QUERIES = CANNED_QUERIES  # today's kept items, top stories this week, failing feeds
 
 
 def database_name(db_path: Path) -> str:

@@ -133,20 +133,9 @@ def _periods(since: datetime, until: datetime, by: str) -> list[str]:
     return out
 
 
-def _bucket_sql(column: str, by: str) -> str:
-    """SQL giving the period label (``_label``) of the UTC time in ``column``."""
-    if by == "week":  # SQLite: 'weekday 1' moves forward to a Monday, so go back 6 days first
-        return f"date({column}, '-6 days', 'weekday 1')"
-    if by == "hour":
-        return f"strftime('%Y-%m-%dT%H:00', {column})"
-    return f"strftime('%Y-%m-01', {column})" if by == "month" else f"date({column})"
-
-
 def has_stories(store: Store) -> bool:
     """Whether the database has the stories tables (issue 5)."""
-    return bool(store.db.execute(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-        "AND name IN ('stories', 'story_items')").fetchone()[0] == 2)
+    return store.has_stories()
 
 
 def collect(store: Store, *, now: datetime, since: datetime | None = None,
@@ -177,47 +166,28 @@ def collect(store: Store, *, now: datetime, since: datetime | None = None,
     periods = _periods(since, until, by)
     index = {p: i for i, p in enumerate(periods)}
     stories = has_stories(store)
-    where = "items.kept = 1 AND items.published >= ? AND items.published < ?"
-    params: list[Any] = [utc_iso(since), utc_iso(until)]
-    if topic:
-        where += " AND items.id IN (SELECT item_id FROM item_topics WHERE topic = ?)"
-        params.append(topic)
-    outlet = ("coalesce((SELECT outlet FROM story_items WHERE item_id = items.id), feeds.name, "
-              "feeds.url)" if stories else "coalesce(feeds.name, feeds.url)")
-    base = f"FROM items JOIN feeds ON feeds.id = items.feed_id WHERE {where}"
-    bucket = _bucket_sql("items.published", by)
 
-    def series(rows: Any) -> list[int]:
+    def series(rows: list[tuple[str | None, int]]) -> list[int]:
         counts = [0] * len(periods)
         for period, n in rows:
             if period in index:
                 counts[index[period]] += n
         return counts
 
-    q = store.db.execute
-    items = series(q(f"SELECT {bucket}, count(*) {base} GROUP BY 1", params))
+    items = series(store.kept_items_per_period(by, since=since, until=until, topic=topic))
     story_counts = None
     if stories:
-        topic_clause = ("AND i.id IN (SELECT item_id FROM item_topics WHERE topic = ?)"
-                        if topic else "")
-        story_counts = series(q(
-            f"SELECT {_bucket_sql('s.first_published', by)}, count(*) FROM stories s "
-            f"WHERE s.first_published >= ? AND s.first_published < ? AND EXISTS ("
-            f"SELECT 1 FROM story_items si JOIN items i ON i.id = si.item_id "
-            f"WHERE si.story_id = s.id AND i.kept = 1 {topic_clause}) GROUP BY 1",
-            params))
-    top_outlets = [(str(o), n) for o, n in q(
-        f"SELECT {outlet} AS o, count(*) AS n {base} GROUP BY o ORDER BY n DESC, o LIMIT {TOP}",
-        params)]
-    languages = [(str(lang), n) for lang, n in q(
-        f"SELECT coalesce(items.language, 'unknown') AS l, count(*) AS n {base} "
-        f"GROUP BY l ORDER BY n DESC, l LIMIT {TOP}", params)]
+        story_counts = series(store.new_stories_per_period(by, since=since, until=until,
+                                                           topic=topic))
+    top_outlets = store.top_outlets(since=since, until=until, topic=topic,
+                                    with_stories=stories, limit=TOP)
+    languages = store.top_languages(since=since, until=until, topic=topic, limit=TOP)
     split: dict[str, tuple[int, ...]] = {}
     if by_outlet:
         named = [o for o, _ in top_outlets[:SERIES]]
         per: dict[str, list[int]] = {o: [0] * len(periods) for o in named}
-        for period, name, n in q(f"SELECT {bucket}, {outlet} AS o, count(*) {base} "
-                                 f"GROUP BY 1, 2", params):
+        for period, name, n in store.kept_items_per_period_and_outlet(
+                by, since=since, until=until, topic=topic, with_stories=stories):
             key = str(name) if name in per else "other"
             per.setdefault(key, [0] * len(periods))
             if period in index:
