@@ -31,7 +31,7 @@ from mediamon import __version__
 from mediamon.clock import utc_iso
 from mediamon.errors import MediamonError
 from mediamon.output import read_json_lines
-from mediamon.store import stories as story_store
+from mediamon.store.exchange import EXPORT_COLUMNS
 from mediamon.store.sqlite import Store
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -40,14 +40,8 @@ LISTING_FORMATS = ("table", "json", "jsonl", "csv", "atom")
 # Characters XML 1.0 cannot contain (C0 controls other than tab/newline/CR, surrogates, ...).
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
-# Items columns written to and read from an export, in order (feed_id is replaced by the
-# feed's URL: ids differ between databases).
-EXPORT_COLUMNS = (
-    "id", "guid", "url", "canonical_url", "title", "summary", "content", "summary_html",
-    "content_html", "authors", "categories", "published", "published_from_feed", "updated",
-    "first_seen", "last_seen", "language", "content_hash", "kept", "score", "similarity",
-    "topics", "explanation", "dedup_key",
-)
+# EXPORT_COLUMNS (from store.exchange): the items columns written to and read from an export,
+# in order (feed_id is replaced by the feed's URL: ids differ between databases).
 _JSON_COLUMNS = ("authors", "categories", "topics", "explanation")
 _BOOL_COLUMNS = ("kept", "published_from_feed")
 
@@ -83,14 +77,8 @@ def _rfc3339(value: str | None) -> str:
 def item_html(store: Store, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The HTML and authors of items, by id, for feeds and reports (listings omit them)."""
     found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start:start + 500])
-        marks = ",".join("?" * len(chunk))
-        for row in store.db.query(
-            f"SELECT id, summary, summary_html, content_html, authors FROM items "
-            f"WHERE id IN ({marks})", chunk):
-            row["authors"] = json.loads(row["authors"] or "[]")
-            found[row["id"]] = row
+    for row in store.item_html_rows(ids):
+        found[row["id"]] = {**row, "authors": json.loads(row["authors"] or "[]")}
     return found
 
 
@@ -167,34 +155,14 @@ def atom_feed(rows: Sequence[dict[str, Any]], *, title: str, feed_id: str,
 def export_records(store: Store, *, since: datetime | None = None,
                    include_unkept: bool = True) -> Iterator[dict[str, Any]]:
     """Every stored item (published since ``since``) as one JSON-ready record, oldest first."""
-    clauses, params = [], []
-    if since is not None:
-        clauses.append("items.published >= ?")
-        params.append(utc_iso(since))
-    if not include_unkept:
-        clauses.append("items.kept = 1")
-    where = " AND ".join(clauses) or "1"
-    columns = ", ".join(f"items.{c}" for c in EXPORT_COLUMNS)
-    cur = store.db.conn.execute(
-        f"SELECT {columns}, feeds.url AS feed_url FROM items JOIN feeds ON feeds.id = "
-        f"items.feed_id WHERE {where} ORDER BY items.published, items.id", params)
-    names = [d[0] for d in cur.description]
-    conn = store.db.conn
-    while batch := cur.fetchmany(500):
-        records = [dict(zip(names, values, strict=True)) for values in batch]
+    for batch in store.export_item_batches(since=since, kept_only=not include_unkept):
+        records: list[dict[str, Any]] = batch
         ids = [r["id"] for r in records]
-        marks = ",".join("?" * len(ids))
         matches: dict[str, dict[str, list[str]]] = {}
-        for item_id, topic, terms in conn.execute(
-                f"SELECT item_id, topic, terms FROM item_topics WHERE item_id IN ({marks}) "
-                f"ORDER BY item_id, topic", ids):
+        for item_id, topic, terms in store.item_topic_terms(ids):
             matches.setdefault(item_id, {})[topic] = json.loads(terms)
         via: dict[str, list[dict[str, Any]]] = {}
-        for item_id, url, name, first_seen in conn.execute(
-                f"SELECT item_feeds.item_id, feeds.url, feeds.name, item_feeds.first_seen "
-                f"FROM item_feeds JOIN feeds ON feeds.id = item_feeds.feed_id WHERE "
-                f"item_feeds.item_id IN ({marks}) ORDER BY item_feeds.item_id, "
-                f"item_feeds.first_seen, feeds.url", ids):
+        for item_id, url, name, first_seen in store.item_feed_links(ids):
             via.setdefault(item_id, []).append(
                 {"url": url, "name": name, "first_seen": first_seen})
         for record in records:
@@ -246,30 +214,23 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *,
         ``{"imported": n, "skipped": n, "feeds_added": n}``.
     """
     stats = {"imported": 0, "skipped": 0, "feeds_added": 0}
-    conn = store.db.conn
     feed_ids: dict[str, int] = {}
-    stamp = utc_iso(now) or ""
 
     def feed_id(url: str, name: str | None) -> int:
         if url not in feed_ids:
-            row = conn.execute("SELECT id FROM feeds WHERE url = ?", [url]).fetchone()
-            if row is None:
+            known = store.feed_id_for_url(url)
+            if known is None:
                 # Not polled: the analyst imported items, not a subscription.
-                cur = conn.execute(
-                    "INSERT INTO feeds (url, name, origin, active, added) VALUES "
-                    "(?, ?, 'db', 0, ?)", [url, name, stamp])
+                feed_ids[url] = store.add_imported_feed(url, name, now=now)
                 stats["feeds_added"] += 1
-                feed_ids[url] = int(cur.lastrowid or 0)
             else:
-                feed_ids[url] = row[0]
+                feed_ids[url] = known
         return feed_ids[url]
 
-    columns = ", ".join(("feed_id", *EXPORT_COLUMNS))
-    marks = ", ".join("?" * (len(EXPORT_COLUMNS) + 1))
     rowids: list[int] = []  # of the items inserted, for the full-text index
     with store.transaction():
         for record in records:
-            if conn.execute("SELECT 1 FROM items WHERE id = ?", [record["id"]]).fetchone():
+            if store.item_exists(record["id"]):
                 stats["skipped"] += 1
                 continue
             names = {f["url"]: f.get("name") for f in record["feeds"]}
@@ -285,21 +246,16 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *,
                     value = int(bool(value))
                 values.append(value)
             try:
-                cursor = conn.execute(f"INSERT INTO items ({columns}) VALUES ({marks})",
-                                      [first, *values])
+                rowid = store.insert_exported_item(first, values)
             except Exception as exc:  # a NOT NULL or type problem in a hand-made line
                 raise ExportFormatError(f"item {record['id']}: {exc}") from None
-            rowids.append(cursor.lastrowid)
+            rowids.append(rowid)
             for via in record["feeds"]:
-                conn.execute("INSERT OR IGNORE INTO item_feeds (item_id, feed_id, first_seen) "
-                             "VALUES (?, ?, ?)", [record["id"], feed_id(via["url"], via.get(
-                                 "name")), via["first_seen"]])
+                store.add_item_feed(record["id"], feed_id(via["url"], via.get("name")),
+                                    via["first_seen"])
             for topic, terms in record["matches"].items():
-                conn.execute("INSERT INTO item_topics (item_id, topic, terms) VALUES (?, ?, ?)",
-                             [record["id"], topic, json.dumps(terms, ensure_ascii=False)])
-            conn.execute("INSERT OR IGNORE INTO seen (id, feed_id, content_hash, first_seen) "
-                         "VALUES (?, ?, ?, ?)",
-                         [record["id"], first, record["content_hash"], record["first_seen"]])
+                store.add_item_topic(record["id"], topic, json.dumps(terms, ensure_ascii=False))
+            store.mark_seen(record["id"], first, record["content_hash"], record["first_seen"])
             _assign_story(store, record, first)
             stats["imported"] += 1
         store.index_items(rowids)
@@ -308,12 +264,9 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *,
 
 def _assign_story(store: Store, record: dict[str, Any], feed_id: int) -> None:
     """Put an imported item into its story in this database (issue 5)."""
-    site_url, feed_url, name = store.db.conn.execute(
-        "SELECT site_url, url, name FROM feeds WHERE id = ?", [feed_id]).fetchone()
-    story_store.assign(
-        store.db.conn, item_id=record["id"], title=record["title"],
-        summary=record.get("summary") or "",
+    store.assign_imported_story(
+        item_id=record["id"], title=record["title"], summary=record.get("summary") or "",
         published=datetime.fromisoformat(record["published"]),
-        outlet=story_store.outlet_for(record.get("canonical_url"), site_url, feed_url, name),
-        settings=store.stories, stamp=record.get("first_seen") or "",
+        canonical_url=record.get("canonical_url"), feed_id=feed_id,
+        stamp=record.get("first_seen") or "",
     )
