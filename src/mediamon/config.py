@@ -25,7 +25,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
@@ -186,6 +186,7 @@ class Config:
 
 
 T = TypeVar("T")
+_NONE: tuple[str, ...] = ()  # the default of list-valued keys
 
 
 class _Section:
@@ -317,8 +318,8 @@ def _check_environment_proxies(fsec: _Section) -> None:
     from mediamon.fetch import proxy_problem, proxy_routes, redact_proxy
 
     for pattern, url in proxy_routes(None).items():
-        problem = url and proxy_problem(url)
-        if problem:
+        problem = proxy_problem(url) if url else None
+        if url and problem:
             name = pattern.split("://")[0].upper() + "_PROXY"
             raise fsec.error("proxy", f'not set, so the environment\'s {name}="'
                                       f'{redact_proxy(url)}" is used, and {problem}; set '
@@ -577,7 +578,7 @@ def config_from_dict(
     ssec.finish()
 
     psec = _Section(path, "profile", top.get("profile", {}, lambda v: v))
-    seed_names = psec.get("seeds", (), _string_list)
+    seed_names = psec.get("seeds", _NONE, _string_list)
     threshold = psec.get("threshold", ProfileSettings.threshold, _fraction)
     psec.finish()
     seeds = []
@@ -703,7 +704,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+")
 
 
-def _choice(*choices: str) -> Callable[[object], Any]:
+def _choice(*choices: str) -> Callable[[object], Any]:  # Any: the caller's Literal
     def convert(value: object) -> str:
         text = _string(value)
         if text not in choices:
@@ -778,7 +779,7 @@ def _smtp(path: Path, prefix: str, value: object) -> SmtpSettings:
     sec = _Section(path, prefix, value)
     host = sec.get("host", "", _nonempty_string)
     sender = sec.get("from", "", _address)
-    to = sec.get("to", (), _addresses)
+    to = sec.get("to", _NONE, _addresses)
     for name in ("host", "from", "to"):
         if name not in sec.data:
             raise sec.error(name, "missing (smtp needs host, from and to)")
@@ -821,7 +822,7 @@ def _alerts(path: Path, value: object, topics: Mapping[str, str]) -> tuple[Alert
         if "smtp" in sec.data:
             sec.used.add("smtp")
             smtp = _smtp(path, f"alerts[{i}].smtp", sec.data["smtp"])
-        apprise_urls = sec.get("apprise", (), _apprise_urls)
+        apprise_urls = sec.get("apprise", _NONE, _apprise_urls)
         if apprise_urls and not _apprise_available():
             raise sec.error("apprise", "needs the apprise package "
                                        "(pip install 'mediamon[notify]')")
@@ -833,7 +834,7 @@ def _alerts(path: Path, value: object, topics: Mapping[str, str]) -> tuple[Alert
         if secret is not None and secret_env is not None:
             raise sec.error("secret_env", "choose one: secret (the key itself) or secret_env "
                                           "(the environment variable that holds it)")
-        mode = sec.get("mode", "immediate", _choice("immediate", "digest"))
+        mode = cast(AlertMode, sec.get("mode", "immediate", _choice("immediate", "digest")))
         if "every" in sec.data and mode != "digest":
             raise sec.error("every", 'only for mode = "digest"')
         topic = sec.get("topic", None, _nonempty_string)
@@ -895,7 +896,7 @@ def _feeds(path: Path, base: Path, value: object,
             FeedSource(
                 url=url,
                 name=sec.get("name", None, _nonempty_string),
-                tags=sec.get("tags", (), _string_list),
+                tags=sec.get("tags", cast("tuple[str, ...]", ()), _string_list),
                 interval=sec.get("interval", None, _positive_duration),
                 origin="config",
             )

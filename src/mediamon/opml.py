@@ -199,7 +199,7 @@ class _Reader:
         self.skipped: list[str] = []
         self.duplicates = 0
 
-    def refuse_dtd(self, *_args: Any) -> None:
+    def refuse_dtd(self, *_args: Any) -> int:  # the type expat's handlers are declared with
         raise OpmlError(f"{self.source}: DTDs and entities are not allowed in OPML")
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
@@ -427,7 +427,7 @@ def _repair(data: bytes) -> bytes | None:
     return "".join(out).encode("utf-8")
 
 
-def read_opml(data: bytes, *, source: str = "<opml>") -> list[FeedSource]:
+def read_opml(data: bytes, *, source: str = "<opml>") -> OpmlFeeds:
     """Return the feeds listed in an OPML document, in document order, with ``origin="db"``.
 
     The result is an ``OpmlFeeds`` (a list) that also says which outlines were skipped and

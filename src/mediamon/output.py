@@ -139,7 +139,8 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, width: int 
         headers = [text_width(c) + HEADER_PAD for c in columns]
         natural = [max(headers[i], *(text_width(r[i]) for r in cells))
                    for i in range(len(columns))]
-        main = list(columns).index(squeeze) if squeeze in columns else None
+        main = list(columns).index(squeeze) if squeeze is not None and squeeze in columns \
+            else None
         widths = fit_widths(natural, headers, width, main)
         for i, (want, room) in enumerate(zip(natural, widths, strict=True)):
             if room < want:

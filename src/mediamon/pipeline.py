@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -55,7 +56,9 @@ from mediamon.core.stories import StorySettings
 from mediamon.core.stories import fingerprint as story_fingerprint
 from mediamon.errors import ParseError
 from mediamon.fetch import fetch_feed, make_client, unreachable
-from mediamon.store.sqlite import FeedRow, ScoredItem, SeenReader, Store
+from mediamon.store.interface import IngestStore
+from mediamon.store.rows import FeedRow, ScoredItem
+from mediamon.store.sqlite import SeenReader
 from mediamon.types import FeedOutcome, FetchResult, Item, Match, RawEntry
 from mediamon.workers import WorkerError, WorkerPool
 
@@ -119,7 +122,7 @@ class ScorerInfo:
     labels: int
 
 
-def scorer_for(config: Config, store: Store | None, *, feedback: bool = True,
+def scorer_for(config: Config, store: IngestStore | None, *, feedback: bool = True,
                explain_unkept: bool = True) -> tuple[Scorer, ScorerInfo]:
     """The scorer for ``config``: built-in background plus the store's, and (if ``feedback``)
     the store's labels as Rocchio feedback. ``store`` None: the built-in background alone.
@@ -267,7 +270,7 @@ class _Writer:
     function a savepoint in it, so one feed's pass stays all-or-nothing. A caller's future
     resolves only after its batch committed."""
 
-    def __init__(self, store: Store, *, batch: int = WRITE_BATCH) -> None:
+    def __init__(self, store: IngestStore, *, batch: int = WRITE_BATCH) -> None:
         self.store = store
         self.batch = batch
         self._queue: deque[tuple[Callable[[], Any], asyncio.Future[Any]]] = deque()
@@ -302,7 +305,7 @@ class _Writer:
                         with self.store.transaction():  # a savepoint
                             results.append((True, fn()))
                     except Exception as exc:  # that pass is rolled back, the batch goes on
-                        if not self.store.db.conn.in_transaction:
+                        if not self.store.in_transaction:
                             # SQLite rolled back the whole batch (the disk is full, an I/O
                             # error): every pass in it failed, with this error.
                             raise
@@ -393,7 +396,7 @@ class _Dispatcher:
             self._active[key] = self._active.get(key, 0) + 1
             task = asyncio.create_task(self._run(feed), name=f"mediamon-feed-{feed.id}")
             self._tasks[feed.id] = task
-            task.add_done_callback(lambda t, f=feed, k=key: self._done(t, f, k))
+            task.add_done_callback(functools.partial(self._done, feed=feed, key=key))
             self._mark_ready(key)
 
     def _done(self, task: asyncio.Task[Any], feed: FeedRow, key: str) -> None:
@@ -474,7 +477,7 @@ class Updater:
     def __init__(
         self,
         config: Config,
-        store: Store,
+        store: IngestStore,
         *,
         client: httpx.AsyncClient | None = None,
         scorer: Scorer | None = None,
@@ -833,7 +836,7 @@ def log_outcome(outcome: FeedOutcome, feed: FeedRow, elapsed: float) -> None:
     log.log(level, "fetch", extra={"fields": fields})
 
 
-async def run_once(config: Config, store: Store, *, keep_all: bool | None = None,
+async def run_once(config: Config, store: IngestStore, *, keep_all: bool | None = None,
                    client: httpx.AsyncClient | None = None,
                    stop: asyncio.Event | None = None) -> list[FeedOutcome]:
     """Poll every active feed once (the config's feeds are synced into the store first).

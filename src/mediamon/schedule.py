@@ -35,6 +35,7 @@ from mediamon.clock import utcnow
 from mediamon.config import Config, load_config
 from mediamon.errors import MediamonError, StoreError
 from mediamon.pipeline import STOP_GRACE_SECONDS, Updater
+from mediamon.store.interface import IngestStore
 from mediamon.store.sqlite import Store
 
 log = logging.getLogger("mediamon.daemon")
@@ -81,7 +82,7 @@ class Daemon:
     def __init__(
         self,
         config: Config,
-        store: Store,
+        store: IngestStore,
         *,
         reload: Callable[[], Config] | None = None,
         keep_all: bool | None = None,

@@ -278,6 +278,7 @@ def send_mail(smtp: SmtpSettings, mail: EmailMessage) -> None:
             raise AlertError(f"environment variable {smtp.password_env} is not set",
                              transient=False)
     try:
+        conn: smtplib.SMTP
         if smtp.tls:
             conn = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=TIMEOUT,
                                     context=ssl.create_default_context())

@@ -25,7 +25,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from mediamon.clock import utc_iso
 from mediamon.errors import MediamonError
@@ -122,7 +122,7 @@ def _label(start: datetime, by: str) -> str:
 
 
 def _periods(since: datetime, until: datetime, by: str) -> list[str]:
-    start, out = _period_start(since, by), []
+    start, out = _period_start(since, by), cast("list[str]", [])
     while start < until:
         if len(out) == MAX_PERIODS:
             raise MediamonError(
@@ -364,6 +364,8 @@ def plot(stats: Stats, path: str | Path) -> Path:
         raise PlotError("--plot needs matplotlib: pip install 'mediamon[plot]'") from None
     x = [datetime.fromisoformat(p) for p in stats.periods]
     fig, ax = plt.subplots(figsize=(10, 4.5), dpi=120)
+    # matplotlib's unit converters plot datetimes; its type stubs list numbers only.
+    x = cast(Any, x)
     try:
         step = {"hour": 0.85 / 24, "week": 6.0, "month": 27.0}.get(stats.by, 0.85)  # days
         if stats.by_outlet:

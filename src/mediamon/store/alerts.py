@@ -13,9 +13,8 @@ from datetime import datetime
 from typing import Literal, TypedDict, cast
 
 from mediamon.clock import utc_iso
-from mediamon.store.base import SQLiteBase
+from mediamon.store.base import SQLiteBase, SQLValue
 
-SQLValue = str | int | float | None
 AlertKind = Literal["item", "story"]
 AlertRef = tuple[AlertKind, str]
 """One thing an alert sends: its kind and the item or story id."""

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import sqlite_utils
 
+# A value SQLite stores or returns (BLOBs aside): what query parameters and rows hold.
+SQLValue = str | int | float | None
+
 
 class SQLiteBase:
     """The attributes and the transaction every part of the store relies on."""

@@ -17,9 +17,8 @@ from typing import TypedDict
 from mediamon.clock import utc_iso
 from mediamon.core.stories import StorySettings
 from mediamon.store import stories as story_store
-from mediamon.store.base import SQLiteBase
+from mediamon.store.base import SQLiteBase, SQLValue
 
-SQLValue = str | int | float | None
 """A value as SQLite gives it back or takes it (items hold no blobs)."""
 
 # Items columns written to and read from an export, in order (feed_id is replaced by the

@@ -468,8 +468,8 @@ def feed_health_with_config(store: Store | None, sources: Sequence[FeedSource], 
         if row["origin"] == "config" and row["url"] not in listed:
             row["active"] = False
     for s in sources:
-        row = by_url.get(s.url)
-        if row is None:
+        found = by_url.get(s.url)
+        if found is None:
             row = by_url[s.url] = {
                 "id": None, "url": s.url, "active": True, "paused": False,
                 "last_status": None, "last_http_status": None, "last_error": None,
@@ -479,6 +479,8 @@ def feed_health_with_config(store: Store | None, sources: Sequence[FeedSource], 
                 "gone_since": None, "kept_items": 0, "kept_last_day": 0, "items_last_day": 0,
                 "body_hint": None}
             rows.append(row)
+        else:
+            row = found
         row.update(name=s.name, tags=list(s.tags), pinned_interval=s.interval,
                    origin="config", active=True)
     for row in rows:

@@ -22,7 +22,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from itertools import chain
 from pathlib import Path
@@ -40,9 +40,11 @@ from mediamon.store.alerts import AlertsStore
 from mediamon.store.exchange import ExchangeStore
 from mediamon.store.labels import LabelsStore
 from mediamon.store.retention import RetentionStore
+from mediamon.store.rows import FeedRow as FeedRow
+from mediamon.store.rows import ScoredItem as ScoredItem
 from mediamon.store.stats import StatsStore
 from mediamon.store.stories import StoriesStore
-from mediamon.types import FeedOutcome, FeedSource, FetchResult, Item, Match, Validators
+from mediamon.types import FeedOutcome, FeedSource, FetchResult, Item, Match
 
 BUSY_TIMEOUT_MS = 10_000
 log = logging.getLogger("mediamon.store.sqlite")
@@ -166,7 +168,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX fetch_log_feed ON fetch_log(feed_id, started)")
-    db["items"].enable_fts(
+    db.table("items").enable_fts(
         ["title", "summary", "content"],
         create_triggers=True,
         tokenize="unicode61 remove_diacritics 2",
@@ -364,83 +366,6 @@ class SeenReader:
             return {}
 
 
-@dataclass(frozen=True)
-class FeedRow:
-    """A feed as stored, with its fetch state."""
-
-    id: int
-    url: str
-    name: str | None
-    tags: tuple[str, ...]
-    origin: str
-    active: bool
-    interval: float | None
-    title: str | None
-    validators: Validators
-    body_hash: str | None
-    last_fetch: str | None
-    last_success: str | None
-    last_status: str | None
-    last_http_status: int | None
-    last_error: str | None
-    failures: int
-    next_fetch: str | None
-    # Issue 4: fetch and schedule state (m004_fetch_state).
-    fetch_url: str | None = None
-    redirect_to: str | None = None
-    redirect_seen: int = 0
-    poll_interval: float | None = None
-    publish_rate: float | None = None
-    body_hint: float | None = None
-    next_reason: str | None = None
-    failing_since: str | None = None
-    dead_since: str | None = None
-    gone_since: str | None = None
-    paused: bool = False  # ``feeds edit --paused`` (m009_feed_paused)
-
-    @property
-    def effective_url(self) -> str:
-        """Where the feed is fetched: its URL, or where it moved for good (issue 4)."""
-        return self.fetch_url or self.url
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> FeedRow:
-        return cls(
-            id=row["id"],
-            url=row["url"],
-            name=row["name"],
-            tags=tuple(json.loads(row["tags"] or "[]")),
-            origin=row["origin"],
-            active=bool(row["active"]),
-            interval=row["interval"],
-            title=row["title"],
-            validators=Validators(row["etag"], row["last_modified"]),
-            body_hash=row["body_hash"],
-            last_fetch=row["last_fetch"],
-            last_success=row["last_success"],
-            last_status=row["last_status"],
-            last_http_status=row["last_http_status"],
-            last_error=row["last_error"],
-            failures=row["failures"],
-            next_fetch=row["next_fetch"],
-            fetch_url=row.get("fetch_url"),
-            redirect_to=row.get("redirect_to"),
-            redirect_seen=row.get("redirect_seen") or 0,
-            poll_interval=row.get("poll_interval"),
-            publish_rate=row.get("publish_rate"),
-            body_hint=row.get("body_hint"),
-            next_reason=row.get("next_reason"),
-            failing_since=row.get("failing_since"),
-            dead_since=row.get("dead_since"),
-            gone_since=row.get("gone_since"),
-            paused=bool(row.get("paused")),
-        )
-
-    def source(self) -> FeedSource:
-        origin = "config" if self.origin == "config" else "db"
-        return FeedSource(self.url, self.name, self.tags, self.interval, origin)
-
-
 def _shared_links(items: Iterable[Item]) -> set[str]:
     """Dedup keys that several items of one pass share under different titles: such a link
     (a section page, a home page with a query) says nothing about which article it is."""
@@ -450,21 +375,6 @@ def _shared_links(items: Iterable[Item]) -> set[str]:
         if key is not None:
             titles.setdefault(key, set()).add(" ".join(item.title.casefold().split()))
     return {key for key, seen in titles.items() if len(seen) > 1}
-
-
-@dataclass(frozen=True)
-class ScoredItem:
-    item: Item
-    match: Match
-    # The item's story fingerprint, when a worker process computed it already (made with
-    # the Store's own ``stories`` settings); None: the writer computes it if it needs it.
-    fingerprint: Fingerprint | None = None
-    # True when the item carries only what a pass needs to recognise it (id, hash, title,
-    # links), not its text and HTML: one the worker expected never to store. Should the
-    # database say otherwise by the time it is written (another feed's pass stored it
-    # meanwhile), the writer links it but leaves the stored version and its hash alone, so
-    # the next pass processes it in full.
-    partial: bool = False
 
 
 class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStore,
@@ -696,6 +606,11 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
             raise StoreError(f"{self.path}: could not copy it to {target} before migrating "
                              f"its schema, so it was not migrated: {exc}") from exc
         return target
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (SQLite rolls a whole one back on a full disk)."""
+        return self.db.conn.in_transaction
 
     def close(self) -> None:
         self.db.close()
@@ -958,7 +873,8 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
             shared_links = _shared_links(s.item for s in scored)
             # Dedup keys some stored item has: only those can fold a new item into a copy.
             # Read once per pass; the keys this pass stores are added as it goes.
-            usable = {s.item.dedup_key for s in scored} - shared_links - {None}
+            usable = {key for s in scored if (key := s.item.dedup_key) is not None} - \
+                shared_links
             known_keys = story_store.stored_keys(self.db.conn, usable)
             done: set[str] = set()
             for s in scored:
@@ -980,7 +896,7 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
                 if old_hash is None and item.dedup_key in known_keys and \
                         self._fold_copy(item, feed_id, stamp):
                     continue
-                if item.dedup_key in usable:
+                if item.dedup_key is not None and item.dedup_key in usable:
                     known_keys.add(item.dedup_key)  # it may be stored below
                 if old_hash is None:
                     if s.partial and (match.kept or keep_all):
@@ -1158,6 +1074,7 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
         marks = ", ".join("?" * len(cols))
         cursor = self.db.execute(f"INSERT INTO items ({names}) VALUES ({marks})",
                                  list(cols.values()))
+        assert cursor.lastrowid is not None  # an INSERT's rowid
         self._unindexed.append(cursor.lastrowid)
         self._link_feed(item.id, feed_id, stamp)
         self._save_topics(item.id, match)

@@ -19,9 +19,8 @@ from datetime import datetime
 from typing import Literal
 
 from mediamon.clock import utc_iso
-from mediamon.store.base import SQLiteBase
+from mediamon.store.base import SQLiteBase, SQLValue
 
-SQLValue = str | int | float | None
 Bucket = Literal["hour", "day", "week", "month"]
 """The length of a period: weeks start on Monday, months on their first day."""
 

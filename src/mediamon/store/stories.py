@@ -441,7 +441,8 @@ def list_stories(
     """Stories newest first (by their first mention), with reach and the kept topics.
 
     ``since``/``until`` (UTC ISO) keep stories with a mention in that period."""
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[str | int] = []
     kept = "" if include_unkept else "AND i.kept = 1"
     if not include_unkept:
         clauses.append("EXISTS (SELECT 1 FROM story_items si JOIN items i ON i.id = si.item_id "
