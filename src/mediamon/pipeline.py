@@ -47,7 +47,7 @@ import httpx
 from mediamon.clock import utc_iso, utcnow
 from mediamon.config import Config
 from mediamon.core import policy
-from mediamon.core.normalise import normalise_entry
+from mediamon.core.normalise import normalise_entry, shows_something
 from mediamon.core.parse import parse_body
 from mediamon.core.policy import Limits, Plan
 from mediamon.core.profile import Background, builtin_background
@@ -181,7 +181,7 @@ def process_body(
     pairs: list[tuple[RawEntry, Item]] = []
     for entry in parsed.entries:
         item = normalise_entry(entry, feed_url=feed_url, feed=parsed, now=now, html=False)
-        if item.title or item.url or item.summary or item.content:  # as normalise_feed
+        if shows_something(item):
             pairs.append((entry, item))
     previous = known([item.id for _, item in pairs]) if known is not None else {}
     scored = []

@@ -508,6 +508,12 @@ class NormalisedFeed:
     skipped: int  # entries with no title, no link and no text
 
 
+def shows_something(item: Item) -> bool:
+    """Whether an item has anything to show (a title, a link or text); entries without are
+    skipped, by every path that normalises a feed."""
+    return bool(item.title or item.url or item.summary or item.content)
+
+
 def normalise_feed_counted(
     feed: ParsedFeed,
     *,
@@ -520,7 +526,7 @@ def normalise_feed_counted(
     skipped = 0
     for entry in feed.entries:
         item = normalise_entry(entry, feed_url=feed_url, feed=feed, now=now, max_skew=max_skew)
-        if item.title or item.url or item.summary or item.content:
+        if shows_something(item):
             items.append(item)
         else:
             skipped += 1

@@ -32,6 +32,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from mediamon.clock import utc_iso
+from mediamon.core.dedup import Known, decide
 from mediamon.core.profile import Background
 from mediamon.core.stories import Fingerprint, StorySettings
 from mediamon.errors import ReadOnlyError, StoreError
@@ -850,12 +851,13 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
         ``state`` holds more columns of the feed's fetch state to set in the same
         transaction (issue 4: the schedule, see ``pipeline``).
 
-        ``scored`` holds the items parsed from this fetch with their matches. Items never
-        seen are inserted (if kept, or all of them with ``keep_all``); items whose content
-        hash changed are updated; unchanged ones only gain a link to this feed. A never-seen
-        item that is a copy of a stored one (issue 5: same dedup key, see ``_fold_copy``) only
-        links this feed to it; an update keeps the replaced version (``item_versions``); every
-        inserted item gets its story (``story_store.assign``), all in the same transaction.
+        ``scored`` holds the items parsed from this fetch with their matches. What happens
+        to each is ``core.dedup.decide``'s decision on what this store knows of it (never
+        seen, stored, changed, a copy of a stored item...); this method gathers those facts
+        and carries the decisions out: an update keeps the replaced version
+        (``item_versions``), a copy only links this feed to the item it copies
+        (``_fold_copy``), and every inserted item gets its story (``story_store.assign``),
+        all in the same transaction.
         """
         stamp = utc_iso(now)
         new = kept = updated = 0
@@ -879,54 +881,50 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
             done: set[str] = set()
             for s in scored:
                 item, match = s.item, s.match
-                if item.id in done:
-                    continue  # the feed lists one item twice
-                done.add(item.id)
                 old_hash = previous.get(item.id)
-                if folded.get(item.id) in stored:
-                    # A copy folded before: a changed copy is an edit of the stored item.
-                    target = folded[item.id]
+                target = folded.get(item.id)
+                known = Known(old_hash=old_hash, stored=item.id in stored,
+                              folded=target is not None and target in stored,
+                              key_on_stored=item.dedup_key in known_keys,
+                              repeated=item.id in done)
+                keep = match.kept or keep_all
+                done.add(item.id)
+                decision = decide(known, content_hash=item.content_hash, partial=s.partial,
+                                  keep=keep)
+                if decision == "duplicate":
+                    continue
+                if decision in ("edit-folded", "link-folded"):
+                    assert target is not None
                     self._link_feed(target, feed_id, stamp)
-                    if old_hash != item.content_hash and not s.partial:
+                    if decision == "edit-folded":
                         updated += 1
                         self._update_item(replace(item, id=target), match, stamp, feed_id)
-                        self.db.execute("UPDATE seen SET content_hash = ? WHERE id = ?",
-                                        [item.content_hash, item.id])
+                        self._set_seen_hash(item.id, item.content_hash)
                     continue
-                if old_hash is None and item.dedup_key in known_keys and \
-                        self._fold_copy(item, feed_id, stamp):
-                    continue
+                if decision == "try-fold":
+                    if self._fold_copy(item, feed_id, stamp):
+                        continue
+                    decision = decide(known, content_hash=item.content_hash,
+                                      partial=s.partial, keep=keep, fold=False)
                 if item.dedup_key is not None and item.dedup_key in usable:
                     known_keys.add(item.dedup_key)  # it may be stored below
-                if old_hash is None:
-                    if s.partial and (match.kept or keep_all):
-                        continue  # not storable from a partial copy: the next pass sends it
+                if decision in ("insert", "note"):
                     new += 1
                     if match.doc_terms is not None:
                         first_seen.append(match.doc_terms)
                     seen_rows.append((item.id, feed_id, item.content_hash, stamp))
-                    if match.kept or keep_all:
-                        kept += int(match.kept)
-                        self._insert_item(item, match, feed_id, stamp, s.fingerprint)
-                elif item.id in stored:
+                if decision in ("edit", "link"):
                     self._link_feed(item.id, feed_id, stamp)
-                    if old_hash != item.content_hash and not s.partial:
-                        updated += 1
-                        self._update_item(item, match, stamp, feed_id)
-                        self.db.execute(
-                            "UPDATE seen SET content_hash = ? WHERE id = ?",
-                            [item.content_hash, item.id],
-                        )
-                elif old_hash != item.content_hash and not s.partial:
-                    # Seen before but not stored (it did not match then): it may match now.
-                    self.db.execute(
-                        "UPDATE seen SET content_hash = ? WHERE id = ?",
-                        [item.content_hash, item.id],
-                    )
-                    if match.kept or keep_all:
-                        kept += int(match.kept)
-                        updated += 1
-                        self._insert_item(item, match, feed_id, stamp, s.fingerprint)
+                if decision in ("edit", "insert-now", "rehash"):
+                    self._set_seen_hash(item.id, item.content_hash)
+                if decision == "edit":
+                    updated += 1
+                    self._update_item(item, match, stamp, feed_id)
+                if decision in ("insert", "insert-now"):
+                    kept += int(match.kept)
+                    if decision == "insert-now":
+                        updated += 1  # seen before, stored only now that it matches
+                    self._insert_item(item, match, feed_id, stamp, s.fingerprint)
             self.db.conn.executemany(
                 "INSERT OR IGNORE INTO seen (id, feed_id, content_hash, first_seen) "
                 "VALUES (?, ?, ?, ?)", seen_rows)
@@ -949,6 +947,9 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
             self._grow_background(first_seen)
             self.index_items(self._unindexed)
         return outcome
+
+    def _set_seen_hash(self, item_id: str, content_hash: str) -> None:
+        self.db.execute("UPDATE seen SET content_hash = ? WHERE id = ?", [content_hash, item_id])
 
     def save_feed_failure(
         self, feed_url: str, fetch: FetchResult, *, now: datetime, next_fetch: datetime | None,
