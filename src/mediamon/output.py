@@ -26,6 +26,7 @@ from tabulate import tabulate
 from wcwidth import iter_graphemes, wcswidth
 
 FORMATS = ("table", "json", "jsonl", "csv")
+LISTING_FORMATS = (*FORMATS, "atom")  # listings of items and stories: also an Atom feed
 
 
 def _cell(value: Any) -> str:

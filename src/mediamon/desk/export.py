@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
 import nh3
@@ -32,10 +32,11 @@ from mediamon.clock import utc_iso
 from mediamon.errors import MediamonError
 from mediamon.output import read_json_lines
 from mediamon.store.exchange import EXPORT_COLUMNS
-from mediamon.store.sqlite import Store
+
+if TYPE_CHECKING:  # annotations only: the Store is passed in
+    from mediamon.store.sqlite import Store
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
-LISTING_FORMATS = ("table", "json", "jsonl", "csv", "atom")
 
 # Characters XML 1.0 cannot contain (C0 controls other than tab/newline/CR, surrogates, ...).
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -26,14 +26,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from mediamon.core.normalise import html_to_text, plain_title
 from mediamon.core.score import Scorer
 from mediamon.errors import MediamonError
 from mediamon.output import read_json_lines
-from mediamon.store.sqlite import Store
 from mediamon.types import Match
+
+if TYPE_CHECKING:  # annotations only: the Store is passed in
+    from mediamon.store.sqlite import Store
 
 LABELS = ("relevant", "irrelevant")
 EVAL_LABELS = ("core", "related", "no")

@@ -19,13 +19,15 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediamon import __version__
 from mediamon.clock import utc_iso
 from mediamon.core.urls import safe_url
 from mediamon.desk.stats import By, Stats, collect, has_stories
-from mediamon.store.sqlite import Store
+
+if TYPE_CHECKING:  # annotations only: the Store is passed in
+    from mediamon.store.sqlite import Store
 
 TOP_STORIES = 15
 SOURCES_SHOWN = 8

@@ -25,12 +25,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from mediamon.clock import utc_iso
 from mediamon.errors import MediamonError
 from mediamon.output import shorten, text_width
-from mediamon.store.sqlite import Store
+
+if TYPE_CHECKING:  # annotations only: the Store is passed in
+    from mediamon.store.sqlite import Store
 
 By = Literal["hour", "day", "week", "month"]
 BUCKETS = ("hour", "day", "week", "month")

@@ -20,12 +20,14 @@ import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mediamon.clock import utc_iso
 from mediamon.errors import QueryError
-from mediamon.store.sqlite import Store
 from mediamon.types import FeedSource
+
+if TYPE_CHECKING:  # annotations only: the Store is passed in
+    from mediamon.store.sqlite import Store
 
 LIST_COLUMNS = """
     items.id, items.published, items.title, items.url, items.language, items.score,

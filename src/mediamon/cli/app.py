@@ -1,0 +1,209 @@
+"""The click group and what every command shares: the context (config and database,
+opened lazily), one-line domain errors, and the output and filter options."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from mediamon import __version__
+from mediamon.clock import parse_when, utcnow
+from mediamon.config import Config, find_config, load_config
+from mediamon.errors import MediamonError
+from mediamon.logs import setup_logging
+from mediamon.output import FORMATS, LISTING_FORMATS
+from mediamon.store.query import Filters
+from mediamon.store.sqlite import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    """Lazily loaded config and store, shared by the commands of one invocation."""
+
+    def __init__(self, config_path: str | None, db: str | None) -> None:
+        self.explicit_config = config_path
+        self.config_path = find_config(config_path)
+        self.db_override = db
+        self._config: Config | None = None
+        self._store: Store | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path, db_override=self.db_override)
+        return self._config
+
+    def store(self, *, readonly: bool = False) -> Store:
+        """The database: ``readonly`` for commands that only read (they work on a read-only
+        file and never change it); otherwise checked writable before anything is done."""
+        if self._store is not None and self._store.readonly and not readonly:
+            self._store.close()
+            self._store = None
+        if self._store is None:
+            self._store = Store(self.config.db_path, readonly=readonly,
+                                stories=self.config.stories)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def domain_errors(func: F) -> F:
+    """Turn MediamonError into a one-line ClickException (exit 1)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except MediamonError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def plain_text(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Refuse control characters in a filter or an id (exit 2, naming the option): a NUL
+    would end SQLite's LIKE pattern early, so ``--feed`` would match every feed."""
+    for text in value if isinstance(value, tuple) else (value,):
+        bad = next((c for c in text or "" if ord(c) < 32 or 127 <= ord(c) < 160), None)
+        if bad == "\x00":
+            raise click.BadParameter("contains a NUL character", ctx, param)
+        if bad is not None:
+            raise click.BadParameter(f"contains a control character (U+{ord(bad):04X})",
+                                     ctx, param)
+    return value
+
+
+def output_options(formats: tuple[str, ...] = FORMATS, *, default: str = "table",
+                   help: str | None = None) -> Callable[[F], F]:
+    """``--format`` (one of ``formats``) and ``--json``, its shortcut: every command that
+    prints rows or records takes both (tests/test_cli_conventions.py checks each one).
+    The command gets ``fmt`` and ``as_json``; ``chosen_format`` combines them."""
+
+    def decorate(func: F) -> F:
+        func = click.option("--json", "as_json", is_flag=True,
+                            help="Same as --format json.")(func)
+        return click.option("--format", "fmt", type=click.Choice(formats), default=default,
+                            show_default=True, help=help)(func)
+
+    return decorate
+
+
+# For commands that print one record (an item, a report): as text, or as JSON.
+TEXT_FORMATS = ("text", "json")
+
+
+def chosen_format(fmt: str, as_json: bool) -> str:
+    return "json" if as_json else fmt
+
+
+def filter_options(func: F) -> F:
+    """The filters shared by ``items`` and ``search``."""
+    options = [
+        click.option("--since", help="Published after: 2d, 12h, or a date (2026-11-01)."),
+        click.option("--until", help="Published before: a duration ago or a date."),
+        click.option("--topic", callback=plain_text,
+                     help="Only items that matched this topic."),
+        click.option("--feed", callback=plain_text,
+                     help="Only items from this feed (id, URL, or part of its name)."),
+        click.option("--lang", "language", callback=plain_text,
+                     help="Only items in this language (en, ru, fa...)."),
+        click.option("--min-score", type=float, help="Only items scoring at least this."),
+        click.option("--all", "include_unkept", is_flag=True,
+                     help="Include items stored with --keep-all that did not match."),
+        click.option("--unkept", "only_unkept", is_flag=True,
+                     help="Only items stored with --keep-all that did not match (audits)."),
+        click.option("--story", callback=plain_text,
+                     help="Only items of this story (id or a prefix of it)."),
+        click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000),
+                     help="Rows per page."),
+        click.option("--offset", default=0, type=click.IntRange(0),
+                     help="Skip this many rows first: the next page is --offset LIMIT, then "
+                          "2*LIMIT... (the order is stable: ties go by item id)."),
+        click.option("--collapse", is_flag=True,
+                     help="One row per story (its first match), with how many of its items "
+                          "matched."),
+    ]
+    func = output_options(LISTING_FORMATS, help="atom: an Atom feed of the matches.")(func)
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_filters(**kw: Any) -> Filters:
+    now = utcnow()
+    return Filters(
+        since=parse_when(kw["since"], now=now) if kw["since"] else None,
+        until=parse_when(kw["until"], now=now, option="--until") if kw["until"] else None,
+        topic=kw["topic"],
+        feed=kw["feed"],
+        language=kw["language"],
+        min_score=kw["min_score"],
+        include_unkept=kw["include_unkept"],
+        limit=kw["limit"],
+        offset=kw.get("offset", 0),
+        collapse=kw.get("collapse", False),
+        only_unkept=kw.get("only_unkept", False),
+        story=kw.get("story"),
+    )
+
+
+def _warn_filters(ctx: Context, store: Store, filters: Filters, *,
+                  now: Any = None) -> None:
+    """After an empty listing: one warning on stderr per filter that matches nothing in the
+    database (a mistyped topic, language or feed, an inverted or future period), with the
+    known values nearest to it (``query.filter_warnings``)."""
+    from mediamon.store.query import filter_warnings
+
+    for line in filter_warnings(store, filters, topics=list(ctx.config.topics),
+                                now=now or utcnow()):
+        click.echo(f"warning: {line}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_path", envvar="MEDIAMON_CONFIG", type=click.Path(dir_okay=False),
+              help="Config file [env MEDIAMON_CONFIG; default config/mediamon.toml].")
+@click.option("--db", envvar="MEDIAMON_DB", type=click.Path(dir_okay=False),
+              help="Database file, overriding the config [env MEDIAMON_DB].")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"],
+                                               case_sensitive=False),
+              envvar="MEDIAMON_LOG_LEVEL", default="info", show_default=True,
+              help="[env MEDIAMON_LOG_LEVEL]")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="One line per event, as text or JSON.")
+@click.option("--log-file", type=click.Path(dir_okay=False), envvar="MEDIAMON_LOG_FILE",
+              help="Append the log to this file instead of stderr [env MEDIAMON_LOG_FILE].")
+@click.version_option(__version__, prog_name="mediamon")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, db: str | None, log_level: str,
+        log_format: str, log_file: str | None) -> None:
+    """Pull news feeds, keep what matches your topics, and explain why.
+
+    \b
+    Start:   mediamon run --once      poll every feed once and show a summary
+             mediamon run             keep polling on the schedule (a daemon)
+    Query:   mediamon items --since 2d
+             mediamon search 'kabulov OR "islamic emirate"'
+             mediamon show ID
+    Health:  mediamon status
+    Tune:    mediamon score items.jsonl   mediamon eval labelled.jsonl
+             mediamon label ID relevant   mediamon rescore
+    """
+    try:
+        handler = setup_logging(level=log_level, fmt=log_format, path=log_file)
+    except OSError as exc:
+        raise click.BadParameter(f"{log_file}: {exc.strerror or exc}", ctx,
+                                 param_hint="'--log-file'") from None
+    ctx.call_on_close(handler.close)  # after the store's close (LIFO): the file is let go of
+    ctx.obj = Context(config_path, db)
+    ctx.call_on_close(ctx.obj.close)
+
+
