@@ -29,7 +29,10 @@ def all_commands(group: click.Group, prefix: tuple[str, ...] = ()
                  ) -> list[tuple[tuple[str, ...], click.Command]]:
     """Every command under ``group``, groups included, with its path."""
     found = []
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # the lazy top-level group imports on request
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         path = (*prefix, name)
         found.append((path, command))
         if isinstance(command, click.Group):
@@ -384,3 +387,25 @@ def test_log_level_comes_from_the_environment(level: str, tmp_path: Path) -> Non
                                 env={"MEDIAMON_LOG_LEVEL": level})
     assert result.exit_code == 0, result.output
     assert logging.getLogger("mediamon").level == getattr(logging, level.upper())
+
+
+def test_the_top_level_group_loads_only_what_a_command_needs() -> None:
+    """`mediamon --version` imports no command module, no config and no store; one command
+    imports its own module; the CLI's format lists are output's."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from mediamon.cli import main; sys.argv = ['mediamon', '--version']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('mediamon')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    loaded = out.strip().splitlines()[-1]
+    for heavy in ("mediamon.config", "mediamon.store", "mediamon.cli.items",
+                  "mediamon.pipeline", "mediamon.core"):
+        assert f"'{heavy}" not in loaded, loaded
+    from mediamon import output
+    from mediamon.cli import app
+
+    assert (app.FORMATS, app.LISTING_FORMATS) == (output.FORMATS, output.LISTING_FORMATS)
+    assert set(app.COMMANDS) == set(cli.list_commands(click.Context(cli)))

@@ -2,7 +2,7 @@
 
 Domain errors (config, query, database) become one-line messages and exit 1; only bugs
 show a traceback. The click group and what the commands share are in ``app``; the commands
-are in one module per group:
+are in one module per group, imported when a command line needs it (``app.COMMANDS``):
 
     setup      init, paths
     run        run (the daemon, or --once)
@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import sys
 
-from mediamon.cli import desk, feeds, items, relevance, run, setup, stories  # noqa: F401
 from mediamon.cli.app import cli
 
 __all__ = ["cli", "main"]

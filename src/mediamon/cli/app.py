@@ -4,19 +4,49 @@ opened lazily), one-line domain errors, and the output and filter options."""
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from mediamon import __version__
 from mediamon.clock import parse_when, utcnow
-from mediamon.config import Config, find_config, load_config
 from mediamon.errors import MediamonError
-from mediamon.logs import setup_logging
-from mediamon.output import FORMATS, LISTING_FORMATS
-from mediamon.store.query import Filters
-from mediamon.store.sqlite import Store
+
+if TYPE_CHECKING:  # imported where first needed: `mediamon --version` loads none of them
+    from mediamon.config import Config
+    from mediamon.store.query import Filters
+    from mediamon.store.sqlite import Store
+
+# Output formats (mediamon.output holds them too; a test keeps the two the same): here so
+# that declaring the options imports no table renderer.
+FORMATS = ("table", "json", "jsonl", "csv")
+LISTING_FORMATS = (*FORMATS, "atom")
+# The module of each command: it is imported when the command runs (or --help lists it).
+COMMANDS = {
+    "init": "setup", "paths": "setup", "run": "run",
+    "items": "items", "search": "items", "show": "items", "stories": "stories",
+    "feeds": "feeds", "status": "feeds",
+    "score": "relevance", "eval": "relevance", "label": "relevance", "labels": "relevance",
+    "rescore": "relevance",
+    "export": "desk", "import": "desk", "vacuum": "desk", "stats": "desk", "report": "desk",
+    "alerts": "desk", "serve": "desk",
+}
+
+
+class LazyGroup(click.Group):
+    """The top-level group: a command's module is imported when it is first asked for (the
+    module's decorators then add it to this group), so one command line loads only what it
+    runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(f"mediamon.cli.{COMMANDS[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,6 +56,8 @@ class Context:
 
     def __init__(self, config_path: str | None, db: str | None) -> None:
         self.explicit_config = config_path
+        from mediamon.config import find_config
+
         self.config_path = find_config(config_path)
         self.db_override = db
         self._config: Config | None = None
@@ -34,6 +66,8 @@ class Context:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from mediamon.config import load_config
+
             self._config = load_config(self.config_path, db_override=self.db_override)
         return self._config
 
@@ -44,6 +78,8 @@ class Context:
             self._store.close()
             self._store = None
         if self._store is None:
+            from mediamon.store.sqlite import Store
+
             self._store = Store(self.config.db_path, readonly=readonly,
                                 stories=self.config.stories)
         return self._store
@@ -139,6 +175,8 @@ def filter_options(func: F) -> F:
 
 
 def build_filters(**kw: Any) -> Filters:
+    from mediamon.store.query import Filters
+
     now = utcnow()
     return Filters(
         since=parse_when(kw["since"], now=now) if kw["since"] else None,
@@ -168,7 +206,8 @@ def _warn_filters(ctx: Context, store: Store, filters: Filters, *,
         click.echo(f"warning: {line}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=LazyGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", envvar="MEDIAMON_CONFIG", type=click.Path(dir_okay=False),
               help="Config file [env MEDIAMON_CONFIG; default config/mediamon.toml].")
 @click.option("--db", envvar="MEDIAMON_DB", type=click.Path(dir_okay=False),
@@ -197,6 +236,8 @@ def cli(ctx: click.Context, config_path: str | None, db: str | None, log_level: 
     Tune:    mediamon score items.jsonl   mediamon eval labelled.jsonl
              mediamon label ID relevant   mediamon rescore
     """
+    from mediamon.logs import setup_logging
+
     try:
         handler = setup_logging(level=log_level, fmt=log_format, path=log_file)
     except OSError as exc:
