@@ -281,3 +281,22 @@ def test_a_hanging_test_fails_with_its_stack_and_the_run_goes_on(tmp_path: Path)
     assert "Timeout" in out.stdout and "lock.acquire()" in out.stdout
     assert "1 failed, 1 passed" in out.stdout
     assert time.monotonic() - started < 60
+
+
+def fail_to_start() -> None:
+    raise RuntimeError("cannot initialise")
+
+
+def test_workers_that_die_at_start_fail_the_job_instead_of_looping() -> None:
+    """An initializer that always fails (a broken install, no memory): the job fails with a
+    one-line WorkerError after a few tries, not an endless restart."""
+    from mediamon.workers import WorkerError
+
+    pool = WorkerPool(1, initializer=fail_to_start, stall_timeout=30)
+    started = time.monotonic()
+    try:
+        with pytest.raises(WorkerError, match="died at start 3 times"):
+            run(pool.run(square, 2))
+    finally:
+        pool.close()
+    assert time.monotonic() - started < 60

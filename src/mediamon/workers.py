@@ -49,6 +49,7 @@ T = TypeVar("T")
 PRELOAD = ("mediamon.pipeline",)
 MAX_STUCK = 2  # a job stuck this many times is given up
 STARTUP_TIMEOUT = 60.0  # seconds for a new pool's workers to start and initialise
+MAX_START_DEATHS = 3  # a pool whose workers die at start this many times in a row: give up
 PROCESS_TITLE = "mediamon: parse worker"
 
 
@@ -168,6 +169,7 @@ class WorkerPool:
         """The pool with every worker started and initialised, so that a job's time is its
         own, not a new worker's start-up. A pool that cannot start its workers in
         ``STARTUP_TIMEOUT`` is killed and raises WorkerError."""
+        deaths = 0
         while True:
             self.start()
             executor = self._executor
@@ -179,6 +181,10 @@ class WorkerPool:
                 await asyncio.shield(ready)
             except BrokenProcessPool:
                 self._restart(executor, "worker died at start", "")
+                deaths += 1
+                if deaths >= MAX_START_DEATHS:  # its initializer fails, or the machine
+                    raise WorkerError(        # cannot start processes: never loop on it
+                        f"parse workers died at start {deaths} times") from None
                 continue
             except TimeoutError:
                 self._restart(executor, "workers did not start", "")
