@@ -25,16 +25,17 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from mediamon.clock import utc_iso
 from mediamon.errors import MediamonError
 from mediamon.output import shorten, text_width
+from mediamon.store.stats import Bucket
 
 if TYPE_CHECKING:  # annotations only: the Store is passed in
     from mediamon.store.sqlite import Store
 
-By = Literal["hour", "day", "week", "month"]
+By = Bucket  # the periods counts are grouped by (store.stats makes the buckets)
 BUCKETS = ("hour", "day", "week", "month")
 STATS_FORMATS = ("table", "json", "csv")
 PLOT_FORMATS = ("png", "svg")  # --plot FILE.png or FILE.svg
