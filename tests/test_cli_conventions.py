@@ -408,4 +408,13 @@ def test_the_top_level_group_loads_only_what_a_command_needs() -> None:
     from mediamon.cli import app
 
     assert (app.FORMATS, app.LISTING_FORMATS) == (output.FORMATS, output.LISTING_FORMATS)
-    assert set(app.COMMANDS) == set(cli.list_commands(click.Context(cli)))
+    import importlib
+    import pkgutil
+
+    import mediamon.cli as package
+
+    for module in pkgutil.iter_modules(package.__path__):  # every command module, loaded
+        importlib.import_module(f"mediamon.cli.{module.name}")
+    assert set(app.COMMANDS) == set(cli.commands), "a command is missing from app.COMMANDS"
+    for name, module in app.COMMANDS.items():
+        assert cli.commands[name].callback.__module__ == f"mediamon.cli.{module}", name
