@@ -14,9 +14,11 @@
         if 429/503 with Retry-After               postpone every feed of that host
 
 Parsing is the CPU-bound part (feedparser alone is about 0.3 ms an item), so it runs in a
-pool of worker processes (``fetch.workers``, one per CPU by default) while the event loop
-keeps fetching. Workers look up the content hashes of items already seen through their own
-read-only connection, so an unchanged item is neither scored nor sanitised. Nothing but the
+pool of worker processes (``fetch.workers``, one per CPU by default; ``workers.WorkerPool``:
+a fork server, and a watchdog that restarts stuck or dead workers and fails only the feed
+that stalls them) while the event loop keeps fetching. Workers look up the content hashes
+of items already seen through their own read-only connection, so an unchanged item is
+neither scored nor sanitised. Nothing but the
 writer writes, and a feed's items and its new fetch state commit together: a crash (even
 kill -9) loses at most the batch being written, whose feeds are fetched again next time
 because their validators did not move either.
