@@ -6,6 +6,7 @@
     python benchmarks/run.py --feeds 10000 --items 5 --repeat 1 --section scale
                                               # memory and speed at 10,000 small feeds
     python benchmarks/run.py --write-doc      # also (re)write the results in docs/benchmarks.md
+    python benchmarks/run.py --shape wire --hosts 1   # one shape of the workload matrix
 
 The feeds (``workload.py``) are served by ``server.py`` in a subprocess, so its CPU is not
 charged to the system under test. Each system (``systems.py``) runs in its own subprocess on
@@ -49,6 +50,13 @@ def parse_args() -> argparse.Namespace:
                    help="loopback ports the feeds are spread over; mediamon limits requests "
                         "per host (fetch.per_host = 2), so 1 would serialise it")
     p.add_argument("--seed", type=int, default=1, help="workload RNG seed")
+    p.add_argument("--shape", default="default",
+                   choices=("default", "short", "long", "wire", "sparse"),
+                   help="the items: default (news-like, 10%% topical), short (about 0.5 KB, "
+                        "little HTML), long (5-20 KB of full text each), wire (30%% topical, "
+                        "mostly a few agency texts copied word for word across feeds), sparse "
+                        "(1%% topical); one host is --hosts 1, the 10,000-feed shape is "
+                        "--feeds 10000 --items 5")
     p.add_argument("--systems", default=",".join(ALL_SYSTEMS),
                    help="comma-separated subset of: " + ", ".join(ALL_SYSTEMS)
                         + f" (and the diagnostic {', '.join(DIAGNOSTIC)})")
@@ -88,7 +96,7 @@ def reader_missing() -> str | None:
 def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     cmd = [sys.executable, str(HERE / "server.py"), "--feeds", str(args.feeds),
            "--items", str(args.items), "--seed", str(args.seed), "--hosts", str(args.hosts),
-           "--latency", str(args.latency)]
+           "--latency", str(args.latency), "--shape", args.shape]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -213,7 +221,8 @@ def report(args: argparse.Namespace, workload: dict[str, Any], summary: dict[str
     command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
     lines = [
         f"`{command.strip()}` on {datetime.date.today().isoformat()}: {args.feeds} feeds x "
-        f"{args.items} items ({workload['bytes'] / 1e6:.1f} MB), {args.repeat} repetition(s), "
+        f"{args.items} items of the {args.shape} shape ({workload['bytes'] / 1e6:.1f} MB), "
+        f"{args.repeat} repetition(s), "
         f"server latency {args.latency:g} ms, {args.hosts} loopback ports, "
         f"reader workers {args.reader_workers}.",
         "",

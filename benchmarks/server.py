@@ -101,7 +101,7 @@ class FeedServer:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    docs = workload.generate(args.feeds, args.items, args.seed)
+    docs = workload.generate(args.feeds, args.items, args.seed, args.shape)
     app = FeedServer(docs, args.latency / 1000)
     servers = [await asyncio.start_server(app.handle, "127.0.0.1", 0, backlog=1024)
                for _ in range(max(1, min(args.hosts, len(docs))))]
@@ -129,6 +129,8 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=500)
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--shape", choices=sorted(workload.SHAPES), default="default",
+                        help="the kind of items (workload.SHAPES)")
     parser.add_argument("--hosts", type=int, default=50, help="listening ports (default 50)")
     parser.add_argument("--latency", type=float, default=0, help="ms before each response")
     asyncio.run(serve(parser.parse_args()))

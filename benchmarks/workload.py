@@ -181,19 +181,66 @@ def _html(rng: random.Random, sentences: list[str], link: str) -> str:
     return "".join(parts)
 
 
-def _item(rng: random.Random, feed_no: int, item_no: int, domain: str) -> _Item:
+@dataclass(frozen=True)
+class Shape:
+    """How a workload departs from the default one (``SHAPES``)."""
+
+    topical: float = 0.10  # share of items on the monitored story
+    wire: float = 0.4  # share of those carrying a wire headline word for word
+    wire_copies: bool = False  # wire items repeat the whole text (title and summary) verbatim
+    short: bool = False  # one-sentence summaries, no images, quotes or full text: about 1 KB
+    long: bool = False  # every item has content:encoded of 5-20 KB
+
+
+# The issue's matrix: (a) default, (c) short, (d) long, (e) wire-copy heavy, (f) almost
+# nothing relevant; (b) one host and (g) 10,000 feeds x 5 items are run.py flags (--hosts 1;
+# --feeds 10000 --items 5) on the default items.
+SHAPES = {
+    "default": Shape(),
+    "short": Shape(short=True),
+    "long": Shape(long=True),
+    "wire": Shape(topical=0.30, wire=0.9, wire_copies=True),
+    "sparse": Shape(topical=0.01),
+}
+DEFAULT = SHAPES["default"]
+
+
+def _long_html(rng: random.Random, lead: str, pool: list[str], link: str) -> str:
+    """A full text of 5-20 KB: the lead, then paragraphs drawn with replacement."""
+    target = rng.randint(5_000, 20_000)
+    sentences = [lead]
+    size = len(lead)
+    while size < target:
+        sentence = " ".join(rng.choice(pool) for _ in range(4))
+        sentences.append(sentence)
+        size += len(sentence) + 7
+    return _html(rng, sentences, link)
+
+
+def _item(rng: random.Random, feed_no: int, item_no: int, domain: str,
+          shape: Shape = DEFAULT) -> _Item:
     kind = rng.random()
     lang = None
     place = rng.choice(PLACES)
-    if kind < 0.10:  # on the monitored story: wire copy or an outlet's own headline
-        title = rng.choice(TOPICAL_TITLES) if rng.random() < 0.4 else " ".join(
+    if shape.wire_copies and kind < shape.topical and rng.random() < shape.wire:
+        # The same agency report word for word: one of a few texts, in many feeds.
+        n = rng.randrange(5)
+        title = TOPICAL_TITLES[n]
+        text = TOPICAL_TEXT[n % len(TOPICAL_TEXT)]
+        story = 1_000_000 + feed_no * 10_000 + item_no
+        link = f"https://www.{domain}/{rng.choice(SECTIONS)}/{story}"
+        date = BASE_DATE - timedelta(minutes=37 * item_no + rng.randrange(30) + feed_no % 60)
+        return _Item(title, link, f"{domain}-{story}", date, rng.choice(AUTHORS),
+                     ("World",), f"<p>{escape(text)}</p>", None, None)
+    if kind < shape.topical:  # on the monitored story: wire copy or an outlet's own headline
+        title = rng.choice(TOPICAL_TITLES) if rng.random() < shape.wire else " ".join(
             rng.choice(part) for part in
             (TOPICAL_SUBJECTS, TOPICAL_ACTIONS, TOPICAL_OBJECTS, TOPICAL_ENDINGS))
         lead = rng.choice(TOPICAL_TEXT)
         pool = TOPICAL_TEXT + FILLER
-    elif kind < 0.15:
+    elif kind < shape.topical + 0.05:
         title, lead, pool, lang = rng.choice(RU_TITLES), rng.choice(RU_TEXT), RU_TEXT, "ru"
-    elif kind < 0.18:
+    elif kind < shape.topical + 0.08:
         title, lead, pool, lang = rng.choice(FA_TITLES), rng.choice(FA_TEXT), FA_TEXT, "fa"
     else:
         actor, verb, obj = rng.choice(ACTORS), rng.choice(VERBS), rng.choice(OBJECTS)
@@ -203,10 +250,17 @@ def _item(rng: random.Random, feed_no: int, item_no: int, domain: str) -> _Item:
     story = 1_000_000 + feed_no * 10_000 + item_no
     link = f"https://www.{domain}/{rng.choice(SECTIONS)}/{story}"
     date = BASE_DATE - timedelta(minutes=37 * item_no + rng.randrange(30) + feed_no % 60)
-    summary = _html(rng, _paragraphs(rng, lead, pool, rng.randint(1, 2)), link)
-    content = None
-    if rng.random() < 0.35:
-        content = _html(rng, _paragraphs(rng, lead, pool + FILLER, rng.randint(4, 7)), link)
+    if shape.short:
+        summary = f"<p>{escape(lead)}</p>"
+        content = None
+    else:
+        summary = _html(rng, _paragraphs(rng, lead, pool, rng.randint(1, 2)), link)
+        content = None
+        if shape.long:
+            content = _long_html(rng, lead, pool + FILLER, link)
+        elif rng.random() < 0.35:
+            content = _html(rng, _paragraphs(rng, lead, pool + FILLER, rng.randint(4, 7)),
+                            link)
     cats = tuple(rng.sample(CATEGORIES, k=rng.randint(1, 3)))
     return _Item(title, link, f"{domain}-{story}", date, rng.choice(AUTHORS), cats, summary,
                  content, lang)
@@ -264,8 +318,11 @@ def _atom(name: str, site: str, self_url: str, items: list[_Item]) -> str:
     return "".join(out)
 
 
-def generate(feeds: int = 500, items: int = 50, seed: int = 1) -> list[Document]:
-    """``feeds`` documents of ``items`` entries each, the same for the same arguments."""
+def generate(feeds: int = 500, items: int = 50, seed: int = 1,
+             shape: str = "default") -> list[Document]:
+    """``feeds`` documents of ``items`` entries each, the same for the same arguments
+    (``shape``: a key of ``SHAPES``)."""
+    form = SHAPES[shape]
     rng = random.Random(seed)
     docs = []
     for n in range(feeds):
@@ -275,7 +332,7 @@ def generate(feeds: int = 500, items: int = 50, seed: int = 1) -> list[Document]
         atom = rng.random() < 0.3
         path = f"/feeds/{n}.{'atom' if atom else 'rss'}"
         self_url = f"https://www.{domain}{path}"
-        entries = [_item(rng, n, i, domain) for i in range(items)]
+        entries = [_item(rng, n, i, domain, form) for i in range(items)]
         text = (_atom if atom else _rss)(name, site, self_url, entries)
         docs.append(Document(path, text.encode("utf-8"), ATOM_TYPE if atom else RSS_TYPE, items))
     return docs
