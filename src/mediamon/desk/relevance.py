@@ -526,7 +526,3 @@ def remove_label(store: Store, item_id: str) -> dict[str, Any]:
 def list_labels(store: Store) -> list[dict[str, Any]]:
     """Every label, the latest first, with its item's title (None when the item is gone)."""
     return store.label_rows()
-
-
-def label_counts(store: Store) -> Counter[str]:
-    return store.label_counts()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import Counter
 from datetime import datetime
 from typing import NamedTuple
 
@@ -64,14 +63,6 @@ class LabelsStore(SQLiteBase):
             return (), ()
         return (tuple(t for label, t in rows if label == "relevant"),
                 tuple(t for label, t in rows if label == "irrelevant"))
-
-    def label_counts(self) -> Counter[str]:
-        """How many items carry each label (empty for a database without labels)."""
-        try:
-            return Counter(dict(self.db.execute(
-                "SELECT label, count(*) FROM labels GROUP BY label").fetchall()))
-        except sqlite3.OperationalError:
-            return Counter()
 
     def label_targets(self, prefix: str) -> list[LabelTarget]:
         """The stored items whose id starts with ``prefix``: at most two (two mean ambiguous)."""
