@@ -35,13 +35,8 @@ _LOWER = re.compile(
     r"|update\s+\w+\s+set\s+\w+\s*=|pragma\s+\w+\s*(=|$))")
 
 
-class _Sql:
-    @staticmethod
-    def search(text: str) -> bool:
-        return bool(_UPPER.search(text) or _LOWER.search(text))
-
-
-SQL = _Sql()
+def is_sql(text: str) -> bool:
+    return bool(_UPPER.search(text) or _LOWER.search(text))
 
 
 def module_name(path: Path) -> str:
@@ -134,7 +129,7 @@ def sql_outside_store() -> list[str]:
             elif isinstance(node, ast.JoinedStr):
                 text = "".join(v.value for v in node.values
                                if isinstance(v, ast.Constant) and isinstance(v.value, str))
-            if text is not None and SQL.search(text):
+            if text is not None and is_sql(text):
                 found.append(f"{path.relative_to(REPO)}:{node.lineno}: {text.strip()[:60]!r}")
     return found
 
@@ -151,10 +146,10 @@ def test_the_sql_check_sees_sql(tmp_path: Path) -> None:
                  "INSERT OR IGNORE INTO t", "UPDATE feeds SET x = 1", "DELETE FROM labels",
                  "CREATE INDEX i ON t (x)", "PRAGMA wal_checkpoint", "ALTER TABLE t ADD c",
                  "WITH x AS (SELECT 1) SELECT * FROM x"):
-        assert SQL.search(text), text
+        assert is_sql(text), text
     for prose in ("Select the feeds from the list", "delete the old items",
                   "update: the feed moved", "Select one from each", "delete from the list of"):
-        assert not SQL.search(prose), prose
+        assert not is_sql(prose), prose
 
 
 def test_no_import_chain_is_deeper_than_nine_modules() -> None:
