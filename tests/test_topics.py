@@ -403,6 +403,66 @@ def test_reference_inside_near_can_nest_and_group() -> None:
     assert "b" not in topics.match_text("envoy " + "word " * 10 + "Moscow and Taliban").names
 
 
+def test_except_drops_the_occurrences_another_term_overlaps() -> None:
+    """`a EXCEPT b` keeps a's occurrences that no b covers; the item still matches by any
+    other occurrence of a, and b alone never matches."""
+    query = 'Russia EXCEPT ("Russia-led" OR "Russia-backed")'
+    assert matches(query, "Russia hosts the talks")
+    assert not matches(query, "A Russia-led bloc holds drills")
+    assert matches(query, "A Russia-led bloc holds drills; Russia hosts the talks")
+    assert matches(query, "Drills led by Russia")  # no "Russia-led" phrase covers it
+    assert not matches("Russia EXCEPT Russia", "Russia")
+    assert terms(query, "A Russia-led bloc; Russia hosts") == ("Russia",)
+
+
+def test_except_as_a_near_operand_stands_where_its_survivors_are() -> None:
+    """Through a topic, EXCEPT gives an actor sense: a NEAR on it ignores the excluded uses."""
+    topics = TopicSet.compile({
+        "russia": "Russia OR Russian",
+        "actor": '@russia EXCEPT ("Russia-led" OR "Russian-made")',
+        "pair": "@actor NEAR/4 Taliban",
+    })
+    assert "pair" in topics.match_text("Russia hosts the Taliban").names
+    assert "pair" not in topics.match_text("Taliban fly Russian-made helicopters").names
+    assert "pair" not in topics.match_text("Russia-led bloc warns the Taliban").names
+    hit = topics.match_text("Russia-led bloc and Russia meet the Taliban").hits[-1]
+    assert hit.topic == "pair" and hit.terms == ("Russia", "Taliban")
+
+
+def test_except_can_itself_be_excepted() -> None:
+    """An exclusion can carve out its own exceptions: ``a EXCEPT (b EXCEPT c)``."""
+    query = 'Russia EXCEPT ("banned in Russia" EXCEPT "no longer banned")'
+    assert not matches(query, "The group (banned in Russia) said")
+    assert matches(query, "The group is no longer banned in Russia")
+
+
+def test_except_partial_overlap_counts() -> None:
+    """Any overlap drops an occurrence: a phrase that covers part of a phrase drops it."""
+    query = '"Russian Federation" EXCEPT "Federation Council"'
+    assert not matches(query, "the Russian Federation Council said")
+    assert matches(query, "the Russian Federation said")
+
+
+@pytest.mark.parametrize("query, column", [
+    ("Russia EXCEPT (a AND b)", 15),
+    ("(a AND b) EXCEPT Russia", 1),
+    ("Russia EXCEPT NOT b", 15),
+    ("EXCEPT Russia", 1),
+    ("Russia EXCEPT", 8),
+])
+def test_except_needs_positional_operands(query: str, column: int) -> None:
+    with pytest.raises(QueryError) as info:
+        parse_query(query)
+    assert info.value.column == column, info.value
+
+
+def test_except_parses_like_near() -> None:
+    """EXCEPT binds like NEAR, left to right, tighter than AND and OR."""
+    assert str(parse_query("a EXCEPT b c")) == "((a EXCEPT b) AND c)"
+    assert str(parse_query("a NEAR/3 b EXCEPT c")) == "((a NEAR/3 b) EXCEPT c)"
+    assert str(parse_query("a OR b EXCEPT c")) == "(a OR (b EXCEPT c))"
+
+
 def test_reference_and_not_inside_near_are_still_errors() -> None:
     """AND and NOT still have no position, so they cannot be NEAR operands."""
     with pytest.raises(TopicError) as info:

@@ -42,6 +42,13 @@ Syntax
     relation an analyst means, not two names in neighbouring sentences or in a title and
     a summary about other things. Sentences end at a line break (between title and
     summary), ! ? ; | and a full stop that is not an abbreviation's (``text.sentence_ids``).
+``a EXCEPT b``
+    The occurrences of ``a`` that no occurrence of ``b`` overlaps: ``Russia EXCEPT
+    "Russia-led"`` matches "Russia" in "Russia hosts the talks" but not in "a Russia-led
+    bloc" (an item with both still matches, by the first). Positional, like NEAR: its
+    operands are terms, phrases, ``@name``, NEARs or OR-groups of those, and as a NEAR
+    operand it stands where the surviving occurrences of ``a`` are. This is how a topic
+    tells a sense apart: a country as an actor, not as a modifier or a place.
 ``@name``
     The result of another topic (only inside a ``TopicSet``; unknown names and cycles are
     errors). Each topic is evaluated at most once per item however often it is referenced.
@@ -52,14 +59,15 @@ Syntax
     Grouping.
 
 Operators are uppercase only: ``and``, ``or``, ``not``, ``near`` are ordinary words.
-Precedence, tightest first: ``NOT`` (applies to the one operand after it), ``NEAR``,
-``AND`` (explicit or implicit), ``OR``. So ``a OR b c NEAR/3 d`` is
+Precedence, tightest first: ``NOT`` (applies to the one operand after it), ``NEAR`` and
+``EXCEPT`` (left to right), ``AND`` (explicit or implicit), ``OR``. So ``a OR b c NEAR/3 d`` is
 ``a OR (b AND (c NEAR/3 d))``. Grammar::
 
     query     := or_expr
     or_expr   := and_expr ("OR" and_expr)*
     and_expr  := near_expr (["AND"] near_expr)*
-    near_expr := unary ("NEAR/" (n | "s" | n "s") unary)*    n >= 1, left-associative
+    near_expr := unary (("NEAR/" (n | "s" | n "s") | "EXCEPT") unary)*
+                                                      n >= 1, left-associative
     unary     := ["NOT"] primary
     primary   := term | phrase | "@" name | "(" or_expr ")"
 
@@ -81,6 +89,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from itertools import accumulate
 from typing import Literal, TypeAlias
 
 import snowballstemmer
@@ -91,6 +100,7 @@ from mediamon.types import TopicHit
 
 __all__ = [
     "And",
+    "Except",
     "Near",
     "Node",
     "Not",
@@ -210,7 +220,19 @@ class Near:
         return f"({self.left} NEAR/{n} {self.right})"
 
 
-Node: TypeAlias = Term | Ref | Not | And | Or | Near
+@dataclass(frozen=True)
+class Except:
+    """The occurrences of ``left`` that no occurrence of ``right`` overlaps."""
+
+    left: Node
+    right: Node
+    column: int = field(default=0, compare=False)
+
+    def __str__(self) -> str:
+        return f"({self.left} EXCEPT {self.right})"
+
+
+Node: TypeAlias = Term | Ref | Not | And | Or | Near | Except
 
 
 # --------------------------------------------------------------------------------------
@@ -249,8 +271,10 @@ def _scan_prefix(language: str, stem: str) -> str:
 # Lexer
 
 
-LexKind: TypeAlias = Literal["word", "phrase", "ref", "and", "or", "not", "near", "(", ")", "end"]
-_OPERATORS: dict[str, LexKind] = {"AND": "and", "OR": "or", "NOT": "not"}
+LexKind: TypeAlias = Literal[
+    "word", "phrase", "ref", "and", "or", "not", "near", "except", "(", ")", "end"
+]
+_OPERATORS: dict[str, LexKind] = {"AND": "and", "OR": "or", "NOT": "not", "EXCEPT": "except"}
 _DELIMITERS = frozenset('()"')
 
 
@@ -448,16 +472,20 @@ class _Parser:
 
     def near_expr(self) -> Node:
         left = self.unary()
-        while self.peek.kind == "near":
+        while self.peek.kind in ("near", "except"):
             op = self.advance()
             right = self.unary()
             for operand in (left, right):
                 bad = _non_positional(operand)
                 if bad is not None:
                     raise self.error(
-                        "NEAR operand must be a term, phrase or OR-group of them", bad
+                        f"{op.kind.upper()} operand must be a term, phrase or OR-group of "
+                        "them", bad
                     )
-            left = Near(left, right, op.distance, left.column, op.sentence)
+            if op.kind == "except":
+                left = Except(left, right, left.column)
+            else:
+                left = Near(left, right, op.distance, left.column, op.sentence)
         return left
 
     def unary(self) -> Node:
@@ -487,7 +515,7 @@ class _Parser:
 
     def missing_operand(self, lx: _Lexeme) -> QueryError:
         before = self.lexemes[self.pos - 1] if self.pos else None
-        if before is not None and before.kind in ("and", "or", "not", "near"):
+        if before is not None and before.kind in ("and", "or", "not", "near", "except"):
             return self.error(f"missing operand after {before.text}", before.column)
         return self.error(f"missing operand before {lx.text}", lx.column)
 
@@ -505,7 +533,7 @@ def _non_positional(node: Node) -> int | None:
     """Column of the part of a NEAR operand that has no position in the text, if any.
 
     A reference has the positions of the words that made its topic match (issue 3)."""
-    if isinstance(node, Term | Near | Ref):
+    if isinstance(node, Term | Near | Ref | Except):
         return None
     if isinstance(node, Or):
         for child in node.children:
@@ -547,7 +575,7 @@ def _children(node: Node) -> tuple[Node, ...]:
         return node.children
     if isinstance(node, Not):
         return (node.child,)
-    if isinstance(node, Near):
+    if isinstance(node, Near | Except):
         return (node.left, node.right)
     return ()
 
@@ -951,6 +979,36 @@ class _Near(_Eval):
                     yield a, b
 
 
+class _Except(_Eval):
+    """``left EXCEPT right``: left's spans that overlap none of right's."""
+
+    __slots__ = ("left", "right")
+
+    def __init__(self, left: _Eval, right: _Eval) -> None:
+        self.left, self.right = left, right
+
+    def test(self, ix: _Index) -> bool:
+        if not self.left.test(ix):
+            return False
+        return bool(self.spans(ix))
+
+    def spans(self, ix: _Index) -> list[Span]:
+        lefts = self.left.spans(ix)
+        if not lefts or not self.right.test(ix):
+            return lefts
+        blocked = sorted(self.right.spans(ix))
+        starts = [span[0] for span in blocked]
+        reach = list(accumulate((span[1] for span in blocked), max))  # furthest end so far
+        kept = []
+        for a in lefts:
+            # a blocked span overlaps ``a`` if it starts at or before a's end and ends at or
+            # after a's start; among those starting by a's end, the furthest end decides.
+            k = bisect_right(starts, a[1])
+            if k == 0 or reach[k - 1] < a[0]:
+                kept.append(a)
+        return kept
+
+
 class _Ref(_Eval):
     __slots__ = ("name",)
 
@@ -978,6 +1036,8 @@ def _compile(node: Node, table: _ProbeTable) -> _Eval:
     if isinstance(node, Near):
         return _Near(_compile(node.left, table), _compile(node.right, table), node.distance,
                      node.sentence)
+    if isinstance(node, Except):
+        return _Except(_compile(node.left, table), _compile(node.right, table))
     if isinstance(node, And):
         # Exclusions last: an absent positive term ends the test soonest.
         ordered = sorted(node.children, key=lambda child: isinstance(child, Not))
