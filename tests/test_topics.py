@@ -341,6 +341,23 @@ def test_chinese_term_matches_inside_a_sentence() -> None:
     assert terms("塔利班", "俄罗斯承认塔利班政权") == ("塔利班",)
 
 
+@pytest.mark.parametrize(("query", "text"), [
+    ("会谈", "兩國會談"),  # a Simplified term, Traditional text
+    ("會談", "两国会谈"),  # and the other way round
+    ("俄罗斯 关系", "俄羅斯與塔利班的關係"),
+    ("阿富汗问题磋商", "中俄塔利班都參加了阿富汗問題磋商"),
+])
+def test_traditional_and_simplified_chinese_match_each_other(query: str, text: str) -> None:
+    """Traditional characters fold to Simplified (OpenCC's table), so one term serves both;
+    the terms reported are the text's own."""
+    assert matches(query, text)
+    assert not matches("会谈", "两国会晤")
+
+
+def test_traditional_terms_are_reported_as_written_in_the_text() -> None:
+    assert terms("关系", "兩國關係") == ("關係",)
+
+
 def test_urdu_text() -> None:
     """Urdu text in Arabic script matches Arabic- and Persian-spelled terms."""
     text = "روس نے طالبان حکومت کو تسلیم کر لیا"
