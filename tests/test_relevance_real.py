@@ -195,6 +195,26 @@ def test_the_real_archive_labels_are_reported_not_available() -> None:
     assert sum(archive.label_counts.values()) == len(archive.labels) > 100
 
 
+REAL_LABELS = sorted((RELEVANCE / "real").glob("*-labels.jsonl"))
+TEXT_FIELDS = {"title", "summary", "content", "text", "body", "description"}
+
+
+@pytest.mark.parametrize("path", REAL_LABELS, ids=lambda p: p.name)
+def test_real_label_files_keep_labels_not_texts(path: Path) -> None:
+    """The texts of real reports belong to their publishers: every labels file in the
+    repository keeps ids, labels, reasons and provenance only, each line a valid label that
+    says where its item came from."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert rows, path
+    ids = [row["id"] for row in rows]
+    assert len(ids) == len(set(ids)), f"{path.name}: duplicate ids"
+    for row in rows:
+        assert not TEXT_FIELDS & row.keys(), f"{path.name} {row['id']}: a text field"
+        assert row["label"] in {"core", "related", "no"}, row
+        assert row.get("reason"), row
+        assert row.get("url") or row.get("feed") or row.get("path"), row
+
+
 def test_several_sets_side_by_side(files: dict[str, Path]) -> None:
     """One table with a row per set (items, core, related, no, kept, precision, core recall,
     F1, AP), then each set's languages, misses, languages of the misses and false alarms."""
