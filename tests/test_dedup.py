@@ -82,6 +82,27 @@ def test_short_hosts_keep_their_prefix_label() -> None:
     assert site_of("https://www.reuters.com/world") == "reuters.com"
 
 
+@pytest.mark.parametrize(("url", "outlet"), [
+    ("https://news.bbc.co.uk/2/hi/world/1.stm", "bbc.co.uk"),  # subdomains count once
+    ("https://www.bbc.co.uk/news/world-1", "bbc.co.uk"),
+    ("https://feeds.bbci.co.uk/news/rss.xml", "bbci.co.uk"),  # another registration
+    ("https://m.dawn.com/news/1", "dawn.com"),
+    ("https://amp.theguardian.com/world/1", "theguardian.com"),
+    ("https://da.azadiradio.com/a/1.html", "azadiradio.com"),
+    ("https://x.blogspot.com/2024/01/a.html", "x.blogspot.com"),  # a suffix open to all
+    ("https://tass.ru/politika/1", "tass.ru"),
+    ("https://bücher.de/a", "xn--bcher-kva.de"),
+    ("http://127.0.0.1:8000/feed.xml", "127.0.0.1"),  # an address stays whole, no port
+    ("http://localhost:8080/a", "localhost"),
+    ("https://co.uk/a", "co.uk"),  # a public suffix itself
+    ("mailto:desk@tass.com", None),
+])
+def test_an_outlet_is_the_registrable_domain(url: str, outlet: str | None) -> None:
+    """site_of gives the part of the host someone registered (the Public Suffix List's
+    snapshot shipped with publicsuffixlist, never fetched)."""
+    assert site_of(url) == outlet
+
+
 def test_canonical_url_keeps_its_narrower_contract() -> None:
     """canonical_url still keeps www. and a trailing slash; only the key folds them."""
     assert canonical_url("https://www.tass.com/a/") == "https://www.tass.com/a/"

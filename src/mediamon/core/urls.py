@@ -46,6 +46,7 @@ import re
 from functools import lru_cache
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
+from publicsuffixlist import PublicSuffixList
 from w3lib.url import canonicalize_url, url_query_cleaner
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "canonical_url",
     "dedup_key",
     "is_http_url",
+    "registrable_domain",
     "site_of",
 ]
 
@@ -219,13 +221,36 @@ def _strip_host(host: str) -> str:
 
 
 def site_of(url: str | None) -> str | None:
-    """The site an http(s) URL belongs to: its host without ``www.``/``m.``/``mobile.``/``amp.``
-    and without a port (``https://www.reuters.com/x`` -> ``reuters.com``); None if unusable."""
+    """The outlet an http(s) URL belongs to: its registrable domain, the part of the host
+    that someone registered (``https://news.bbc.co.uk/x`` and ``https://www.bbc.co.uk`` ->
+    ``bbc.co.uk``; ``https://x.blogspot.com`` -> ``x.blogspot.com``, a suffix open to
+    anyone), so one outlet's subdomains and feeds count once; an IP address or a one-label
+    host is kept whole (without the port). None if unusable."""
     canonical = canonical_url(url)
     if canonical is None:
         return None
     host = urlsplit(canonical).hostname or ""
-    return _strip_host(host) or None
+    return registrable_domain(host) or None
+
+
+def registrable_domain(host: str) -> str:
+    """``host``'s registrable domain by the Public Suffix List (the snapshot that the
+    publicsuffixlist package ships; never fetched): ``news.bbc.co.uk`` -> ``bbc.co.uk``.
+    IP addresses, one-label hosts (``localhost``) and public suffixes themselves (``co.uk``)
+    are returned as they are, lower-cased."""
+    host = host.strip(".").lower()
+    if "." not in host or _IP_HOST.match(host) or ":" in host:
+        return host
+    return _public_suffixes().privatesuffix(host) or host
+
+
+_IP_HOST = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+
+
+@lru_cache(maxsize=1)
+def _public_suffixes() -> PublicSuffixList:
+    """Parsed once per process, when first needed (about 90 ms)."""
+    return PublicSuffixList()
 
 
 def _keep_param(part: str) -> bool:
