@@ -24,6 +24,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 from urllib.parse import unquote, urlsplit
@@ -32,6 +33,7 @@ from urllib.request import url2pathname
 from mediamon import USER_AGENT
 from mediamon.clock import duration, parse_duration
 from mediamon.core.score import KEEP_MODES, KeepMode
+from mediamon.core.sources import Source, SourceRegistry, source_from
 from mediamon.core.stories import StorySettings
 from mediamon.core.topics import TopicError, TopicSet
 from mediamon.errors import ConfigError, QueryError
@@ -193,6 +195,8 @@ class Config:
     # Issue 6: [retention] (mediamon vacuum).
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     alerts: tuple[AlertSettings, ...] = ()  # issue 6: [[alerts]] (alerts.py)
+    # Who each outlet is: data/sources.toml, then the config's [[sources]] (core/sources.py).
+    sources: SourceRegistry = field(default_factory=SourceRegistry)
     articles: ArticleSettings = field(default_factory=ArticleSettings)  # [articles]
 
 
@@ -628,11 +632,12 @@ def config_from_dict(
     stories = _stories(path, top.get("stories", {}, lambda v: v))
     retention = _retention(path, top.get("retention", {}, lambda v: v))
     alerts = _alerts(path, top.get("alerts", [], lambda v: v), topics)
+    sources = _sources(path, top.get("sources", [], lambda v: v))
     articles = _articles(path, top.get("articles", {}, lambda v: v))
     top.finish()
     return Config(path, db_path, fetch, schedule, profile, keep, topics, feeds, topic_set,
                   tuple(texts), stories=stories, retention=retention, alerts=alerts,
-                  articles=articles)
+                  articles=articles, sources=sources)
 
 
 def _schedule(ssec: _Section) -> ScheduleSettings:
@@ -717,6 +722,35 @@ def _articles(path: Path, value: object) -> ArticleSettings:
             raise sec.error("enabled", "needs trafilatura (pip install 'mediamon[articles]')")
     sec.finish()
     return settings
+
+
+BUILTIN_SOURCES = Path(__file__).resolve().parent / "data" / "sources.toml"
+
+
+@lru_cache(maxsize=1)
+def builtin_sources() -> tuple[Source, ...]:
+    """The registry shipped with mediamon (``data/sources.toml``), read once."""
+    with BUILTIN_SOURCES.open("rb") as f:
+        entries = tomllib.load(f)["sources"]
+    return tuple(source_from(entry) for entry in entries)
+
+
+def _sources(path: Path, value: object) -> SourceRegistry:
+    """``[[sources]]``: outlets added to the built-in registry, or overriding its entries
+    for the domains they list (core/sources.py)."""
+    if not isinstance(value, list):
+        raise ConfigError(str(path), "sources", f"must be a list of tables ([[sources]]), "
+                          f"not {_kind(value)}")
+    own = []
+    for i, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            raise ConfigError(str(path), f"sources[{i}]", f"must be a table, not {_kind(entry)}")
+        try:
+            own.append(source_from(entry))
+        except ValueError as exc:
+            key, _, reason = str(exc).partition(": ")
+            raise ConfigError(str(path), f"sources[{i}].{key}", reason) from None
+    return SourceRegistry((*builtin_sources(), *own))
 
 
 def _retention(path: Path, value: object) -> RetentionSettings:
