@@ -15,7 +15,8 @@ The same function folds the analyst's query terms and the item text, so matching
 
 Tokens are runs of letters and digits (with any combining marks and zero-width joiners
 inside them, so ``كَتَبَ`` and Persian ``می‌خواهم`` stay one word); anything else is a boundary,
-so ``Russia`` never matches inside ``Prussia``. This module does no I/O beyond reading OpenCC's character table once, at import.
+so ``Russia`` never matches inside ``Prussia``. This module does no I/O beyond reading
+OpenCC's character table once, the first time a text that is not ASCII is folded.
 """
 
 from __future__ import annotations
@@ -63,7 +64,11 @@ def _traditional_to_simplified() -> dict[int, str]:
     return table
 
 
-_SCRIPT_FOLD = {**_traditional_to_simplified(), **_ARABIC_FOLD}
+@lru_cache(maxsize=1)
+def _script_fold() -> dict[int, str | None]:
+    """The Arabic folds and OpenCC's table in one ``str.translate`` table, built when the
+    first text that is not ASCII is folded (an ASCII query or listing never pays for it)."""
+    return {**_traditional_to_simplified(), **_ARABIC_FOLD}
 
 # Ideographic scripts: every character is its own token.
 _CJK = (
@@ -102,9 +107,10 @@ _KEEP_BREVE = frozenset("иу")
 
 def fold(text: str) -> str:
     """Fold text for matching: case, accents and script variants (see module docstring)."""
-    text = unicodedata.normalize("NFKC", text).casefold().translate(_SCRIPT_FOLD)
+    text = unicodedata.normalize("NFKC", text).casefold()
     if text.isascii():
         return text
+    text = text.translate(_script_fold())
     kept: list[str] = []
     for ch in unicodedata.normalize("NFD", text):
         if not unicodedata.combining(ch) or (
