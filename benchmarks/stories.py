@@ -22,6 +22,14 @@ words changed (reprints and rewrites), the rest start a new story. Arrival rate,
 size, decides how many items share the time window, so the per-item cost should stay flat
 as the store grows; only the B-tree depth of the band index grows (logarithmically).
 
+3. **workload** (``--workload SHAPE``): the items ``benchmarks/workload.py`` makes for that
+   shape (500 feeds x 50 items; ``wire``: 30 % topical, mostly five agency texts copied
+   word for word across feeds) are parsed, normalised and scored by ``process_body`` with
+   the default config, and the kept ones are assigned in feed order, 100 per transaction,
+   through this code and through ``store/stories.py`` of ``--baseline-rev`` (git), side by
+   side in the same run, ``--repeat`` times each (alternating). Reported: time per item,
+   CPU time per item, candidates compared exactly (mean and max) and the stories formed.
+
 Nothing is fetched; everything stays in a temporary directory.
 """
 
@@ -228,6 +236,87 @@ def bench_growth(sizes: list[int], batch: int, rate: float, tmp: Path) -> list[d
     return results
 
 
+def workload_items(shape: str) -> list[Synthetic]:
+    """The kept items of one workload shape, as the feed pass would store them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import workload
+
+    from mediamon.config import load_config
+    from mediamon.pipeline import process_body, scorer_for
+    from mediamon.store.stories import outlet_for
+    from mediamon.types import FetchResult
+
+    config = load_config(Path(__file__).resolve().parents[1] / "config" / "mediamon.toml")
+    scorer, _ = scorer_for(config, None)
+    now = workload.BASE_DATE + timedelta(hours=1)
+    kept = []
+    for doc in workload.generate(500, 50, shape=shape):
+        url = f"https://feeds.example{doc.path}"
+        fetch = FetchResult(url=url, status="ok", http_status=200, final_url=url,
+                            body=doc.body, headers=(("content-type", doc.content_type),))
+        for scored in process_body(fetch, feed_url=url, scorer=scorer, now=now).scored:
+            if scored.match.kept:
+                item = scored.item
+                kept.append(Synthetic(item.id, item.title, item.summary, item.published,
+                                      outlet_for(item.url) or "", 0))
+    return kept
+
+
+def baseline_assign(rev: str, tmp: Path):  # type: ignore[no-untyped-def]
+    """``store.stories.assign`` as it was at git revision ``rev`` (with today's core)."""
+    import importlib.util
+    import subprocess
+
+    source = subprocess.run(["git", "-C", str(Path(__file__).resolve().parents[1]), "show",
+                             f"{rev}:src/mediamon/store/stories.py"],
+                            capture_output=True, text=True, check=True).stdout
+    path = tmp / f"stories_{rev}.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(f"stories_{rev}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.assign
+
+
+def bench_workload(shape: str, rev: str, repeat: int, tmp: Path) -> None:
+    started = time.perf_counter()
+    items = workload_items(shape)
+    print(f"workload {shape}: {len(items):,} kept items (made in "
+          f"{time.perf_counter() - started:.0f} s); assigned 100 per transaction", flush=True)
+    systems = {"this code": assign, f"baseline {rev}": baseline_assign(rev, tmp)}
+    results: dict[str, list[tuple[float, float, list[int], int]]] = {k: [] for k in systems}
+    for run in range(repeat):
+        for name, fn in systems.items():
+            path = tmp / f"workload{run}.db"
+            conn = open_db(path)
+            compared: list[int] = []
+            wall, cpu = time.perf_counter(), time.process_time()
+            for start in range(0, len(items), 100):
+                conn.execute("BEGIN IMMEDIATE")
+                for item in items[start:start + 100]:
+                    decision = fn(conn, item_id=item.id, title=item.title,
+                                  summary=item.summary, published=item.published,
+                                  outlet=item.outlet, settings=SETTINGS,
+                                  stamp="2026-01-01T00:00:00+00:00")
+                    compared.append(decision.compared)
+                conn.execute("COMMIT")
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            stories = conn.execute("SELECT count(*) FROM stories").fetchone()[0]
+            conn.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+            results[name].append((wall, cpu, compared, stories))
+    print("| code | us per item (median) | CPU us per item | compared: mean / max | stories |")
+    print("|---|---|---|---|---|")
+    for name, runs in results.items():
+        wall = statistics.median(r[0] for r in runs) / len(items) * 1e6
+        cpu = statistics.median(r[1] for r in runs) / len(items) * 1e6
+        compared = runs[0][2]
+        print(f"| {name} | {wall:,.0f} | {cpu:,.0f} | {statistics.mean(compared):.1f} / "
+              f"{max(compared)} | {runs[0][3]:,} |", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -242,6 +331,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--full", action="store_true",
                         help="--assign 100000 --sizes 10000,100000,1000000")
     parser.add_argument("--dir", help="where to put the databases (default: a temp dir)")
+    parser.add_argument("--workload", metavar="SHAPE",
+                        help="only time the kept items of this benchmarks/workload.py shape "
+                             "(e.g. wire) against --baseline-rev")
+    parser.add_argument("--baseline-rev", default="d8d35fa",
+                        help="git revision of the baseline store/stories.py (default d8d35fa)")
     args = parser.parse_args(argv)
     if args.full:
         args.assign, args.sizes = 100_000, "10000,100000,1000000"
@@ -249,6 +343,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; settings {SETTINGS}")
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        if args.workload:
+            bench_workload(args.workload, args.baseline_rev, args.repeat, Path(tmp))
+            print(f"load after {os.getloadavg()[0]:.2f}")
+            return
         if args.assign:
             a = bench_assign(args.assign, args.rate, args.repeat, Path(tmp))
             print(f"assign {a['items']:,} items: median {a['median_s']:.1f} s (min "

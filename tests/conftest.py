@@ -17,6 +17,8 @@ import pytest
 import forkcheck
 from feedserver import FeedServer, feed_server  # noqa: F401  (re-exported fixture)
 
+pytest_plugins = ["pg_fixtures"]  # pg_server, pg_url: a PostgreSQL database per test
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 FEEDS = DATA / "feeds"

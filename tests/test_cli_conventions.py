@@ -61,6 +61,7 @@ NOT_LISTINGS = {
     ("report",): "writes an HTML page",
     ("serve",): "starts a web server",
     ("vacuum",): "changes the database",
+    ("migrate",): "copies a database into PostgreSQL",
 }
 
 

@@ -26,18 +26,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
 from mediamon import USER_AGENT
 from mediamon.clock import duration, parse_duration
-from mediamon.core.score import KEEP_MODES, KeepMode
 from mediamon.core.sources import Source, SourceRegistry, source_from
+from mediamon.core.spikes import SpikeSettings
 from mediamon.core.stories import StorySettings
-from mediamon.core.topics import TopicError, TopicSet
 from mediamon.errors import ConfigError, QueryError
+from mediamon.store.postgres import is_postgres_url
 from mediamon.types import FeedSource
+
+if TYPE_CHECKING:  # not imported to read a config for listing (see ``load_config``)
+    from mediamon.core.score import KeepMode
+    from mediamon.core.topics import TopicSet
+
+# core.score's KEEP_MODES, here so that reading a config imports no scorer (a test keeps
+# the two the same).
+KEEP_MODES: tuple[KeepMode, ...] = ("rule", "profile", "either", "both")
 
 APP = "mediamon"
 CONFIG_NAME = "mediamon.toml"
@@ -67,7 +74,7 @@ def parse_size(value: object) -> int:
     return size
 
 
-AlertWhen = Literal["items", "stories"]
+AlertWhen = Literal["items", "stories", "spikes"]
 AlertMode = Literal["immediate", "digest"]
 
 
@@ -197,7 +204,21 @@ class Config:
     alerts: tuple[AlertSettings, ...] = ()  # issue 6: [[alerts]] (alerts.py)
     # Who each outlet is: data/sources.toml, then the config's [[sources]] (core/sources.py).
     sources: SourceRegistry = field(default_factory=SourceRegistry)
+    # [database] url (or a postgresql:// --db / MEDIAMON_DB): PostgreSQL instead of the
+    # SQLite file at db_path; lease: how long a daemon holds the due feeds it claimed.
+    db_url: str | None = None
+    db_lease: float | None = None
     articles: ArticleSettings = field(default_factory=ArticleSettings)  # [articles]
+    spikes: SpikeSettings = field(default_factory=SpikeSettings)  # [spikes] (desk/trends.py)
+
+
+class _NotCompiled:
+    """The ``topic_set`` of a config read for listing (``load_config(reading=True)``): its
+    topics were not compiled, so scoring with it is a bug, and says so."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("this config was read for listing stored items: its topics are "
+                           "not compiled (load it without reading=True to score)")
 
 
 T = TypeVar("T")
@@ -253,6 +274,14 @@ def _string(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"must be a string, not {_kind(value)}")
     return value
+
+
+def _postgres_url(value: object) -> str:
+    """``database.url``: a ``postgresql://`` (or ``postgres://``) URL."""
+    text = _nonempty_string(value)
+    if not is_postgres_url(text):
+        raise ValueError(f"{text!r} is not a postgresql:// URL")
+    return text
 
 
 def _nonempty_string(value: object) -> str:
@@ -389,6 +418,8 @@ def check_feed_url(base: Path, value: str, *, must_exist: bool = True) -> str:
         if parts.netloc not in ("", "localhost"):
             raise ValueError(f'"{value}": a file:// URL names a local file, not one on '
                              f"{parts.netloc}")
+        from urllib.request import url2pathname  # here: urllib.request costs every start 20 ms
+
         path = Path(url2pathname(unquote(parts.path)))
         if not path.exists() and must_exist:
             raise ValueError(f'"{value}": no such file: {path}')
@@ -516,8 +547,14 @@ def _absolute_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     return out
 
 
-def load_config(path: str | Path, *, db_override: str | Path | None = None) -> Config:
+def load_config(path: str | Path, *, db_override: str | Path | None = None,
+                reading: bool = False) -> Config:
     """Read and validate a config file. Raises ConfigError naming file, key and reason.
+
+    ``reading=True``: for commands that only read stored items (listings, search, show):
+    the topic queries are not parsed (a quarter of such a command's time) and
+    ``topic_set`` raises if used (such a config must never score), and the environment's
+    proxies are not checked (nothing is fetched).
 
     A config may start with ``extends = "other.toml"``: the other file is read first, and
     each section this file has replaces that section whole, except ``[topics]``, which is
@@ -544,11 +581,12 @@ def load_config(path: str | Path, *, db_override: str | Path | None = None) -> C
             else:
                 merged[key] = value
         raw = merged
-    return config_from_dict(raw, path=path, db_override=db_override)
+    return config_from_dict(raw, path=path, db_override=db_override, reading=reading)
 
 
 def config_from_dict(
-    raw: dict[str, Any], *, path: Path, db_override: str | Path | None = None
+    raw: dict[str, Any], *, path: Path, db_override: str | Path | None = None,
+    reading: bool = False,
 ) -> Config:
     base = path.parent
     where = str(path)
@@ -556,9 +594,17 @@ def config_from_dict(
 
     database = _Section(path, "database", top.get("database", {}, lambda v: v))
     db_value = database.get("path", None, _nonempty_string)
+    url_value = database.get("url", None, _postgres_url)
+    db_lease = database.get("lease", None, _positive_duration)
+    if db_value and url_value:
+        raise ConfigError(where, "database.url", "give database.path (SQLite) or "
+                          "database.url (PostgreSQL), not both")
     database.finish()
     env_db = os.environ.get("MEDIAMON_DB")
-    db_path = (Path(db_override) if db_override else Path(env_db) if env_db
+    chosen = db_override or env_db
+    db_url = (str(chosen) if is_postgres_url(str(chosen)) else None) if chosen else url_value
+    db_path = (Path(db_override) if db_override and not db_url else
+               Path(env_db) if env_db and not db_url
                else resolve_path(base, db_value) if db_value
                else user_data_dir() / "mediamon.db")
     db_path = db_path.resolve()
@@ -584,7 +630,7 @@ def config_from_dict(
     )
     if fetch.http2 and not _h2_available():
         raise fsec.error("http2", "needs the h2 package (pip install 'mediamon[http2]')")
-    if fetch.proxy is None:
+    if fetch.proxy is None and not reading:
         _check_environment_proxies(fsec)
     fsec.finish()
 
@@ -623,10 +669,15 @@ def config_from_dict(
     if not topics and keep.mode != "profile":
         raise ConfigError(where, "topics",
                           "define at least one topic (or use keep.mode = \"profile\")")
-    try:
-        topic_set = TopicSet.compile(topics, keep.rule)
-    except TopicError as exc:
-        raise ConfigError(where, exc.key, str(QueryError(exc.reason, exc.column))) from None
+    if reading:
+        topic_set = cast("TopicSet", _NotCompiled())
+    else:
+        from mediamon.core.topics import TopicError, TopicSet
+
+        try:
+            topic_set = TopicSet.compile(topics, keep.rule)
+        except TopicError as exc:
+            raise ConfigError(where, exc.key, str(QueryError(exc.reason, exc.column))) from None
 
     feeds = _feeds(path, base, top.get("feeds", [], lambda v: v), schedule)
     stories = _stories(path, top.get("stories", {}, lambda v: v))
@@ -634,10 +685,12 @@ def config_from_dict(
     alerts = _alerts(path, top.get("alerts", [], lambda v: v), topics)
     sources = _sources(path, top.get("sources", [], lambda v: v))
     articles = _articles(path, top.get("articles", {}, lambda v: v))
+    spikes = _spikes(path, top.get("spikes", {}, lambda v: v))
     top.finish()
     return Config(path, db_path, fetch, schedule, profile, keep, topics, feeds, topic_set,
                   tuple(texts), stories=stories, retention=retention, alerts=alerts,
-                  articles=articles, sources=sources)
+                  db_url=db_url, db_lease=db_lease, articles=articles, sources=sources,
+                  spikes=spikes)
 
 
 def _schedule(ssec: _Section) -> ScheduleSettings:
@@ -722,6 +775,54 @@ def _articles(path: Path, value: object) -> ArticleSettings:
             raise sec.error("enabled", "needs trafilatura (pip install 'mediamon[articles]')")
     sec.finish()
     return settings
+
+
+# -- [spikes] (core/spikes.py, desk/trends.py): volume spikes per topic and story -----------
+def _whole_hours(low: int, high: int) -> Callable[[object], int]:
+    def convert(value: object) -> int:
+        seconds = parse_duration(value)
+        if seconds % 3600:
+            raise ValueError(f"must be whole hours (6h, 2d), not {duration(seconds)}")
+        hours = int(seconds // 3600)
+        if not low <= hours <= high:
+            raise ValueError(f"must be from {duration(low * 3600)} to {duration(high * 3600)}, "
+                             f"not {duration(seconds)}")
+        return hours
+
+    return convert
+
+
+def _number(low: float) -> Callable[[object], float]:
+    def convert(value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"must be a number, not {_kind(value)}")
+        if value < low:
+            raise ValueError(f"must be at least {low:g}, not {value:g}")
+        return float(value)
+
+    return convert
+
+
+def _spikes(path: Path, value: object) -> SpikeSettings:
+    """``[spikes]``: when a topic's or story's volume counts as a surge (docs/alerts.md)."""
+    sec = _Section(path, "spikes", value)
+    d = SpikeSettings()
+    settings = SpikeSettings(
+        enabled=sec.get("enabled", d.enabled, _boolean),
+        window=sec.get("window", d.window, _whole_hours(1, 7 * 24)),
+        baseline=sec.get("baseline", d.baseline, _whole_hours(24, 90 * 24)),
+        threshold=sec.get("threshold", d.threshold, _fraction),
+        min_count=sec.get("min_count", d.min_count, _positive_int),
+        min_ratio=sec.get("min_ratio", d.min_ratio, _number(1.0)),
+        min_rate=sec.get("min_rate", d.min_rate, _number(0.0)),
+        cooldown=sec.get("cooldown", d.cooldown, _whole_hours(0, 90 * 24)),
+        daily_cycle=sec.get("daily_cycle", d.daily_cycle, _boolean),
+    )
+    sec.finish()
+    if settings.threshold == 0:
+        raise sec.error("threshold", "must be more than 0 (0 would never fire)")
+    return settings
+# -- end [spikes]
 
 
 BUILTIN_SOURCES = Path(__file__).resolve().parent / "data" / "sources.toml"
@@ -909,7 +1010,7 @@ def _alerts(path: Path, value: object, topics: Mapping[str, str]) -> tuple[Alert
         alerts.append(AlertSettings(
             name=name, webhook=webhook, smtp=smtp, apprise=apprise_urls, secret=secret,
             secret_env=secret_env,
-            when=sec.get("when", "items", _choice("items", "stories")),
+            when=sec.get("when", "items", _choice("items", "stories", "spikes")),
             min_score=sec.get("min_score", None, _fraction),
             min_reach=sec.get("min_reach", None, _small_int(10_000)),
             topic=topic, mode=mode,
@@ -917,6 +1018,8 @@ def _alerts(path: Path, value: object, topics: Mapping[str, str]) -> tuple[Alert
         ))
         if alerts[-1].every < 60:
             raise sec.error("every", f"must be at least 1m, not {alerts[-1].every:g}s")
+        if alerts[-1].when == "spikes" and alerts[-1].min_score is not None:
+            raise sec.error("min_score", 'not for when = "spikes" (a surge has no item score)')
         sec.finish()
         if webhook is None and smtp is None and not apprise_urls:
             raise sec.error("webhook", "missing: an alert needs a webhook and/or "

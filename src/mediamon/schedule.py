@@ -25,7 +25,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -199,20 +199,8 @@ class Daemon:
                                                             timezone="UTC"),
                                id="resync", next_run_time=now + timedelta(seconds=RESYNC_SECONDS),
                                max_instances=1, coalesce=True, misfire_grace_time=None)
-        # Issue 6: [[alerts]] (alerts.py): immediate ones after the passes, digests when due.
-        from mediamon.desk.alerts import DAEMON_SECONDS, daemon_job
-
-        self.scheduler.add_job(daemon_job, IntervalTrigger(seconds=DAEMON_SECONDS, timezone="UTC"),
-                               args=[lambda: self.config], id="alerts", max_instances=1,
-                               coalesce=True, misfire_grace_time=None)
-        # Issue 6: [retention] (housekeeping.py) once a day, the first a minute after start.
-        from mediamon.desk import housekeeping
-
-        self.scheduler.add_job(
-            housekeeping.daemon_job,
-            IntervalTrigger(seconds=housekeeping.DAEMON_SECONDS, timezone="UTC"),
-            args=[lambda: self.config], id="retention", max_instances=1, coalesce=True,
-            misfire_grace_time=None, next_run_time=now + timedelta(seconds=RESYNC_SECONDS))
+        if self.config.db_url is None:
+            self._add_desk_jobs(now)
         self.scheduler.start()
         log.info("daemon started", extra={"fields": {
             "feeds": len(self.store.feeds()), "db": str(self.store.path), "pid": os.getpid(),
@@ -230,9 +218,37 @@ class Daemon:
                 loop.remove_signal_handler(sig)
             log.info("stopped")
 
+    def _add_desk_jobs(self, now: datetime) -> None:
+        """Alerts and retention: SQLite's only for now (they open the database file)."""
+        # Volume spikes (desk/trends.py): checked after passes that stored items; the
+        # alerts job below sends the surges it records to [[alerts]] when = "spikes".
+        from mediamon.desk import trends
+
+        self.scheduler.add_job(trends.DaemonJob().run,
+                               IntervalTrigger(seconds=trends.DAEMON_SECONDS, timezone="UTC"),
+                               args=[lambda: self.config], id="spikes", max_instances=1,
+                               coalesce=True, misfire_grace_time=None)
+        # Issue 6: [[alerts]] (alerts.py): immediate ones after the passes, digests when due.
+        from mediamon.desk.alerts import DAEMON_SECONDS, daemon_job
+
+        self.scheduler.add_job(daemon_job, IntervalTrigger(seconds=DAEMON_SECONDS, timezone="UTC"),
+                               args=[lambda: self.config], id="alerts", max_instances=1,
+                               coalesce=True, misfire_grace_time=None)
+        # Issue 6: [retention] (housekeeping.py) once a day, the first a minute after start.
+        from mediamon.desk import housekeeping
+
+        self.scheduler.add_job(
+            housekeeping.daemon_job,
+            IntervalTrigger(seconds=housekeeping.DAEMON_SECONDS, timezone="UTC"),
+            args=[lambda: self.config], id="retention", max_instances=1, coalesce=True,
+            misfire_grace_time=None, next_run_time=now + timedelta(seconds=RESYNC_SECONDS))
+
 
 def run_daemon(config_path: Path, *, db_override: str | None, keep_all: bool | None) -> None:
     config = load_config(config_path, db_override=db_override)
+    if config.db_url is not None:
+        _run_shared_daemon(config, config_path, db_override=db_override, keep_all=keep_all)
+        return
     lock = DaemonLock(config.db_path)
     lock.acquire()
     try:
@@ -244,3 +260,25 @@ def run_daemon(config_path: Path, *, db_override: str | None, keep_all: bool | N
             asyncio.run(daemon.run())
     finally:
         lock.release()
+
+
+def _run_shared_daemon(config: Config, config_path: Path, *, db_override: str | None,
+                       keep_all: bool | None) -> None:
+    """The daemon on PostgreSQL (``database.url``): no lock file, since any number of
+    daemons on any number of machines share the feeds through the database's claims
+    (``store.postgres.store.PostgresStore.due_feeds``). Feeds still queued when it stops
+    are released for the others at once rather than when their lease runs out."""
+    from mediamon.store.postgres.open import open_store
+    from mediamon.store.postgres.store import PostgresStore
+
+    assert config.db_url is not None
+    lease = timedelta(seconds=config.db_lease) if config.db_lease else None
+    with open_store(config.db_url, stories=config.stories, lease=lease) as store:
+        assert isinstance(store, PostgresStore)
+        daemon = Daemon(config, store, keep_all=keep_all, config_path=config_path,
+                        reload=lambda: load_config(config_path, db_override=db_override))
+        try:
+            asyncio.run(daemon.run())
+        finally:
+            with contextlib.suppress(Exception):
+                store.release()  # every pass of this process has ended

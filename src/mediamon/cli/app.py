@@ -16,6 +16,8 @@ from mediamon.errors import MediamonError
 
 if TYPE_CHECKING:  # imported where first needed: `mediamon --version` loads none of them
     from mediamon.config import Config
+    from mediamon.store.interface import IngestStore
+    from mediamon.store.postgres.store import PostgresStore
     from mediamon.store.query import Filters
     from mediamon.store.sqlite import Store
 
@@ -23,6 +25,8 @@ if TYPE_CHECKING:  # imported where first needed: `mediamon --version` loads non
 # that declaring the options imports no table renderer.
 FORMATS = ("table", "json", "jsonl", "csv")
 LISTING_FORMATS = (*FORMATS, "atom")
+# The commands that work on a PostgreSQL database (the others say so and stop).
+POSTGRES_COMMANDS = "mediamon run, mediamon run --once"
 # The module of each command: it is imported when the command runs (or --help lists it).
 COMMANDS = {
     "init": "setup", "paths": "setup", "run": "run",
@@ -32,6 +36,8 @@ COMMANDS = {
     "rescore": "relevance",
     "export": "desk", "import": "desk", "vacuum": "desk", "stats": "desk", "report": "desk",
     "alerts": "desk", "serve": "desk",
+    "migrate": "migrate",
+    "trends": "trends",
 }
 
 
@@ -62,6 +68,7 @@ class Context:
         self.db_override = db
         self._config: Config | None = None
         self._store: Store | None = None
+        self._pg_store: Store | PostgresStore | None = None
 
     @property
     def config(self) -> Config:
@@ -78,15 +85,54 @@ class Context:
             self._store.close()
             self._store = None
         if self._store is None:
+            if self.config.db_url is not None:
+                command = click.get_current_context().command_path
+                raise click.ClickException(
+                    f"`{command}` needs a SQLite database for now (on PostgreSQL: "
+                    f"{POSTGRES_COMMANDS})")
             from mediamon.store.sqlite import Store
 
             self._store = Store(self.config.db_path, readonly=readonly,
                                 stories=self.config.stories)
         return self._store
 
+    def reader(self) -> Store:
+        """The database for commands that only list and show what is stored (items, search,
+        show, stories): read-only, opened from the config read without compiling its topic
+        queries, as nothing is scored. ``config`` still gives the full config."""
+        if self._store is None and self._config is None:
+            from mediamon.config import load_config
+
+            settings = load_config(self.config_path, db_override=self.db_override,
+                                   reading=True)
+            if settings.db_url is not None:
+                return self.store(readonly=True)  # says which commands PostgreSQL has
+            from mediamon.store.sqlite import Store
+
+            self._store = Store(settings.db_path, readonly=True, stories=settings.stories)
+        return self.store(readonly=True)
+
+    def ingest_store(self) -> IngestStore:
+        """The database the feed passes write to: the SQLite file, or the PostgreSQL
+        database of ``database.url`` (or a ``postgresql://`` ``--db``)."""
+        if self.config.db_url is None:
+            return self.store()
+        if self._pg_store is None:
+            from datetime import timedelta
+
+            from mediamon.store.postgres.open import open_store
+
+            lease = self.config.db_lease
+            self._pg_store = open_store(
+                self.config.db_url, stories=self.config.stories,
+                lease=timedelta(seconds=lease) if lease else None)
+        return self._pg_store
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+        if self._pg_store is not None:
+            self._pg_store.close()
 
 
 pass_ctx = click.make_pass_decorator(Context)

@@ -260,7 +260,8 @@ def alerts_send(ctx: Context, dry_run: bool, force: bool, only: str | None) -> N
 
     \b
     Each alert watches what is new after it first ran: kept items first seen
-    since then (when = "items") or stories changed since then (when = "stories"),
+    since then (when = "items"), stories changed since then (when = "stories")
+    or volume surges found since then (when = "spikes", see `mediamon trends`),
     above min_score / min_reach and in its topic. Failures are retried with
     backoff; what could not be sent is tried again next time. Exit status 1 if
     a message failed.

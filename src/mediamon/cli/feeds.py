@@ -27,7 +27,9 @@ FEED_COLUMNS = ["id", "name", "status", "failures", "last_success", "kept_items"
 def _health_rows(ctx: Context) -> list[dict[str, Any]]:
     """Every feed, as the config says now (its new feeds too), read without writing: these
     commands work on a read-only database, and before the first run on none at all."""
-    store = ctx.store(readonly=True) if ctx.config.db_path.exists() else None
+    # On PostgreSQL (database.url) ctx.store says in one line that this needs SQLite for now.
+    no_database = ctx.config.db_url is None and not ctx.config.db_path.exists()
+    store = None if no_database else ctx.store(readonly=True)
     rows = feed_health_with_config(store, ctx.config.feeds)
     for row in rows:
         row["status"] = ("removed" if not row["active"] else "paused" if row["paused"] else
@@ -309,7 +311,8 @@ def feeds_export(ctx: Context, output: Any) -> None:
     """Write every active feed (config and database) as OPML 2.0."""
     from mediamon.opml import write_opml
 
-    store = ctx.store(readonly=True) if ctx.config.db_path.exists() else None
+    no_database = ctx.config.db_url is None and not ctx.config.db_path.exists()
+    store = None if no_database else ctx.store(readonly=True)
     rows = sorted((r for r in feed_health_with_config(store, ctx.config.feeds) if r["active"]),
                   key=lambda r: (r["id"] is None, r["id"] or 0))
     output.write(write_opml(

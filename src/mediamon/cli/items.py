@@ -35,7 +35,7 @@ ITEM_COLUMNS = ["id", "story", "published", "feed_name", "topics", "score", "tit
 @domain_errors
 def items_cmd(ctx: Context, fmt: str, as_json: bool, **filters: Any) -> None:
     """List kept items, newest first."""
-    store = ctx.store(readonly=True)
+    store = ctx.reader()
     chosen = build_filters(**filters)
     rows = items(store, chosen)
     if not rows:
@@ -64,7 +64,7 @@ def search_cmd(ctx: Context, query: str, fmt: str, as_json: bool, **filters: Any
       taliban NOT pakistan         exclude
       title:kabulov                only in titles (columns: title, summary, content)
     """
-    store = ctx.store(readonly=True)
+    store = ctx.reader()
     chosen = build_filters(**filters)
     rows = search(store, query, chosen)
     if not rows:
@@ -86,7 +86,7 @@ def search_cmd(ctx: Context, query: str, fmt: str, as_json: bool, **filters: Any
 def show(ctx: Context, item_id: str, fmt: str, as_json: bool, history: bool) -> None:
     """Show one item in full, with the topics it matched and why (ID may be a prefix)."""
     as_json = chosen_format(fmt, as_json) == "json"
-    store = ctx.store(readonly=True)
+    store = ctx.reader()
     item = get_item(store, item_id)
     if item is None:
         raise click.ClickException(f"no item with id {item_id!r}")

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mediamon.desk.export import atom_feed, item_html
 from mediamon.output import render
 
 if TYPE_CHECKING:  # annotations only: the Store is passed in
@@ -32,5 +31,7 @@ def search_urn(query: str) -> str:
 
 def emit_atom(store: Store, rows: list[dict[str, Any]], title: str, feed_id: str) -> None:
     """A listing as an Atom feed, entry content from the items' sanitised HTML."""
+    from mediamon.desk.export import atom_feed, item_html  # only for Atom: nh3, the store
+
     html = item_html(store, [r["id"] for r in rows]) if rows and "reach" not in rows[0] else {}
     click.echo(atom_feed(rows, title=title, feed_id=feed_id, html=html), nl=False)

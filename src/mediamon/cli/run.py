@@ -18,8 +18,8 @@ from mediamon.pipeline import run_once
 from mediamon.store.query import counts
 from mediamon.types import FeedOutcome
 
-if TYPE_CHECKING:  # annotations only: the Store is passed in
-    from mediamon.store.sqlite import Store
+if TYPE_CHECKING:  # annotations only: the store is passed in
+    from mediamon.store.interface import IngestStore
 
 
 
@@ -36,11 +36,17 @@ def run(ctx: Context, once: bool, keep_all: bool | None) -> None:
     """
     config = ctx.config
     if once:
-        store = ctx.store()
+        store = ctx.ingest_store()
         outcomes, interrupted = asyncio.run(_run_once_interruptible(config, store, keep_all))
         click.echo(summarise(outcomes))
-        totals = counts(store)
-        click.echo(f"database {config.db_path}: {totals['items_kept']} kept items "
+        if config.db_url is not None:  # PostgreSQL (store.postgres)
+            from mediamon.store.postgres.store import PostgresStore
+
+            assert isinstance(store, PostgresStore)
+            totals, where = store.counts(), store.display
+        else:
+            totals, where = counts(ctx.store()), str(config.db_path)
+        click.echo(f"database {where}: {totals['items_kept']} kept items "
                    f"from {totals['feeds']} feeds")
         if interrupted:
             click.echo(f"interrupted: {len(outcomes)} feed(s) polled; the others are polled "
@@ -53,8 +59,9 @@ def run(ctx: Context, once: bool, keep_all: bool | None) -> None:
         return
     from mediamon.schedule import run_daemon
 
-    ctx.store().close()  # a database it cannot write stops it here, in one line
-    ctx._store = None
+    ctx.ingest_store()  # a database it cannot write (or reach) stops it here, in one line
+    ctx.close()
+    ctx._store = ctx._pg_store = None
     try:
         run_daemon(ctx.config_path, db_override=ctx.db_override, keep_all=keep_all)
     except MediamonError:
@@ -69,7 +76,7 @@ def ctx_exit(code: int) -> None:
     click.get_current_context().exit(code)
 
 
-async def _run_once_interruptible(config: Config, store: Store, keep_all: bool | None,
+async def _run_once_interruptible(config: Config, store: IngestStore, keep_all: bool | None,
                                   ) -> tuple[list[FeedOutcome], bool]:
     """``run_once``; Ctrl-C (or SIGTERM) stops starting passes and returns those done."""
     stop = asyncio.Event()

@@ -67,20 +67,20 @@ def stories_cmd(click_ctx: click.Context, since: str | None, until: str | None,
     now = utcnow()
     start = parse_when(since, now=now) if since else None
     end = parse_when(until, now=now, option="--until") if until else None
-    rows = ctx.store(readonly=True).list_stories(
+    rows = ctx.reader().list_stories(
         since=utc_iso(start) if start else None,
         until=utc_iso(end) if end else None,
         topic=topic, min_reach=min_reach, include_unkept=include_unkept, limit=limit,
     )
     if not rows:
-        _warn_filters(ctx, ctx.store(readonly=True), Filters(since=start, until=end,
+        _warn_filters(ctx, ctx.reader(), Filters(since=start, until=end,
                                                              topic=topic), now=now)
     fmt = "json" if as_json else fmt
     if fmt == "atom":
-        urls = ctx.store(readonly=True).item_urls([row["first_item_id"] for row in rows])
+        urls = ctx.reader().item_urls([row["first_item_id"] for row in rows])
         for row in rows:  # a story links to its first mention
             row["url"] = urls.get(row["first_item_id"])
-        emit_atom(ctx.store(readonly=True), rows, "mediamon: stories", "urn:mediamon:stories")
+        emit_atom(ctx.reader(), rows, "mediamon: stories", "urn:mediamon:stories")
         return
     if fmt == "table":
         for row in rows:
@@ -91,7 +91,7 @@ def stories_cmd(click_ctx: click.Context, since: str | None, until: str | None,
 
 def _resolve(ctx: Context, ident: str) -> tuple[str, str]:
     try:
-        found = ctx.store(readonly=True).resolve_story(ident)
+        found = ctx.reader().resolve_story(ident)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     if found is None:
@@ -110,7 +110,7 @@ def stories_show(ctx: Context, story_id: str, fmt: str, as_json: bool) -> None:
     STORY_ID is a story id, or an item id (its story is shown); a prefix is enough.
     """
     fmt = chosen_format(fmt, as_json)
-    store = ctx.store(readonly=True)
+    store = ctx.reader()
     kind, ident = _resolve(ctx, story_id)
     if kind == "item":
         found = store.item_story(ident)
@@ -180,7 +180,7 @@ def stories_explain(ctx: Context, ids: tuple[str, ...], fmt: str, as_json: bool)
     if len(ids) > 2:
         raise click.ClickException("give one story or item id, or two item ids")
     as_json = chosen_format(fmt, as_json) == "json"
-    store = ctx.store(readonly=True)
+    store = ctx.reader()
     resolved = [_resolve(ctx, ident) for ident in ids]
     pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
     header = ""

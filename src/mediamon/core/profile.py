@@ -44,8 +44,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-
-import snowballstemmer
+from typing import Any
 
 from mediamon.core.text import words
 
@@ -89,10 +88,16 @@ STOPWORDS = frozenset(
     """.split()
 )
 
-_STEMMERS = {
-    "latin": snowballstemmer.stemmer("english"),
-    "cyrillic": snowballstemmer.stemmer("russian"),
-}
+_LANGUAGES = {"latin": "english", "cyrillic": "russian"}
+
+
+@lru_cache(maxsize=2)
+def _stemmer(script: str) -> Any:
+    """The Snowball stemmer of a script, made on first use: importing snowballstemmer loads
+    every language it has (tens of ms at each start of a command that stems nothing)."""
+    import snowballstemmer
+
+    return snowballstemmer.stemmer(_LANGUAGES[script])
 
 
 def _script(word: str) -> str | None:
@@ -112,7 +117,7 @@ def stem(word: str) -> str:
     script = _script(word)
     if script is None:
         return word
-    return str(_STEMMERS[script].stemWord(word))
+    return str(_stemmer(script).stemWord(word))
 
 
 @lru_cache(maxsize=200_000)

@@ -61,9 +61,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import NamedTuple
-
-import snowballstemmer
+from typing import Any, NamedTuple
 
 from mediamon.core.text import fold, tokenize
 
@@ -141,10 +139,15 @@ STOPWORDS = frozenset(
     """.split()
 )
 
-_STEMMERS = {
-    "latin": snowballstemmer.stemmer("english"),
-    "cyrillic": snowballstemmer.stemmer("russian"),
-}
+@lru_cache(maxsize=2)
+def _stemmer(language: str) -> Any:
+    """The Snowball stemmer of a language, made on first use: importing snowballstemmer
+    loads every language it has (tens of ms), which a command that only lists stored
+    items never needs."""
+    import snowballstemmer
+
+    return snowballstemmer.stemmer(language)
+
 # recognise/recognize, organisation/organization: outlets spell the same word both ways.
 _BRITISH_RE = re.compile(r"is(e|ed|es|ing|ation|ations)\Z")
 
@@ -158,9 +161,9 @@ def _term(word: str) -> str | None:
     if first.isascii() or "\u00c0" <= first <= "\u024f":
         if len(word) >= 7:
             word = _BRITISH_RE.sub(r"iz\1", word)
-        return str(_STEMMERS["latin"].stemWord(word))
+        return str(_stemmer("english").stemWord(word))
     if "\u0400" <= first <= "\u04ff":
-        return str(_STEMMERS["cyrillic"].stemWord(word))
+        return str(_stemmer("russian").stemWord(word))
     return word  # Arabic script, CJK: folded words as they are
 
 
@@ -310,6 +313,13 @@ def band_keys(hashes: Iterable[int], bands: int, rows: int) -> tuple[int, ...]:
     return tuple(keys)
 
 
+@lru_cache(maxsize=4096)
+def _cached_band_keys(hashes: frozenset[int], bands: int, rows: int) -> tuple[int, ...]:
+    """``band_keys`` of a term set, remembered: wire copies repeat one text word for word,
+    and its MinHash signature is half the cost of a fingerprint."""
+    return band_keys(hashes, bands, rows)
+
+
 @dataclass(frozen=True)
 class Fingerprint:
     """What the store keeps of an item to find its story: term hashes, band keys and the
@@ -332,7 +342,7 @@ def fingerprint(title: str, summary: str, settings: StorySettings) -> Fingerprin
     key = headline_key(title)
     if len(hashes) < settings.min_terms:
         return Fingerprint(hashes, (), key)
-    return Fingerprint(hashes, band_keys(hashes, settings.bands, settings.rows), key)
+    return Fingerprint(hashes, _cached_band_keys(hashes, settings.bands, settings.rows), key)
 
 
 def minutes(when: datetime) -> int:
@@ -432,7 +442,8 @@ def decide(
         rank = (-sim, cand.t, cand.item_id)
         if best is None or rank < best:
             best, chosen = rank, cand
-    near = [m for m in matches if abs(m.t - t) <= settings.headline_window_minutes]
+    reach = settings.headline_window_minutes
+    near = [m for m in matches if abs(m.t - t) <= reach]
     if near and not recurring(outlet, t, matches, settings):
         match = min(near, key=lambda m: (abs(m.t - t), m.t, m.item_id))
         return Decision(match.story_id, match.item_id, jaccard(fp.terms, match.terms),

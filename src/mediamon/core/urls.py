@@ -47,7 +47,6 @@ from functools import lru_cache
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 from publicsuffixlist import PublicSuffixList
-from w3lib.url import canonicalize_url, url_query_cleaner
 
 __all__ = [
     "TRACKING_PARAMS",
@@ -167,6 +166,10 @@ _cache: dict[str, str | None] = {}
 
 
 def _canonical(url: str) -> str | None:
+    # Imported here: w3lib brings urllib.request, http.client and email (about 50 ms), which
+    # a command that only reads stored items never needs. Called once per URL (cached).
+    from w3lib.url import canonicalize_url, url_query_cleaner
+
     try:
         if not is_http_url(url):
             return None

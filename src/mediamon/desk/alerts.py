@@ -80,7 +80,7 @@ class AlertError(MediamonError):
 class Entry:
     """One item or story as an alert shows it: plain text, an http(s) link or None."""
 
-    kind: Literal["item", "story"]
+    kind: Literal["item", "story", "spike"]
     id: str
     title: str
     url: str | None
@@ -107,8 +107,10 @@ class Message:
 
     @property
     def subject(self) -> str:
-        noun = "item" if self.alert.when == "items" else "story"
         count = len(self.entries)
+        if self.alert.when == "spikes":  # volume surges (desk/trends.py)
+            return f"[mediamon] {self.alert.name}: {count} volume spike{'s' * (count != 1)}"
+        noun = "item" if self.alert.when == "items" else "story"
         plural = noun if count == 1 else ("items" if noun == "item" else "stories")
         return f"[mediamon] {self.alert.name}: {count} new {plural}"
 
@@ -175,7 +177,7 @@ def html_body(message: Message) -> str:
 
 
 def webhook_payload(message: Message, *, now: datetime) -> dict[str, Any]:
-    key = "items" if message.alert.when == "items" else "stories"
+    key = message.alert.when  # items, stories or spikes
     return {
         "alert": message.alert.name,
         "mode": message.alert.mode,
@@ -398,6 +400,8 @@ def digest_due(alert: AlertSettings, st: dict[str, Any], now: datetime) -> bool:
 def pending(store: Store, alert: AlertSettings, channel: str, *, since: str,
             limit: int = MAX_PER_MESSAGE) -> list[Entry]:
     """What this alert has not yet sent (or claimed) on this channel, oldest first."""
+    if alert.when == "spikes":
+        return spike_entries(store, alert, channel, since=since, limit=limit)
     entries: list[Entry] = []
     if alert.when == "items":
         for item in store.unsent_alert_items(
@@ -419,6 +423,27 @@ def pending(store: Store, alert: AlertSettings, channel: str, *, since: str,
                 "story", story["id"], plain(story["title"]), safe_url(story["url"]),
                 story["published"], plain(story["outlet"]) or None, story["reach"],
                 story["score"], topics, {"mentions": story["mentions"]}))
+    return entries
+
+
+def spike_entries(store: Store, alert: AlertSettings, channel: str, *, since: str,
+                  limit: int = MAX_PER_MESSAGE) -> list[Entry]:
+    """The volume surges (``desk.trends``) this alert has not sent on this channel: each
+    entry's title is the alert's sentence ("unusual volume: 14 items in 6 h on topic
+    relations, 1.2 expected (p < 0.001)"), a story's link its first item's."""
+    from mediamon.desk.trends import spike_text
+
+    entries = []
+    for row in store.unsent_alert_spikes(alert.name, channel, since=since, topic=alert.topic,
+                                         min_reach=alert.min_reach, limit=limit):
+        text = spike_text(row["scope"], row["key"], title=plain(row["title"], 120) or None,
+                          count=row["count"], window=row["window_hours"],
+                          expected=row["expected"], p=row["p"])
+        entries.append(Entry(
+            "spike", row["id"], plain(text), safe_url(row["url"]), row["started"], None,
+            row["reach"], None, (), {"scope": row["scope"], "key": row["key"],
+                                     "count": row["count"], "expected": row["expected"],
+                                     "p": row["p"], "window_hours": row["window_hours"]}))
     return entries
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
@@ -29,9 +29,10 @@ import nh3
 
 from mediamon import __version__
 from mediamon.clock import utc_iso
+from mediamon.core.stories import fingerprint as story_fingerprint
 from mediamon.errors import MediamonError
 from mediamon.output import read_json_lines
-from mediamon.store.exchange import EXPORT_COLUMNS
+from mediamon.store.exchange import EXPORT_COLUMNS, BadImportRow
 
 if TYPE_CHECKING:  # annotations only: the Store is passed in
     from mediamon.store.sqlite import Store
@@ -206,16 +207,29 @@ def read_export(lines: Iterable[str], *, name: str) -> Iterator[dict[str, Any]]:
         yield record
 
 
-def import_records(store: Store, records: Iterable[dict[str, Any]], *,
-                   now: datetime) -> dict[str, int]:
+IMPORT_BATCH = 2_000  # records per batch of statements
+
+
+def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: datetime,
+                   progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Insert exported records into ``store``; items already there (same id) are left as
     they are. One transaction: a bad line leaves the database unchanged.
 
+    Records are written in batches (``IMPORT_BATCH``): one query finds the stored ids, one
+    statement inserts the items, one each their feeds, topics and ``seen`` rows; then each
+    new item gets its story, in the file's order (an export is oldest first, so a story's
+    first mention comes first).
+
+    Args:
+        progress: called with the number of records read after each batch.
     Returns:
         ``{"imported": n, "skipped": n, "feeds_added": n}``.
     """
     stats = {"imported": 0, "skipped": 0, "feeds_added": 0}
     feed_ids: dict[str, int] = {}
+    outlets: dict[tuple[int, str | None], str | None] = {}
+    settings = store.stories
+    seen_ids: set[str] = set()
 
     def feed_id(url: str, name: str | None) -> int:
         if url not in feed_ids:
@@ -228,46 +242,71 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *,
                 feed_ids[url] = known
         return feed_ids[url]
 
-    rowids: list[int] = []  # of the items inserted, for the full-text index
-    with store.transaction():
-        for record in records:
-            if store.item_exists(record["id"]):
+    def write(batch: list[dict[str, Any]]) -> None:
+        stored = store.stored_item_ids([r["id"] for r in batch])
+        new: list[tuple[dict[str, Any], int]] = []
+        rows: list[list[Any]] = []
+        for record in batch:
+            if record["id"] in stored or record["id"] in seen_ids:
                 stats["skipped"] += 1
                 continue
+            seen_ids.add(record["id"])
             names = {f["url"]: f.get("name") for f in record["feeds"]}
             first = feed_id(record["feed_url"], names.get(record["feed_url"]))
-            values = []
-            for column in EXPORT_COLUMNS:
-                value = record.get(column)
-                if column in _JSON_COLUMNS:
-                    value = json.dumps(value if value is not None else
-                                       ({} if column == "explanation" else []),
-                                       ensure_ascii=False)
-                elif column in _BOOL_COLUMNS:
-                    value = int(bool(value))
-                values.append(value)
-            try:
-                rowid = store.insert_exported_item(first, values)
-            except Exception as exc:  # a NOT NULL or type problem in a hand-made line
-                raise ExportFormatError(f"item {record['id']}: {exc}") from None
-            rowids.append(rowid)
-            for via in record["feeds"]:
-                store.add_item_feed(record["id"], feed_id(via["url"], via.get("name")),
-                                    via["first_seen"])
-            for topic, terms in record["matches"].items():
-                store.add_item_topic(record["id"], topic, json.dumps(terms, ensure_ascii=False))
-            store.mark_seen(record["id"], first, record["content_hash"], record["first_seen"])
-            _assign_story(store, record, first)
-            stats["imported"] += 1
+            new.append((record, first))
+            rows.append([first, *(_column_value(column, record.get(column))
+                                  for column in EXPORT_COLUMNS)])
+        try:
+            rowids = store.insert_exported_items(rows)
+        except BadImportRow as bad:  # a NOT NULL or type problem in a hand-made line
+            raise ExportFormatError(f"item {new[bad.index][0]['id']}: {bad.error}") from None
+        links, topics, seen = [], [], []
+        for record, first in new:
+            links += [(record["id"], feed_id(via["url"], via.get("name")), via["first_seen"])
+                      for via in record["feeds"]]
+            topics += [(record["id"], topic, json.dumps(terms, ensure_ascii=False))
+                       for topic, terms in record["matches"].items()]
+            seen.append((record["id"], first, record["content_hash"], record["first_seen"]))
+        store.add_imported_links(links, topics, seen)
+        for record, first in new:
+            url = record.get("canonical_url")
+            # The outlet is the site of the link (scheme and host), else the feed's.
+            key = (first, "/".join(url.split("/", 3)[:3]) if url else None)
+            if key not in outlets:
+                outlets[key] = store.feed_outlet(first, url)
+            title, summary = record["title"], record.get("summary") or ""
+            store.assign_story(
+                item_id=record["id"], title=title, summary=summary,
+                published=datetime.fromisoformat(record["published"]), outlet=outlets[key],
+                stamp=record.get("first_seen") or "",
+                fp=story_fingerprint(title, summary, settings))
         store.index_items(rowids)
+        stats["imported"] += len(new)
+
+    read = 0
+    with store.transaction():
+        batch: list[dict[str, Any]] = []
+        for record in records:
+            batch.append(record)
+            if len(batch) >= IMPORT_BATCH:
+                write(batch)
+                read += len(batch)
+                batch = []
+                if progress is not None:
+                    progress(read)
+        if batch:
+            write(batch)
+            read += len(batch)
+            if progress is not None:
+                progress(read)
     return stats
 
 
-def _assign_story(store: Store, record: dict[str, Any], feed_id: int) -> None:
-    """Put an imported item into its story in this database (issue 5)."""
-    store.assign_imported_story(
-        item_id=record["id"], title=record["title"], summary=record.get("summary") or "",
-        published=datetime.fromisoformat(record["published"]),
-        canonical_url=record.get("canonical_url"), feed_id=feed_id,
-        stamp=record.get("first_seen") or "",
-    )
+def _column_value(column: str, value: Any) -> Any:
+    """An export record's value of one items column, as stored."""
+    if column in _JSON_COLUMNS:
+        return json.dumps(value if value is not None else
+                          ({} if column == "explanation" else []), ensure_ascii=False)
+    if column in _BOOL_COLUMNS:
+        return int(bool(value))
+    return value

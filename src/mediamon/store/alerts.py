@@ -15,7 +15,7 @@ from typing import Literal, TypedDict, cast
 from mediamon.clock import utc_iso
 from mediamon.store.base import SQLiteBase, SQLValue
 
-AlertKind = Literal["item", "story"]
+AlertKind = Literal["item", "story", "spike"]
 AlertRef = tuple[AlertKind, str]
 """One thing an alert sends: its kind and the item or story id."""
 AlertClaim = tuple[AlertKind, str, str, str | None]

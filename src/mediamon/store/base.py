@@ -7,10 +7,36 @@ from ``SQLiteBase``; ``Store`` opens the file, migrates it and derives from all 
 
 from __future__ import annotations
 
+import sys
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-import sqlite_utils
+
+def _import_without_array_types() -> None:
+    """Import sqlite_utils without its optional numpy and pandas column types.
+
+    sqlite_utils imports numpy (and pandas) when installed, only to map their scalar types
+    to column types; mediamon never stores such values, and numpy alone took about 90 ms of
+    every command's start (more than ``mediamon items`` spends in SQLite). They are hidden
+    while sqlite_utils is imported and visible again afterwards, so other code that needs
+    numpy still imports it.
+    """
+    if "sqlite_utils.db" in sys.modules:
+        return
+    hidden = [name for name in ("numpy", "pandas") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` fail
+    try:
+        import sqlite_utils.db  # noqa: F401
+    finally:
+        for name in hidden:
+            del sys.modules[name]
+
+
+_import_without_array_types()
+
+import sqlite_utils as sqlite_utils  # noqa: E402  (after the import above; store.sqlite uses it)
+from sqlite_utils.migrations import Migrations as Migrations  # noqa: E402
 
 # A value SQLite stores or returns (BLOBs aside): what query parameters and rows hold.
 SQLValue = str | int | float | None
@@ -26,3 +52,13 @@ class SQLiteBase:
     def transaction(self) -> AbstractContextManager[None]:
         """One write transaction (see ``Store.transaction``)."""
         raise NotImplementedError
+
+
+def id_prefix(column: str, prefix: str) -> tuple[str, list[str]]:
+    """SQL (and its parameters) for the values of ``column`` that start with ``prefix``, as
+    typed or in lower case (ids are lower-case hex; LIKE ignored case too): one range of
+    the column's index each, where ``LIKE 'prefix%'`` read every row (a second and more at
+    a million items: SQLite's LIKE is case-insensitive, so it cannot use the index)."""
+    variants = list(dict.fromkeys((prefix, prefix.lower())))
+    clause = " OR ".join(f"({column} >= ? AND {column} < ?)" for _ in variants)
+    return f"({clause})", [bound for p in variants for bound in (p, p + "\U0010ffff")]

@@ -10,12 +10,13 @@ topics, ``seen`` row and story. What goes in a record, its format and the import
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TypedDict
 
 from mediamon.clock import utc_iso
-from mediamon.core.stories import StorySettings
+from mediamon.core.stories import Fingerprint, StorySettings
 from mediamon.store import stories as story_store
 from mediamon.store.base import SQLiteBase, SQLValue
 
@@ -29,6 +30,15 @@ EXPORT_COLUMNS = (
     "first_seen", "last_seen", "language", "content_hash", "kept", "score", "similarity",
     "topics", "explanation", "dedup_key",
 )
+
+
+class BadImportRow(Exception):
+    """A row of an import batch that SQLite refused: ``index`` in the batch, ``error``."""
+
+    def __init__(self, index: int, error: sqlite3.Error) -> None:
+        super().__init__(f"row {index}: {error}")
+        self.index = index
+        self.error = error
 
 
 class ItemHTML(TypedDict):
@@ -109,11 +119,6 @@ class ExchangeStore(SQLiteBase):
 
     # -- import ---------------------------------------------------------------------------
 
-    def item_exists(self, item_id: str) -> bool:
-        """Whether an item with this id is stored."""
-        return self.db.conn.execute(
-            "SELECT 1 FROM items WHERE id = ?", [item_id]).fetchone() is not None
-
     def feed_id_for_url(self, url: str) -> int | None:
         """The id of the feed stored with this URL, or None."""
         row = self.db.conn.execute("SELECT id FROM feeds WHERE url = ?", [url]).fetchone()
@@ -127,44 +132,83 @@ class ExchangeStore(SQLiteBase):
             "(?, ?, 'db', 0, ?)", [url, name, utc_iso(now) or ""])
         return int(cur.lastrowid or 0)
 
-    def insert_exported_item(self, feed_id: int, values: Sequence[SQLValue]) -> int:
-        """Insert one item: ``values`` are its ``EXPORT_COLUMNS`` in order, as stored (JSON
-        columns as text, flags as 0/1). Returns its rowid, for ``index_items``.
+    # -- bulk import: one statement per batch, not per item --------------------------------
+
+    def stored_item_ids(self, ids: Sequence[str]) -> set[str]:
+        """Those of ``ids`` that are stored (500 ids a query)."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self.db.conn.execute(
+                f"SELECT id FROM items WHERE id IN ({marks})", chunk))
+        return found
+
+    def insert_exported_items(self, rows: Sequence[Sequence[SQLValue]]) -> list[int]:
+        """Insert items, each row ``(feed_id, *EXPORT_COLUMNS values)`` as stored, in one
+        statement; returns their rowids in order, for ``index_items``. Call inside the
+        import's write transaction (the rowids are given, after the largest stored one).
 
         Raises:
-            sqlite3.Error: a NOT NULL, type or uniqueness problem in ``values``.
+            BadImportRow: a row SQLite refuses (NOT NULL, type, uniqueness), with its index;
+                nothing of the batch is left inserted.
         """
-        columns = ", ".join(("feed_id", *EXPORT_COLUMNS))
-        marks = ", ".join("?" * (len(EXPORT_COLUMNS) + 1))
-        cursor = self.db.conn.execute(f"INSERT INTO items ({columns}) VALUES ({marks})",
-                                      [feed_id, *values])
-        return int(cursor.lastrowid or 0)
+        if not rows:
+            return []
+        conn = self.db.conn
+        start = int(conn.execute("SELECT coalesce(max(rowid), 0) FROM items").fetchone()[0]) + 1
+        rowids = list(range(start, start + len(rows)))
+        columns = ", ".join(("rowid", "feed_id", *EXPORT_COLUMNS))
+        marks = ", ".join("?" * (len(EXPORT_COLUMNS) + 2))
+        sql = f"INSERT INTO items ({columns}) VALUES ({marks})"
+        conn.execute("SAVEPOINT mediamon_import_batch")
+        try:
+            conn.executemany(sql, [(rowid, *row) for rowid, row in zip(rowids, rows,
+                                                                        strict=True)])
+        except sqlite3.Error:
+            # Find the row to name it: one at a time from the batch's start.
+            conn.execute("ROLLBACK TO mediamon_import_batch")
+            for index, (rowid, row) in enumerate(zip(rowids, rows, strict=True)):
+                try:
+                    conn.execute(sql, (rowid, *row))
+                except sqlite3.Error as exc:
+                    conn.execute("ROLLBACK TO mediamon_import_batch")
+                    conn.execute("RELEASE mediamon_import_batch")
+                    raise BadImportRow(index, exc) from None
+            conn.execute("RELEASE mediamon_import_batch")
+            raise
+        conn.execute("RELEASE mediamon_import_batch")
+        return rowids
 
-    def add_item_feed(self, item_id: str, feed_id: int, first_seen: str) -> None:
-        """Record that an item came through a feed (kept as it is if already recorded)."""
-        self.db.conn.execute("INSERT OR IGNORE INTO item_feeds (item_id, feed_id, first_seen) "
-                             "VALUES (?, ?, ?)", [item_id, feed_id, first_seen])
+    def add_imported_links(self, feeds: Sequence[tuple[str, int, str]],
+                           topics: Sequence[tuple[str, str, str]],
+                           seen: Sequence[tuple[str, int, str, str]]) -> None:
+        """The feeds, topics and ``seen`` rows of a batch of imported items, three statements:
+        ``feeds`` (item_id, feed_id, first_seen) and ``seen`` (item_id, feed_id,
+        content_hash, first_seen) are kept as they are where they exist; ``topics`` (item_id,
+        topic, terms as a JSON list)."""
+        conn = self.db.conn
+        conn.executemany("INSERT OR IGNORE INTO item_feeds (item_id, feed_id, first_seen) "
+                         "VALUES (?, ?, ?)", feeds)
+        conn.executemany("INSERT INTO item_topics (item_id, topic, terms) VALUES (?, ?, ?)",
+                         topics)
+        conn.executemany("INSERT OR IGNORE INTO seen (id, feed_id, content_hash, first_seen) "
+                         "VALUES (?, ?, ?, ?)", seen)
 
-    def add_item_topic(self, item_id: str, topic: str, terms: str) -> None:
-        """Store one topic an item matched; ``terms`` is a JSON list."""
-        self.db.conn.execute("INSERT INTO item_topics (item_id, topic, terms) VALUES (?, ?, ?)",
-                             [item_id, topic, terms])
-
-    def mark_seen(self, item_id: str, feed_id: int, content_hash: str,
-                  first_seen: str) -> None:
-        """Add an item's ``seen`` row, so polling does not store it again (kept if there)."""
-        self.db.conn.execute("INSERT OR IGNORE INTO seen (id, feed_id, content_hash, first_seen) "
-                             "VALUES (?, ?, ?, ?)", [item_id, feed_id, content_hash, first_seen])
-
-    def assign_imported_story(self, *, item_id: str, title: str, summary: str,
-                              published: datetime, canonical_url: str | None, feed_id: int,
-                              stamp: str) -> None:
-        """Put an imported item into its story in this database (issue 5): its outlet is the
-        site of its canonical URL, else its feed's (``stories.outlet_for``)."""
+    def feed_outlet(self, feed_id: int, canonical_url: str | None) -> str | None:
+        """The outlet of an item of this feed (``stories.outlet_for``): the site of its
+        canonical URL, else of the feed's site or URL, else the feed's name."""
+        site = story_store.outlet_for(canonical_url)
+        if site is not None:
+            return site
         site_url, feed_url, name = self.db.conn.execute(
             "SELECT site_url, url, name FROM feeds WHERE id = ?", [feed_id]).fetchone()
-        story_store.assign(
-            self.db.conn, item_id=item_id, title=title, summary=summary, published=published,
-            outlet=story_store.outlet_for(canonical_url, site_url, feed_url, name),
-            settings=self.stories, stamp=stamp,
-        )
+        return story_store.outlet_for(None, site_url, feed_url, name)
+
+    def assign_story(self, *, item_id: str, title: str, summary: str, published: datetime,
+                     outlet: str | None, stamp: str,
+                     fp: Fingerprint | None = None) -> None:
+        """Put a stored item into its story (``stories.assign`` with this store's settings)."""
+        story_store.assign(self.db.conn, item_id=item_id, title=title, summary=summary,
+                           published=published, outlet=outlet, settings=self.stories,
+                           stamp=stamp, fp=fp)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from mediamon.clock import utc_iso
 from mediamon.errors import QueryError
+from mediamon.store.base import id_prefix
 from mediamon.types import FeedSource
 
 if TYPE_CHECKING:  # annotations only: the Store is passed in
@@ -85,7 +86,12 @@ class Filters:
             params.append(utc_iso(self.until))
         return clauses, params
 
-    def where(self) -> tuple[str, list[Any]]:
+    def where(self, *, walk_topic: bool = False) -> tuple[str, list[Any]]:
+        """The SQL condition of the filters on ``items`` and its parameters.
+
+        ``walk_topic``: test the topic per item (``EXISTS``), so that a listing in date
+        order walks the date index and stops at its limit; otherwise the topic's items are
+        collected first (``IN``), which is faster for a rare topic (see ``items``)."""
         clauses: list[str] = []
         params: list[Any] = []
         if self.only_unkept:
@@ -93,13 +99,17 @@ class Filters:
         elif not self.include_unkept:
             clauses.append("items.kept = 1")
         if self.story:
-            clauses.append("items.id IN (SELECT item_id FROM story_items WHERE story_id "
-                           "LIKE ? ESCAPE '\\')")
-            params.append(re.sub(r"([\\%_])", r"\\\1", self.story.strip()) + "%")
+            where, story_params = id_prefix("story_id", self.story.strip())
+            clauses.append(f"items.id IN (SELECT item_id FROM story_items WHERE {where})")
+            params.extend(story_params)
         dates, date_params = self.date_clauses("items.published")
         clauses += dates
         params += date_params
-        if self.topic:
+        if self.topic and walk_topic:
+            clauses.append("EXISTS (SELECT 1 FROM item_topics WHERE item_topics.item_id = "
+                           "items.id AND item_topics.topic = ?)")
+            params.append(self.topic)
+        elif self.topic:
             clauses.append(
                 "items.id IN (SELECT item_id FROM item_topics WHERE topic = ?)"
             )
@@ -171,9 +181,9 @@ def filter_warnings(store: Store, filters: Filters, *, topics: Collection[str],
                          f"{_did_you_mean(feed, names, words=True)}; {len(names)} feed(s): "
                          f"see `mediamon feeds list`")
     story = (filters.story or "").strip()
+    where, story_params = id_prefix("story_id", story)
     if story and not conn.execute(
-            "SELECT 1 FROM story_items WHERE story_id LIKE ? ESCAPE '\\' LIMIT 1",
-            [re.sub(r"([\\%_])", r"\\\1", story) + "%"]).fetchone():
+            f"SELECT 1 FROM story_items WHERE {where} LIMIT 1", story_params).fetchone():
         lines.append(f"--story {story!r} matches no story's id (see `mediamon stories`)")
     return lines
 
@@ -218,9 +228,27 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+# A topic with at least this many items is filtered per item while walking the date index
+# (a page of a common topic is found in the first few hundred items); a rarer one is
+# collected first and its items sorted. At a million items, `items --topic taliban` took
+# a second through the collected list (every item of the topic sorted by date), 7 ms per
+# walk; a topic no item has took 0.6 s to walk, nothing to collect.
+COMMON_TOPIC = 5_000
+
+
+def _common_topic(store: Store, topic: str | None) -> bool:
+    """Whether ``topic`` has at least ``COMMON_TOPIC`` items (an index range, read at most
+    that far)."""
+    if not topic:
+        return False
+    return bool(store.db.conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM item_topics WHERE topic = ? LIMIT ?)",
+        [topic, COMMON_TOPIC]).fetchone()[0] >= COMMON_TOPIC)
+
+
 def items(store: Store, filters: Filters) -> list[dict[str, Any]]:
     """Stored items, newest first."""
-    where, params = filters.where()
+    where, params = filters.where(walk_topic=_common_topic(store, filters.topic))
     sql = f"""
         SELECT {LIST_COLUMNS} FROM items JOIN feeds ON feeds.id = items.feed_id
         WHERE {where} ORDER BY items.published DESC, items.id LIMIT ? OFFSET ?
@@ -374,11 +402,10 @@ def get_item(store: Store, item_id: str) -> dict[str, Any] | None:
 
     ``item_id`` may be a unique prefix of the id.
     """
+    where, params = id_prefix("items.id", item_id)
     rows = list(store.db.query(
         "SELECT items.*, feeds.name AS feed_name, feeds.url AS feed_url FROM items "
-        "JOIN feeds ON feeds.id = items.feed_id WHERE items.id LIKE ? ESCAPE '\\' LIMIT 2",
-        [re.sub(r"([\\%_])", r"\\\1", item_id) + "%"],
-    ))
+        f"JOIN feeds ON feeds.id = items.feed_id WHERE {where} LIMIT 2", params))
     if not rows:
         return None
     if len(rows) > 1:

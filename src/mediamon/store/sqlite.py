@@ -28,16 +28,15 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-from sqlite_utils.migrations import Migrations
-
 from mediamon.clock import utc_iso
 from mediamon.core.dedup import Known, decide
 from mediamon.core.profile import Background
 from mediamon.core.stories import Fingerprint, StorySettings
 from mediamon.errors import ReadOnlyError, StoreError
 from mediamon.store import stories as story_store
+from mediamon.store import trends as trends_store
 from mediamon.store.alerts import AlertsStore
+from mediamon.store.base import Migrations, sqlite_utils  # sqlite_utils without numpy
 from mediamon.store.exchange import ExchangeStore
 from mediamon.store.labels import LabelsStore
 from mediamon.store.retention import RetentionStore
@@ -45,6 +44,7 @@ from mediamon.store.rows import FeedRow as FeedRow
 from mediamon.store.rows import ScoredItem as ScoredItem
 from mediamon.store.stats import StatsStore
 from mediamon.store.stories import StoriesStore
+from mediamon.store.trends import TrendsStore
 from mediamon.types import FeedOutcome, FeedSource, FetchResult, Item, Match
 
 BUSY_TIMEOUT_MS = 10_000
@@ -326,6 +326,29 @@ def m010_story_headlines(db: sqlite_utils.Database) -> None:
     story_store.add_headlines(db.conn)
 
 
+@migrations()
+def m011_spikes(db: sqlite_utils.Database) -> None:
+    """Volume spikes (``store.trends``): the surges found per topic and story, and
+    ``alert_sent`` rebuilt so that it may hold them (kind ``'spike'``)."""
+    trends_store.create_schema(db.conn)
+
+
+@migrations()
+def m012_fts_follows_text_edits(db: sqlite_utils.Database) -> None:
+    """The full-text index row of an item is rewritten only when its title, summary or
+    content is updated. The update trigger of ``enable_fts`` fired on every UPDATE of
+    ``items``, so ``rescore`` (kept, score, topics), labels and re-polls (last_seen) deleted
+    and re-inserted each item's terms in ``items_fts``: most of the database time of a
+    rescore."""
+    db.execute("DROP TRIGGER IF EXISTS items_au")
+    db.execute(
+        'CREATE TRIGGER "items_au" AFTER UPDATE OF "title", "summary", "content" ON "items" '
+        'BEGIN INSERT INTO "items_fts" ("items_fts", rowid, "title", "summary", "content") '
+        'VALUES(\'delete\', old.rowid, old."title", old."summary", old."content"); '
+        'INSERT INTO "items_fts" (rowid, "title", "summary", "content") '
+        'VALUES (new.rowid, new."title", new."summary", new."content"); END')
+
+
 def schema_version() -> int:
     """The schema version this code writes: the number of registered migrations."""
     return len(migrations.pending(sqlite_utils.Database(memory=True)))
@@ -379,7 +402,7 @@ def _shared_links(items: Iterable[Item]) -> set[str]:
 
 
 class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStore,
-            StatsStore):
+            StatsStore, TrendsStore):
     """One mediamon database file. Not thread-safe: one Store per thread or task.
 
     Its SQL for the desk lives in its parts (``store.alerts``, ``exchange``, ``retention``,

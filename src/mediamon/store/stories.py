@@ -25,7 +25,6 @@ evaluation). Nothing here decides relevance or scheduling.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -48,7 +47,7 @@ from mediamon.core.stories import (
 )
 from mediamon.core.text import fold
 from mediamon.core.urls import dedup_key, site_of
-from mediamon.store.base import SQLiteBase
+from mediamon.store.base import SQLiteBase, id_prefix
 
 SCHEMA = [
     """
@@ -168,6 +167,18 @@ def outlet_for(url: str | None, site_url: str | None = None, feed_url: str | Non
 # any of the first ones, starts its own story.
 INDEXED_PER_STORY = 16
 
+# Bounded candidates (docs/stories.md): a window crowded with same-topic items (wire texts
+# repeated by hundreds of feeds, template headlines, rewrites that each start a story) made
+# every new item read and compare hundreds of earlier ones (about 100 per item on the wire
+# workload of benchmarks/workload.py: 2.3 ms of assignment per item, quadratic in a spike).
+# Now a lookup reads at most PER_BUCKET rows of each band's bucket (the latest in the
+# window: news arrives in time order), counts the bands each earlier item shares, checks
+# only the MAX_CANDIDATES that share the most (then the most recently stored). Shared bands
+# estimate similarity (a pair of Jaccard J shares bands x J^rows of them on average: 2.8 at
+# the threshold, 0.2 for two unrelated items on one topic), so a true copy ranks high.
+PER_BUCKET = 8
+MAX_CANDIDATES = 32
+
 
 def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), size):
@@ -175,22 +186,33 @@ def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
 
 
 def candidates(
-    conn: Any, band_keys: Sequence[int], t: int, settings: StorySettings
+    conn: Any, band_keys: Sequence[int], t: int, settings: StorySettings,
+    per_bucket: int = PER_BUCKET, limit: int = MAX_CANDIDATES,
 ) -> list[Candidate]:
-    """Earlier items sharing a band key with ``band_keys`` and published within the window."""
+    """Earlier items sharing a band key with ``band_keys`` and published within the window,
+    at most ``limit`` of them: those sharing the most bands, then the most recently stored,
+    among the ``per_bucket`` latest in the window in each band's bucket (one range scan of
+    the band index per key, from the window's end back). However crowded the window, a
+    lookup reads at most ``per_bucket * bands`` index rows and ``limit`` items."""
     if not band_keys:
         return []
     low, high = t - settings.window_minutes, t + settings.window_minutes
-    marks = ",".join("?" * len(band_keys))
-    rows = conn.execute(
-        f"SELECT i.item_id, i.story_id, i.t, i.terms, b.shared, i.outlet, i.headline FROM "
-        f"(SELECT n, count(*) AS shared FROM story_bands "
-        f" WHERE key IN ({marks}) AND t BETWEEN ? AND ? GROUP BY n) AS b "
-        f"JOIN story_items AS i ON i.n = b.n",
-        [*band_keys, low, high],
-    )
-    return [Candidate(item_id, story_id, when, _term_set(blob), shared, outlet, headline)
+    rows = conn.execute(_bucket_sql(len(band_keys)), [
+        *(value for key in band_keys for value in (key, low, high, per_bucket)), limit])
+    return [Candidate(item_id, story_id, when, unpack_terms(blob), shared, outlet, headline)
             for item_id, story_id, when, blob, shared, outlet, headline in rows]
+
+
+@lru_cache(maxsize=8)
+def _bucket_sql(keys: int) -> str:
+    """The candidate query for ``keys`` band keys (see ``candidates``)."""
+    walks = " UNION ALL ".join(
+        "SELECT n FROM (SELECT n FROM story_bands WHERE key = ? AND t BETWEEN ? AND ? "
+        "ORDER BY t DESC LIMIT ?)" for _ in range(keys))
+    return ("SELECT i.item_id, i.story_id, i.t, i.terms, b.shared, i.outlet, i.headline FROM "
+            f"(SELECT n, count(*) AS shared FROM ({walks}) GROUP BY n "
+            "ORDER BY shared DESC, n DESC LIMIT ?) AS b "
+            "JOIN story_items AS i ON i.n = b.n")
 
 
 # Earlier items with one headline that a lookup reads (the nearest in time): enough to find
@@ -200,16 +222,32 @@ HEADLINE_MATCHES = 64
 
 def headline_candidates(conn: Any, key: str, t: int, settings: StorySettings,
                         limit: int = HEADLINE_MATCHES) -> list[Candidate]:
-    """Items with headline key ``key`` published within the window of ``t``, nearest first:
-    one range scan of the (headline, t) index. Their ``bands_shared`` is 0."""
+    """Items with headline key ``key`` published within the window of ``t``, nearest first
+    (then the earlier, then the first stored): two walks of the (headline, t) index away
+    from ``t``, each stopping after ``limit`` entries and reading only the index, then the
+    ``limit`` nearest rows themselves. Their ``bands_shared`` is 0.
+
+    Sorting every row with the key by distance instead read all copies of a wire headline
+    (and each one's row) for each new copy: thousands in a spike."""
     low, high = t - settings.window_minutes, t + settings.window_minutes
+    near = conn.execute(
+        "SELECT * FROM (SELECT n, t FROM story_items WHERE headline = ? AND t BETWEEN ? AND ? "
+        " ORDER BY t DESC, n DESC LIMIT ?) "
+        "UNION ALL "
+        "SELECT * FROM (SELECT n, t FROM story_items WHERE headline = ? AND t > ? AND t <= ? "
+        " ORDER BY t, n LIMIT ?)",
+        [key, low, t, limit, key, t, high, limit],
+    ).fetchall()
+    if not near:
+        return []
+    near.sort(key=lambda r: (abs(r[1] - t), r[1], r[0]))
+    order = {n: rank for rank, (n, _) in enumerate(near[:limit])}
     rows = conn.execute(
-        "SELECT item_id, story_id, t, terms, outlet FROM story_items "
-        "WHERE headline = ? AND t BETWEEN ? AND ? ORDER BY abs(t - ?), t, item_id LIMIT ?",
-        [key, low, high, t, limit],
-    )
+        f"SELECT n, item_id, story_id, t, terms, outlet FROM story_items "
+        f"WHERE n IN ({','.join('?' * len(order))})", list(order)).fetchall()
+    rows.sort(key=lambda r: order[r[0]])
     return [Candidate(item_id, story_id, when, _term_set(blob), 0, outlet, key)
-            for item_id, story_id, when, blob, outlet in rows]
+            for _, item_id, story_id, when, blob, outlet in rows]
 
 
 @lru_cache(maxsize=4096)
@@ -217,6 +255,31 @@ def _term_set(blob: bytes) -> frozenset[int]:
     """A stored item's term hashes as a set. The first members of busy stories are
     candidates for every new copy, so their sets are kept (keyed by the blob itself)."""
     return frozenset(unpack_terms(blob))
+
+
+def _decide_by_headline(conn: Any, fp: Fingerprint, t: int, settings: StorySettings,
+                        outlet: str | None) -> tuple[Decision | None, list[Candidate]]:
+    """The decision from the items with the new item's headline alone, when they settle it:
+    the headline joins it to a story, or one of them is an exact copy (the same terms: the
+    most similar an item can be); and those items. None: the band index must be consulted.
+
+    This is the fast path of wire copies: a copy word for word of an agency text shares its
+    headline with the original, and costs one range scan of the headline index instead of
+    the band lookup (docs/stories.md, "Bounded candidates")."""
+    if not usable_headline(fp.headline, settings):
+        return None, []
+    found = headline_candidates(conn, fp.headline, t, settings)
+    if not found:
+        return None, []
+    if fp.usable:  # an exact copy shares every band
+        size = len(fp.terms)
+        found = [c._replace(bands_shared=len(fp.bands))
+                 if len(c.terms) == size and fp.terms.issuperset(c.terms) else c
+                 for c in found]
+    decision = decide(fp, t, found, settings, outlet)
+    if decision.by == "headline" or (decision.by == "terms" and decision.similarity == 1.0):
+        return decision, found
+    return None, found
 
 
 def assign(
@@ -244,13 +307,18 @@ def assign(
     if fp is None:
         fp = fingerprint(title, summary, settings)
     t = minutes(published)
-    found = candidates(conn, fp.bands, t, settings)
-    if usable_headline(fp.headline, settings):
+    decision, same_headline = _decide_by_headline(conn, fp, t, settings, outlet)
+    if decision is None:
+        found = candidates(conn, fp.bands, t, settings)
         banded = {c.item_id for c in found}
-        found += [c for c in headline_candidates(conn, fp.headline, t, settings)
-                  if c.item_id not in banded]
-    decision = decide(fp, t, found, settings, outlet)
+        found += [c for c in same_headline if c.item_id not in banded]
+        decision = decide(fp, t, found, settings, outlet)
     story = decision.story_id or story_id_for(item_id)
+    # A new outlet for the story adds one to its reach: one probe of the (story_id, outlet)
+    # index, where counting the distinct outlets read every member (thousands in a spike).
+    new_outlet = decision.story_id is not None and outlet is not None and conn.execute(
+        "SELECT 1 FROM story_items WHERE story_id = ? AND outlet = ? LIMIT 1",
+        [story, outlet]).fetchone() is None
     cur = conn.execute(
         "INSERT INTO story_items (item_id, story_id, outlet, t, terms, via, similarity, joined, "
         "headline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -274,13 +342,10 @@ def assign(
             [story, when, item_id, outlet, title, when, int(outlet is not None), stamp, stamp],
         )
     else:
-        reach = conn.execute(
-            "SELECT count(DISTINCT outlet) FROM story_items WHERE story_id = ?", [story]
-        ).fetchone()[0]
         conn.execute(
             """
             UPDATE stories SET
-                items = items + 1, reach = ?, updated = ?,
+                items = items + 1, reach = reach + ?, updated = ?,
                 last_published = max(last_published, ?),
                 first_item_id = CASE WHEN ? < first_published THEN ? ELSE first_item_id END,
                 first_outlet = CASE WHEN ? < first_published THEN ? ELSE first_outlet END,
@@ -288,7 +353,8 @@ def assign(
                 first_published = min(first_published, ?)
             WHERE id = ?
             """,
-            [reach, stamp, when, when, item_id, when, outlet, when, title, when, story],
+            [int(new_outlet), stamp, when, when, item_id, when, outlet, when, title, when,
+             story],
         )
     return decision
 
@@ -424,10 +490,6 @@ def backfill(conn: Any, settings: StorySettings) -> None:
 # --- reading -------------------------------------------------------------------------------
 
 
-def _escape_like(value: str) -> str:
-    return re.sub(r"([\\%_])", r"\\\1", value) + "%"
-
-
 def list_stories(
     conn: Any,
     *,
@@ -485,14 +547,14 @@ def list_stories(
 def resolve(conn: Any, ident: str) -> tuple[str, str] | None:
     """("story", id) or ("item", id) for a story id, an item id, a folded copy's id, or a
     unique prefix of one. Raises ValueError when the prefix is ambiguous."""
-    like = _escape_like(ident.strip())
+    where, params = id_prefix("id", ident.strip())
     found: set[tuple[str, str]] = set()
     for kind, sql in (
-        ("story", "SELECT id FROM stories WHERE id LIKE ? ESCAPE '\\' LIMIT 2"),
-        ("item", "SELECT id FROM items WHERE id LIKE ? ESCAPE '\\' LIMIT 2"),
-        ("item", "SELECT item_id FROM item_aliases WHERE id LIKE ? ESCAPE '\\' LIMIT 2"),
+        ("story", f"SELECT id FROM stories WHERE {where} LIMIT 2"),
+        ("item", f"SELECT id FROM items WHERE {where} LIMIT 2"),
+        ("item", f"SELECT item_id FROM item_aliases WHERE {where} LIMIT 2"),
     ):
-        found.update((kind, r[0]) for r in conn.execute(sql, [like]))
+        found.update((kind, r[0]) for r in conn.execute(sql, params))
     if len(found) > 1:
         raise ValueError(f"{ident!r} is ambiguous: give more of the id")
     return found.pop() if found else None

@@ -1,0 +1,316 @@
+"""Bulk-path benchmark: `mediamon import` of a large export and `mediamon rescore` of a large
+database, each beside a baseline measured in the same run.
+
+    python benchmarks/bulk.py                          # import 200,000 items, rescore 1,000,000
+    python benchmarks/bulk.py --import-items 50000 --rescore-items 100000 --repeat 3
+    python benchmarks/bulk.py --skip-rescore --old-import 20000
+
+**Import.** The export file is made once and cached in ``--dir``: ``benchmarks/workload.py``
+news-like feeds (500 feeds x 50 items per day of items, one seed per day, each day's items
+published over 31 hours) are parsed, normalised and scored by mediamon's own ``process_body``
+with ``keep_all`` (so kept and not-kept items, as an audit database holds them), written to a
+source database with ``mediamon import`` and exported from it with ``mediamon export``: the
+file an analyst moves between machines. Timed: ``mediamon import FILE`` as a subprocess into
+a fresh database (start-up, reading, items, feeds, topics, ``seen`` rows, stories and the
+full-text index), ``--repeat`` times. Baselines in the same run: (1) the same records'
+item rows inserted by plain sqlite-utils ``insert_all`` into an empty table (reading and
+decoding the file included: the floor for "load this JSON Lines file into SQLite"); (2) with
+``--old-import N``, the previous per-item import (one statement per row, as it was before the
+batched import) run on the first N records through ``git show`` of ``--old-rev``.
+
+**Rescore.** The database is ``benchmarks/search.py``'s 1,000,000-item build (cached). Timed:
+``mediamon rescore`` as a subprocess (with its progress bar, written to a pipe) on a copy,
+``--repeat`` times. Baseline in the same run: scoring the same texts with the same scorer in
+one loop without any database (``Scorer.score_text`` over an in-memory list): the work that
+cannot be avoided.
+
+Medians are reported, with the load average before and after. Nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+CONFIG = REPO / "config" / "mediamon.toml"
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO / "src"))
+
+import workload  # noqa: E402  (benchmarks/workload.py: the feeds)
+
+from mediamon.clock import utc_iso  # noqa: E402
+from mediamon.config import load_config  # noqa: E402
+from mediamon.pipeline import process_body, scorer_for  # noqa: E402
+from mediamon.types import FetchResult  # noqa: E402
+
+ITEMS_PER_DAY = 25_000  # one workload (500 feeds x 50 items) per day
+
+
+def mediamon(*args: str, db: Path, quiet: bool = True) -> float:
+    """Run ``mediamon --config CONFIG --db DB ARGS`` as a subprocess; returns wall seconds."""
+    argv = [sys.executable, "-m", "mediamon", "--config", str(CONFIG), "--db", str(db), *args]
+    began = time.perf_counter()
+    done = subprocess.run(argv, capture_output=quiet, text=True, check=False)
+    elapsed = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): "
+                         f"{(done.stderr or '')[-800:]}")
+    return elapsed
+
+
+def _remove_db(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def workload_records(count: int) -> Iterator[dict[str, Any]]:
+    """``count`` export-shaped records of workload items: one day of feeds per seed."""
+    config = load_config(CONFIG)
+    scorer, _ = scorer_for(config, None)
+    made = 0
+    day = 0
+    base = workload.BASE_DATE
+    ids: set[str] = set()  # some item ids repeat from one day's feeds to the next
+    try:
+        while made < count:
+            workload.BASE_DATE = base + timedelta(days=day)  # each seed's items on its own day
+            now = workload.BASE_DATE + timedelta(hours=1)
+            stamp = utc_iso(now)
+            for doc in workload.generate(500, 50, seed=day + 1):
+                url = f"https://feeds{day % 50}.example{doc.path}"
+                fetch = FetchResult(url=url, status="ok", http_status=200, final_url=url,
+                                    body=doc.body, headers=(("content-type", doc.content_type),))
+                processed = process_body(fetch, feed_url=url, scorer=scorer, now=now,
+                                         keep_all=True)
+                for scored in processed.scored:
+                    if scored.item.id in ids:
+                        continue
+                    ids.add(scored.item.id)
+                    yield _record(scored.item, scored.match, url, stamp or "")
+                    made += 1
+                    if made >= count:
+                        return
+            day += 1
+    finally:
+        workload.BASE_DATE = base
+
+
+def _record(item: Any, match: Any, feed_url: str, stamp: str) -> dict[str, Any]:
+    """An item as ``mediamon export`` writes it (the columns ``Store`` stores)."""
+    return {
+        "id": item.id, "guid": item.guid, "url": item.url,
+        "canonical_url": item.canonical_url, "title": item.title, "summary": item.summary,
+        "content": item.content, "summary_html": item.summary_html,
+        "content_html": item.content_html, "authors": list(item.authors),
+        "categories": list(item.categories), "published": utc_iso(item.published),
+        "published_from_feed": item.published_from_feed, "updated": utc_iso(item.updated),
+        "first_seen": stamp, "last_seen": stamp, "language": item.language,
+        "content_hash": item.content_hash, "kept": match.kept, "score": match.score,
+        "similarity": match.similarity, "topics": list(match.topic_names),
+        "explanation": match.explanation(), "dedup_key": item.dedup_key,
+        "feed_url": feed_url,
+        "matches": {hit.topic: list(hit.terms) for hit in match.topics},
+        "feeds": [{"url": feed_url, "name": None, "first_seen": stamp}],
+    }
+
+
+def ensure_export(count: int, workdir: Path) -> Path:
+    """The export file of ``count`` workload items (made once: see the module docstring)."""
+    path = workdir / f"export-{count}.jsonl"
+    if path.exists():
+        return path
+    source_lines = workdir / f"source-{count}.jsonl"
+    began = time.perf_counter()
+    print(f"making {count:,} workload items", file=sys.stderr, flush=True)
+    records = sorted(workload_records(count), key=lambda r: (r["published"], r["id"]))
+    with source_lines.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    source = workdir / f"source-{count}.db"
+    _remove_db(source)
+    print("importing them into a source database", file=sys.stderr, flush=True)
+    mediamon("import", str(source_lines), db=source)
+    print("exporting", file=sys.stderr, flush=True)
+    mediamon("export", "-o", str(path), db=source)
+    source_lines.unlink()
+    print(f"  export made in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    return path
+
+
+def baseline_insert_all(path: Path, target: Path) -> float:
+    """Read the export and insert every record's item row with sqlite-utils ``insert_all``."""
+    import sqlite_utils
+
+    _remove_db(target)
+    began = time.perf_counter()
+    db = sqlite_utils.Database(target)
+    db.conn.execute("PRAGMA journal_mode = WAL")
+    db.conn.execute("PRAGMA synchronous = NORMAL")
+
+    def rows() -> Iterator[dict[str, Any]]:
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                record = json.loads(line)
+                for key in ("authors", "categories", "topics", "explanation", "matches",
+                            "feeds"):
+                    record[key] = json.dumps(record[key], ensure_ascii=False)
+                yield record
+
+    with db.conn:
+        db["items"].insert_all(rows(), pk="id", batch_size=1000)
+    db.close()
+    return time.perf_counter() - began
+
+
+def old_import(path: Path, count: int, workdir: Path, rev: str) -> float | None:
+    """The per-item import of ``rev`` (a git revision) on the first ``count`` records."""
+    tree = workdir / f"old-{rev}"
+    if not (tree / "src").exists():
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "src", "config", "seeds"],
+                                 capture_output=True, check=False)
+        if archive.returncode != 0:
+            print(f"  (no old import: git archive {rev} failed)", file=sys.stderr)
+            return None
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    part = workdir / f"export-first-{count}.jsonl"
+    with path.open(encoding="utf-8") as f, part.open("w", encoding="utf-8") as out:
+        for _, line in zip(range(count), f, strict=False):
+            out.write(line)
+    target = workdir / "old-import.db"
+    _remove_db(target)
+    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+    argv = [sys.executable, "-m", "mediamon", "--config", str(tree / "config" / "mediamon.toml"),
+            "--db", str(target), "import", str(part)]
+    began = time.perf_counter()
+    subprocess.run(argv, capture_output=True, check=True, env=env)
+    elapsed = time.perf_counter() - began
+    _remove_db(target)
+    return elapsed
+
+
+def bench_import(args: argparse.Namespace, workdir: Path) -> None:
+    path = ensure_export(args.import_items, workdir)
+    count = sum(1 for _ in path.open(encoding="utf-8"))
+    size = path.stat().st_size / 1e6
+    target = workdir / "import.db"
+    ours, floor = [], []
+    for _ in range(args.repeat):  # interleaved, so both see the same machine
+        _remove_db(target)
+        ours.append(mediamon("import", str(path), db=target))
+        floor.append(baseline_insert_all(path, workdir / "insert_all.db"))
+    with sqlite3.connect(target) as conn:
+        stories = conn.execute("SELECT count(*), sum(items > 1) FROM stories").fetchone()
+    _remove_db(target)
+    _remove_db(workdir / "insert_all.db")
+    med, base = statistics.median(ours), statistics.median(floor)
+    print(f"\nimport of {count:,} exported items ({size:,.0f} MB of JSON Lines), median of "
+          f"{args.repeat}:")
+    print("| path | median s | items/s |")
+    print("|---|---|---|")
+    print(f"| `mediamon import` (whole command) | {med:.1f} | {count / med:,.0f} |")
+    print(f"| baseline: sqlite-utils `insert_all` of the item rows | {base:.1f} | "
+          f"{count / base:,.0f} |")
+    if args.old_import:
+        old = old_import(path, min(args.old_import, count), workdir, args.old_rev)
+        if old is not None:
+            n = min(args.old_import, count)
+            print(f"| previous per-item import ({args.old_rev}), first {n:,} items, 1 run | "
+                  f"{old:.1f} | {n / old:,.0f} |")
+    print(f"({stories[0]:,} stories, {stories[1]:,} of them with more than one item)")
+
+
+def ensure_rescore_db(count: int, workdir: Path) -> Path:
+    import search as search_bench  # benchmarks/search.py: the 1M-item database
+
+    path = workdir / f"rescore-{count}.db"
+    if path.exists():
+        with sqlite3.connect(path) as conn:
+            if conn.execute("SELECT count(*) FROM items").fetchone()[0] == count:
+                return path
+    print(f"building {path} with {count:,} items", file=sys.stderr, flush=True)
+    search_bench.build(path, count)
+    return path
+
+
+def baseline_score(db: Path, count: int) -> float:
+    """Score the stored texts in one loop, no database writes (the scorer of ``rescore``)."""
+    from mediamon.store.sqlite import Store
+
+    config = load_config(CONFIG)
+    store = Store(db, readonly=True)
+    scorer, _ = scorer_for(config, store)
+    texts = ["\n".join(p for p in row if p) for row in store.db.conn.execute(
+        "SELECT title, summary, content FROM items")]
+    store.close()
+    began = time.perf_counter()
+    for text in texts:
+        scorer.score_text(text)
+    return time.perf_counter() - began
+
+
+def bench_rescore(args: argparse.Namespace, workdir: Path) -> None:
+    source = ensure_rescore_db(args.rescore_items, workdir)
+    target = workdir / "rescore-copy.db"
+    ours, floor = [], []
+    for _ in range(args.repeat):
+        _remove_db(target)
+        shutil.copyfile(source, target)
+        ours.append(mediamon("rescore", db=target))
+        floor.append(baseline_score(source, args.rescore_items))
+    _remove_db(target)
+    med, base = statistics.median(ours), statistics.median(floor)
+    n = args.rescore_items
+    print(f"\nrescore of {n:,} stored items, median of {args.repeat}:")
+    print("| path | median s | items/s |")
+    print("|---|---|---|")
+    print(f"| `mediamon rescore` (whole command, progress bar on) | {med:.1f} | {n / med:,.0f} |")
+    print(f"| baseline: `score_text` over the texts in memory, no database | {base:.1f} | "
+          f"{n / base:,.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--import-items", type=int, default=200_000)
+    parser.add_argument("--rescore-items", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-import", action="store_true")
+    parser.add_argument("--skip-rescore", action="store_true")
+    parser.add_argument("--old-import", type=int, default=0, metavar="N",
+                        help="also time the previous per-item import on the first N records")
+    parser.add_argument("--old-rev", default="d8d35fa",
+                        help="the git revision with the previous import (default: d8d35fa)")
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "mediamon-bulk",
+                        help="where the export, databases and caches live")
+    args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; python {platform.python_version()}, SQLite "
+          f"{sqlite3.sqlite_version}, {os.cpu_count()} CPUs; load before {load[0]:.2f} / "
+          f"{load[1]:.2f} / {load[2]:.2f}")
+    if not args.skip_import:
+        bench_import(args, args.dir)
+    if not args.skip_rescore:
+        bench_rescore(args, args.dir)
+    load = os.getloadavg()
+    print(f"\nload after {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
