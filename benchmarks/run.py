@@ -35,6 +35,10 @@ HERE = Path(__file__).resolve().parent
 DOC = HERE.parent / "docs" / "benchmarks.md"
 ALL_SYSTEMS = ("mediamon", "sequential", "reader")
 DIAGNOSTIC = ("mediamon-no-stories",)  # only when asked for with --systems
+# The workload matrix has a section per shape: default (a), one-host (b), short (c), long
+# (d), wire (e), sparse (f), many-feeds (g).
+SECTIONS = ("loopback", "latency", "scale", "diagnostic", "default", "one-host", "short", "long",
+            "wire", "sparse", "many-feeds")
 
 
 def parse_args() -> argparse.Namespace:
@@ -70,9 +74,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--write-doc", action="store_true",
                    help=f"replace this run's results section in {DOC.relative_to(HERE.parent)}")
     p.add_argument("--json", type=Path, metavar="PATH", help="also save the raw results here")
-    p.add_argument("--section", choices=("loopback", "latency", "scale", "diagnostic"),
+    p.add_argument("--section", choices=SECTIONS,
                    help="the results section --write-doc replaces (default: latency when "
-                        "--latency is set, else loopback; scale: the 10,000-feed run)")
+                        "--latency is set; else the shape's own section of the workload "
+                        "matrix: one-host for --hosts 1, short, long, wire, sparse; else "
+                        "loopback; the matrix's default and many-feeds shapes are asked for "
+                        "by name)")
     args = p.parse_args()
     if args.quick:
         args.feeds, args.items, args.repeat = 50, 20, 1
@@ -237,6 +244,15 @@ def report(args: argparse.Namespace, workload: dict[str, Any], summary: dict[str
     return "\n".join(lines) + "\n"
 
 
+def default_section(args: argparse.Namespace) -> str:
+    """The results section of a run: its latency, its shape, one host, or the default."""
+    if args.latency:
+        return "latency"
+    if args.shape != "default":
+        return str(args.shape)
+    return "one-host" if args.hosts == 1 else "loopback"
+
+
 def write_doc(key: str, block: str) -> None:
     start, end = f"<!-- results:{key} start -->", f"<!-- results:{key} end -->"
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
@@ -289,7 +305,7 @@ def main() -> None:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                          "runs": runs}, indent=1))
     if args.write_doc:
-        write_doc(args.section or ("latency" if args.latency else "loopback"), block)
+        write_doc(args.section or default_section(args), block)
         print(f"wrote {DOC}", file=sys.stderr)
 
 

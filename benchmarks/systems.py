@@ -79,6 +79,12 @@ def run_mediamon(urls: list[str], workdir: Path, repo: Path = REPO, **_: Any
                  ) -> Callable[[], dict[str, Any]]:
     fingerprint = source_fingerprint(repo)
     sys.path.insert(0, str(repo / "src"))
+    # The parse workers too: they fork from a fork server, a fresh interpreter that imports
+    # mediamon before it applies this process's sys.path (Python 3.11), so without this it
+    # would load the installed mediamon, not the tree measured (a snapshot's workers would run
+    # the live tree's code, or fail to unpickle the scorer when the two differ).
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, (str(repo / "src"), os.environ.get("PYTHONPATH"))))
     import mediamon
     from mediamon.config import load_config
     from mediamon.pipeline import run_once
@@ -196,10 +202,48 @@ def _get(url: str) -> Any:
     return json.loads(body) if body else None
 
 
+def _descendants() -> list[int]:
+    """The pids of this process's children, their children, and so on (mediamon's parse
+    workers are children of its fork server, not of this process)."""
+    found: list[int] = []
+    todo = [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                    kids = [int(p) for p in fh.read().split()]
+            except OSError:
+                continue
+            found += kids
+            todo += kids
+    return found
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _live_cpu(pid: int) -> float:
+    """CPU seconds of a running process: its own, and that of the children it has reaped
+    (a fork server reaps the workers it forked)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return 0.0
+    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
+    return (utime + stime + cutime + cstime) / _TICK
+
+
 def _cpu() -> float:
-    """CPU seconds of this process and of its children that have ended (mediamon's worker
-    processes end with each poll, so their parsing is counted)."""
-    total = 0.0
+    """CPU seconds of this process, of its children that have ended, and of its descendants
+    still running with what they reaped: mediamon's parse workers are forked by a fork
+    server that lives until this process exits, so they count only through it."""
+    total = sum(_live_cpu(pid) for pid in _descendants())
     for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
         ru = resource.getrusage(who)
         total += ru.ru_utime + ru.ru_stime
@@ -207,16 +251,10 @@ def _cpu() -> float:
 
 
 def _tree_pss_mb() -> float:
-    """Proportional set size of this process and its children, in MB (shared pages split
+    """Proportional set size of this process and its descendants, in MB (shared pages split
     between the processes that share them, so forked workers are not counted twice)."""
-    pids = [os.getpid()]
-    try:
-        with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as fh:
-            pids += [int(p) for p in fh.read().split()]
-    except OSError:
-        pass
     total = 0
-    for pid in pids:
+    for pid in [os.getpid(), *_descendants()]:
         try:
             with open(f"/proc/{pid}/smaps_rollup") as fh:
                 for line in fh:

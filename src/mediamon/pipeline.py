@@ -6,7 +6,9 @@
         fetch    conditional GET of the feed's URL (or where it moved)      [event loop]
         if the body is byte-for-byte the last one  treat it as not modified
         process  parse -> normalise -> skip items whose content hash is unchanged
-                 -> score -> sanitise the HTML of items that will be stored [worker process]
+                 -> set aside new items the keep rule cannot match (prefilter: only their
+                 seen row and profile terms) -> score -> sanitise the HTML of items that
+                 will be stored                                            [worker process]
         plan     the next poll: adaptive interval, server hints, backoff, Retry-After,
                  dead after schedule.dead_after, never again after 410     [policy, pure]
         write    items + fetch state + next poll: one savepoint per feed, a batch of feeds
@@ -173,10 +175,12 @@ def process_body(
     """parse -> normalise -> score. Raises ParseError for a body that is not a feed.
 
     With ``known`` (item id -> stored content hash), items whose hash is unchanged are not
-    scored (they get ``UNCHANGED``), and HTML is sanitised only for items that may be
-    stored: kept ones, all with ``keep_all``, and changed ones. With ``stories`` (the
-    store's settings), those items also carry their story fingerprint, and every item its
-    dedup key: work taken off the single writer, which would otherwise do it in order.
+    scored (they get ``UNCHANGED``), new items that cannot be kept are not scored either
+    unless ``keep_all`` stores them (``Scorer.rejects``), and HTML is sanitised only for
+    items that may be stored: kept ones, all with ``keep_all``, and changed ones. With
+    ``stories`` (the store's settings), those items also carry their story fingerprint, and
+    every item its dedup key: work taken off the single writer, which would otherwise do it
+    in order.
     """
     assert fetch.body is not None
     parsed, fast = parse_body(fetch.body, url=fetch.final_url or feed_url, headers=fetch.headers)
@@ -194,6 +198,13 @@ def process_body(
             scored.append(_partial(item, UNCHANGED, stories))
             unchanged.append(item.id)
             continue
+        if old is None and not keep_all and known is not None:
+            # New, and stored only if kept: an item the keep rule cannot match needs no
+            # scoring (Scorer.rejects; it still gets its seen row and profile terms).
+            rejected = scorer.rejects(item.text)
+            if rejected is not None:
+                scored.append(_partial(item, rejected, stories))
+                continue
         match = scorer.score_item(item)
         if not (match.kept or keep_all or old is not None or known is None):
             scored.append(_partial(item, match, stories))  # new and not kept: never stored
@@ -337,7 +348,13 @@ class _Writer:
 
 class _Dispatcher:
     """Starts passes at most ``concurrency`` at once and ``per_host`` per host, taking hosts
-    in turn, so feeds of one busy host never hold up the others."""
+    in turn, so feeds of one busy host never hold up the others.
+
+    ``per_host`` limits requests, not the work after them: a pass gives its host's slot back
+    (``release_host``) as soon as its body has arrived, so the next feed of that host is
+    fetched while this one is parsed and written (one host serving many feeds would
+    otherwise keep at most ``per_host`` passes, and so at most that many cores, busy).
+    """
 
     def __init__(self, run: Callable[[FeedRow], Any], *, concurrency: int, per_host: int) -> None:
         self._run = run
@@ -348,6 +365,7 @@ class _Dispatcher:
         self._ready: deque[str] = deque()
         self._in_ready: set[str] = set()
         self._active: dict[str, int] = {}
+        self._holding: dict[int, str] = {}  # feed id -> the host whose slot its pass holds
         self._tasks: dict[int, asyncio.Task[Any]] = {}
         self._queued: set[int] = set()
         self.results: dict[int, Any] = {}
@@ -396,16 +414,32 @@ class _Dispatcher:
                 del self._queues[key]
             self._queued.discard(feed.id)
             self._active[key] = self._active.get(key, 0) + 1
+            self._holding[feed.id] = key
             task = asyncio.create_task(self._run(feed), name=f"mediamon-feed-{feed.id}")
             self._tasks[feed.id] = task
             task.add_done_callback(functools.partial(self._done, feed=feed, key=key))
             self._mark_ready(key)
 
+    def _free_slot(self, feed_id: int) -> str | None:
+        """Give back the host slot ``feed_id``'s pass holds (once); its host's key."""
+        key = self._holding.pop(feed_id, None)
+        if key is not None:
+            self._active[key] -= 1
+            if not self._active[key]:
+                del self._active[key]
+        return key
+
+    def release_host(self, feed_id: int) -> None:
+        """The pass over ``feed_id`` is done with the network: the next feed of its host may
+        be fetched now, while this pass goes on (within ``concurrency`` passes at once)."""
+        key = self._free_slot(feed_id)
+        if key is not None:
+            self._mark_ready(key)
+            self._pump()
+
     def _done(self, task: asyncio.Task[Any], feed: FeedRow, key: str) -> None:
         self._tasks.pop(feed.id, None)
-        self._active[key] -= 1
-        if not self._active[key]:
-            del self._active[key]
+        self._free_slot(feed.id)
         if not task.cancelled() and task.exception() is None:
             self.results[feed.id] = task.result()
         self._mark_ready(key)
@@ -646,6 +680,11 @@ class Updater:
                 max_bytes=self.config.fetch.max_bytes, timeout=self.config.fetch.timeout,
                 now=self.clock(),
             )
+            if fetch.status in ("ok", "not_modified"):
+                # The body is here: the host's slot goes to its next feed. (After an error the
+                # slot is kept to the end of the pass, so a Retry-After holds the host before
+                # any other request goes to it.)
+                self._dispatcher.release_host(feed.id)
             now = self.clock()
             processed = None
             if fetch.status == "ok" and fetch.body is not None:

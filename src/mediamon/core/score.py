@@ -57,6 +57,18 @@ class ScorerConfig(Protocol):
     def profile(self) -> _ProfileSettings: ...
 
 
+# ``text.tokenize``'s words of an ASCII text: runs of ASCII letters and digits, folded
+# (for ASCII, folding is lower-casing), without the spans only a matching query needs.
+# Letters lower-cased and everything else made a space in one pass, then split: three times
+# faster than a regular expression on long texts.
+_ASCII_FOLD = str.maketrans({chr(i): chr(i).lower() if chr(i).isalnum() else " "
+                             for i in range(128)})
+
+
+def _ascii_words(text: str) -> list[str]:
+    return text.translate(_ASCII_FOLD).split()
+
+
 RULE_WEIGHT = 0.6
 PROFILE_WEIGHT = 0.4
 PARTIAL_RULE = 0.5  # R's ceiling when the keep rule does not match
@@ -72,6 +84,8 @@ class Scorer:
     # False: list the matched terms only for kept items (a feed pass that stores only kept
     # items never shows the others, and collecting terms is a third of the rule path's time).
     explain_unkept: bool = True
+    # False: ``rejects`` never rejects (the differential tests compare with and without it).
+    prefilter: bool = field(default=True, compare=False)
 
     def __post_init__(self) -> None:
         if not self.positive:
@@ -99,6 +113,27 @@ class Scorer:
 
     def score_item(self, item: Item) -> Match:
         return self.score_text(item.text)
+
+    def rejects(self, text: str) -> Match | None:
+        """The prefilter: a Match with ``kept=False`` when ``text`` cannot be kept (in
+        ``rule`` and ``both`` mode, the keep rule cannot match: ``TopicSet.could_keep``),
+        else None (the text needs ``score_text``). Only its ``kept`` and ``doc_terms`` are
+        those ``score_text`` would give (the tests prove it on every corpus); the score,
+        topics and similarity are left at zero. So it is only for items that are never
+        stored and never shown: new ones, when unkept items are not kept (no keep_all).
+
+        Most feed items contain no word the keep rule needs, and this costs a fraction of
+        ``score_text``: their words without spans, no query evaluated, no similarity."""
+        if self.mode not in ("rule", "both") or not self.prefilter:
+            return None
+        words = set(_ascii_words(text) if text.isascii() else tokenize(text).words)
+        if self.topics.could_keep(words):
+            return None
+        # The distinct terms of the distinct words: the same set, each word stemmed once.
+        doc_terms = (tuple(sorted(set(terms_of_words(words)))) if self.profile is not None
+                     else None)
+        return Match(kept=False, score=0.0, similarity=0.0, topics=(), rule_matched=False,
+                     doc_terms=doc_terms)
 
     def score_text(self, text: str) -> Match:
         tokens = tokenize(text)

@@ -77,7 +77,10 @@ e.g. ``unbalanced parenthesis at column 31``; ``TopicSet.compile`` prefixes the 
 
 ``TopicSet.match`` reports, for each topic that matched (in config order), up to eight of
 the terms that made it match, spelled as in the text (``TALIBAN``, ``Islamic Emirate``),
-and whether the keep rule matched.
+and whether the keep rule matched. ``TopicSet.could_keep`` answers a cheaper question first,
+from an item's distinct words alone: can the keep rule match at all? It relaxes the rule
+(NEAR and phrases become "all these words somewhere", NOT and EXCEPT's right side are left
+out), so a "no" is exact, and most feed items get one (see ``core.score.Scorer.rejects``).
 
 This module parses, compiles and matches. It does no I/O, no ranking or scoring, no fuzzy or
 regular-expression matching, no leading or inner wildcards and no field-specific search.
@@ -90,6 +93,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import accumulate
+from operator import itemgetter
 from typing import Literal, TypeAlias
 
 import snowballstemmer
@@ -1073,6 +1077,140 @@ def _compile_or(children: Sequence[Node], table: _ProbeTable) -> _Eval:
 
 
 # --------------------------------------------------------------------------------------
+# The prefilter: what the keep rule needs of an item's words
+
+
+Present: TypeAlias = set[str]
+
+
+class _Need:
+    """A test on an item's distinct words (see ``_need``); plain objects, so that a
+    TopicSet still pickles (it is sent to the worker processes)."""
+
+    __slots__ = ()
+
+    def test(self, present: Present) -> bool:
+        raise NotImplementedError
+
+
+class _NeedTerms(_Need):
+    """An OR of terms: one word among the one-word terms, one word accepted by the
+    one-wildcard/stem ones, or every word and wildcard of one of the longer ones.
+
+    Wildcards are looked up by the first letters they need (``_HEAD``), all words of the
+    item at once in C (``isdisjoint`` over their heads); only words whose head is one of
+    them are then tried, one by one."""
+
+    __slots__ = ("by_head", "heads", "longer", "words")
+
+    def __init__(self, terms: Sequence[Term]) -> None:
+        self.words = frozenset(t.patterns[0].word for t in terms
+                               if len(t.patterns) == 1 and t.patterns[0].kind == "exact")
+        by_head: dict[int, dict[str, list[_Probe]]] = {}
+        for t in terms:
+            if len(t.patterns) == 1 and t.patterns[0].kind != "exact":
+                probe = _Probe(t.patterns[0])
+                head = probe.scan[:_HEAD]
+                by_head.setdefault(len(head), {}).setdefault(head, []).append(probe)
+        self.by_head = {n: {h: tuple(ps) for h, ps in heads.items()}
+                        for n, heads in by_head.items()}
+        self.heads = tuple((slice(0, n), frozenset(heads)) for n, heads in by_head.items())
+        self.longer = tuple(
+            (frozenset(p.word for p in t.patterns if p.kind == "exact"),
+             tuple(_Probe(p) for p in t.patterns if p.kind != "exact"))
+            for t in terms if len(t.patterns) > 1)
+
+    def test(self, present: Present) -> bool:
+        if not present.isdisjoint(self.words):
+            return True
+        for cut, heads in self.heads:
+            if heads.isdisjoint(map(itemgetter(cut), present)):
+                continue
+            probes = self.by_head[cut.stop]
+            for word in present:
+                for probe in probes.get(word[cut], ()):
+                    if probe.accepts(word):
+                        return True
+        for exact, scans in self.longer:
+            if exact <= present and all(_accepts_any(probe, present) for probe in scans):
+                return True
+        return False
+
+
+def _accepts_any(probe: _Probe, present: Present) -> bool:
+    """Whether ``probe`` accepts one of the words; the words are tried only when one of them
+    starts with the first letters it needs (a scan in C)."""
+    head = probe.scan[:_HEAD]
+    if head not in map(itemgetter(slice(0, len(head))), present):
+        return False
+    return any(map(probe.accepts, present))
+
+
+class _NeedAny(_Need):
+    __slots__ = ("needs",)
+
+    def __init__(self, needs: Sequence[_Need]) -> None:
+        self.needs = tuple(needs)
+
+    def test(self, present: Present) -> bool:
+        for need in self.needs:  # noqa: SIM110  (a loop is faster, see _And)
+            if need.test(present):
+                return True
+        return False
+
+
+class _NeedAll(_Need):
+    __slots__ = ("needs",)
+
+    def __init__(self, needs: Sequence[_Need]) -> None:
+        self.needs = tuple(needs)
+
+    def test(self, present: Present) -> bool:
+        for need in self.needs:  # noqa: SIM110  (a loop is faster, see _And)
+            if not need.test(present):
+                return False
+        return True
+
+
+def _need(node: Node, nodes: Mapping[str, Node], memo: dict[str, _Need | None]
+          ) -> _Need | None:
+    """A test on an item's distinct words that every text ``node`` matches passes (a
+    necessary condition, far cheaper than matching), or None when there is none to make.
+
+    A term needs each of its words and of its wildcards/stems somewhere in the text; an OR,
+    one of its children's needs; an AND and a NEAR, all of them (positions and distances
+    are left out: that is what makes it a relaxation); EXCEPT, its left side's; a NOT
+    needs nothing; ``@name``, that topic's.
+    """
+    if isinstance(node, Term):
+        return _NeedTerms([node])
+    if isinstance(node, Ref):
+        if node.name not in memo:
+            memo[node.name] = None  # a cycle (TopicSet.compile refuses them) needs nothing
+            memo[node.name] = _need(nodes[node.name], nodes, memo)
+        return memo[node.name]
+    if isinstance(node, Not):
+        return None
+    if isinstance(node, Except):
+        return _need(node.left, nodes, memo)
+    if isinstance(node, Or):
+        terms = [child for child in node.children if isinstance(child, Term)]
+        needs: list[_Need | None] = [_NeedTerms(terms)] if terms else []
+        needs += [_need(child, nodes, memo) for child in node.children
+                  if not isinstance(child, Term)]
+        ors = [need for need in needs if need is not None]
+        if len(ors) < len(needs):
+            return None  # one child can match needing nothing: so can the OR
+        return ors[0] if len(ors) == 1 else _NeedAny(ors)
+    # And, Near: every child matches.
+    alls = [need for child in _children(node)
+            if (need := _need(child, nodes, memo)) is not None]
+    if not alls:
+        return None
+    return alls[0] if len(alls) == 1 else _NeedAll(alls)
+
+
+# --------------------------------------------------------------------------------------
 # Topic sets
 
 
@@ -1104,6 +1242,19 @@ class TopicSet:
         self._evals = {name: _compile(node, self._probes) for name, node in nodes.items()}
         self._keep = None if keep is None else _compile(keep, self._probes)
         self._positive = self.positive_topics()
+        # The prefilter (``could_keep``): what the keep rule (or, without one, any topic)
+        # needs of an item's words.
+        rule = keep if keep is not None else Or(tuple(Ref(name) for name in self.names))
+        self._keep_need = _need(rule, self.nodes, {}) if self.names or keep \
+            else None
+
+    def could_keep(self, present: set[str]) -> bool:
+        """False when the keep rule cannot match a text with these distinct folded words
+        (``text.tokenize``'s words, as a set); True when it might. A cheap, exact prefilter
+        (the relaxation in ``_need``): most feed items lack some word the rule needs, and
+        need neither tokens with spans nor any query evaluated to be dropped."""
+        need = self._keep_need
+        return need is None or need.test(present)
 
     @classmethod
     def compile(cls, topics: Mapping[str, str], keep: str | None = None) -> TopicSet:
