@@ -499,6 +499,16 @@ def test_positive_topics_follow_references_outside_not() -> None:
     assert TopicSet.compile({"a": "x", "b": "y"}).positive_topics() == ("a", "b")
 
 
+def test_positive_topics_leave_out_what_except_removes() -> None:
+    """The right side of EXCEPT, like a NOT, can only stop a match: its topics are not
+    positive, so words of them never raise the score of an item the rule does not keep."""
+    topics = TopicSet.compile({
+        "russia": "Russia", "modifier": '"Russia-led"', "taliban": "Taliban",
+        "actor": "@russia EXCEPT @modifier", "pair": "@actor NEAR/3 @taliban",
+    }, keep="@pair")
+    assert topics.positive_topics() == ("russia", "taliban", "actor", "pair")
+
+
 def test_hits_in_config_order() -> None:
     """Hits come in the order the topics were configured, not the order of the text."""
     topics = TopicSet.compile({"taliban": "Taliban", "russia": "Russia"})

@@ -1274,7 +1274,8 @@ class TopicSet:
         return cls(nodes, keep_node)
 
     def positive_topics(self) -> tuple[str, ...]:
-        """Topics that can only help the keep rule match: those it names outside any NOT,
+        """Topics that can only help the keep rule match: those it names outside any NOT
+        and outside the right side of any EXCEPT (which, like NOT, can only stop a match),
         directly or through other topics (all topics when there is no keep rule), in
         config order. The score counts these when the rule fails (README, "Score")."""
         if self.keep_rule is None:
@@ -1284,6 +1285,9 @@ class TopicSet:
         while stack:
             node = stack.pop()
             if isinstance(node, Not):
+                continue
+            if isinstance(node, Except):
+                stack.append(node.left)
                 continue
             if isinstance(node, Ref):
                 if node.name not in found:
