@@ -141,11 +141,16 @@ class PostgresStore:
             raise StoreError(f"{self.display}: {exc}") from exc
 
     def _version(self, conn: psycopg.Connection[Any]) -> int:
-        exists = conn.execute("SELECT to_regclass('mediamon_migrations')").fetchone()
-        if exists is None or exists[0] is None:
-            tables = [r[0] for r in conn.execute(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = current_schema() ORDER BY table_name LIMIT 6")]
+        # One statement, so one snapshot: two would let another daemon's first migration
+        # commit in between, and its tables would look like a foreign database's.
+        row = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_name = 'mediamon_migrations'), "
+            "ARRAY(SELECT table_name::text FROM information_schema.tables "
+            "WHERE table_schema = current_schema() ORDER BY table_name LIMIT 6)").fetchone()
+        assert row is not None
+        migrated, tables = row
+        if not migrated:
             if tables:
                 shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
                 raise StoreError(f"not a mediamon database: {self.display} (it holds other "
