@@ -418,6 +418,23 @@ def rss(title: str, items: list[tuple[str, str]], *, ttl: int | None = None,
             + "".join(parts) + "</channel></rss>").encode()
 
 
+def slow_feeds(server: FeedServer, count: int, items: int, delay: float, *,
+               prefix: str = "/slow") -> list[str]:
+    """``count`` feeds of ``items`` items each, answered after ``delay`` seconds (sooner
+    when the server stops), at ``{prefix}{n}.xml``: the paths."""
+    paths = []
+    for n in range(count):
+        body = rss(f"Feed {n}", [(f"f{n}-i{k}", "") for k in range(items)])
+
+        def route(h: Handler, body: bytes = body) -> None:
+            if not h.stopping.wait(delay):
+                h.respond(200, {"Content-Type": "application/rss+xml"}, body)
+
+        server.add_route(f"{prefix}{n}.xml", route)
+        paths.append(f"{prefix}{n}.xml")
+    return paths
+
+
 def config_text(db: str, urls: list[str], *, fetch: str = "", schedule: str = "",
                 feed_keys: str = "") -> str:
     """A small mediamon config: one topic, every item kept (keep_all), no jitter, the given

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import fetch_count, wait_for
-from feedserver import FeedServer, Handler, config_text, rss
+from feedserver import FeedServer, Handler, config_text, rss, slow_feeds
 from mediamon.clock import utcnow
 from mediamon.config import load_config
 from mediamon.schedule import Daemon
@@ -98,21 +98,6 @@ def test_daemon_picks_up_feeds_added_on_sighup(served_feeds: FeedServer, make_co
     finally:
         code, err = stop(proc)
     assert code == 0, err
-
-
-def slow_feeds(server: FeedServer, count: int, items: int, delay: float) -> list[str]:
-    """``count`` feeds of ``items`` items, each answered after ``delay`` seconds."""
-    paths = []
-    for n in range(count):
-        body = rss(f"Feed {n}", [(f"f{n}-i{k}", "") for k in range(items)])
-
-        def route(h: Handler, body: bytes = body) -> None:
-            if not h.stopping.wait(delay):
-                h.respond(200, {"Content-Type": "application/rss+xml"}, body)
-
-        server.add_route(f"/slow{n}.xml", route)
-        paths.append(f"/slow{n}.xml")
-    return paths
 
 
 def committed(db: Path) -> dict[str, int]:

@@ -23,24 +23,9 @@ psycopg = pytest.importorskip(
     "psycopg", reason="psycopg is not installed: pip install -e '.[postgres]'")
 
 from conftest import wait_for  # noqa: E402
-from feedserver import FeedServer, Handler, config_text, rss  # noqa: E402
+from feedserver import FeedServer, config_text, slow_feeds  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-
-def slow_feeds(server: FeedServer, count: int, items: int, delay: float) -> list[str]:
-    """``count`` feeds of ``items`` items each, answered after ``delay`` seconds."""
-    paths = []
-    for n in range(count):
-        body = rss(f"Feed {n}", [(f"f{n}-i{k}", "") for k in range(items)])
-
-        def route(h: Handler, body: bytes = body) -> None:
-            if not h.stopping.wait(delay):
-                h.respond(200, {"Content-Type": "application/rss+xml"}, body)
-
-        server.add_route(f"/feed{n}.xml", route)
-        paths.append(f"/feed{n}.xml")
-    return paths
 
 
 def write_config(tmp_path: Path, urls: list[str], *, lease: str = "5m") -> Path:
@@ -81,7 +66,7 @@ def test_three_daemons_share_the_feeds_and_poll_none_twice(
         feed_server: FeedServer, pg_url: str, tmp_path: Path) -> None:
     """Three `mediamon run` on one database: every feed is polled exactly once (counted at
     the server), each pass is stored once, and the work is spread over the daemons."""
-    paths = slow_feeds(feed_server, count=60, items=3, delay=0.2)
+    paths = slow_feeds(feed_server, prefix="/feed", count=60, items=3, delay=0.2)
     urls = [feed_server.url(p) for p in paths]
     config = write_config(tmp_path, urls)
     logs = [tmp_path / f"daemon{i}.log" for i in range(3)]
@@ -112,7 +97,7 @@ def test_a_killed_daemons_feeds_are_taken_over_after_its_lease(
     """kill -9 of a daemon mid-pass: the feeds it held are polled by another daemon once
     their lease has run out (not before), every feed is stored once with all its items,
     and only the feeds the killed daemon was polling are requested a second time."""
-    paths = slow_feeds(feed_server, count=24, items=5, delay=1.0)
+    paths = slow_feeds(feed_server, prefix="/feed", count=24, items=5, delay=1.0)
     urls = [feed_server.url(p) for p in paths]
     config = write_config(tmp_path, urls, lease="4s")
     first = start(config, pg_url, tmp_path / "first.log")
@@ -155,7 +140,7 @@ def test_a_daemon_stopped_cleanly_releases_what_it_had_queued(
         feed_server: FeedServer, pg_url: str, tmp_path: Path) -> None:
     """SIGTERM mid-ingest: the daemon exits 0 and holds no feed any more (the feeds it had
     claimed but not polled are due for the others at once, not when the lease runs out)."""
-    paths = slow_feeds(feed_server, count=20, items=2, delay=1.0)
+    paths = slow_feeds(feed_server, prefix="/feed", count=20, items=2, delay=1.0)
     config = write_config(tmp_path, [feed_server.url(p) for p in paths], lease="10m")
     proc = start(config, pg_url, tmp_path / "daemon.log")
     owner = f"{socket.gethostname()}:{proc.pid}"

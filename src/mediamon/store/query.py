@@ -433,7 +433,15 @@ def feed_health(store: Store, *, now: datetime | None = None) -> list[dict[str, 
     since = utc_iso((now or datetime.now(UTC)) - timedelta(days=1))
     # A database opened read-only is not migrated: before m009 no feed is paused.
     paused = "feeds.paused" if "paused" in store.db["feeds"].columns_dict else "0"
-    sql = f"""
+    rows = list(store.db.query(feed_health_sql(paused), [since, since]))
+    return [health_row(row) for row in rows]
+
+
+def feed_health_sql(paused: str = "feeds.paused") -> str:
+    """``feed_health``'s query, with ``?`` placeholders for the two "since" times: the
+    PostgreSQL store runs the same text (``store.postgres.query``). ``paused``: the
+    column, or ``0`` for a database from before m009."""
+    return f"""
         SELECT feeds.id, feeds.name, feeds.url, feeds.origin, feeds.active,
                {paused} AS paused, feeds.tags,
                feeds.last_status, feeds.last_http_status, feeds.last_error, feeds.failures,
@@ -451,13 +459,16 @@ def feed_health(store: Store, *, now: datetime | None = None) -> list[dict[str, 
                  (feeds.gone_since IS NOT NULL OR feeds.dead_since IS NOT NULL) DESC,
                  feeds.failures > 0 DESC, feeds.failures DESC, feeds.id
     """
-    rows = list(store.db.query(sql, [since, since]))
-    for row in rows:
-        row["tags"] = json.loads(row["tags"] or "[]")
-        row["active"] = bool(row["active"])
-        row["paused"] = bool(row["paused"])
-        row["health"] = _health(row)
-    return rows
+
+
+def health_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of ``feed_health_sql`` decoded (tags, flags, counts) with its ``health``."""
+    row["tags"] = json.loads(row["tags"] or "[]")
+    row["active"] = bool(row["active"])
+    row["paused"] = bool(row["paused"])
+    row["items_last_day"] = int(row["items_last_day"])
+    row["health"] = _health(row)
+    return row
 
 
 def _health(row: dict[str, Any]) -> str:

@@ -26,7 +26,7 @@ from psycopg.rows import dict_row
 from mediamon.clock import utc_iso
 from mediamon.errors import QueryError
 from mediamon.store.postgres.schema import TS_CONFIGS
-from mediamon.store.query import LIST_COLUMNS, Filters, _health
+from mediamon.store.query import LIST_COLUMNS, Filters, feed_health_sql, health_row
 
 if TYPE_CHECKING:
     from mediamon.store.postgres.store import PostgresStore
@@ -173,28 +173,5 @@ def feed_health(store: PostgresStore, *, now: datetime | None = None) -> list[di
     (removed last, paused before them, gone and dead first, then the failing ones), with
     its ``health``: what `status` lists."""
     since = utc_iso((now or datetime.now(UTC)) - timedelta(days=1))
-    rows = _query(store, """
-        SELECT feeds.id, feeds.name, feeds.url, feeds.origin, feeds.active,
-               feeds.paused, feeds.tags,
-               feeds.last_status, feeds.last_http_status, feeds.last_error, feeds.failures,
-               feeds.last_success, feeds.last_fetch, feeds.next_fetch, feeds.next_reason,
-               feeds.poll_interval, feeds.publish_rate, feeds.fetch_url, feeds.failing_since,
-               feeds.dead_since, feeds.gone_since,
-               (SELECT count(*) FROM items
-                 WHERE items.feed_id = feeds.id AND kept = 1) AS kept_items,
-               (SELECT count(*) FROM items WHERE items.feed_id = feeds.id AND kept = 1
-                  AND first_seen >= %s) AS kept_last_day,
-               (SELECT coalesce(sum(new_items), 0) FROM fetch_log
-                  WHERE fetch_log.feed_id = feeds.id AND started >= %s) AS items_last_day
-        FROM feeds
-        ORDER BY feeds.active DESC, feeds.paused,
-                 (feeds.gone_since IS NOT NULL OR feeds.dead_since IS NOT NULL) DESC,
-                 feeds.failures > 0 DESC, feeds.failures DESC, feeds.id
-    """, [since, since])
-    for row in rows:
-        row["tags"] = json.loads(row["tags"] or "[]")
-        row["active"] = bool(row["active"])
-        row["paused"] = bool(row["paused"])
-        row["items_last_day"] = int(row["items_last_day"])
-        row["health"] = _health(row)
-    return rows
+    rows = _query(store, _pg(feed_health_sql()), [since, since])
+    return [health_row(row) for row in rows]
