@@ -222,3 +222,37 @@ def test_story_headline_settings_are_read_and_checked(tmp_path: Path) -> None:
                     encoding="utf-8")
     with pytest.raises(ConfigError, match=r"stories\.series_gap"):
         load_config(path)
+
+
+def test_topic_date_windows_are_read_and_checked(tmp_path: Path) -> None:
+    """``since`` takes a TOML date or an ISO date string; anything else names the key."""
+    from datetime import date
+
+    for value in ("2021-08-15", '"2021-08-15"'):
+        config = load_config(write(tmp_path, MINIMAL + f"since = {value}\n"))
+        assert config.topic_set.since == {"russia": date(2021, 8, 15)}
+    assert load_config(write(tmp_path, MINIMAL)).topic_set.since == {}
+    message = error_of(tmp_path, MINIMAL + 'since = "last summer"\n')
+    assert "topics.russia.since: must be a date such as 2021-08-15" in message
+    assert message.startswith(str(tmp_path / "mediamon.toml"))
+
+
+def test_the_default_config_reads_afghanistan_as_the_taliban_only_since_they_took_kabul(
+) -> None:
+    """Relations between Moscow and Kabul count as relations with the Taliban only for
+    items published since 15 August 2021 (the Republic's before); a report that names
+    the Taliban counts whatever its date; undated items are judged on their words."""
+    from datetime import UTC, datetime
+
+    from mediamon.core.score import Scorer
+
+    config = load_config(DEFAULT_CONFIG)
+    scorer = Scorer(config.topic_set, None)
+    kabul = "Russia signs a deal to invest in Afghanistan's railways, Kabul says"
+    taliban = "Russia signs a deal with the Taliban to invest in Afghanistan's railways"
+    old = datetime(2017, 10, 31, tzinfo=UTC)
+    new = datetime(2023, 10, 31, tzinfo=UTC)
+    assert scorer.score_text(kabul, published=new).kept
+    assert scorer.score_text(kabul).kept
+    assert not scorer.score_text(kabul, published=old).kept
+    assert scorer.score_text(taliban, published=old).kept

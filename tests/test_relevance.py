@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -350,3 +351,37 @@ def test_eval_shows_the_effect_of_labels(store: Store, tmp_path: Path) -> None:
     out = invoke(config, "eval", str(HELDOUT)).output
     assert "analyst labels: 1" in out and "without the 1 analyst labels" in out
     assert "analyst labels: 0" in invoke(config, "eval", "--builtin", str(HELDOUT)).output
+
+
+KABUL_DEAL = "Russia signs a deal to invest in Afghanistan's railways, Kabul says"
+
+
+def test_score_eval_and_rescore_judge_an_item_by_its_publication_date(
+        store: Store, tmp_path: Path, config_path: Path) -> None:
+    """A topic's date window (the default config's Afghanistan-as-a-party, since the
+    Taliban took Kabul) applies to ``score`` and ``eval`` records through their
+    ``published`` and to stored items on ``rescore`` through theirs."""
+    lines = [{"id": "old", "title": KABUL_DEAL, "published": "2017-10-31", "label": "no"},
+             {"id": "new", "title": KABUL_DEAL, "published": "2023-10-31T08:00:00Z",
+              "label": "core"},
+             {"id": "undated", "title": KABUL_DEAL, "label": "core"},
+             {"id": "garbled", "title": KABUL_DEAL, "published": "last year", "label": "core"}]
+    source = tmp_path / "items.jsonl"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    scored = [json.loads(line) for line in
+              invoke(config_path, "score", "--builtin", str(source)).output.splitlines()]
+    assert {s["id"]: s["kept"] for s in scored} == {
+        "old": False, "new": True, "undated": True, "garbled": True}
+    report = json.loads(invoke(config_path, "eval", "--builtin", "--json", str(source)).output)
+    overall = report["sets"][0]["overall"]
+    assert overall["kept"] == 3 and overall["precision"] == 1.0
+
+    old = replace(make_item(1, KABUL_DEAL), published=datetime(2017, 10, 31, tzinfo=UTC))
+    ingest(store, [old, make_item(2, KABUL_DEAL)])
+    store.db.execute("UPDATE items SET kept = 1 - kept")  # both wrong before the rescore
+    store.db.conn.commit()
+    store.close()
+    assert invoke(config_path, "rescore").exit_code == 0
+    with Store(tmp_path / "mediamon.db") as s:
+        kept = dict(s.db.execute("SELECT id, kept FROM items").fetchall())
+    assert kept == {f"{1:016x}": 0, f"{2:016x}": 1}

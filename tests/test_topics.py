@@ -950,3 +950,34 @@ def test_near_with_distance_and_sentence() -> None:
     assert not topics.match_text("Russia. Taliban").hits
     assert str(parse_query("a NEAR/3s b")) == "(a NEAR/3s b)"
     assert str(parse_query("a NEAR/s b")) == "(a NEAR/s b)"
+
+
+# --------------------------------------------------------------------------------------
+# Date windows (``since``)
+
+
+def test_a_topic_with_a_date_window_matches_only_items_published_in_it() -> None:
+    """Before its ``since`` day a topic does not match, and neither does ``@name`` in
+    another topic or the keep rule; on the day, after it and for undated items it does."""
+    from datetime import UTC, date, datetime
+
+    topics = TopicSet.compile(
+        {"kabul": "Kabul OR Afghanistan", "moscow": "Moscow",
+         "ties": "@moscow NEAR/5 @kabul"},
+        keep="@ties", since={"kabul": date(2021, 8, 15)})
+    text = tokenize("Moscow and Kabul sign a trade deal")
+    before = topics.match(text, published=datetime(2021, 8, 14, 23, 59, tzinfo=UTC))
+    assert before.names == ("moscow",) and not before.keep
+    for when in (date(2021, 8, 15), datetime(2024, 1, 1, tzinfo=UTC), None):
+        after = topics.match(text, published=when)
+        assert after.names == ("kabul", "moscow", "ties") and after.keep
+    # the fast path (no terms) and explain agree with it
+    fast = topics.match(text, terms=False, published=date(2020, 1, 1))
+    assert not fast.keep and topics.explain(fast).names == ("moscow",)
+
+
+def test_a_date_window_for_an_unknown_topic_is_refused() -> None:
+    from datetime import date
+
+    with pytest.raises(TopicError, match=r"topics\.nope\.since: no such topic"):
+        TopicSet.compile({"a": "Kabul"}, since={"nope": date(2021, 8, 15)})

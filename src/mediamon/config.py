@@ -24,6 +24,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
@@ -665,7 +666,7 @@ def config_from_dict(
     if keep.mode in ("profile", "either", "both") and not seeds:
         raise ConfigError(where, "keep.mode", f'"{keep.mode}" needs profile.seeds')
 
-    topics = _topics(path, top.get("topics", {}, lambda v: v))
+    topics, since = _topics(path, top.get("topics", {}, lambda v: v))
     if not topics and keep.mode != "profile":
         raise ConfigError(where, "topics",
                           "define at least one topic (or use keep.mode = \"profile\")")
@@ -675,7 +676,7 @@ def config_from_dict(
         from mediamon.core.topics import TopicError, TopicSet
 
         try:
-            topic_set = TopicSet.compile(topics, keep.rule)
+            topic_set = TopicSet.compile(topics, keep.rule, since)
         except TopicError as exc:
             raise ConfigError(where, exc.key, str(QueryError(exc.reason, exc.column))) from None
 
@@ -1027,9 +1028,26 @@ def _alerts(path: Path, value: object, topics: Mapping[str, str]) -> tuple[Alert
     return tuple(alerts)
 
 
-def _topics(path: Path, value: object) -> dict[str, str]:
+def _day(value: object) -> date:
+    """A TOML date (``2021-08-15``) or the same as a string."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"must be a date such as 2021-08-15, not {value!r}")
+
+
+def _topics(path: Path, value: object) -> tuple[dict[str, str], dict[str, date]]:
+    """The topic queries, and the first publication day of the topics that give one
+    (``since``: before it the topic does not match; see ``TopicSet.compile``)."""
     section = _Section(path, "topics", value)
     topics: dict[str, str] = {}
+    since: dict[str, date] = {}
     for name in list(section.data):
         section.used.add(name)
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
@@ -1037,10 +1055,13 @@ def _topics(path: Path, value: object) -> dict[str, str]:
         topic = _Section(path, f"topics.{name}", section.data[name])
         topics[name] = topic.get("query", "", _nonempty_string)
         topic.get("description", "", _string)
+        first = topic.get("since", None, _day)
+        if first is not None:
+            since[name] = first
         if "query" not in topic.data:
             raise topic.error("query", "missing (every topic needs a query)")
         topic.finish()
-    return topics
+    return topics, since
 
 
 def _feeds(path: Path, base: Path, value: object,

@@ -21,13 +21,14 @@ Pure: no I/O, no clock. The background and the analyst's labels are passed in.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Literal, Protocol
 
 from mediamon.core.profile import Background, Profile, terms_of_words
 from mediamon.core.text import tokenize
-from mediamon.core.topics import TopicSet
-from mediamon.types import Item, Match
+from mediamon.core.topics import Or, Ref, TopicSet
+from mediamon.types import Item, Match, TopicHit
 
 KeepMode = Literal["rule", "profile", "either", "both"]
 KEEP_MODES: tuple[KeepMode, ...] = ("rule", "profile", "either", "both")
@@ -86,10 +87,18 @@ class Scorer:
     explain_unkept: bool = True
     # False: ``rejects`` never rejects (the differential tests compare with and without it).
     prefilter: bool = field(default=True, compare=False)
+    # True with article fetching on (``enrich``): ``rejects`` lets through an item that may
+    # match a positive topic, whose article may complete the keep rule.
+    article_candidates: bool = field(default=False, compare=False)
+    _candidates: TopicSet | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.positive:
             object.__setattr__(self, "positive", frozenset(self.topics.positive_topics()))
+        if self.article_candidates and self.positive:
+            # The prefilter's test for "any positive topic" rather than for the keep rule.
+            anyone = Or(tuple(Ref(name) for name in sorted(self.positive)))
+            object.__setattr__(self, "_candidates", TopicSet(self.topics.nodes, anyone))
 
     @classmethod
     def from_config(
@@ -112,7 +121,7 @@ class Scorer:
                    explain_unkept=explain_unkept)
 
     def score_item(self, item: Item) -> Match:
-        return self.score_text(item.text)
+        return self.score_text(item.text, published=item.published)
 
     def rejects(self, text: str) -> Match | None:
         """The prefilter: a Match with ``kept=False`` when ``text`` cannot be kept (in
@@ -129,15 +138,19 @@ class Scorer:
         words = set(_ascii_words(text) if text.isascii() else tokenize(text).words)
         if self.topics.could_keep(words):
             return None
+        if self._candidates is not None and self._candidates.could_keep(words):
+            return None  # an article candidate (``article_candidates``)
         # The distinct terms of the distinct words: the same set, each word stemmed once.
         doc_terms = (tuple(sorted(set(terms_of_words(words)))) if self.profile is not None
                      else None)
         return Match(kept=False, score=0.0, similarity=0.0, topics=(), rule_matched=False,
                      doc_terms=doc_terms)
 
-    def score_text(self, text: str) -> Match:
+    def score_text(self, text: str, *, published: date | None = None) -> Match:
+        """Score ``text``, published on ``published`` (None: undated; topics with a date
+        window, ``TopicSet.compile``'s ``since``, then always apply)."""
         tokens = tokenize(text)
-        result = self.topics.match(tokens, terms=self.explain_unkept)
+        result = self.topics.match(tokens, terms=self.explain_unkept, published=published)
         if result.keep:
             rule = 1.0
         else:
@@ -172,3 +185,42 @@ class Scorer:
             rule_score=round(rule, 6),
             doc_terms=doc_terms,
         )
+
+
+# -- scoring with an item's article (docs/articles.md) ------------------------------------
+
+ARTICLE_MARK = "article:"  # a matched term found in the article only, not in the feed text
+MatchedOn = Literal["feed", "article"]
+
+
+def score_with_article(scorer: Scorer, feed_text: str, article_text: str, *,
+                       feed_match: Match | None = None,
+                       published: date | None = None) -> tuple[Match, MatchedOn | None]:
+    """An item's verdict on its feed text and its article's text, and what kept it.
+
+    The item is kept when its feed text is (``feed_match``, scored here when None), or when
+    the feed text and the article together are: an article never unkeeps an item (a NOT
+    that only the article's words complete leaves the feed's verdict). The match returned
+    is the one with the article unless that would unkeep the item; in it, each topic term
+    found in the article but not in the feed text is marked ``article:`` (``ARTICLE_MARK``).
+    ``matched_on``: "feed" when the feed text alone was kept, "article" when only the
+    article made it, None when neither did.
+    """
+    if feed_match is None or (feed_match.kept and not feed_match.topics and
+                              feed_match.rule_matched):
+        feed_match = scorer.score_text(feed_text, published=published)
+    both = scorer.score_text(f"{feed_text}\n\n{article_text}", published=published)
+    if feed_match.kept and not both.kept:
+        return feed_match, "feed"
+    matched_on: MatchedOn | None = "feed" if feed_match.kept else \
+        "article" if both.kept else None
+    if not any(hit.terms for hit in both.topics):
+        return both, matched_on
+    in_feed = scorer.topics.match(tokenize(feed_text), published=published)
+    feed_terms = {hit.topic: {term.casefold() for term in hit.terms} for hit in in_feed.hits}
+    hits = tuple(
+        TopicHit(hit.topic, tuple(
+            term if term.casefold() in feed_terms.get(hit.topic, ()) else ARTICLE_MARK + term
+            for term in hit.terms))
+        for hit in both.topics)
+    return replace(both, topics=hits), matched_on

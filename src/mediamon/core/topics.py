@@ -91,6 +91,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from functools import lru_cache
 from itertools import accumulate
 from operator import itemgetter
@@ -681,7 +682,8 @@ class _Index:
         "_positions", "_probed", "_sentences", "_spans", "_tested", "present", "probes",
         "tokens", "topics")
 
-    def __init__(self, tokens: Tokens, topics: Mapping[str, _Eval], probes: _ProbeTable) -> None:
+    def __init__(self, tokens: Tokens, topics: Mapping[str, _Eval], probes: _ProbeTable,
+                 off: Iterable[str] = ()) -> None:
         self.tokens = tokens
         self.present = set(tokens.words)
         self.topics = topics
@@ -689,7 +691,8 @@ class _Index:
         self._positions: dict[str, list[int]] | None = None
         self._probed: dict[str, list[str]] | None = None
         self._sentences: list[int] | None = None
-        self._tested: dict[str, bool] = {}  # topic name -> matched
+        # topic name -> matched; a topic whose date window excludes the item never does
+        self._tested: dict[str, bool] = dict.fromkeys(off, False)
         self._spans: dict[str, list[Span]] = {}  # topic name -> where its words are
 
     def positions(self) -> dict[str, list[int]]:
@@ -1232,10 +1235,13 @@ class TopicResult:
 class TopicSet:
     """Named topic queries and a keep rule, compiled once; match many items against them."""
 
-    def __init__(self, nodes: Mapping[str, Node], keep: Node | None = None) -> None:
+    def __init__(self, nodes: Mapping[str, Node], keep: Node | None = None,
+                 since: Mapping[str, date] | None = None) -> None:
         """Compile parsed queries. Use ``compile``: this trusts that every ``@name`` resolves
         and that references do not cycle."""
         self.names: tuple[str, ...] = tuple(nodes)
+        # topic -> the first publication day it applies to (``compile``'s ``since``)
+        self.since: Mapping[str, date] = dict(since or {})
         self.nodes: Mapping[str, Node] = dict(nodes)
         self.keep_rule: Node | None = keep
         self._probes = _ProbeTable()
@@ -1257,11 +1263,16 @@ class TopicSet:
         return need is None or need.test(present)
 
     @classmethod
-    def compile(cls, topics: Mapping[str, str], keep: str | None = None) -> TopicSet:
+    def compile(cls, topics: Mapping[str, str], keep: str | None = None,
+                since: Mapping[str, date] | None = None) -> TopicSet:
         """Parse and check every query; raise ``TopicError`` naming the config key at fault.
 
         ``keep`` is a query over ``@topic`` references and terms; None keeps an item when
-        any topic matches.
+        any topic matches. ``since`` gives topics a date window: topic -> the first day of
+        publication it applies to. Before it the topic does not match (nor does ``@name``
+        anywhere): the words mean something else then. "Afghanistan" as a party to
+        relations with Russia stands for the Taliban's government only since they took
+        Kabul; before, it was the Republic's. Items without a date are always in.
         """
         nodes = {name: _parse_keyed(_key(name), query) for name, query in topics.items()}
         for name, node in nodes.items():
@@ -1271,7 +1282,10 @@ class TopicSet:
         if keep is not None:
             keep_node = _parse_keyed("keep", keep)
             _check_refs("keep", keep, keep_node, nodes)
-        return cls(nodes, keep_node)
+        unknown = sorted(set(since or ()) - set(nodes))
+        if unknown:
+            raise TopicError(f"topics.{unknown[0]}.since", "no such topic")
+        return cls(nodes, keep_node, since)
 
     def positive_topics(self) -> tuple[str, ...]:
         """Topics that can only help the keep rule match: those it names outside any NOT
@@ -1297,20 +1311,29 @@ class TopicSet:
             stack.extend(_children(node))
         return tuple(name for name in self.names if name in found)
 
-    def match(self, tokens: Tokens, *, terms: bool = True) -> TopicResult:
-        """Evaluate every topic (each at most once) and the keep rule against one text.
+    def match(self, tokens: Tokens, *, terms: bool = True,
+              published: date | None = None) -> TopicResult:
+        """Evaluate every topic (each at most once) and the keep rule against one text,
+        published on ``published`` (a date or datetime; None: undated, every topic applies).
 
         ``terms=False`` is the fast path for items that are mostly dropped unexplained (a
         feed pass without keep_all): it tests only the positive topics (``positive_topics``)
         and the keep rule, and leaves the hits' terms empty; ``explain`` then completes the
         result (every topic, with terms) for the items worth it.
         """
-        ix = _Index(tokens, self._evals, self._probes)
+        ix = _Index(tokens, self._evals, self._probes, self.off(published))
         names = [name for name in (self.names if terms else self._positive) if ix.topic(name)]
         keep = bool(names) if self._keep is None else self._keep.test(ix)
         if not terms:
             return TopicResult(tuple(TopicHit(name, ()) for name in names), keep, ix)
         return TopicResult(tuple(TopicHit(name, self._terms(ix, name)) for name in names), keep)
+
+    def off(self, published: date | None) -> list[str]:
+        """The topics whose date window (``since``) leaves out an item of that date."""
+        if published is None or not self.since:
+            return []
+        day = published.date() if isinstance(published, datetime) else published
+        return [name for name, first in self.since.items() if day < first]
 
     def explain(self, result: TopicResult) -> TopicResult:
         """A ``match(..., terms=False)`` result completed: every topic, with its terms."""

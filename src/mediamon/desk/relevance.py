@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from mediamon.core.normalise import html_to_text, plain_title
@@ -85,6 +85,24 @@ def record_text(record: Mapping[str, Any]) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def record_published(record: Mapping[str, Any]) -> datetime | None:
+    """A record's ``published`` (see ``published_at``)."""
+    return published_at(record.get("published"))
+
+
+def published_at(value: object) -> datetime | None:
+    """An ISO 8601 date or date-time as an aware datetime (UTC when it names no zone), or
+    None when there is none or it does not read as one: an undated item (every topic
+    applies to it, whatever its date window)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
 def scored_record(record: Mapping[str, Any], match: Match) -> dict[str, Any]:
     """The output line of ``mediamon score`` for one input record."""
     return {
@@ -100,7 +118,8 @@ def scored_record(record: Mapping[str, Any], match: Match) -> dict[str, Any]:
 def score(scorer: Scorer, records: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
     """Score each record (see ``read_jsonl``)."""
     for record in records:
-        yield scored_record(record, scorer.score_text(record_text(record)))
+        yield scored_record(record, scorer.score_text(record_text(record),
+                                                      published=record_published(record)))
 
 
 # --------------------------------------------------------------------------------------
@@ -213,14 +232,16 @@ def evaluate(scorer: Scorer, records: Iterable[Mapping[str, Any]], *,
     alarms: list[dict[str, Any]] = []
     for record in records:
         text = record_text(record)
-        match = scorer.score_text(text)
+        published = record_published(record)
+        match = scorer.score_text(text, published=published)
         label = record["label"]
         language = primary_language(record.get("language"))
         overall = overall.add(label, match.kept)
         languages[language] = languages.get(language, Counts()).add(label, match.kept)
         ranking.append((match.score, label in POSITIVE))
         if baseline is not None:
-            base_ranking.append((baseline.score_text(text).score, label in POSITIVE))
+            base_ranking.append((baseline.score_text(text, published=published).score,
+                                 label in POSITIVE))
         if (label == "core" and not match.kept) or (label == "no" and match.kept):
             entry = {"id": record["id"], "language": language, "label": label,
                      "title": record.get("title") or text[:120],
@@ -413,7 +434,7 @@ def evaluate_stream(scorer: Scorer, records: Iterable[Mapping[str, Any]],
     for record in records:
         items += 1
         text = record_text(record)
-        match = scorer.score_text(text)
+        match = scorer.score_text(text, published=record_published(record))
         if match.kept:
             kept.append({"id": record["id"], "language": primary_language(record.get("language")),
                          "label": labels.get(_key(record["id"])),
@@ -466,10 +487,11 @@ def rescore(
             break
         last_rowid = rows[-1].rowid
         with store.transaction():
-            for _, item_id, title, summary, content, was_kept in rows:
+            for _, item_id, title, summary, content, was_kept, published in rows:
                 text = "\n".join(p for p in (title, summary, content) if p)
                 label = labels.get(item_id)
-                match = apply_label(scorer.score_text(text), label)
+                match = apply_label(scorer.score_text(text, published=published_at(published)),
+                                    label)
                 labelled += label is not None
                 total += 1
                 kept_count += match.kept

@@ -23,6 +23,7 @@ class RescoreRow(NamedTuple):
     summary: str
     content: str
     kept: int
+    published: str | None  # ISO 8601 UTC
 
 
 class LabelTarget(NamedTuple):
@@ -121,7 +122,7 @@ class LabelsStore(SQLiteBase):
         or after ``since`` when given); empty when none is left."""
         where, params = ("WHERE published >= ?", [utc_iso(since)]) if since else ("", [])
         rows = self.db.execute(
-            f"SELECT rowid, id, title, summary, content, kept FROM items "
+            f"SELECT rowid, id, title, summary, content, kept, published FROM items "
             f"{where} {'AND' if where else 'WHERE'} rowid > ? ORDER BY rowid LIMIT ?",
             [*params, after_rowid, limit],
         ).fetchall()
