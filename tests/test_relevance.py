@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 from conftest import DATA, DEFAULT_CONFIG, default_settings_text
 from mediamon.cli import cli
 from mediamon.config import load_config
+from mediamon.core.score import Scorer
 from mediamon.desk.relevance import (
     RelevanceError,
     average_precision,
@@ -385,3 +386,60 @@ def test_score_eval_and_rescore_judge_an_item_by_its_publication_date(
     with Store(tmp_path / "mediamon.db") as s:
         kept = dict(s.db.execute("SELECT id, kept FROM items").fetchall())
     assert kept == {f"{1:016x}": 0, f"{2:016x}": 1}
+
+
+# Written for these tests (one per language the default config covers beyond the labelled
+# sets' languages): a recognition or a deal (kept), and news that names both countries
+# without a relation between them (not kept).
+COVERED_LANGUAGES = {
+    "ja": ("ロシア、タリバン政権を正式に承認",
+           "タリバンは女子教育を禁止した。ロシアの天気は寒い。"),
+    "ko": ("러시아, 탈레반 정부 공식 승인",
+           "탈레반, 여성 교육 금지. 러시아 날씨는 춥다."),
+    "hi": ("रूस ने तालिबान सरकार को मान्यता दी",
+           "तालिबान ने लड़कियों की शिक्षा पर रोक लगाई। रूस में बर्फबारी हुई।"),
+    "bn": ("রাশিয়া তালেবান সরকারকে স্বীকৃতি দিল",
+           "তালেবান মেয়েদের শিক্ষা বন্ধ করল। রাশিয়ায় তুষারপাত হয়েছে।"),
+    "bg": ("Русия и талибаните подписаха споразумение за доставки на гориво",
+           "Талибаните забраниха образованието на момичетата. В Русия вали сняг."),
+    "id": ("Rusia dan Taliban menandatangani perjanjian pasokan gandum dan minyak",
+           "Taliban melarang anak perempuan bersekolah. Salju turun di Rusia."),
+    "el": ("Η Ρωσία αναγνώρισε την κυβέρνηση των Ταλιμπάν",
+           "Οι Ταλιμπάν απαγόρευσαν την εκπαίδευση των κοριτσιών. Χιονίζει στη Ρωσία."),
+    "ky": ("Орусия Талибан өкмөтүн расмий тааныды",
+           "Талибан кыздардын билим алуусуна тыюу салды. Орусияда кар жаады."),
+}
+
+
+@pytest.mark.parametrize("language", sorted(COVERED_LANGUAGES))
+def test_the_default_config_reads_the_languages_of_asian_and_balkan_outlets(language: str
+                                                                              ) -> None:
+    """Japanese, Korean, Hindi, Bengali, Bulgarian, Indonesian, Greek and Kyrgyz reports of
+    a recognition or a deal are kept; both countries in unrelated sentences are not."""
+    scorer = Scorer(CONFIG.topic_set, None)
+    kept, other = COVERED_LANGUAGES[language]
+    assert scorer.score_text(kept).kept, scorer.score_text(kept).explanation()
+    assert not scorer.score_text(other).kept
+
+
+@pytest.mark.parametrize("text", [
+    # the legal notice's "terrorist" and "banned" are a formula, not words of relations
+    "Refugee flows from Afghanistan to Russia are unlikely after the Taliban (a terrorist "
+    "organisation banned in Russia) took Kabul, the IOM mission in Moscow said",
+    # "its allies" are the other side's: not a relation between Russia and Kabul
+    "Moscow: Washington will abandon its allies in Kyiv as in Kabul",
+    # "US-backed" qualifies a government: not Russia's stance
+    "Afghans who fled the Taliban and the fall of the US-backed government now hide from "
+    "the Russian army in Ukraine",
+])
+def test_formulas_and_other_sides_words_do_not_make_a_relation(text: str) -> None:
+    scorer = Scorer(CONFIG.topic_set, None)
+    assert not scorer.score_text(
+        text, published=datetime(2022, 3, 1, tzinfo=UTC)).kept
+
+
+def test_the_legal_notice_does_not_hide_a_real_relation() -> None:
+    scorer = Scorer(CONFIG.topic_set, None)
+    assert scorer.score_text(
+        "A Taliban delegation (the movement is banned in Russia) visited Moscow for talks "
+        "on wheat and fuel supplies").kept
