@@ -443,3 +443,35 @@ def test_the_legal_notice_does_not_hide_a_real_relation() -> None:
     assert scorer.score_text(
         "A Taliban delegation (the movement is banned in Russia) visited Moscow for talks "
         "on wheat and fuel supplies").kept
+
+
+@pytest.mark.parametrize("text", [
+    # Russia's envoy at the UN speaking on Afghanistan under Taliban rule
+    "Vassily Nebenzia urges the Taliban to form an inclusive government",
+    # taking part (or not) in the other side's ceremonies
+    "Russia will not attend the inauguration of the Taliban government, Peskov says",
+    # the other side's statement on Russia
+    "The Taliban issue a statement on Russia's war in Ukraine",
+    # delisting, in Japanese and Korean
+    "ロシア最高裁、タリバンのテロ指定解除",
+    "러시아 정부, 탈레반을 테러 조직 명단에서 제외",
+])
+def test_envoys_ceremonies_statements_and_delisting_make_a_relation(text: str) -> None:
+    scorer = Scorer(CONFIG.topic_set, None)
+    assert scorer.score_text(
+        text, published=datetime(2024, 6, 1, tzinfo=UTC)).kept, text
+
+
+@pytest.mark.parametrize("text", [
+    # Belarus in Dutch is "White Russia"
+    "Duizenden migranten uit Afghanistan proberen via Wit-Rusland de grens met Polen over "
+    "te steken, met steun van Minsk",
+    # a Russia-led bloc (Japanese) on border security: not relations with Kabul
+    "ロシア主導の集団安全保障条約機構の首脳会議、アフガン国境の防衛強化で一致",
+    # recognising Crimea is another recognition
+    "Бывший президент Афганистана объяснил, почему Кабул признал Крым частью России",
+])
+def test_belarus_russia_led_blocs_and_crimea_are_not_relations(text: str) -> None:
+    scorer = Scorer(CONFIG.topic_set, None)
+    assert not scorer.score_text(
+        text, published=datetime(2022, 6, 1, tzinfo=UTC)).kept, text

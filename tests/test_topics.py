@@ -981,3 +981,17 @@ def test_a_date_window_for_an_unknown_topic_is_refused() -> None:
 
     with pytest.raises(TopicError, match=r"topics\.nope\.since: no such topic"):
         TopicSet.compile({"a": "Kabul"}, since={"nope": date(2021, 8, 15)})
+
+
+def test_near_counts_a_cjk_character_as_half_a_word() -> None:
+    """Chinese, Japanese and Korean are one token per character; NEAR/n spans n words of
+    them as of any other script, about 2n characters, and still n tokens elsewhere."""
+    topics = TopicSet.compile({"t": "俄罗斯 NEAR/6 阿富汗", "e": "Russia NEAR/6 Kabul"})
+    close = "俄罗斯" + "的外交官在" + "阿富汗"  # 5 characters between: 2.5 words
+    far = "俄罗斯" + "外交部发言人今天在记者会上说" + "阿富汗"  # 14 characters: 7 words
+    assert topics.match_text(close).names == ("t",)
+    assert topics.match_text(far).names == ()
+    # the same in a mixed text, and a Latin pair in it keeps counting tokens
+    assert topics.match_text(f"Russia and five more words then Kabul {close}").names == (
+        "t", "e")
+    assert topics.match_text("Russia one two three four five six Kabul 俄罗斯").names == ()

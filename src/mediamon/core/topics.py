@@ -99,7 +99,7 @@ from typing import Literal, TypeAlias
 
 import snowballstemmer
 
-from mediamon.core.text import Tokens, sentence_ids, tokenize
+from mediamon.core.text import Tokens, is_cjk, sentence_ids, tokenize
 from mediamon.errors import QueryError
 from mediamon.types import TopicHit
 
@@ -679,8 +679,8 @@ class _Index:
     """
 
     __slots__ = (
-        "_positions", "_probed", "_sentences", "_spans", "_tested", "present", "probes",
-        "tokens", "topics")
+        "_positions", "_probed", "_reach", "_sentences", "_spans", "_tested", "present",
+        "probes", "tokens", "topics")
 
     def __init__(self, tokens: Tokens, topics: Mapping[str, _Eval], probes: _ProbeTable,
                  off: Iterable[str] = ()) -> None:
@@ -691,6 +691,7 @@ class _Index:
         self._positions: dict[str, list[int]] | None = None
         self._probed: dict[str, list[str]] | None = None
         self._sentences: list[int] | None = None
+        self._reach: list[int] | None = None
         # topic name -> matched; a topic whose date window excludes the item never does
         self._tested: dict[str, bool] = dict.fromkeys(off, False)
         self._spans: dict[str, list[Span]] = {}  # topic name -> where its words are
@@ -713,6 +714,25 @@ class _Index:
         if self._sentences is None:
             self._sentences = sentence_ids(self.tokens)
         return self._sentences
+
+    def reach(self) -> list[int] | None:
+        """Where each token is in half-words, for NEAR distances in texts with CJK tokens;
+        None when the text has none (then a token is a word). Chinese, Japanese and Korean
+        are one token per character, and a word there is about two characters: counted one
+        for one, ``NEAR/12`` would span five or six words of Chinese where it spans twelve of
+        English. So a CJK token counts half a word, any other token a whole one."""
+        if self._reach is None:
+            words = self.tokens.words
+            if all(word.isascii() for word in words) or \
+                    not any(len(word) == 1 and is_cjk(word) for word in words):
+                self._reach = []
+            else:
+                at, reach = 0, []
+                for word in words:
+                    at += 1 if len(word) == 1 and is_cjk(word) else 2
+                    reach.append(at)
+                self._reach = reach
+        return self._reach or None
 
     def probed(self) -> dict[str, list[str]]:
         """Probe key -> accepted words, for every wildcard and stem that matches."""
@@ -975,6 +995,10 @@ class _Near(_Eval):
         ends = [span[1] for span in before]
         n = self.distance or len(ix.tokens.words)
         sentence = ix.sentences() if self.sentence else None
+        reach = ix.reach() if self.distance else None
+        if reach is not None:  # CJK: distances in half-words (``_Index.reach``)
+            yield from self._reach_pairs(lefts, after, before, 2 * n, reach, sentence)
+            return
         for a in lefts:
             # right after left: a.end < b.start <= a.end + n
             for b in after[bisect_right(starts, a[1]) : bisect_right(starts, a[1] + n)]:
@@ -982,6 +1006,24 @@ class _Near(_Eval):
                     yield a, b
             # right before left: a.start - n <= b.end < a.start
             for b in before[bisect_left(ends, a[0] - n) : bisect_left(ends, a[0])]:
+                if sentence is None or sentence[b[0]] == sentence[a[1]]:
+                    yield a, b
+
+
+    @staticmethod
+    def _reach_pairs(lefts: list[Span], after: list[Span], before: list[Span], n: int,
+                     reach: list[int], sentence: list[int] | None
+                     ) -> Iterator[tuple[Span, Span]]:
+        """``_pairs`` with distances measured on ``reach`` (strictly increasing, so the
+        spans' order by position is their order by reach)."""
+        starts = [reach[span[0]] for span in after]
+        ends = [reach[span[1]] for span in before]
+        for a in lefts:
+            end, start = reach[a[1]], reach[a[0]]
+            for b in after[bisect_right(starts, end) : bisect_right(starts, end + n)]:
+                if sentence is None or sentence[a[0]] == sentence[b[1]]:
+                    yield a, b
+            for b in before[bisect_left(ends, start - n) : bisect_left(ends, start)]:
                 if sentence is None or sentence[b[0]] == sentence[a[1]]:
                     yield a, b
 
