@@ -475,3 +475,27 @@ def test_belarus_russia_led_blocs_and_crimea_are_not_relations(text: str) -> Non
     scorer = Scorer(CONFIG.topic_set, None)
     assert not scorer.score_text(
         text, published=datetime(2022, 6, 1, tzinfo=UTC)).kept, text
+
+
+def test_acknowledging_a_fact_other_states_officials_and_security_forces_are_not_relations(
+) -> None:
+    scorer = Scorer(CONFIG.topic_set, None)
+    day = datetime(2022, 6, 1, tzinfo=UTC)
+    for text in (
+        # "recognise" a fact is acknowledging, and the US authorities are not Kabul's
+        "Moscow says the US authorities recognise the failure of their strategy in "
+        "Afghanistan",
+        # security forces arresting someone in Russia are not a relation with the Taliban
+        "Russian security forces detain a blogger for praising the Taliban",
+    ):
+        assert not scorer.score_text(text, published=day).kept, text
+    # a state's government qualified as someone else's never stands for Afghanistan's, but
+    # Afghanistan's own still does
+    assert scorer.score_text("Russia recognises the Afghan government in Kabul",
+                             published=day).kept
+
+
+def test_unfreezing_afghanistans_assets_is_a_relation() -> None:
+    scorer = Scorer(CONFIG.topic_set, None)
+    assert scorer.score_text("Putin says Afghanistan's assets abroad should be unfrozen",
+                             published=datetime(2021, 10, 21, tzinfo=UTC)).kept
