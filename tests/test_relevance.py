@@ -499,3 +499,19 @@ def test_unfreezing_afghanistans_assets_is_a_relation() -> None:
     scorer = Scorer(CONFIG.topic_set, None)
     assert scorer.score_text("Putin says Afghanistan's assets abroad should be unfrozen",
                              published=datetime(2021, 10, 21, tzinfo=UTC)).kept
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # Azerbaijani: the Islamic Emirate and Afghanistan's own spelling
+    ("Rusiya Əfqanıstan İslam Əmirliyini tanıyan ilk ölkə oldu", True),
+    # Arabic: the adjective with its article, a request for help
+    ("السلطات الأفغانية تطلب مساعدة روسيا بعد الزلزال", True),
+    # Ukrainian and Persian: trade in flour
+    ("Афганістан став найбільшим імпортером російського борошна", True),
+    ("افغانستان بزرگترین خریدار آرد روسیه شد", True),
+    # Afghanistan on a border, in Persian: a place, not a party
+    ("روسیه در مرز تاجیکستان و افغانستان پاسگاه می‌سازد و سفیر روسیه بازدید کرد", False),
+])
+def test_trade_aid_and_borders_in_more_languages(text: str, kept: bool) -> None:
+    scorer = Scorer(CONFIG.topic_set, None)
+    assert scorer.score_text(text, published=datetime(2024, 6, 1, tzinfo=UTC)).kept is kept
