@@ -57,6 +57,7 @@ NOT_LISTINGS = {
     ("feeds", "export"): "writes OPML",
     ("label",): "records a label",
     ("rescore",): "changes the database",
+    ("relang",): "changes the database",
     ("score",): "JSON Lines in and out by design",
     ("report",): "writes an HTML page",
     ("serve",): "starts a web server",

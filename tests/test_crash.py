@@ -298,8 +298,8 @@ def test_the_checks_notice_a_lost_item_a_duplicate_and_an_unindexed_item(
     copy = ("INSERT INTO items SELECT 'copy' || id, feed_id, 'copy' || guid, url, canonical_url,"
             " title, summary, content, summary_html, content_html, authors, categories,"
             " published, published_from_feed, updated, first_seen, last_seen, language,"
-            " content_hash, kept, score, similarity, topics, explanation, dedup_key"
-            " FROM items WHERE id = ?")
+            " content_hash, kept, score, similarity, topics, explanation, dedup_key,"
+            " language_declared FROM items WHERE id = ?")
     victim = sorted(ever.items)[0]
 
     def fault(*statements: str) -> None:

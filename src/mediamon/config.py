@@ -23,7 +23,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -685,6 +685,7 @@ def config_from_dict(
     retention = _retention(path, top.get("retention", {}, lambda v: v))
     alerts = _alerts(path, top.get("alerts", [], lambda v: v), topics)
     sources = _sources(path, top.get("sources", [], lambda v: v))
+    stories = replace(stories, outlet_aliases=sources.aliases())  # one outlet, one reach
     articles = _articles(path, top.get("articles", {}, lambda v: v))
     spikes = _spikes(path, top.get("spikes", {}, lambda v: v))
     top.finish()

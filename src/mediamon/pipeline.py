@@ -43,14 +43,15 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
 
+from mediamon import enrich
 from mediamon.clock import utc_iso, utcnow
 from mediamon.config import Config
-from mediamon.core import policy
+from mediamon.core import language, policy
 from mediamon.core.normalise import normalise_entry, shows_something
 from mediamon.core.parse import parse_body
 from mediamon.core.policy import Limits, Plan
@@ -186,7 +187,8 @@ def process_body(
     parsed, fast = parse_body(fetch.body, url=fetch.final_url or feed_url, headers=fetch.headers)
     pairs: list[tuple[RawEntry, Item]] = []
     for entry in parsed.entries:
-        item = normalise_entry(entry, feed_url=feed_url, feed=parsed, now=now, html=False)
+        item = normalise_entry(entry, feed_url=feed_url, feed=parsed, now=now, html=False,
+                               detect=False)  # the items that may be stored get both below
         if shows_something(item):
             pairs.append((entry, item))
     previous = known([item.id for _, item in pairs]) if known is not None else {}
@@ -206,7 +208,8 @@ def process_body(
                 scored.append(_partial(item, rejected, stories))
                 continue
         match = scorer.score_item(item)
-        if not (match.kept or keep_all or old is not None or known is None):
+        if not (match.kept or keep_all or old is not None or known is None or
+                _article_candidate(scorer, item, match)):
             scored.append(_partial(item, match, stories))  # new and not kept: never stored
             continue
         item = normalise_entry(entry, feed_url=feed_url, feed=parsed, now=now)
@@ -224,6 +227,13 @@ def process_body(
     return Processed(tuple(scored), len(parsed.entries), parsed.warning, parsed.title,
                      parsed.link, rate=policy.publish_rate(dates, now), body_hint=hint,
                      unchanged=tuple(unchanged), fast=fast)
+
+
+def _article_candidate(scorer: Scorer, item: Item, match: Match) -> bool:
+    """With articles on (``enrich``), a new unkept item that matched a positive topic and
+    has a link goes to the writer whole: its article may make it kept."""
+    return scorer.article_candidates and bool(item.url) and \
+        any(hit.topic in scorer.positive for hit in match.topics)
 
 
 def _partial(item: Item, match: Match, stories: StorySettings | None) -> ScoredItem:
@@ -248,7 +258,10 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(scorer: Scorer, db_path: str | None) -> None:
-    """A worker process (see ``workers``): the scorer, and where to read known hashes."""
+    """A worker process (see ``workers``): the scorer, where to read known hashes, and the
+    language model loaded before the first feed (its 0.6 s would count against the feed's
+    ``worker_timeout``)."""
+    language.warm()
     _WORKER.update(scorer=scorer, known=SeenReader(db_path) if db_path else None)
 
 
@@ -544,6 +557,13 @@ class Updater:
         self._host_until: dict[str, tuple[datetime, str]] = {}
         self._started = False
         self.network = NetworkWatch()
+        # -- articles (enrich.py): with [articles] enabled, the pages of a pass's kept items
+        # and of those a positive topic matched; the prefilter then lets the latter through.
+        self._articles_on = enrich.enabled(config, store)
+        if self._articles_on:
+            self.scorer = replace(self.scorer, article_candidates=True)
+        self._enricher: enrich.Enricher | None = None
+        # -- end articles
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -557,6 +577,24 @@ class Updater:
                 per_host=f.per_host, http2=f.http2, proxy=f.proxy,
             )
         return self._client
+
+    # -- articles (enrich.py)
+    @property
+    def enricher(self) -> enrich.Enricher:
+        if self._enricher is None:
+            def hold(host: str, until: datetime, reason: str) -> int:
+                self.store.set_host_wait(host, until, reason)
+                ids = [i for i, url in self.store.feed_urls() if host_of(url) == host]
+                return self.store.postpone(ids, until, reason)
+
+            holds = enrich.PassHolds(self._host_until, host_of, self.clock, self._writer.run,
+                                     hold)
+            store = cast(enrich.ArticleStore, self.store)  # enrich.enabled checked it
+            self._enricher = enrich.Enricher(
+                self.config, store, client=self.client, scorer=self.scorer,
+                clock=self.clock, write=self._writer.run, holds=holds, pool=lambda: self._pool)
+        return self._enricher
+    # -- end articles
 
     def start(self, *, pool: bool = False) -> None:
         """Load the hosts that asked to wait; with ``pool``, create the worker pool now (the
@@ -618,6 +656,8 @@ class Updater:
     async def update_feeds(self, feeds: Sequence[FeedRow]) -> list[FeedOutcome]:
         """Update every feed within the limits; outcomes in the order of ``feeds``."""
         self.start()
+        if self._enricher is not None:  # articles: a new pass, a whole budget
+            self._enricher.start_pass()
         for feed in feeds:
             self._dispatcher.submit(feed)
         await self._dispatcher.wait_idle()
@@ -697,6 +737,13 @@ class Updater:
         plan, state = self._plan(feed, fetch, processed, now)
         outcome = await self._writer.run(lambda: self._save(feed, fetch, processed, plan, state,
                                                             now))
+        # -- articles (enrich.py): once the pass is committed; a page never fails it. A feed
+        # not modified still has the pages an earlier pass deferred fetched.
+        if self._articles_on and fetch.status in ("ok", "not_modified") and \
+                (processed is None or processed.error is None):
+            await self.enricher.after_pass(feed, processed.scored if processed else (),
+                                           processed.unchanged if processed else ())
+        # -- end articles
         if fetch.status == "error" and fetch.retry_after is not None:
             await self._hold_host(feed, fetch.retry_after, now)
         return outcome

@@ -112,6 +112,9 @@ class Item:
     language: str | None
     content_hash: str  # of the fields a reader sees, not of volatile ones
     published_from_feed: bool = True
+    # The language the feed declared for it (``language`` is the detected one when the
+    # detector is sure, else this one: core/language.item_language).
+    language_declared: str | None = None
 
     @property
     def text(self) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -25,15 +25,18 @@ if TYPE_CHECKING:  # imported where first needed: `mediamon --version` loads non
 # that declaring the options imports no table renderer.
 FORMATS = ("table", "json", "jsonl", "csv")
 LISTING_FORMATS = (*FORMATS, "atom")
-# The commands that work on a PostgreSQL database (the others say so and stop).
-POSTGRES_COMMANDS = "mediamon run, mediamon run --once"
+# The commands that work on a PostgreSQL database (the others say so and stop): the daemon,
+# `migrate`, and the commands that read (and alerts, which record what they sent).
+POSTGRES_COMMANDS = ("run", "migrate", "items", "search", "show", "stories", "stats", "report",
+                     "export", "status", "feeds list", "feeds export", "alerts send",
+                     "alerts list")
 # The module of each command: it is imported when the command runs (or --help lists it).
 COMMANDS = {
     "init": "setup", "paths": "setup", "run": "run",
     "items": "items", "search": "items", "show": "items", "stories": "stories",
     "feeds": "feeds", "status": "feeds",
     "score": "relevance", "eval": "relevance", "label": "relevance", "labels": "relevance",
-    "rescore": "relevance",
+    "rescore": "relevance", "relang": "languages",
     "export": "desk", "import": "desk", "vacuum": "desk", "stats": "desk", "report": "desk",
     "alerts": "desk", "serve": "desk",
     "migrate": "migrate",
@@ -86,27 +89,51 @@ class Context:
             self._store = None
         if self._store is None:
             if self.config.db_url is not None:
-                command = click.get_current_context().command_path
-                raise click.ClickException(
-                    f"`{command}` needs a SQLite database for now (on PostgreSQL: "
-                    f"{POSTGRES_COMMANDS})")
+                return self._postgres(readonly=readonly)
             from mediamon.store.sqlite import Store
 
             self._store = Store(self.config.db_path, readonly=readonly,
                                 stories=self.config.stories)
         return self._store
 
+    def _postgres(self, *, readonly: bool, settings: Config | None = None) -> Store:
+        """The PostgreSQL database of ``database.url`` (or a ``postgresql://`` ``--db``) for
+        the commands of ``POSTGRES_COMMANDS``: it offers what the desk reads of a SQLite
+        ``Store`` (``store.postgres.read``), so they run the same code on both. Any other
+        command stops with one line saying it needs SQLite. ``settings``: the config read
+        for ``reader`` (its topics not compiled), else the full one."""
+        command = click.get_current_context().command_path.split(" ", 1)[-1]
+        if not any(command == c or command.startswith(c + " ") for c in POSTGRES_COMMANDS):
+            raise click.ClickException(
+                f"`mediamon {command}` needs a SQLite database for now (on PostgreSQL: "
+                f"{', '.join(POSTGRES_COMMANDS)})")
+        if self._pg_store is not None and self._pg_store.readonly and not readonly:
+            self._pg_store.close()
+            self._pg_store = None
+        if self._pg_store is None:
+            try:  # not store.postgres.open: the chain of imports would be a module deeper
+                from mediamon.store.postgres.read import PostgresReader
+            except ImportError as exc:
+                raise click.ClickException(f"PostgreSQL needs psycopg: pip install "
+                                           f"'mediamon[postgres]' ({exc})") from None
+            config = settings or self.config
+            self._pg_store = PostgresReader(config.db_url or "", readonly=readonly,
+                                            stories=config.stories)
+        return cast("Store", self._pg_store)
+
     def reader(self) -> Store:
         """The database for commands that only list and show what is stored (items, search,
         show, stories): read-only, opened from the config read without compiling its topic
         queries, as nothing is scored. ``config`` still gives the full config."""
+        if self._pg_store is not None and self._store is None:
+            return self._postgres(readonly=True)
         if self._store is None and self._config is None:
             from mediamon.config import load_config
 
             settings = load_config(self.config_path, db_override=self.db_override,
                                    reading=True)
             if settings.db_url is not None:
-                return self.store(readonly=True)  # says which commands PostgreSQL has
+                return self._postgres(readonly=True, settings=settings)
             from mediamon.store.sqlite import Store
 
             self._store = Store(settings.db_path, readonly=True, stories=settings.stories)
@@ -215,6 +242,9 @@ def filter_options(func: F) -> F:
                           "matched."),
     ]
     func = output_options(LISTING_FORMATS, help="atom: an Atom feed of the matches.")(func)
+    from mediamon.cli.outlets import outlet_options  # --country, --kind (source registry)
+
+    func = outlet_options(func)
     for option in reversed(options):
         func = option(func)
     return func

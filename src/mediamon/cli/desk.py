@@ -18,6 +18,7 @@ from mediamon.cli.app import (
     output_options,
     pass_ctx,
 )
+from mediamon.cli.outlets import outlet_options, outlet_scope
 from mediamon.clock import parse_when, utcnow
 from mediamon.errors import ReadOnlyError
 from mediamon.output import render
@@ -28,35 +29,63 @@ from mediamon.store.query import Filters
 @click.option("--since", help="Items published after: 30d, 12h, or a date (default: all).")
 @click.option("--kept-only", is_flag=True, help="Leave out items stored but not kept.")
 @click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
-              help="FILE.jsonl or FILE.csv (default, or -: stdout).")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]),
-              help="Default: from the file name's extension; jsonl on stdout.")
+              help="FILE.jsonl, FILE.csv or FILE.db (default, or -: stdout).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "json", "csv", "atom", "sqlite"]),
+              help="Default: from the file name's extension (.json, .csv, .atom/.xml, "
+                   ".db/.sqlite); jsonl on stdout. sqlite: a new SQLite database of the "
+                   "items, from either backend (what `serve` browses).")
 @pass_ctx
 @domain_errors
 def export_cmd(ctx: Context, since: str | None, kept_only: bool, output: str,
                fmt: str | None) -> None:
-    """Write stored items, with their topics and feeds, to JSON Lines or CSV.
+    """Write stored items, with their topics and feeds, to JSON Lines, JSON, CSV,
+    an Atom feed, or a new SQLite database.
 
     \b
-    Every column of every item is written; `mediamon import FILE.jsonl` reads
-    the JSON Lines back into another database, losslessly. Without -o, JSON
-    Lines (or --format csv) go to stdout.
+    Every column of every item is written (Atom: each item as an entry);
+    `mediamon import FILE.jsonl` reads the JSON Lines back into another
+    database, losslessly. Without -o, JSON Lines (or --format) go to stdout.
       mediamon export --since 30d -o items.jsonl
       mediamon export -o items.csv
       mediamon export --kept-only | gzip > items.jsonl.gz
+      mediamon export --since 30d --format sqlite -o month.db
     """
-    from mediamon.desk.export import export_records, write_export
+    from mediamon.desk.export import export_atom, export_records, export_sqlite, write_export
 
-    fmt = fmt or ("csv" if output.lower().endswith(".csv") else "jsonl")
+    lower = output.lower()
+    fmt = fmt or ("csv" if lower.endswith(".csv") else "json" if lower.endswith(".json") else
+                  "atom" if lower.endswith((".atom", ".xml")) else
+                  "sqlite" if lower.endswith((".db", ".sqlite", ".sqlite3")) else "jsonl")
     when = parse_when(since, now=utcnow()) if since else None
+    if fmt == "sqlite":
+        if output == "-":
+            raise click.UsageError("--format sqlite writes a file: give it with -o FILE.db")
+        if Path(output).exists():
+            raise click.ClickException(f"{output} exists: give a new file for the copy")
+        done = export_sqlite(ctx.store(readonly=True), Path(output), since=when,
+                             include_unkept=not kept_only, now=utcnow())
+        click.echo(f"{done['imported']} item(s) written to {output} (SQLite: `mediamon --db "
+                   f"{output} serve` browses it)", err=True)
+        if not done["imported"]:
+            _warn_filters(ctx, ctx.store(readonly=True), Filters(since=when))
+        return
     records = export_records(ctx.store(readonly=True), since=when,
                              include_unkept=not kept_only)
+
+    def write(out: Any) -> int:
+        if fmt == "atom":  # one document: the feed is built whole, then written
+            text, n = export_atom(ctx.store(readonly=True), records, title="mediamon: export"
+                                  + (f" since {since}" if since else ""))
+            out.write(text)
+            return n
+        return write_export(records, out, fmt)
+
     if output == "-":
-        count = write_export(records, sys.stdout, fmt)
+        count = write(sys.stdout)
     else:
         try:
             with open(output, "w", encoding="utf-8", newline="") as out:
-                count = write_export(records, out, fmt)
+                count = write(out)
         except OSError as exc:
             raise click.ClickException(f"{output}: {exc.strerror}") from None
     if output != "-":
@@ -155,11 +184,14 @@ def _plot_file(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), callback=_plot_file,
               help="Also draw the chart to FILE.png or FILE.svg (needs mediamon[plot]).")
+@outlet_options
 @pass_ctx
 @domain_errors
 def stats_cmd(ctx: Context, since: str, until: str | None, by: str | None, topic: str | None,
-              by_outlet: bool, fmt: str, as_json: bool, plot_path: str | None) -> None:
-    """Kept items and stories over time, top outlets and top languages.
+              by_outlet: bool, fmt: str, as_json: bool, plot_path: str | None,
+              country: str | None = None, kind: str | None = None) -> None:
+    """Kept items and stories over time, top outlets and languages, and kept items by
+    their outlets' country and kind (the source registry).
 
     \b
     A bar chart in the terminal by default; --plot draws an image as well.
@@ -178,11 +210,14 @@ def stats_cmd(ctx: Context, since: str, until: str | None, by: str | None, topic
     start = parse_when(since, now=now)
     end = parse_when(until, now=now, option="--until") if until else now
     store = ctx.store(readonly=True)
+    scope = outlet_scope(ctx, country, kind)
     found = collect(store, now=now, since=start, until=end,
                     by=by or pick_bucket(start, end),  # type: ignore[arg-type]
-                    topic=topic, by_outlet=by_outlet)
+                    topic=topic, by_outlet=by_outlet, sources=ctx.config.sources,
+                    outlets=scope)
     if not found.total_items:
-        _warn_filters(ctx, store, Filters(since=start, until=end, topic=topic), now=now)
+        _warn_filters(ctx, store, Filters(since=start, until=end, topic=topic, outlets=scope),
+                      now=now)
     width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
     click.echo(render_stats(found, "json" if as_json else fmt, width=width))
     if plot_path:
@@ -200,16 +235,19 @@ def stats_cmd(ctx: Context, since: str, until: str | None, by: str | None, topic
               help="The page's heading.")
 @click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
               help="The HTML file to write (default, or -: stdout).")
+@outlet_options
 @pass_ctx
 @domain_errors
 def report_cmd(ctx: Context, since: str, until: str | None, topic: str | None, top: int,
-               title: str, output: str) -> None:
+               title: str, output: str, country: str | None = None,
+               kind: str | None = None) -> None:
     """Write a self-contained HTML digest of a period.
 
     \b
-    A timeline chart, the top stories by reach (first outlet, every source, and
-    why each matched: topics, matched words, score) and a table per outlet, in
-    one HTML file with no scripts and nothing loaded from elsewhere.
+    A timeline chart, the top stories by reach (who carried each first, how its
+    coverage splits between Russian, Afghan, regional and Western outlets, every
+    source, and why each matched: topics, matched words, score) and a table per
+    outlet, in one HTML file with no scripts and nothing loaded from elsewhere.
       mediamon report --since 7d -o report.html
       mediamon report --since 2025-07-01 --until 2025-07-08 --topic recognition -o r.html
       mediamon report --since 1d > today.html
@@ -219,7 +257,8 @@ def report_cmd(ctx: Context, since: str, until: str | None, topic: str | None, t
     now = utcnow()
     found = collect_report(ctx.store(readonly=True), now=now, since=parse_when(since, now=now),
                            until=parse_when(until, now=now, option="--until") if until else None,
-                           topic=topic, top=top)
+                           topic=topic, top=top, sources=ctx.config.sources,
+                           outlets=outlet_scope(ctx, country, kind))
     page = render_html(found, title=title)
     if output == "-":
         click.echo(page, nl=False)
@@ -341,6 +380,11 @@ def serve_cmd(ctx: Context, host: str, port: int, metadata_out: str | None) -> N
     """
     from mediamon.desk.serve import run_datasette, write_metadata
 
+    if ctx.config.db_url is not None:  # Datasette reads SQLite files only
+        raise click.ClickException(
+            "`mediamon serve` needs a SQLite database (Datasette reads SQLite files): copy "
+            "a window of this one with `mediamon export --since 30d --format sqlite -o "
+            "window.db`, then run `mediamon --db window.db serve`")
     if metadata_out:
         write_metadata(ctx.config.db_path, Path(metadata_out))
         click.echo(f"metadata written to {metadata_out}", err=True)

@@ -27,7 +27,7 @@ FEED_COLUMNS = ["id", "name", "status", "failures", "last_success", "kept_items"
 def _health_rows(ctx: Context) -> list[dict[str, Any]]:
     """Every feed, as the config says now (its new feeds too), read without writing: these
     commands work on a read-only database, and before the first run on none at all."""
-    # On PostgreSQL (database.url) ctx.store says in one line that this needs SQLite for now.
+    # On PostgreSQL (database.url) the database is always there: ctx.store opens it.
     no_database = ctx.config.db_url is None and not ctx.config.db_path.exists()
     store = None if no_database else ctx.store(readonly=True)
     rows = feed_health_with_config(store, ctx.config.feeds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -22,6 +23,7 @@ from mediamon.cli.app import (
     plain_text,
 )
 from mediamon.cli.listing import emit, emit_atom, search_urn
+from mediamon.cli.outlets import outlet_scope
 from mediamon.store.query import get_item, items, search
 
 ITEM_COLUMNS = ["id", "story", "published", "feed_name", "topics", "score", "title"]
@@ -36,7 +38,8 @@ ITEM_COLUMNS = ["id", "story", "published", "feed_name", "topics", "score", "tit
 def items_cmd(ctx: Context, fmt: str, as_json: bool, **filters: Any) -> None:
     """List kept items, newest first."""
     store = ctx.reader()
-    chosen = build_filters(**filters)
+    chosen = replace(build_filters(**filters),
+                     outlets=outlet_scope(ctx, filters["country"], filters["kind"]))
     rows = items(store, chosen)
     if not rows:
         _warn_filters(ctx, store, chosen)
@@ -65,7 +68,8 @@ def search_cmd(ctx: Context, query: str, fmt: str, as_json: bool, **filters: Any
       title:kabulov                only in titles (columns: title, summary, content)
     """
     store = ctx.reader()
-    chosen = build_filters(**filters)
+    chosen = replace(build_filters(**filters),
+                     outlets=outlet_scope(ctx, filters["country"], filters["kind"]))
     rows = search(store, query, chosen)
     if not rows:
         _warn_filters(ctx, store, chosen)
@@ -81,10 +85,14 @@ def search_cmd(ctx: Context, query: str, fmt: str, as_json: bool, **filters: Any
 @output_options(TEXT_FORMATS, default="text", help="json: the whole item.")
 @click.option("--history", is_flag=True,
               help="Also show the earlier versions of its title, text and link.")
+@click.option("--full", is_flag=True,
+              help="The article's whole text (default: its first paragraphs).")
 @pass_ctx
 @domain_errors
-def show(ctx: Context, item_id: str, fmt: str, as_json: bool, history: bool) -> None:
-    """Show one item in full, with the topics it matched and why (ID may be a prefix)."""
+def show(ctx: Context, item_id: str, fmt: str, as_json: bool, history: bool,
+         full: bool) -> None:
+    """Show one item in full, with the topics it matched and why, and its article when its
+    page was fetched (ID may be a prefix)."""
     as_json = chosen_format(fmt, as_json) == "json"
     store = ctx.reader()
     item = get_item(store, item_id)
@@ -97,6 +105,8 @@ def show(ctx: Context, item_id: str, fmt: str, as_json: bool, history: bool) -> 
         click.echo(json.dumps(item, ensure_ascii=False, indent=2, default=str))
         return
     click.echo(format_item(item))
+    if item.get("article"):
+        click.echo("\n" + format_article(item["article"], full=full))
     if history:
         click.echo("\n" + format_history(item))
 
@@ -110,7 +120,9 @@ def format_item(item: dict[str, Any]) -> str:
                                               else "  (first seen; the feed gave no date)"),
         f"feed:       {item['feed_name'] or item['feed_url']}",
         f"link:       {item['url'] or '-'}",
-        f"language:   {item['language'] or '-'}",
+        f"language:   {item['language'] or '-'}" + (  # detected; the feed's tag if it differs
+            f" (the feed declares {item['language_declared']})"
+            if item.get("language_declared") not in (None, item["language"]) else ""),
     ]
     if item["authors"]:
         out.append(f"authors:    {', '.join(item['authors'])}")
@@ -128,6 +140,10 @@ def format_item(item: dict[str, Any]) -> str:
     rule = why.get("rule_score")
     out.append(f"  score:       {item['score']:.3f}   similarity to the reference: "
                f"{item['similarity']:.3f}" + ("" if rule is None else f"   rule: {rule:.3f}"))
+    if (item.get("article") or {}).get("matched_on"):
+        on = item["article"]["matched_on"]
+        out.append(f"  matched on:  {on}" + ("  (the feed's text alone was not kept)"
+                                             if on == "article" else ""))
     for topic, terms in item["matches"].items():
         out.append(f"  topic {topic}: " + ", ".join(repr(t) for t in terms))
     if why.get("profile_terms"):
@@ -136,6 +152,29 @@ def format_item(item: dict[str, Any]) -> str:
     if text:
         out += ["", textwrap.fill(text[:2000] + ("…" if len(text) > 2000 else ""), width=100)]
     return "\n".join(out)
+
+
+ARTICLE_PARAGRAPHS = 3  # what ``show`` prints of an article without --full
+
+
+def format_article(article: dict[str, Any], *, full: bool = False) -> str:
+    """An item's article for ``show``: its status, metadata and first paragraphs."""
+    out = [click.style("Article", bold=True),
+           f"  status:     {article['status']}" + (f"  ({article['reason']})"
+                                                   if article.get("reason") else ""),
+           f"  fetched:    {article['fetched_at']}  {article['final_url'] or article['url']}"]
+    for key, label in (("title", "title"), ("author", "author"), ("published", "published"),
+                       ("language", "language"), ("canonical_url", "canonical")):
+        if article.get(key):
+            out.append(f"  {label + ':':<11} {article[key]}")
+    if article["status"] != "ok" or not article.get("text"):
+        return "\n".join(out)
+    paragraphs = [p for p in article["text"].split("\n") if p.strip()]
+    shown = paragraphs if full else paragraphs[:ARTICLE_PARAGRAPHS]
+    out += [""] + [textwrap.fill(p, width=100) + "\n" for p in shown]
+    if len(shown) < len(paragraphs):
+        out.append(f"… {len(paragraphs) - len(shown)} more paragraph(s): show --full")
+    return "\n".join(out).rstrip()
 
 
 def _word_changes(old: str, new: str, limit: int = 12) -> str:

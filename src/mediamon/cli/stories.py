@@ -19,6 +19,7 @@ from mediamon.cli.app import (
     plain_text,
 )
 from mediamon.cli.listing import emit_atom
+from mediamon.cli.outlets import outlet_options, outlet_scope
 from mediamon.clock import parse_when, utc_iso, utcnow
 from mediamon.output import LISTING_FORMATS, render
 from mediamon.store.query import Filters
@@ -43,12 +44,14 @@ STORY_COLUMNS = ["id", "first_published", "reach", "mentions", "first_outlet", "
 @click.option("--all", "include_unkept", is_flag=True,
               help="Include stories whose items were stored with --keep-all but not kept.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@outlet_options
 @output_options(LISTING_FORMATS, help="atom: an Atom feed, one entry per story.")
 @click.pass_context
 @domain_errors
 def stories_cmd(click_ctx: click.Context, since: str | None, until: str | None,
                 topic: str | None, min_reach: int | None, include_unkept: bool, limit: int,
-                fmt: str, as_json: bool) -> None:
+                fmt: str, as_json: bool, country: str | None = None,
+                kind: str | None = None) -> None:
     """Stories, newest first: one report and its copies across outlets.
 
     \b
@@ -67,14 +70,16 @@ def stories_cmd(click_ctx: click.Context, since: str | None, until: str | None,
     now = utcnow()
     start = parse_when(since, now=now) if since else None
     end = parse_when(until, now=now, option="--until") if until else None
+    scope = outlet_scope(ctx, country, kind)
     rows = ctx.reader().list_stories(
         since=utc_iso(start) if start else None,
         until=utc_iso(end) if end else None,
         topic=topic, min_reach=min_reach, include_unkept=include_unkept, limit=limit,
+        **({"outlets": scope} if scope is not None else {}),
     )
     if not rows:
         _warn_filters(ctx, ctx.reader(), Filters(since=start, until=end,
-                                                             topic=topic), now=now)
+                                                             topic=topic, outlets=scope), now=now)
     fmt = "json" if as_json else fmt
     if fmt == "atom":
         urls = ctx.reader().item_urls([row["first_item_id"] for row in rows])

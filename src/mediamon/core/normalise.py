@@ -43,6 +43,19 @@ Identity
     the feed keeps its guid, link or date. (Feed-scoped keys use the feed URL the caller
     passes: a feed that moves gets new ids for bare-guid items.)
 
+Language
+    ``language_declared`` is the first language tag of the entry, its content, its summary
+    or title, or the feed (primary subtag, lower case). ``language`` is what
+    ``core.language.item_language`` makes of it and the title and summary: the detected
+    language when the detector is sure (or the declared tag cannot be right), else the
+    declared one. Why ``language`` holds the detected one and a new column the declared
+    one, rather than the reverse: every reader (``--lang``, ``stats``, the report,
+    PostgreSQL's text search configuration, Datasette's facet) already reads ``language``,
+    so all of them use the detected language without a change, and the feed's tag is kept
+    for whoever wants to see what the feed said. ``detect=False`` skips detection
+    (``language`` is then the declared one): the pipeline's first, cheap normalisation of
+    every entry, before it knows which items it will store.
+
 ``content_hash`` covers what a reader sees (title, summary, content, URL), never
 volatile fields such as ``first_seen``, so it changes exactly when an edit is visible.
 
@@ -65,6 +78,7 @@ from urllib.parse import urljoin
 import nh3
 from selectolax.lexbor import LexborHTMLParser
 
+from mediamon.core.language import item_language
 from mediamon.core.urls import canonical_url, is_http_url
 from mediamon.types import Item, ParsedFeed, RawEntry
 
@@ -440,11 +454,14 @@ def normalise_entry(
     now: datetime,
     max_skew: timedelta = timedelta(minutes=10),
     html: bool = True,
+    detect: bool = True,
 ) -> Item:
     """Turn one parsed entry into an ``Item`` (rules in the module docstring).
 
     ``html=False`` leaves ``summary_html``/``content_html`` empty and changes nothing else
     (not the id, not the content hash): the pipeline sanitises only items it will store.
+    ``detect=False`` leaves ``language`` the declared one (detection is the other costly
+    part, and only items that may be stored need it).
     """
     data = entry.data if isinstance(entry.data, dict) else {}
     now = _as_utc(now) or _EPOCH
@@ -478,6 +495,7 @@ def normalise_entry(
         title=title,
         text=f"{summary}\n{content}",
     )
+    declared = _language(data, feed)
     return Item(
         id=_digest(key),
         feed_url=feed_url,
@@ -494,9 +512,10 @@ def normalise_entry(
         published=published or now,
         updated=updated,
         first_seen=now,
-        language=_language(data, feed),
+        language=item_language(declared, f"{title}\n{summary}") if detect else declared,
         content_hash=_digest("\x1f".join((title, summary, content, url or ""))),
         published_from_feed=from_feed,
+        language_declared=declared,
     )
 
 

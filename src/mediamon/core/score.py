@@ -206,8 +206,7 @@ def score_with_article(scorer: Scorer, feed_text: str, article_text: str, *,
     ``matched_on``: "feed" when the feed text alone was kept, "article" when only the
     article made it, None when neither did.
     """
-    if feed_match is None or (feed_match.kept and not feed_match.topics and
-                              feed_match.rule_matched):
+    if feed_match is None:
         feed_match = scorer.score_text(feed_text, published=published)
     both = scorer.score_text(f"{feed_text}\n\n{article_text}", published=published)
     if feed_match.kept and not both.kept:

@@ -20,7 +20,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["KINDS", "SIDES", "Source", "SourceRegistry", "side_of_country", "source_from"]
+__all__ = ["KINDS", "SIDES", "UNKNOWN", "Selection", "Source", "SourceRegistry",
+           "side_of_country", "source_from"]
+
+UNKNOWN = "unknown"
+"""The country, kind and side of an outlet the registry does not list (``--country unknown``
+selects those outlets)."""
 
 KINDS = ("wire", "public", "state", "private", "blog")
 """wire: a news agency (Reuters, AFP, Interfax); public: a public-service broadcaster (BBC,
@@ -108,6 +113,15 @@ def source_from(entry: Mapping[str, object]) -> Source:
                   tuple(languages), side)
 
 
+@dataclass(frozen=True)
+class Selection:
+    """What ``--country``/``--kind`` select: the registered ``domains`` that match, and
+    whether outlets the registry does not list match too (``unknown``)."""
+
+    domains: tuple[str, ...]
+    unknown: bool
+
+
 class SourceRegistry:
     """Outlets by registrable domain; later entries override earlier ones per domain."""
 
@@ -137,3 +151,55 @@ class SourceRegistry:
         """Every registered outlet once, by name."""
         unique = {id(s): s for s in self._by_domain.values()}
         return sorted(unique.values(), key=lambda s: s.name.casefold())
+
+    def domains(self) -> tuple[str, ...]:
+        """Every registered domain, sorted."""
+        return tuple(sorted(self._by_domain))
+
+    def describe(self, outlet: str | None) -> dict[str, str]:
+        """``name``, ``country``, ``kind`` and ``side`` of a stored outlet (a registrable
+        domain, or a feed's name): ``unknown`` for each when the registry does not list it
+        (the name is then the outlet itself)."""
+        source = self.lookup(outlet)
+        if source is None:
+            return {"name": outlet or UNKNOWN, "country": UNKNOWN, "kind": UNKNOWN,
+                    "side": UNKNOWN}
+        return {"name": source.name, "country": source.country, "kind": source.kind,
+                "side": source.group}
+
+    def select(self, *, country: str | None = None, kind: str | None = None) -> Selection:
+        """The outlets of ``country`` (ISO code, any case) and of ``kind``, each also
+        ``unknown``: registered domains whose entry matches both, and unknown outlets when
+        every given value is ``unknown``. Raises ValueError for a value that cannot be one
+        (a kind not in KINDS, a country that is not two letters)."""
+        if country is not None:
+            country = country.strip()
+            if country.lower() != UNKNOWN and not _COUNTRY.match(country.upper()):
+                raise ValueError(f"{country!r} is not a two-letter country code (e.g. RU) "
+                                 f"or {UNKNOWN}")
+            country = UNKNOWN if country.lower() == UNKNOWN else country.upper()
+        if kind is not None:
+            kind = kind.strip().lower()
+            if kind not in (*KINDS, UNKNOWN):
+                raise ValueError(f"{kind!r} is not one of {', '.join(KINDS)}, {UNKNOWN}")
+        given = [v for v in (country, kind) if v is not None]
+        unknown = all(v == UNKNOWN for v in given)
+        if UNKNOWN in given:
+            return Selection((), unknown)
+        domains = tuple(sorted(
+            domain for domain, source in self._by_domain.items()
+            if (country is None or source.country == country)
+            and (kind is None or source.kind == kind)))
+        return Selection(domains, False)
+
+    def aliases(self) -> tuple[tuple[str, str], ...]:
+        """(domain, the domain its outlet counts under) for every domain that is not its
+        outlet's first (``outlet``): what ``StorySettings.outlet_aliases`` holds."""
+        return tuple(sorted((domain, source.domains[0])
+                            for domain, source in self._by_domain.items()
+                            if domain != source.domains[0]))
+
+    def countries(self) -> list[str]:
+        """The countries of the registered outlets, sorted."""
+        return sorted({s.country for s in self._by_domain.values()})
+

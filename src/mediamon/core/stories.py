@@ -102,6 +102,17 @@ class StorySettings:
     headline_window: float = 2 * 86400.0  # seconds; equal headlines this close: one story (0: off)
     headline_min_terms: int = 5  # fewer content words: too generic to count
     series_gap: float = 12 * 3600.0  # one outlet's headline this far apart: a series (0: off)
+    # (domain, the domain it counts under) for outlets registered under several domains
+    # (core/sources ``SourceRegistry.aliases``: tass.com -> tass.ru), so that a story's reach
+    # counts such an outlet once; the config fills it from the source registry. Not one of
+    # the [stories] settings, so it takes no part in comparing them.
+    outlet_aliases: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def outlet(self, site: str | None) -> str | None:
+        """The outlet ``site`` (a registrable domain, or a feed's name) counts under."""
+        if site is None or not self.outlet_aliases:
+            return site
+        return _alias_map(self.outlet_aliases).get(site, site)
 
     @property
     def window_minutes(self) -> int:
@@ -114,6 +125,11 @@ class StorySettings:
     @property
     def series_gap_minutes(self) -> int:
         return int(self.series_gap // 60)
+
+
+@lru_cache(maxsize=8)
+def _alias_map(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    return dict(pairs)
 
 
 # Function words of the feeds' main languages (folded), and wire credits: "(Reuters)" or

@@ -35,6 +35,8 @@ from mediamon.output import read_json_lines
 from mediamon.store.exchange import EXPORT_COLUMNS, BadImportRow
 
 if TYPE_CHECKING:  # annotations only: the Store is passed in
+    from pathlib import Path
+
     from mediamon.store.sqlite import Store
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -167,6 +169,8 @@ def export_records(store: Store, *, since: datetime | None = None,
         for item_id, url, name, first_seen in store.item_feed_links(ids):
             via.setdefault(item_id, []).append(
                 {"url": url, "name": name, "first_seen": first_seen})
+        # articles (store.articles): an item whose page was fetched carries its article
+        articles = store.articles_of(ids) if hasattr(store, "articles_of") else {}
         for record in records:
             for key in _JSON_COLUMNS:
                 record[key] = json.loads(record[key])
@@ -174,19 +178,49 @@ def export_records(store: Store, *, since: datetime | None = None,
                 record[key] = bool(record[key])
             record["matches"] = matches.get(record["id"], {})
             record["feeds"] = via.get(record["id"], [])
+            if record["id"] in articles:
+                record["article"] = articles[record["id"]]
             yield record
 
 
+def export_sqlite(store: Store, path: Path, *, since: datetime | None = None,
+                  include_unkept: bool = True, now: datetime) -> dict[str, int]:
+    """Copy the items ``export_records`` gives (from a SQLite or a PostgreSQL ``store``) into
+    a new SQLite database at ``path``, as ``import`` would: every column, topics and feeds
+    (inactive there), stories found again among the copied items. A window of a large
+    database, for Datasette (``serve``) or to hand over. Returns ``import_records``'s counts.
+    """
+    from mediamon.store.sqlite import Store as SQLiteStore
+
+    with SQLiteStore(path, stories=store.stories) as target:
+        return import_records(target, export_records(store, since=since,
+                                                     include_unkept=include_unkept), now=now)
+
+
+def export_atom(store: Store, records: Iterable[dict[str, Any]], *, title: str) -> tuple[str, int]:
+    """The records as an Atom feed (``atom_feed``: each item with its stored HTML, newest
+    entry first as a feed reader expects), and how many there are."""
+    rows = [{**record, "feed_name": (record["feeds"] or [{}])[0].get("name")}
+            for record in records]
+    rows.reverse()  # records come oldest first
+    return atom_feed(rows, title=title, feed_id="urn:mediamon:export",
+                     html=item_html(store, [r["id"] for r in rows])), len(rows)
+
+
 def write_export(records: Iterable[dict[str, Any]], out: IO[str], fmt: str) -> int:
-    """Write records as ``jsonl`` or ``csv`` (lists and objects as JSON text); returns the
-    count."""
+    """Write records as ``jsonl``, ``json`` (one array, written as the records come) or
+    ``csv`` (lists and objects as JSON text); returns the count."""
     count = 0
-    if fmt == "jsonl":
+    if fmt in ("jsonl", "json"):
+        array = fmt == "json"
         for record in records:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            text = json.dumps(record, ensure_ascii=False, indent=2 if array else None)
+            out.write((("[\n" if not count else ",\n") + text) if array else text + "\n")
             count += 1
+        if array:
+            out.write("\n]\n" if count else "[]\n")
         return count
-    fields = ["feed_url", *EXPORT_COLUMNS, "matches", "feeds"]
+    fields = ["feed_url", *EXPORT_COLUMNS, "matches", "feeds", "article"]
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for record in records:
@@ -268,6 +302,8 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
                        for topic, terms in record["matches"].items()]
             seen.append((record["id"], first, record["content_hash"], record["first_seen"]))
         store.add_imported_links(links, topics, seen)
+        store.import_articles([(record["id"], record["article"]) for record, _ in new
+                               if isinstance(record.get("article"), dict)])
         for record, first in new:
             url = record.get("canonical_url")
             # The outlet is the site of the link (scheme and host), else the feed's.

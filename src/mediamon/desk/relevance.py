@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from mediamon.core.normalise import html_to_text, plain_title
-from mediamon.core.score import Scorer
+from mediamon.core.score import Scorer, score_with_article
 from mediamon.errors import MediamonError
 from mediamon.output import read_json_lines
 from mediamon.types import Match
@@ -486,12 +486,20 @@ def rescore(
         if not rows:
             break
         last_rowid = rows[-1].rowid
+        # articles: an item whose article was fetched is scored with it (store.articles)
+        articles = store.article_texts([r.id for r in rows])
         with store.transaction():
             for _, item_id, title, summary, content, was_kept, published in rows:
                 text = "\n".join(p for p in (title, summary, content) if p)
                 label = labels.get(item_id)
-                match = apply_label(scorer.score_text(text, published=published_at(published)),
-                                    label)
+                when = published_at(published)
+                if item_id in articles:
+                    found, on = score_with_article(scorer, text, articles[item_id],
+                                                   published=when)
+                    store.set_matched_on(item_id, on if label is None else None)
+                else:
+                    found = scorer.score_text(text, published=when)
+                match = apply_label(found, label)
                 labelled += label is not None
                 total += 1
                 kept_count += match.kept

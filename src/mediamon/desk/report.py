@@ -2,7 +2,16 @@
 
 ``collect_report`` reads the database (read only): the timeline (``stats.collect``), the
 top stories by reach with every kept source and why each matched (topics, the words that
-matched them, score), and a per-outlet table. ``render_html`` turns that into one HTML page
+matched them, score), and a per-outlet table.
+
+Who tells the story (the source registry, ``core.sources``): each story shows who carried it
+first (its earliest mention's outlet, with the outlet's name, country and kind) and how its
+kept items split between the sides (``SIDES``: Russian, Afghan, regional, Western, other
+outlets, and ``unknown`` for outlets the registry does not list); the outlet table names
+each outlet's country and kind, and ``coverage`` totals the period's kept items per side.
+With ``outlets`` (``--country``/``--kind``) only the stories and outlets of those outlets
+are listed; a listed story's split still counts all its sources, the question being how
+each side tells it. ``render_html`` turns that into one HTML page
 with inline CSS and an inline SVG chart: no scripts, no fonts, images or styles from
 elsewhere, and a Content-Security-Policy that forbids loading any.
 
@@ -23,10 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 from mediamon import __version__
 from mediamon.clock import utc_iso
+from mediamon.core.sources import SIDES, UNKNOWN, SourceRegistry
 from mediamon.core.urls import safe_url
 from mediamon.desk.stats import By, Stats, collect, has_stories
 
 if TYPE_CHECKING:  # annotations only: the Store is passed in
+    from mediamon.store.query import OutletScope
     from mediamon.store.sqlite import Store
 
 TOP_STORIES = 15
@@ -43,11 +54,27 @@ class Report:
     stats: Stats
     stories: tuple[dict[str, Any], ...]  # top stories, each with "sources" and "why"
     outlets: tuple[dict[str, Any], ...]  # per-outlet rows
+    # kept items per side (SIDES, then "unknown"), from the outlet rows
+    coverage: tuple[tuple[str, int], ...] = ()
+
+
+SIDE_LABELS = {"russian": "Russian", "afghan": "Afghan", "regional": "regional",
+               "western": "Western", "other": "other", UNKNOWN: "unknown"}
+
+
+def _split(rows: list[dict[str, Any]], sources: SourceRegistry,
+           count: str | None = None) -> list[tuple[str, int]]:
+    """Per side, in SIDES order then unknown: the rows' ``count`` (or one per row)."""
+    totals = dict.fromkeys((*SIDES, UNKNOWN), 0)
+    for row in rows:
+        totals[sources.describe(row["outlet"])["side"]] += row[count] if count else 1
+    return list(totals.items())
 
 
 def collect_report(store: Store, *, now: datetime, since: datetime,
                    until: datetime | None = None, topic: str | None = None,
-                   top: int = TOP_STORIES) -> Report:
+                   top: int = TOP_STORIES, sources: SourceRegistry | None = None,
+                   outlets: OutletScope | None = None) -> Report:
     """Gather the digest for items published between ``since`` and ``until`` (default now).
 
     Args:
@@ -55,18 +82,26 @@ def collect_report(store: Store, *, now: datetime, since: datetime,
         now: the current time (UTC).
         topic: only items that matched this topic.
         top: how many stories to show.
+        sources: the source registry (default: an empty one: every outlet unknown).
+        outlets: only the stories and outlets of these (``--country``/``--kind``).
     """
     until = until or now
+    sources = sources if sources is not None else SourceRegistry()
+    scope: dict[str, Any] = {} if outlets is None else {"outlets": outlets}
     by: By = "week" if until - since > timedelta(days=62) else "day"
-    stats = collect(store, now=now, since=since, until=until, by=by, topic=topic)
+    stats = collect(store, now=now, since=since, until=until, by=by, topic=topic,
+                    sources=sources, outlets=outlets)
     lo, hi = utc_iso(since), utc_iso(until)
     with_stories = has_stories(store)
     stories: list[dict[str, Any]] = []
     if with_stories:
-        stories.extend(store.top_stories(since=since, until=until, topic=topic, limit=top))
+        stories.extend(store.top_stories(since=since, until=until, topic=topic, limit=top,
+                                         **scope))
         for story in stories:
             story["sources"] = store.story_sources(story["id"], since=since, until=until,
                                                    topic=topic)
+            story["first"] = sources.describe(story["first_outlet"])
+            story["split"] = _split(story["sources"], sources)
             why: dict[str, list[str]] = {}
             for source in story["sources"]:
                 source["matches"] = json.loads(source["matches"] or "{}")
@@ -74,10 +109,14 @@ def collect_report(store: Store, *, now: datetime, since: datetime,
                     seen = why.setdefault(name, [])
                     seen.extend(t for t in terms if t not in seen)
             story["why"] = dict(sorted(why.items()))
-    outlets = store.outlet_summary(since=since, until=until, topic=topic,
-                                   with_stories=with_stories)
+    rows: list[dict[str, Any]] = [dict(row) for row in store.outlet_summary(
+        since=since, until=until, topic=topic, with_stories=with_stories)
+        if outlets is None or outlets.matches(str(row["outlet"]))]
+    for row in rows:
+        row.update({f"source_{k}": v for k, v in sources.describe(row["outlet"]).items()})
     return Report(generated=utc_iso(now) or "", since=lo or "", until=hi or "", stats=stats,
-                  stories=tuple(stories), outlets=tuple(outlets))
+                  stories=tuple(stories), outlets=tuple(rows),
+                  coverage=tuple(_split(rows, sources, "items")))
 
 
 # -- HTML -------------------------------------------------------------------------------------
@@ -227,13 +266,21 @@ def _story_html(story: dict[str, Any]) -> str:
             f"<td>{e(s['language'] or '')}</td><td>{e(topics)}</td>"
             f'<td class="n">{s["score"]:.2f}</td></tr>')
     more = len(sources) - SOURCES_SHOWN
+    who = story.get("first") or {}
+    carrier = e(story["first_outlet"] or "?")
+    if who and who.get("country") != UNKNOWN:
+        carrier = (f'{e(who["name"])}</b> ({carrier}, {e(who["country"])}, '
+                   f'{e(who["kind"])})<b>')
+    split = " · ".join(f"{e(SIDE_LABELS[side])} <b>{n}</b>"
+                       for side, n in story.get("split", ()) if n)
     return (
         f'<li class="story"><h3>{_link(first.get("url"), story["title"])}</h3>'
         f'<div class="facts">reach <b>{story["reach"]}</b> outlet(s) · '
         f'<b>{story["kept_items"]}</b> kept item(s) · first '
-        f'<b>{e(story["first_outlet"] or "?")}</b> at {e(_when(story["first_published"]))} UTC'
+        f'<b>{carrier}</b> at {e(_when(story["first_published"]))} UTC'
         f' · best score <b>{story["best_score"]:.2f}</b></div>'
-        f'<div class="why">{why}</div>'
+        + (f'<div class="facts split">coverage: {split}</div>' if split else "")
+        + f'<div class="why">{why}</div>'
         f'<table class="sources"><thead><tr><th>published (UTC)</th><th>outlet</th>'
         f'<th>headline</th><th>lang</th><th>matched topics</th><th class="n">score</th>'
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -254,11 +301,18 @@ def render_html(report: Report, *, title: str = "Media monitoring digest") -> st
               f'{e(st.by)}' + ("" if st.stories is None else
                                '<i style="background:#c0572a"></i>new stories') + "</div>")
     outlet_rows = "".join(
-        f"<tr><td>{e(o['outlet'])}</td><td class='n'>{o['items']}</td>"
+        f"<tr><td>{e(o['outlet'])}</td>"
+        f"<td>{e(o.get('source_country', UNKNOWN))}</td><td>{e(o.get('source_kind', UNKNOWN))}"
+        f"</td><td class='n'>{o['items']}</td>"
         f"<td class='n'>{o['stories']}</td><td class='n'>{e(o['first_reports'] or 0)}</td>"
         f"<td class='n'>{o['mean_score']:.2f}</td>"
-        f"<td>{e((o['languages'] or '').replace(',', ', '))}"
+        f"<td>{e(', '.join(sorted(set((o['languages'] or '').split(',')) - {''})))}"
         f"</td><td>{e(_when(o['latest']))}</td></tr>" for o in report.outlets)
+    total = sum(n for _, n in report.coverage)
+    coverage = "".join(
+        f"<tr><td>{e(SIDE_LABELS[side])}</td><td class='n'>{n}</td>"
+        f"<td class='n'>{100 * n / total:.0f}%</td></tr>"
+        for side, n in report.coverage if n) or '<tr><td colspan="3">No kept items.</td></tr>'
     stories = ("".join(_story_html(s) for s in report.stories)
                or '<p class="meta">No kept stories in this period.</p>')
     csp = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -291,11 +345,20 @@ generated {e(_when(report.generated))} UTC</div>
 <ol class="stories">{stories}</ol>
 <h2>Outlets</h2>
 <div class="panel"><table>
-<thead><tr><th>outlet</th><th class="n">kept items</th><th class="n">stories</th>
+<thead><tr><th>outlet</th><th>country</th><th>kind</th><th class="n">kept items</th>
+<th class="n">stories</th>
 <th class="n">first to report</th><th class="n">mean score</th><th>languages</th>
 <th>latest (UTC)</th></tr></thead>
-<tbody>{outlet_rows or '<tr><td colspan="7">No kept items in this period.</td></tr>'}</tbody>
+<tbody>{outlet_rows or '<tr><td colspan="9">No kept items in this period.</td></tr>'}</tbody>
 </table></div>
+<h2>Coverage by side</h2>
+<div class="panel"><table class="coverage">
+<thead><tr><th>outlets</th><th class="n">kept items</th><th class="n">share</th></tr></thead>
+<tbody>{coverage}</tbody></table>
+<div class="legend">Sides by the outlet's country in the source registry: Russian; Afghan;
+regional (Pakistan, Iran, India, China, Central Asia, Turkey...); Western (Europe, North
+America, Japan, South Korea, Australia...); other; unknown (an outlet the registry does not
+list).</div></div>
 <footer>Reach is the number of distinct outlets that carried a story. Matched topics and
 words come from the configured topic queries; the score combines the keep rule and the
 similarity to the reference articles. Generated by mediamon {e(__version__)}.</footer>

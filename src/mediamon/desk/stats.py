@@ -12,6 +12,9 @@ An item counts in the period of its ``published`` time (UTC). A story counts in 
 of its first mention, and only when one of its items is kept (and matched ``topic``, if
 given). An item's outlet is its story's outlet (the site of its link, ``story_store``); items
 without one (stories tables missing) fall back to the name of the feed they came through.
+``countries`` and ``kinds`` count kept items by their outlet's entry in the source registry
+(``core.sources``; ``unknown`` for outlets it does not list); ``outlets`` (``--country``,
+``--kind``) limits every count to the items of those outlets.
 
 This module writes nothing and does not decide what is kept.
 """
@@ -33,6 +36,8 @@ from mediamon.output import shorten, text_width
 from mediamon.store.stats import Bucket
 
 if TYPE_CHECKING:  # annotations only: the Store is passed in
+    from mediamon.core.sources import SourceRegistry
+    from mediamon.store.query import OutletScope
     from mediamon.store.sqlite import Store
 
 By = Bucket  # the periods counts are grouped by (store.stats makes the buckets)
@@ -67,6 +72,9 @@ class Stats:
     languages: tuple[tuple[str, int], ...]  # top languages: (code or "unknown", kept items)
     # --by-outlet: outlet -> kept items per period, for the top SERIES outlets (+ "other")
     by_outlet: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # kept items by their outlet's country and kind in the source registry, most first
+    countries: tuple[tuple[str, int], ...] = ()
+    kinds: tuple[tuple[str, int], ...] = ()
 
     @property
     def total_items(self) -> int:
@@ -86,6 +94,8 @@ class Stats:
             data.pop(key)
         data["outlets"] = [{"outlet": o, "items": n} for o, n in self.outlets]
         data["languages"] = [{"language": lang, "items": n} for lang, n in self.languages]
+        data["countries"] = [{"country": c, "items": n} for c, n in self.countries]
+        data["kinds"] = [{"kind": k, "items": n} for k, n in self.kinds]
         data["by_outlet"] = {o: list(v) for o, v in self.by_outlet.items()}
         data["total_items"] = self.total_items
         data["total_stories"] = self.total_stories
@@ -143,7 +153,8 @@ def has_stories(store: Store) -> bool:
 
 def collect(store: Store, *, now: datetime, since: datetime | None = None,
             until: datetime | None = None, by: By = "day", topic: str | None = None,
-            by_outlet: bool = False) -> Stats:
+            by_outlet: bool = False, sources: SourceRegistry | None = None,
+            outlets: OutletScope | None = None) -> Stats:
     """Count kept items (and stories) per period between ``since`` (default 30 days before
     ``now``) and ``until`` (default ``now``).
 
@@ -154,6 +165,8 @@ def collect(store: Store, *, now: datetime, since: datetime | None = None,
             chooses one from the period.
         topic: only items that matched this topic (and stories with such an item).
         by_outlet: also count per period for each of the top outlets.
+        sources: the source registry, for the counts by country and kind (none without).
+        outlets: only the items of these outlets (``--country``/``--kind``).
     Returns:
         The counts, with empty periods as zeros.
     Raises:
@@ -177,20 +190,32 @@ def collect(store: Store, *, now: datetime, since: datetime | None = None,
                 counts[index[period]] += n
         return counts
 
-    items = series(store.kept_items_per_period(by, since=since, until=until, topic=topic))
+    # Only a scope that is given is passed on: a store that filters no outlets (PostgreSQL's
+    # own versions of these methods) still counts everything else.
+    scope: dict[str, Any] = {} if outlets is None else {"outlets": outlets}
+    items = series(store.kept_items_per_period(by, since=since, until=until, topic=topic,
+                                               **scope))
     story_counts = None
     if stories:
         story_counts = series(store.new_stories_per_period(by, since=since, until=until,
-                                                           topic=topic))
-    top_outlets = store.top_outlets(since=since, until=until, topic=topic,
-                                    with_stories=stories, limit=TOP)
-    languages = store.top_languages(since=since, until=until, topic=topic, limit=TOP)
+                                                           topic=topic, **scope))
+    every_outlet = store.top_outlets(since=since, until=until, topic=topic,
+                                     with_stories=stories, limit=1_000_000, **scope)
+    top_outlets = every_outlet[:TOP]
+    languages = store.top_languages(since=since, until=until, topic=topic, limit=TOP, **scope)
+    countries: dict[str, int] = {}
+    kinds: dict[str, int] = {}
+    if sources is not None:
+        for outlet, n in every_outlet:
+            who = sources.describe(outlet)
+            countries[who["country"]] = countries.get(who["country"], 0) + n
+            kinds[who["kind"]] = kinds.get(who["kind"], 0) + n
     split: dict[str, tuple[int, ...]] = {}
     if by_outlet:
         named = [o for o, _ in top_outlets[:SERIES]]
         per: dict[str, list[int]] = {o: [0] * len(periods) for o in named}
         for period, name, n in store.kept_items_per_period_and_outlet(
-                by, since=since, until=until, topic=topic, with_stories=stories):
+                by, since=since, until=until, topic=topic, with_stories=stories, **scope):
             key = str(name) if name in per else "other"
             per.setdefault(key, [0] * len(periods))
             if period in index:
@@ -199,7 +224,12 @@ def collect(store: Store, *, now: datetime, since: datetime | None = None,
     return Stats(since=utc_iso(since) or "", until=utc_iso(until) or "", by=by, topic=topic,
                  periods=tuple(periods), items=tuple(items),
                  stories=None if story_counts is None else tuple(story_counts),
-                 outlets=tuple(top_outlets), languages=tuple(languages), by_outlet=split)
+                 outlets=tuple(top_outlets), languages=tuple(languages), by_outlet=split,
+                 countries=_most_first(countries), kinds=_most_first(kinds))
+
+
+def _most_first(counts: dict[str, int]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -286,6 +316,12 @@ def chart(stats: Stats, *, width: int = 80) -> str:
     lines += _ranked("Top outlets", stats.outlets, stats.total_items, width)
     lines.append("")
     lines += _ranked("Top languages", stats.languages, stats.total_items, width)
+    if stats.countries:
+        lines.append("")
+        lines += _ranked("By country (source registry)", stats.countries, stats.total_items,
+                         width)
+        lines.append("")
+        lines += _ranked("By kind (source registry)", stats.kinds, stats.total_items, width)
     # A last resort for very narrow terminals: nothing wraps.
     return "\n".join(shorten(line, width).rstrip() for line in lines)
 

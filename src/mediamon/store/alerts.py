@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Literal, TypedDict, cast
 
 from mediamon.clock import utc_iso
-from mediamon.store.base import SQLiteBase, SQLValue
+from mediamon.store.base import SQLiteBase, SQLValue, json_list_sql, json_object_sql
 
 AlertKind = Literal["item", "story", "spike"]
 AlertRef = tuple[AlertKind, str]
@@ -75,8 +75,8 @@ class AlertsStore(SQLiteBase):
         ``now``; known alerts keep theirs. One transaction."""
         with self.transaction():
             for name in names:
-                self.db.execute("INSERT OR IGNORE INTO alerts (name, since) VALUES (?, ?)",
-                                [name, utc_iso(now)])
+                self.db.execute("INSERT INTO alerts (name, since) VALUES (?, ?) "
+                                "ON CONFLICT DO NOTHING", [name, utc_iso(now)])
 
     def alert_state(self, name: str) -> AlertState | None:
         """The alert's state row, or None if it has none yet."""
@@ -99,21 +99,23 @@ class AlertsStore(SQLiteBase):
         claimed) on this channel, with at least ``min_score``, in a story of at least
         ``min_reach`` outlets (an item in no story counts as one) and matching ``topic``
         (None: any); oldest first, at most ``limit``."""
+        # The CASTs: PostgreSQL cannot tell the type of a parameter that is NULL otherwise.
         params: dict[str, SQLValue] = {
             "alert": alert, "channel": channel, "since": since, "min_score": min_score,
             "min_reach": min_reach, "topic": topic, "limit": limit}
-        sql = """
+        sql = f"""
             SELECT i.id, i.title, i.url, i.published, i.language, i.score, i.topics,
                    f.name AS feed, si.outlet, si.story_id, s.reach,
-                   (SELECT json_group_object(t.topic, json(t.terms)) FROM item_topics t
-                    WHERE t.item_id = i.id) AS matched
+                   (SELECT {json_object_sql(self.dialect, "t.topic", "t.terms")}
+                    FROM item_topics t WHERE t.item_id = i.id) AS matched
             FROM items i JOIN feeds f ON f.id = i.feed_id
             LEFT JOIN story_items si ON si.item_id = i.id
             LEFT JOIN stories s ON s.id = si.story_id
             WHERE i.kept = 1 AND i.first_seen >= :since
-              AND (:min_score IS NULL OR i.score >= :min_score)
-              AND (:min_reach IS NULL OR coalesce(s.reach, 1) >= :min_reach)
-              AND (:topic IS NULL OR i.id IN (SELECT item_id FROM item_topics WHERE topic = :topic))
+              AND (CAST(:min_score AS DOUBLE PRECISION) IS NULL OR i.score >= :min_score)
+              AND (CAST(:min_reach AS BIGINT) IS NULL OR coalesce(s.reach, 1) >= :min_reach)
+              AND (CAST(:topic AS TEXT) IS NULL
+                   OR i.id IN (SELECT item_id FROM item_topics WHERE topic = :topic))
               AND NOT EXISTS (SELECT 1 FROM alert_sent a WHERE a.alert = :alert
                               AND a.channel = :channel AND a.kind = 'item' AND a.ref = i.id)
             ORDER BY i.first_seen, i.published, i.id LIMIT :limit
@@ -130,21 +132,23 @@ class AlertsStore(SQLiteBase):
         params: dict[str, SQLValue] = {
             "alert": alert, "channel": channel, "since": since, "min_score": min_score,
             "min_reach": min_reach, "topic": topic, "limit": limit}
-        sql = """
+        topics = json_list_sql(self.dialect, "topic", """SELECT DISTINCT it.topic
+                    FROM story_items x JOIN items i ON i.id = x.item_id
+                    JOIN item_topics it ON it.item_id = x.item_id
+                    WHERE x.story_id = s.id AND i.kept = 1 ORDER BY it.topic""")
+        sql = f"""
             SELECT s.id, s.title, fi.url, s.first_published AS published, s.first_outlet AS outlet,
                    s.reach, s.items AS mentions,
                    (SELECT max(i.score) FROM story_items x JOIN items i ON i.id = x.item_id
                     WHERE x.story_id = s.id AND i.kept = 1) AS score,
-                   (SELECT json_group_array(topic) FROM (SELECT DISTINCT it.topic
-                    FROM story_items x JOIN items i ON i.id = x.item_id
-                    JOIN item_topics it ON it.item_id = x.item_id
-                    WHERE x.story_id = s.id AND i.kept = 1 ORDER BY it.topic)) AS topics
+                   {topics} AS topics
             FROM stories s LEFT JOIN items fi ON fi.id = s.first_item_id
-            WHERE s.updated >= :since AND s.reach >= coalesce(:min_reach, 1)
+            WHERE s.updated >= :since AND s.reach >= coalesce(CAST(:min_reach AS BIGINT), 1)
               AND EXISTS (SELECT 1 FROM story_items x JOIN items i ON i.id = x.item_id
                           WHERE x.story_id = s.id AND i.kept = 1
-                            AND (:min_score IS NULL OR i.score >= :min_score)
-                            AND (:topic IS NULL OR i.id IN
+                            AND (CAST(:min_score AS DOUBLE PRECISION) IS NULL
+                                 OR i.score >= :min_score)
+                            AND (CAST(:topic AS TEXT) IS NULL OR i.id IN
                                  (SELECT item_id FROM item_topics WHERE topic = :topic)))
               AND NOT EXISTS (SELECT 1 FROM alert_sent a WHERE a.alert = :alert
                               AND a.channel = :channel AND a.kind = 'story' AND a.ref = s.id)
@@ -161,8 +165,8 @@ class AlertsStore(SQLiteBase):
         with self.transaction():
             for kind, ref, title, url in claims:
                 cur = self.db.execute(
-                    "INSERT OR IGNORE INTO alert_sent (alert, channel, kind, ref, title, url, "
-                    "claimed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO alert_sent (alert, channel, kind, ref, title, url, "
+                    "claimed) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     [alert, channel, kind, ref, title, url, utc_iso(now)])
                 mine.append(bool(cur.rowcount))
         return mine

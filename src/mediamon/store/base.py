@@ -48,10 +48,42 @@ class SQLiteBase:
     db: sqlite_utils.Database
     path: Path
     readonly: bool
+    # "postgresql" on ``store.postgres.read.PostgresReading``, whose ``db`` runs this SQL
+    # on PostgreSQL; ``store.query`` hands its reading there.
+    dialect = "sqlite"
 
     def transaction(self) -> AbstractContextManager[None]:
         """One write transaction (see ``Store.transaction``)."""
         raise NotImplementedError
+
+
+# -- SQL that SQLite and PostgreSQL spell differently --------------------------------------
+# The store's parts write one text for both databases (``store.postgres.read`` runs it on
+# PostgreSQL); where the two need different words, these give each its own, by ``dialect``
+# (``SQLiteBase.dialect``). Each gives the same values on both.
+
+
+def json_list_sql(dialect: str, column: str, select: str) -> str:
+    """A scalar subquery: the values of ``column`` of the rows of ``select``, in their
+    order, as a JSON list (text)."""
+    if dialect == "postgresql":
+        return f"(SELECT coalesce(json_agg({column}), '[]')::text FROM ({select}) AS listed)"
+    return f"(SELECT json_group_array({column}) FROM ({select}) AS listed)"
+
+
+def json_object_sql(dialect: str, key: str, value: str) -> str:
+    """An aggregate: a JSON object (text) of ``key`` to ``value`` (JSON text) of its rows;
+    NULL for no row on PostgreSQL, ``{}`` on SQLite."""
+    if dialect == "postgresql":
+        return f"json_object_agg({key}, ({value})::json)::text"
+    return f"json_group_object({key}, json({value}))"
+
+
+def distinct_text_sql(dialect: str, expr: str) -> str:
+    """An aggregate: the distinct values of ``expr`` joined with commas (in no set order)."""
+    if dialect == "postgresql":
+        return f"string_agg(DISTINCT {expr}, ',')"
+    return f"group_concat(DISTINCT {expr})"
 
 
 def id_prefix(column: str, prefix: str) -> tuple[str, list[str]]:

@@ -28,7 +28,7 @@ EXPORT_COLUMNS = (
     "id", "guid", "url", "canonical_url", "title", "summary", "content", "summary_html",
     "content_html", "authors", "categories", "published", "published_from_feed", "updated",
     "first_seen", "last_seen", "language", "content_hash", "kept", "score", "similarity",
-    "topics", "explanation", "dedup_key",
+    "topics", "explanation", "dedup_key", "language_declared",
 )
 
 

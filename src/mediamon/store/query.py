@@ -18,13 +18,14 @@ import json
 import re
 import sqlite3
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mediamon.clock import utc_iso
 from mediamon.errors import QueryError
 from mediamon.store.base import id_prefix
+from mediamon.store.outlets import OutletScope as OutletScope
 from mediamon.types import FeedSource
 
 if TYPE_CHECKING:  # annotations only: the Store is passed in
@@ -45,9 +46,15 @@ def _collapsed(select: str, order: str) -> str:
             SELECT *, row_number() OVER (PARTITION BY coalesce(story, id) ORDER BY {order})
                        AS story_rank,
                    count(*) OVER (PARTITION BY coalesce(story, id)) AS story_matches
-            FROM ({select})
-        ) WHERE story_rank = 1 ORDER BY {order} LIMIT ? OFFSET ?
+            FROM ({select}) AS listed
+        ) AS ranked WHERE story_rank = 1 ORDER BY {order} LIMIT ? OFFSET ?
     """
+
+
+def on_postgres(store: Store) -> Any:
+    """``store`` when it is a PostgreSQL store (``store.postgres.read``: its listing, search,
+    item and feed health are ``store.postgres.query``'s), else None."""
+    return store if store.dialect == "postgresql" else None
 
 
 
@@ -66,6 +73,7 @@ class Filters:
     collapse: bool = False  # one row per story (issue 5)
     only_unkept: bool = False  # issue 6: --unkept, items stored but not kept (audits)
     story: str | None = None  # issue 6: items of this story (id or a prefix of it)
+    outlets: OutletScope | None = None  # --country/--kind, resolved by the caller
 
     def __post_init__(self) -> None:
         # A NUL ends SQLite's LIKE pattern early, so "--feed" would match every feed; the
@@ -128,6 +136,10 @@ class Filters:
         if self.min_score is not None:
             clauses.append("items.score >= ?")
             params.append(self.min_score)
+        if self.outlets is not None:
+            clause, outlet_params = self.outlets.clause("items.id")
+            clauses.append(clause)
+            params += outlet_params
         return (" AND ".join(clauses) or "1"), params
 
 
@@ -185,6 +197,9 @@ def filter_warnings(store: Store, filters: Filters, *, topics: Collection[str],
     if story and not conn.execute(
             f"SELECT 1 FROM story_items WHERE {where} LIMIT 1", story_params).fetchone():
         lines.append(f"--story {story!r} matches no story's id (see `mediamon stories`)")
+    scope = filters.outlets
+    if scope is not None and not scope.outlets and scope.unregistered is None:
+        lines.append(f"{scope.label}: no outlet in the source registry matches")
     return lines
 
 
@@ -248,6 +263,8 @@ def _common_topic(store: Store, topic: str | None) -> bool:
 
 def items(store: Store, filters: Filters) -> list[dict[str, Any]]:
     """Stored items, newest first."""
+    if (pg := on_postgres(store)) is not None:
+        return pg.read_items(filters)  # type: ignore[no-any-return]
     where, params = filters.where(walk_topic=_common_topic(store, filters.topic))
     sql = f"""
         SELECT {LIST_COLUMNS} FROM items JOIN feeds ON feeds.id = items.feed_id
@@ -267,6 +284,8 @@ def search(store: Store, query: str, filters: Filters) -> list[dict[str, Any]]:
     """
     if not query.strip():
         raise QueryError("empty search query")
+    if (pg := on_postgres(store)) is not None:
+        return pg.read_search(query, filters)  # type: ignore[no-any-return]
     where, params = filters.where()
     sql = f"""
         SELECT {LIST_COLUMNS},
@@ -284,10 +303,64 @@ def search(store: Store, query: str, filters: Filters) -> list[dict[str, Any]]:
         if filters.collapse:
             rows = list(store.db.query(sql, [query, *params, filters.limit, filters.offset]))
         else:
-            rows = _ranked_first(store, query, filters)
+            # -- articles (store.articles): items whose article text matches too
+            k = max(200, 4 * (filters.offset + filters.limit))
+            hits = store.article_hits(query, k)
+            rows = _with_articles(store, query, filters, hits, k) if hits else \
+                _ranked_first(store, query, filters)
+            # -- end articles
     except sqlite3.OperationalError as exc:
         raise QueryError(f"invalid search query {query!r}: {_fts_reason(exc)}") from None
     return [_decode(r) for r in rows]
+
+
+# -- articles: search looks in the article texts too (store.articles) -------------------
+
+
+def _with_articles(store: Store, query: str, filters: Filters,
+                   hits: list[tuple[int, float]], k: int) -> list[dict[str, Any]]:
+    """The page of a search with the items whose article text matches (``hits``: the best
+    ``k`` article matches, items' rowids and the article index's bm25) beside those whose
+    feed text does: each item once, at its better rank, with the article's snippet when its
+    feed text has none. The two indexes' bm25 values are compared as they are (an article's
+    text weighs as much as an item's content).
+
+    As ``_ranked_first`` does, the best ``k`` article matches are filtered first; when
+    fewer than a page's worth pass the filters and there were more matches, every article
+    match is. Only the page's rows are then read in full."""
+    end = filters.offset + filters.limit
+    rows = _ranked_first(store, query, replace(filters, offset=0, limit=end))
+    where, params = filters.where()
+    # CROSS JOIN: look each hit up by rowid (a filter such as kept = 1 would otherwise
+    # have SQLite walk that index over the whole table).
+    select = (f"SELECT items.id, items.rowid FROM json_each(?) AS hit CROSS JOIN items "
+              f"ON items.rowid = hit.value WHERE {where}")
+    ranks = dict(hits)
+    passed = store.db.execute(select, [json.dumps(list(ranks)), *params]).fetchall()
+    if len(passed) < end and len(hits) >= k:
+        ranks = dict(store.article_hits(query, 2**31 - 1))
+        passed = store.db.execute(select, [json.dumps(list(ranks)), *params]).fetchall()
+    best: dict[str, dict[str, Any]] = {row["id"]: row for row in rows}
+    rowids: dict[str, int] = {}
+    for item_id, rowid in passed:
+        rowids[item_id] = rowid
+        old = best.get(item_id)
+        if old is None or ranks[rowid] < old["rank"]:
+            best[item_id] = {**(old or {"id": item_id, "snippet": None}),
+                             "rank": ranks[rowid]}
+    page = sorted(best.values(), key=lambda r: (r["rank"], r["id"]))[filters.offset:end]
+    # The page's rows that only the articles found, in full; the article's snippet for the
+    # rows whose feed text has none.
+    only = [r["id"] for r in page if "title" not in r]
+    full = {r["id"]: r for r in store.db.query(
+        f"SELECT {LIST_COLUMNS} FROM json_each(?) AS hit CROSS JOIN items "
+        f"ON items.id = hit.value JOIN feeds ON feeds.id = items.feed_id", [json.dumps(only)])}
+    page = [{**full[r["id"]], **r} if r["id"] in full else r for r in page]
+    wanted = [rowids[r["id"]] for r in page if r["snippet"] is None and r["id"] in rowids]
+    snippets = store.article_snippets(query, wanted)
+    return [{**r, "snippet": snippets.get(rowids[r["id"]])} if r["snippet"] is None and
+            r["id"] in rowids else r for r in page]
+# -- end articles
 
 
 # Issue 6: how many of the best matches the fast path ranks before applying the filters.
@@ -402,6 +475,8 @@ def get_item(store: Store, item_id: str) -> dict[str, Any] | None:
 
     ``item_id`` may be a unique prefix of the id.
     """
+    if (pg := on_postgres(store)) is not None:
+        return pg.read_item(item_id)  # type: ignore[no-any-return]
     where, params = id_prefix("items.id", item_id)
     rows = list(store.db.query(
         "SELECT items.*, feeds.name AS feed_name, feeds.url AS feed_url FROM items "
@@ -422,6 +497,7 @@ def get_item(store: Store, item_id: str) -> dict[str, Any] | None:
         "ORDER BY item_feeds.first_seen",
         [item["id"]],
     ))
+    item["article"] = store.article_of(item["id"])  # articles: None if never fetched
     return item
 
 
@@ -430,6 +506,8 @@ def feed_health(store: Store, *, now: datetime | None = None) -> list[dict[str, 
     them, and before the healthy ones the feeds that need attention: gone (410) and dead
     first, then failing ones, most consecutive failures first. ``health`` says which
     (issue 4)."""
+    if (pg := on_postgres(store)) is not None:
+        return pg.read_feed_health(now)  # type: ignore[no-any-return]
     since = utc_iso((now or datetime.now(UTC)) - timedelta(days=1))
     # A database opened read-only is not migrated: before m009 no feed is paused.
     paused = "feeds.paused" if "paused" in store.db["feeds"].columns_dict else "0"

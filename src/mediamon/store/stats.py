@@ -19,7 +19,8 @@ from datetime import datetime
 from typing import Literal
 
 from mediamon.clock import utc_iso
-from mediamon.store.base import SQLiteBase, SQLValue
+from mediamon.store.base import SQLiteBase, SQLValue, distinct_text_sql, json_object_sql
+from mediamon.store.outlets import OutletScope
 
 Bucket = Literal["hour", "day", "week", "month"]
 """The length of a period: weeks start on Monday, months on their first day."""
@@ -83,15 +84,20 @@ def _bucket_sql(column: str, by: Bucket) -> str:
     return f"strftime('%Y-%m-01', {column})" if by == "month" else f"date({column})"
 
 
-def _kept_items(since: datetime, until: datetime,
-                topic: str | None) -> tuple[str, list[SQLValue]]:
+def _kept_items(since: datetime, until: datetime, topic: str | None,
+                outlets: OutletScope | None = None) -> tuple[str, list[SQLValue]]:
     """The FROM and WHERE of the kept items (joined to their feed) published from ``since``
-    up to ``until`` (that matched ``topic``, if given), and its parameters."""
+    up to ``until`` (that matched ``topic``, if given; of the ``outlets`` in scope, if
+    given), and its parameters."""
     where = "items.kept = 1 AND items.published >= ? AND items.published < ?"
     params: list[SQLValue] = [utc_iso(since), utc_iso(until)]
     if topic:
         where += " AND items.id IN (SELECT item_id FROM item_topics WHERE topic = ?)"
         params.append(topic)
+    if outlets is not None:
+        clause, scope_params = outlets.clause("items.id")
+        where += f" AND {clause}"
+        params += scope_params
     return f"FROM items JOIN feeds ON feeds.id = items.feed_id WHERE {where}", params
 
 
@@ -101,11 +107,15 @@ def _item_outlet(with_stories: bool) -> str:
             "feeds.url)" if with_stories else "coalesce(feeds.name, feeds.url)")
 
 
-def _report_kept(since: datetime, until: datetime,
-                 topic: str | None) -> tuple[str, list[SQLValue]]:
+def _report_kept(since: datetime, until: datetime, topic: str | None,
+                 outlets: OutletScope | None = None) -> tuple[str, list[SQLValue]]:
     """The condition on ``i`` (items) of the report's kept items, and its parameters."""
     topic_clause = "AND i.id IN (SELECT item_id FROM item_topics WHERE topic = ?)" if topic else ""
     params: list[SQLValue] = [utc_iso(since), utc_iso(until), *([topic] if topic else [])]
+    if outlets is not None:
+        clause, scope_params = outlets.clause("i.id")
+        topic_clause += f" AND {clause}"
+        params += scope_params
     return f"i.kept = 1 AND i.published >= ? AND i.published < ? {topic_clause}", params
 
 
@@ -120,6 +130,10 @@ class StatsStore(SQLiteBase):
 
     # -- stats ------------------------------------------------------------------------------
 
+    def _bucket(self, column: str, by: Bucket) -> str:
+        """``_bucket_sql`` in this database's dialect (PostgreSQL's store writes its own)."""
+        return _bucket_sql(column, by)
+
     def has_stories(self) -> bool:
         """Whether the database has the stories tables (issue 5)."""
         return bool(self.db.execute(
@@ -127,71 +141,83 @@ class StatsStore(SQLiteBase):
             "AND name IN ('stories', 'story_items')").fetchone()[0] == 2)
 
     def kept_items_per_period(self, by: Bucket, *, since: datetime, until: datetime,
-                              topic: str | None = None) -> list[tuple[str | None, int]]:
+                              topic: str | None = None, outlets: OutletScope | None = None,
+                              ) -> list[tuple[str | None, int]]:
         """Kept items published from ``since`` up to ``until`` (that matched ``topic``),
         counted per period of ``by``: (period label, count), periods without items left out."""
-        base, params = _kept_items(since, until, topic)
+        base, params = _kept_items(since, until, topic, outlets)
         return [(period, n) for period, n in self.db.execute(
-            f"SELECT {_bucket_sql('items.published', by)}, count(*) {base} GROUP BY 1",
+            f"SELECT {self._bucket('items.published', by)}, count(*) {base} GROUP BY 1",
             params)]
 
     def new_stories_per_period(self, by: Bucket, *, since: datetime, until: datetime,
-                               topic: str | None = None) -> list[tuple[str | None, int]]:
+                               topic: str | None = None, outlets: OutletScope | None = None,
+                               ) -> list[tuple[str | None, int]]:
         """Stories first mentioned from ``since`` up to ``until`` that have a kept item
-        (that matched ``topic``), counted per period of ``by``: (period label, count).
-        Needs the stories tables (``has_stories``)."""
+        (that matched ``topic``; from an outlet in ``outlets``), counted per period of
+        ``by``: (period label, count). Needs the stories tables (``has_stories``)."""
         _, params = _kept_items(since, until, topic)
         topic_clause = ("AND i.id IN (SELECT item_id FROM item_topics WHERE topic = ?)"
                         if topic else "")
+        if outlets is not None:
+            clause, scope_params = outlets.on_outlet("si.outlet")
+            topic_clause += f" AND {clause}"
+            params += scope_params
         return [(period, n) for period, n in self.db.execute(
-            f"SELECT {_bucket_sql('s.first_published', by)}, count(*) FROM stories s "
+            f"SELECT {self._bucket('s.first_published', by)}, count(*) FROM stories s "
             f"WHERE s.first_published >= ? AND s.first_published < ? AND EXISTS ("
             f"SELECT 1 FROM story_items si JOIN items i ON i.id = si.item_id "
             f"WHERE si.story_id = s.id AND i.kept = 1 {topic_clause}) GROUP BY 1",
             params)]
 
     def top_outlets(self, *, since: datetime, until: datetime, topic: str | None = None,
-                    with_stories: bool, limit: int) -> list[tuple[str, int]]:
+                    with_stories: bool, limit: int, outlets: OutletScope | None = None,
+                    ) -> list[tuple[str, int]]:
         """The ``limit`` outlets with the most kept items published from ``since`` up to
         ``until`` (that matched ``topic``): (outlet, count), most first, then by name."""
-        base, params = _kept_items(since, until, topic)
+        base, params = _kept_items(since, until, topic, outlets)
         outlet = _item_outlet(with_stories)
         return [(str(o), n) for o, n in self.db.execute(
             f"SELECT {outlet} AS o, count(*) AS n {base} GROUP BY o ORDER BY n DESC, o "
             f"LIMIT {limit:d}", params)]
 
     def top_languages(self, *, since: datetime, until: datetime, topic: str | None = None,
-                      limit: int) -> list[tuple[str, int]]:
+                      limit: int, outlets: OutletScope | None = None,
+                      ) -> list[tuple[str, int]]:
         """The ``limit`` languages with the most kept items published from ``since`` up to
-        ``until`` (that matched ``topic``): (code or "unknown", count), most first."""
-        base, params = _kept_items(since, until, topic)
+        ``until`` (that matched ``topic``): (code or "unknown", count), most first. The
+        language is the detected one (``items.language``; core/language.item_language)."""
+        base, params = _kept_items(since, until, topic, outlets)
         return [(str(lang), n) for lang, n in self.db.execute(
             f"SELECT coalesce(items.language, 'unknown') AS l, count(*) AS n {base} "
             f"GROUP BY l ORDER BY n DESC, l LIMIT {limit:d}", params)]
 
     def kept_items_per_period_and_outlet(
             self, by: Bucket, *, since: datetime, until: datetime, topic: str | None = None,
-            with_stories: bool) -> list[tuple[str | None, str, int]]:
+            with_stories: bool, outlets: OutletScope | None = None,
+            ) -> list[tuple[str | None, str, int]]:
         """Kept items published from ``since`` up to ``until`` (that matched ``topic``),
         counted per period of ``by`` and outlet: (period label, outlet, count)."""
-        base, params = _kept_items(since, until, topic)
+        base, params = _kept_items(since, until, topic, outlets)
         outlet = _item_outlet(with_stories)
         return [(period, name, n) for period, name, n in self.db.execute(
-            f"SELECT {_bucket_sql('items.published', by)}, {outlet} AS o, count(*) {base} "
+            f"SELECT {self._bucket('items.published', by)}, {outlet} AS o, count(*) {base} "
             f"GROUP BY 1, 2", params)]
 
     # -- report -----------------------------------------------------------------------------
 
     def top_stories(self, *, since: datetime, until: datetime, topic: str | None = None,
-                    limit: int) -> list[dict[str, SQLValue]]:
+                    limit: int, outlets: OutletScope | None = None,
+                    ) -> list[dict[str, SQLValue]]:
         """The ``limit`` stories with kept items published from ``since`` up to ``until``
         (that matched ``topic``), by reach, then kept items, best score and newest.
 
         Each row: the story's ``id``, ``title``, ``first_published``, ``first_outlet``,
         ``reach`` and ``items``, and ``kept_items`` and ``best_score`` of those kept items.
-        Needs the stories tables (``has_stories``).
+        Needs the stories tables (``has_stories``). With ``outlets``, only the kept items of
+        the outlets in scope count (and only stories with one are listed).
         """
-        kept, params = _report_kept(since, until, topic)
+        kept, params = _report_kept(since, until, topic, outlets)
         return self._dict_rows(f"""
             SELECT s.id, s.title, s.first_published, s.first_outlet, s.reach, s.items,
                    count(*) AS kept_items, max(i.score) AS best_score
@@ -216,8 +242,8 @@ class StatsStore(SQLiteBase):
         return self._dict_rows(f"""
                 SELECT i.id, i.title, i.url, i.published, i.language, i.score, i.summary,
                        si.outlet, f.name AS feed_name,
-                       (SELECT json_group_object(topic, json(terms)) FROM item_topics
-                        WHERE item_id = i.id) AS matches
+                       (SELECT {json_object_sql(self.dialect, "topic", "terms")}
+                        FROM item_topics WHERE item_id = i.id) AS matches
                 FROM story_items si JOIN items i ON i.id = si.item_id
                 JOIN feeds f ON f.id = i.feed_id
                 WHERE si.story_id = ? AND {kept}
@@ -243,8 +269,10 @@ class StatsStore(SQLiteBase):
                  if with_stories else "NULL")
         return self._dict_rows(f"""
         SELECT o.outlet, count(*) AS items, count(DISTINCT o.story) AS stories,
-               {first} AS first_reports, round(avg(o.score), 2) AS mean_score,
-               group_concat(DISTINCT o.language) AS languages, max(o.published) AS latest
+               {first} AS first_reports,
+               round(CAST(avg(o.score) AS NUMERIC), 2) AS mean_score,
+               {distinct_text_sql(self.dialect, "o.language")} AS languages,
+               max(o.published) AS latest
         FROM (SELECT {outlet} AS outlet, {story_of} AS story, i.score, i.published,
                      coalesce(i.language, '?') AS language
               FROM items i JOIN feeds f ON f.id = i.feed_id WHERE {kept}) AS o

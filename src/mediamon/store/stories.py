@@ -25,6 +25,7 @@ evaluation). Nothing here decides relevance or scheduling.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -46,8 +47,9 @@ from mediamon.core.stories import (
     usable_headline,
 )
 from mediamon.core.text import fold
-from mediamon.core.urls import dedup_key, site_of
-from mediamon.store.base import SQLiteBase, id_prefix
+from mediamon.core.urls import dedup_key, registrable_domain, site_of
+from mediamon.store.base import SQLiteBase, id_prefix, json_list_sql
+from mediamon.store.outlets import OutletScope
 
 SCHEMA = [
     """
@@ -139,6 +141,36 @@ def add_headlines(conn: Any) -> None:
         "WHERE si.headline IS NULL").fetchall()
     conn.executemany("UPDATE story_items SET headline = ? WHERE n = ?",
                      [(headline_key(title or "") or None, n) for n, title in rows])
+
+
+_HOST_LIKE = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+$")
+
+
+def merge_outlets(conn: Any) -> int:
+    """Migration m014: outlets stored as hosts before an outlet was the registrable domain
+    (``news.bbc.co.uk``, ``da.azadiradio.com``) become that domain (``bbc.co.uk``), and the
+    reach and first outlet of each story that had one are counted again, so one outlet's
+    subdomains count once. Feed names (a local feed's outlet) are left as they are.
+    Returns how many stored outlets changed."""
+    changes = []
+    for (outlet,) in conn.execute(
+            "SELECT DISTINCT outlet FROM story_items WHERE outlet IS NOT NULL").fetchall():
+        if _HOST_LIKE.match(outlet):
+            domain = registrable_domain(outlet)
+            if domain != outlet:
+                changes.append((domain, outlet))
+    if not changes:
+        return 0
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS merged_outlets (story_id TEXT PRIMARY KEY)")
+    conn.executemany("INSERT OR IGNORE INTO merged_outlets SELECT DISTINCT story_id "
+                     "FROM story_items WHERE outlet = ?", [(old,) for _, old in changes])
+    conn.executemany("UPDATE story_items SET outlet = ? WHERE outlet = ?", changes)
+    conn.executemany("UPDATE stories SET first_outlet = ? WHERE first_outlet = ?", changes)
+    conn.execute(
+        "UPDATE stories SET reach = (SELECT count(DISTINCT outlet) FROM story_items "
+        "WHERE story_id = stories.id) WHERE id IN (SELECT story_id FROM merged_outlets)")
+    conn.execute("DROP TABLE merged_outlets")
+    return len(changes)
 
 
 def _iso(when: datetime) -> str:
@@ -304,6 +336,7 @@ def assign(
         "SELECT story_id FROM story_items WHERE item_id = ?", [item_id]).fetchone()
     if row is not None:
         return Decision(row[0])
+    outlet = settings.outlet(outlet)  # an outlet's other registered domains count as one
     if fp is None:
         fp = fingerprint(title, summary, settings)
     t = minutes(published)
@@ -499,10 +532,13 @@ def list_stories(
     min_reach: int | None = None,
     include_unkept: bool = False,
     limit: int = 50,
+    outlets: OutletScope | None = None,
+    dialect: str = "sqlite",
 ) -> list[dict[str, Any]]:
     """Stories newest first (by their first mention), with reach and the kept topics.
 
-    ``since``/``until`` (UTC ISO) keep stories with a mention in that period."""
+    ``since``/``until`` (UTC ISO) keep stories with a mention in that period; ``outlets``
+    (``--country``/``--kind``) those carried by one of its outlets (with a kept item)."""
     clauses: list[str] = []
     params: list[str | int] = []
     kept = "" if include_unkept else "AND i.kept = 1"
@@ -522,15 +558,20 @@ def list_stories(
     if min_reach:
         clauses.append("s.reach >= ?")
         params.append(min_reach)
-    where = " AND ".join(clauses) or "1"
-    sql = f"""
-        SELECT s.id, s.first_published, s.first_outlet, s.reach, s.items AS mentions,
-               s.last_published, s.title, s.first_item_id,
-               (SELECT json_group_array(topic) FROM (
+    if outlets is not None:
+        scope, scope_params = outlets.on_outlet("si.outlet")
+        clauses.append("EXISTS (SELECT 1 FROM story_items si JOIN items i ON i.id = si.item_id "
+                       f"WHERE si.story_id = s.id {kept} AND {scope})")
+        params += scope_params
+    where = " AND ".join(clauses) or "1 = 1"
+    topics = json_list_sql(dialect, "topic", f"""
                     SELECT DISTINCT it.topic FROM story_items si
                     JOIN items i ON i.id = si.item_id
                     JOIN item_topics it ON it.item_id = si.item_id
-                    WHERE si.story_id = s.id {kept} ORDER BY it.topic)) AS topics
+                    WHERE si.story_id = s.id {kept} ORDER BY it.topic""")
+    sql = f"""
+        SELECT s.id, s.first_published, s.first_outlet, s.reach, s.items AS mentions,
+               s.last_published, s.title, s.first_item_id, {topics} AS topics
         FROM stories s WHERE {where}
         ORDER BY s.first_published DESC, s.id LIMIT ?
     """
@@ -627,7 +668,7 @@ class StoriesStore(SQLiteBase):
 
     def list_stories(self, **filters: Any) -> list[dict[str, Any]]:
         """See ``list_stories``."""
-        return list_stories(self.db.conn, **filters)
+        return list_stories(self.db.conn, dialect=self.dialect, **filters)
 
     def resolve_story(self, ident: str) -> tuple[str, str] | None:
         """See ``resolve``."""

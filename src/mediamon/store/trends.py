@@ -214,10 +214,10 @@ class TrendsStore(SQLiteBase):
             LEFT JOIN stories s ON k.scope = 'story' AND s.id = k.key
             LEFT JOIN items fi ON fi.id = s.first_item_id
             WHERE k.started >= :since
-              AND (k.scope = 'topic' AND (:topic IS NULL OR k.key = :topic)
+              AND (k.scope = 'topic' AND (CAST(:topic AS TEXT) IS NULL OR k.key = :topic)
                    OR k.scope = 'story' AND s.id IS NOT NULL
-                      AND (:min_reach IS NULL OR s.reach >= :min_reach)
-                      AND (:topic IS NULL OR EXISTS (
+                      AND (CAST(:min_reach AS BIGINT) IS NULL OR s.reach >= :min_reach)
+                      AND (CAST(:topic AS TEXT) IS NULL OR EXISTS (
                           SELECT 1 FROM story_items x JOIN items i ON i.id = x.item_id
                           JOIN item_topics it ON it.item_id = i.id
                           WHERE x.story_id = s.id AND i.kept = 1 AND it.topic = :topic)))

@@ -4,6 +4,8 @@
     store     PostgresStore: the feed pass's storage (``IngestStore``) and the claims on
               due feeds that let several daemons share the feeds
     stories   story assignment, folded copies and versions in PostgreSQL's dialect
+    query     the listing, search, item and feed health (``store.query``'s, same rows)
+    read      PostgresReader: a PostgresStore the desk and the CLI read as a SQLite Store
 
 psycopg (``pip install 'mediamon[postgres]'``) is imported only when a PostgreSQL database
 is opened.

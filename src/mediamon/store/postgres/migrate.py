@@ -29,7 +29,7 @@ from mediamon.store.postgres.store import PostgresStore, redact
 from mediamon.store.sqlite import Store
 
 # Parents before children (foreign keys), then the rest.
-TABLE_ORDER = ("feeds", "items", "item_feeds", "item_topics", "seen", "fetch_log",
+TABLE_ORDER = ("feeds", "items", "articles", "item_feeds", "item_topics", "seen", "fetch_log",
                "background_df", "background_size", "labels", "stories", "story_items",
                "story_bands", "item_aliases", "item_versions", "hosts", "alerts",
                "alert_sent", "spikes")

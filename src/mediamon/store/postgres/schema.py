@@ -46,12 +46,15 @@ TS_CONFIGS = {
 }
 
 # Columns PostgreSQL has beyond SQLite's (see the module docstring).
-PG_ONLY_COLUMNS = {("items", "search"), ("feeds", "claimed_by"), ("feeds", "claimed_until")}
+PG_ONLY_COLUMNS = {("items", "search"), ("feeds", "claimed_by"), ("feeds", "claimed_until"),
+                   ("articles", "search")}
 
 # SQLite tables PostgreSQL does without: FTS5's (PostgreSQL indexes items.search) and
 # sqlite-utils' migration record (PostgreSQL's is mediamon_migrations).
 SQLITE_ONLY_TABLES = {"items_fts", "items_fts_config", "items_fts_data", "items_fts_docsize",
-                      "items_fts_idx", "_sqlite_migrations"}
+                      "items_fts_idx", "_sqlite_migrations",
+                      "articles_fts", "articles_fts_config", "articles_fts_data",
+                      "articles_fts_docsize", "articles_fts_idx"}
 
 
 def _ts_config_function() -> str:
@@ -337,6 +340,47 @@ P002_SPIKES = [
 ]
 
 
+# SQLite's m013_articles (store.articles; written by store.postgres.articles): an item's
+# article page; its text is searched through ``search`` (only "ok" texts, as SQLite's
+# articles_fts).
+P003_ARTICLES = [
+    f"""
+    CREATE TABLE articles (
+        item_id {T} PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+        url {T} NOT NULL,
+        status {T} NOT NULL,
+        reason {T},
+        text {T},
+        title {T},
+        author {T},
+        published {T},
+        language {T},
+        canonical_url {T},
+        final_url {T},
+        http_status bigint,
+        matched_on {T},
+        fetched_at {T} NOT NULL,
+        search tsvector GENERATED ALWAYS AS (
+            CASE WHEN status = 'ok'
+                 THEN to_tsvector(mediamon_ts_config(language), coalesce(text, ''))
+            END
+        ) STORED
+    )
+    """,
+    "CREATE INDEX articles_status ON articles(status)",
+    "CREATE INDEX articles_search ON articles USING gin(search)",
+]
+
+
+# SQLite's m014_languages_and_outlets: the feed's declared language beside the detected one
+# in ``language`` (core/normalise.py). PostgreSQL databases were never written with host
+# outlets, so nothing else of m014 is needed here.
+P004_LANGUAGES = [
+    f"ALTER TABLE items ADD COLUMN language_declared {T}",
+    "UPDATE items SET language_declared = language",
+]
+
+
 def _statements(statements: list[str]) -> Callable[[Any], None]:
     def apply(conn: Any) -> None:
         for statement in statements:
@@ -349,6 +393,8 @@ def _statements(statements: list[str]) -> Callable[[Any], None]:
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("p001_initial", _statements(P001_INITIAL)),
     ("p002_spikes", _statements(P002_SPIKES)),
+    ("p003_articles", _statements(P003_ARTICLES)),
+    ("p004_languages", _statements(P004_LANGUAGES)),
 ]
 
 MIGRATIONS_TABLE = f"""

@@ -16,8 +16,9 @@ as on SQLite). Many processes on many machines may open the same database at onc
   commits, sorted by term: every writer takes those rows' locks in one order and holds
   them for the shortest time.
 
-What this module does not do: the analyst's side (search, listings, stories, stats) and
-the desk's parts (alerts, labels, exchange, retention) are SQLite's only for now.
+What this module does not do: the analyst's side (listings, search, stories, stats, the
+report, export, alerts) is ``read.PostgresReader``'s, a subclass; labels, rescoring,
+retention and import are SQLite's only for now.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from mediamon.core.stories import Fingerprint, StorySettings
 from mediamon.errors import StoreError
 from mediamon.store.postgres import schema
 from mediamon.store.postgres import stories as story_sql
+from mediamon.store.postgres.articles import PostgresArticles
 from mediamon.store.rows import FeedRow, ScoredItem
 from mediamon.store.stories import outlet_for
 from mediamon.types import FeedOutcome, FeedSource, FetchResult, Item, Match
@@ -80,7 +82,7 @@ def _shared_links(items: Iterable[Item]) -> set[str]:
     return {key for key, seen in titles.items() if len(seen) > 1}
 
 
-class PostgresStore:
+class PostgresStore(PostgresArticles):
     """One PostgreSQL database, opened by URL; migrated on open unless ``readonly``.
 
     ``lease``: how long a claimed feed stays this process's before another may take it
@@ -638,6 +640,7 @@ class PostgresStore:
             "updated": utc_iso(item.updated),
             "last_seen": stamp,
             "language": item.language,
+            "language_declared": item.language_declared,
             "content_hash": item.content_hash,
             "kept": int(match.kept),
             "score": match.score,
@@ -682,8 +685,9 @@ class PostgresStore:
                                          [feed_id])[0]
             outlet = outlet_for(None, site, url, name)
         story_sql.assign(self._cx(), item_id=item.id, title=item.title, summary=item.summary,
-                         published=item.published, outlet=outlet, settings=self.stories,
-                         stamp=stamp or "", fp=fingerprint, later=self._later)
+                         published=item.published, outlet=self.stories.outlet(outlet),
+                         settings=self.stories, stamp=stamp or "", fp=fingerprint,
+                         later=self._later)
         return True
 
     def _update_item(self, item: Item, match: Match, stamp: str | None,
