@@ -47,7 +47,7 @@ _ARABIC_FOLD = str.maketrans(
 
 
 
-def _traditional_to_simplified() -> dict[int, str]:
+def traditional_to_simplified() -> dict[int, str]:
     """OpenCC's table of Traditional characters with their Simplified form (the first
     candidate of each line): 4,000 entries, one ``str.translate`` with the Arabic folds."""
     try:
@@ -68,7 +68,7 @@ def _traditional_to_simplified() -> dict[int, str]:
 def _script_fold() -> dict[int, str | None]:
     """The Arabic folds and OpenCC's table in one ``str.translate`` table, built when the
     first text that is not ASCII is folded (an ASCII query or listing never pays for it)."""
-    return {**_traditional_to_simplified(), **_ARABIC_FOLD}
+    return {**traditional_to_simplified(), **_ARABIC_FOLD}
 
 # Ideographic scripts: every character is its own token.
 _CJK = (

@@ -23,7 +23,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mediamon.clock import utc_iso
+from mediamon.core.searchterms import cjk_terms, expand_query, has_cjk
 from mediamon.errors import QueryError
+from mediamon.store import scripts
 from mediamon.store.base import id_prefix
 from mediamon.store.outlets import OutletScope as OutletScope
 from mediamon.types import FeedSource
@@ -286,6 +288,9 @@ def search(store: Store, query: str, filters: Filters) -> list[dict[str, Any]]:
         raise QueryError("empty search query")
     if (pg := on_postgres(store)) is not None:
         return pg.read_search(query, filters)  # type: ignore[no-any-return]
+    if has_cjk(query):  # Chinese, Japanese, Korean: the trigram index (store.scripts)
+        return [_decode(r) for r in _cjk_search(store, cjk_terms(query), filters)]
+    query = expand_query(query, filters.language)  # талибы finds талибов (core.searchterms)
     where, params = filters.where()
     sql = f"""
         SELECT {LIST_COLUMNS},
@@ -446,6 +451,36 @@ def _ranked_first(store: Store, query: str, filters: Filters) -> list[dict[str, 
         rows = [{**{k: v for k, v in row.items() if k not in ("rank", "_rowid")},
                  "snippet": snippets.get(row["_rowid"]), "rank": row["rank"]} for row in rows]
     return rows
+
+
+def _cjk_search(store: Store, terms: list[tuple[str, ...]],
+                filters: Filters) -> list[dict[str, Any]]:
+    """A search whose words have Chinese, Japanese or Korean text, in the trigram index of
+    the items that have such text (``store.scripts``): every word must occur; ranked by
+    bm25 when a word has three characters or more, newest first otherwise."""
+    where, params = filters.where()
+    clause, found, ranked = scripts.search_sql(terms)
+    rank = "bm25(items_cjk)" if ranked else "0.0"
+    snippet = ("snippet(items_cjk, 0, '[', ']', '…', 24)" if ranked
+               else "substr(items_cjk.text, 1, 160)")
+    sql = f"""
+        SELECT {LIST_COLUMNS}, {snippet} AS snippet, {rank} AS rank
+        FROM items_cjk
+        JOIN items ON items.rowid = items_cjk.rowid
+        JOIN feeds ON feeds.id = items.feed_id
+        WHERE {clause} AND {where}
+        ORDER BY rank, items.published DESC, items.id LIMIT ? OFFSET ?
+    """
+    if filters.collapse:
+        sql = _collapsed(sql.rsplit("ORDER BY", 1)[0], "rank, id")
+    try:
+        return list(store.db.query(sql, [*found, *params, filters.limit, filters.offset]))
+    except sqlite3.OperationalError as exc:
+        if "no such table: items_cjk" in str(exc):
+            raise QueryError("this database has no index for Chinese, Japanese and Korean "
+                             "search yet: open it once with a writable mediamon (any "
+                             "command) to add it") from None
+        raise QueryError(f"invalid search: {_fts_reason(exc)}") from None
 
 
 def _rowid_bounds(store: Store, filters: Filters) -> tuple[int | None, int | None]:

@@ -34,6 +34,7 @@ from mediamon.core.profile import Background
 from mediamon.core.stories import Fingerprint, StorySettings
 from mediamon.errors import ReadOnlyError, StoreError
 from mediamon.store import articles as articles_store
+from mediamon.store import scripts
 from mediamon.store import stories as story_store
 from mediamon.store import trends as trends_store
 from mediamon.store.alerts import AlertsStore
@@ -372,6 +373,13 @@ def m014_languages_and_outlets(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE items ADD COLUMN language_declared TEXT")
     db.execute("UPDATE items SET language_declared = language")
     story_store.merge_outlets(db.conn)
+
+
+@migrations()
+def m015_cjk_search(db: sqlite_utils.Database) -> None:
+    """Search in Chinese, Japanese and Korean: a character-trigram index of the items that
+    have such text, beside the word index (``store.scripts``)."""
+    scripts.create_schema(db)
 
 
 def schema_version() -> int:

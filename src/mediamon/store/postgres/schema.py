@@ -54,7 +54,10 @@ PG_ONLY_COLUMNS = {("items", "search"), ("feeds", "claimed_by"), ("feeds", "clai
 SQLITE_ONLY_TABLES = {"items_fts", "items_fts_config", "items_fts_data", "items_fts_docsize",
                       "items_fts_idx", "_sqlite_migrations",
                       "articles_fts", "articles_fts_config", "articles_fts_data",
-                      "articles_fts_docsize", "articles_fts_idx"}
+                      "articles_fts_docsize", "articles_fts_idx",
+                      # CJK search (store.scripts): PostgreSQL searches its own way
+                      "items_cjk", "items_cjk_config", "items_cjk_content", "items_cjk_data",
+                      "items_cjk_docsize", "items_cjk_idx"}
 
 
 def _ts_config_function() -> str:
