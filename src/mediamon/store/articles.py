@@ -48,6 +48,38 @@ ARTICLE_COLUMNS = ("url", "status", "reason", "text", "title", "author", "publis
                    "fetched_at")
 
 
+def article_values(article: Article, *, now: datetime,
+                   matched_on: str | None) -> dict[str, Any]:
+    """An article's row as both stores write it, ``ARTICLE_COLUMNS`` in order."""
+    return {
+        "url": article.url, "status": article.status, "reason": article.reason,
+        "text": article.text, "title": article.title, "author": article.author,
+        "published": article.published, "language": article.language,
+        "canonical_url": article.canonical_url, "final_url": article.final_url,
+        "http_status": article.http_status, "matched_on": matched_on,
+        "fetched_at": utc_iso(now),
+    }
+
+
+def upsert_sql(mark: str) -> str:
+    """The statement that stores (or replaces) an article row, with ``mark`` as the
+    placeholder (``?`` for SQLite, ``%s`` for psycopg): the item id, then
+    ``article_values``."""
+    sets = ", ".join(f"{name} = excluded.{name}" for name in ARTICLE_COLUMNS)
+    return (f"INSERT INTO articles (item_id, {', '.join(ARTICLE_COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * (1 + len(ARTICLE_COLUMNS)))}) "
+            f"ON CONFLICT (item_id) DO UPDATE SET {sets}")
+
+
+def deferred_sql(mark: str) -> str:
+    """The items of one feed (its URL, then a limit) whose article an earlier pass
+    deferred, oldest first."""
+    return ("SELECT articles.item_id FROM articles JOIN item_feeds ON item_feeds.item_id = "
+            "articles.item_id JOIN feeds ON feeds.id = item_feeds.feed_id "
+            f"WHERE articles.status = 'deferred' AND feeds.url = {mark} "
+            f"ORDER BY articles.fetched_at LIMIT {mark}")
+
+
 def create_schema(db: sqlite_utils.Database) -> None:
     """``m013_articles``: the articles table, its full-text index and the triggers that keep
     the index in step (only "ok" texts are indexed)."""
@@ -157,32 +189,16 @@ class ArticlesStore(SQLiteBase):
 
     def deferred_articles(self, feed_url: str, limit: int) -> list[str]:
         """Items of the feed at ``feed_url`` whose article was deferred by an earlier pass."""
-        return [r[0] for r in self.db.execute(
-            "SELECT articles.item_id FROM articles JOIN item_feeds ON item_feeds.item_id = "
-            "articles.item_id JOIN feeds ON feeds.id = item_feeds.feed_id "
-            "WHERE articles.status = 'deferred' AND feeds.url = ? "
-            "ORDER BY articles.fetched_at LIMIT ?", [feed_url, limit])]
+        return [r[0] for r in self.db.execute(deferred_sql("?"), [feed_url, limit])]
 
     # -- what a pass writes (the writer, inside its transaction)
 
     def save_article(self, item_id: str, article: Article, *, now: datetime,
                      matched_on: str | None = None) -> None:
         """Store (or replace) the article row of a stored item."""
-        cols: dict[str, Any] = {
-            "url": article.url, "status": article.status, "reason": article.reason,
-            "text": article.text, "title": article.title, "author": article.author,
-            "published": article.published, "language": article.language,
-            "canonical_url": article.canonical_url, "final_url": article.final_url,
-            "http_status": article.http_status, "matched_on": matched_on,
-            "fetched_at": utc_iso(now),
-        }
-        sets = ", ".join(f"{name} = excluded.{name}" for name in cols)
+        values = article_values(article, now=now, matched_on=matched_on)
         with self.transaction():
-            self.db.execute(
-                f"INSERT INTO articles (item_id, {', '.join(cols)}) "
-                f"VALUES (?, {', '.join('?' * len(cols))}) "
-                f"ON CONFLICT(item_id) DO UPDATE SET {sets}",
-                [item_id, *cols.values()])
+            self.db.execute(upsert_sql("?"), [item_id, *values.values()])
 
     def keep_on_article(self, item: Item, match: Match, article: Article, *, feed_url: str,
                         now: datetime) -> bool:

@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from mediamon.clock import utc_iso
 from mediamon.core.extract import Article
-from mediamon.store.articles import ARTICLE_COLUMNS, StoredCandidate
+from mediamon.store.articles import (
+    ARTICLE_COLUMNS,
+    StoredCandidate,
+    article_values,
+    deferred_sql,
+    upsert_sql,
+)
 from mediamon.types import Item, Match
 
 if TYPE_CHECKING:
@@ -67,32 +73,16 @@ class PostgresArticles:
 
     def deferred_articles(self, feed_url: str, limit: int) -> list[str]:
         """Items of the feed at ``feed_url`` whose article was deferred by an earlier pass."""
-        return [r[0] for r in self._rows(
-            "SELECT articles.item_id FROM articles JOIN item_feeds ON item_feeds.item_id = "
-            "articles.item_id JOIN feeds ON feeds.id = item_feeds.feed_id "
-            "WHERE articles.status = 'deferred' AND feeds.url = %s "
-            "ORDER BY articles.fetched_at LIMIT %s", [feed_url, limit])]
+        return [r[0] for r in self._rows(deferred_sql("%s"), [feed_url, limit])]
 
     # -- what a pass writes (the writer, inside its transaction)
 
     def save_article(self, item_id: str, article: Article, *, now: datetime,
                      matched_on: str | None = None) -> None:
         """Store (or replace) the article row of a stored item."""
-        values = {
-            "url": article.url, "status": article.status, "reason": article.reason,
-            "text": article.text, "title": article.title, "author": article.author,
-            "published": article.published, "language": article.language,
-            "canonical_url": article.canonical_url, "final_url": article.final_url,
-            "http_status": article.http_status, "matched_on": matched_on,
-            "fetched_at": utc_iso(now),
-        }
-        assert tuple(values) == ARTICLE_COLUMNS
-        sets = ", ".join(f"{name} = excluded.{name}" for name in values)
+        values = article_values(article, now=now, matched_on=matched_on)
         with self.transaction():
-            self._run(
-                f"INSERT INTO articles (item_id, {', '.join(values)}) "
-                f"VALUES (%s, {', '.join(['%s'] * len(values))}) "
-                f"ON CONFLICT (item_id) DO UPDATE SET {sets}", [item_id, *values.values()])
+            self._run(upsert_sql("%s"), [item_id, *values.values()])
 
     def keep_on_article(self, item: Item, match: Match, article: Article, *, feed_url: str,
                         now: datetime) -> bool:
