@@ -117,6 +117,9 @@ def test_query_expansion_rules() -> None:
     assert expand_query("Taliban OR recognition") == "Taliban OR recognition"  # unchanged
     assert expand_query('"талибы" title:талибы талиб*') == '"талибы" title:талибы талиб*'
     assert expand_query("Rusya", "tr") == "rusya*"
+    # --lang picks the language's stemmer from the one table PostgreSQL's search uses too
+    assert expand_query("Verhandlungen", "de") == "verhandl*"
+    assert expand_query("Verhandlungen") == "Verhandlungen"
     assert stem_prefix("سفارت‌ها") == "سفارت*"
     assert stem_prefix("büyükelçiliği") == "büyükelçili*"  # the stem's shared prefix
     assert stem_prefix("ab") is None

@@ -47,12 +47,18 @@ def _has(text: str, ranges: tuple[tuple[int, int], ...]) -> bool:
 # Plural and possessive endings of Persian-script nouns, with or without the zero-width
 # non-joiner: dropped before the prefix (longest first).
 _ARABIC_SCRIPT_ENDINGS = ("\u200cهای", "\u200cها", "های", "ها", "ات")
-# ISO 639-1 -> Snowball stemmer, for ``--lang``.
-SNOWBALL = {
-    "ru": "russian", "uk": "russian", "tr": "turkish", "pl": "polish", "de": "german",
-    "fr": "french", "es": "spanish", "it": "italian", "pt": "portuguese", "nl": "dutch",
-    "sv": "swedish", "no": "norwegian", "da": "danish", "fi": "finnish", "hu": "hungarian",
-    "ro": "romanian", "cs": "czech", "el": "greek", "id": "indonesian", "ms": "indonesian",
+# The one table of which stemmer a language takes (ISO 639-1 -> Snowball algorithm):
+# SQLite search's query expansion here (``--lang``), and PostgreSQL's text-search
+# configuration of each item (``store.postgres.schema.TS_CONFIGS``: the ones PostgreSQL
+# ships, which are Snowball's under the same names).
+STEMMERS = {
+    "ar": "arabic", "hy": "armenian", "eu": "basque", "ca": "catalan", "cs": "czech",
+    "da": "danish", "nl": "dutch", "en": "english", "fi": "finnish", "fr": "french",
+    "de": "german", "el": "greek", "hi": "hindi", "hu": "hungarian", "id": "indonesian",
+    "ga": "irish", "it": "italian", "lt": "lithuanian", "ne": "nepali", "no": "norwegian",
+    "nb": "norwegian", "nn": "norwegian", "pl": "polish", "pt": "portuguese",
+    "ro": "romanian", "ru": "russian", "sr": "serbian", "es": "spanish", "sv": "swedish",
+    "ta": "tamil", "tr": "turkish", "yi": "yiddish",
 }
 MIN_STEM = 3  # a shorter stem would find too much: the word stays as written
 
@@ -140,7 +146,7 @@ def stem_prefix(word: str, language: str | None = None) -> str | None:
                 base = base[: -len(ending)]
                 break
         return base.rstrip("\u200c") + "*" if len(base) >= MIN_STEM else None
-    name = SNOWBALL.get(language or "")
+    name = STEMMERS.get(language or "")
     if name is None:
         if _has(word, _CYRILLIC):
             name = "russian"

@@ -30,20 +30,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mediamon.core.searchterms import STEMMERS
+
 T = 'text COLLATE "C"'
 
 # ISO 639-1 codes -> PostgreSQL's built-in text search configurations (PostgreSQL 15).
 # Languages without one (Dari, Pashto, Urdu, Uzbek, Chinese...) use ``simple``: words
 # lower-cased, not stemmed.
-TS_CONFIGS = {
-    "ar": "arabic", "hy": "armenian", "eu": "basque", "ca": "catalan", "da": "danish",
-    "nl": "dutch", "en": "english", "fi": "finnish", "fr": "french", "de": "german",
-    "el": "greek", "hi": "hindi", "hu": "hungarian", "id": "indonesian", "ga": "irish",
-    "it": "italian", "lt": "lithuanian", "ne": "nepali", "no": "norwegian",
-    "nb": "norwegian", "nn": "norwegian", "pt": "portuguese", "ro": "romanian",
-    "ru": "russian", "sr": "serbian", "es": "spanish", "sv": "swedish", "ta": "tamil",
-    "tr": "turkish", "yi": "yiddish",
-}
+# PostgreSQL 15's Snowball text-search configurations; a language's is the stemmer
+# core.searchterms.STEMMERS gives it, where PostgreSQL has that one.
+POSTGRES_SNOWBALL = frozenset({
+    "arabic", "armenian", "basque", "catalan", "danish", "dutch", "english", "finnish",
+    "french", "german", "greek", "hindi", "hungarian", "indonesian", "irish", "italian",
+    "lithuanian", "nepali", "norwegian", "portuguese", "romanian", "russian", "serbian",
+    "spanish", "swedish", "tamil", "turkish", "yiddish"})
+TS_CONFIGS = {code: name for code, name in STEMMERS.items() if name in POSTGRES_SNOWBALL}
 
 # Columns PostgreSQL has beyond SQLite's (see the module docstring).
 PG_ONLY_COLUMNS = {("items", "search"), ("feeds", "claimed_by"), ("feeds", "claimed_until"),
