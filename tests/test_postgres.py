@@ -161,6 +161,16 @@ def pg_state(url: str) -> dict[str, object]:
         return state_of(lambda sql: conn.execute(sql))  # type: ignore[arg-type]
 
 
+def same_state(lite: Path, url: str) -> dict[str, object]:
+    """PostgreSQL's state, after checking that it holds what the SQLite file holds (at
+    least ten items, so an empty pass cannot pass)."""
+    expected, got = sqlite_state(lite), pg_state(url)
+    assert len(got["items"]) >= 10  # type: ignore[arg-type]
+    for key in expected:
+        assert got[key] == expected[key], key
+    return got
+
+
 def state_of(execute) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """What a pass stored, without ids that depend on insertion order."""
     return {
@@ -206,10 +216,7 @@ def test_run_once_on_postgresql_keeps_what_sqlite_keeps(
                                      "error", "run", "--once", "--keep-all"])
         assert result.exit_code == 0, result.output
     assert "kept items from" in result.output
-    expected, got = sqlite_state(lite), pg_state(pg_url)
-    assert len(got["items"]) >= 10  # type: ignore[arg-type]
-    for key in expected:
-        assert got[key] == expected[key], key
+    got = same_state(lite, pg_url)
     result = runner.invoke(cli, ["--config", str(config), "--db", pg_url, "--log-level",
                                  "error", "run", "--once", "--keep-all"])
     assert result.exit_code == 0, result.output
