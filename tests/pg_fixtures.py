@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
@@ -71,3 +72,52 @@ def pg_url(pg_server: str) -> Iterator[str]:
     finally:
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+def open_store(request: pytest.FixtureRequest, path: os.PathLike[str] | str,
+               **kwargs: object) -> object:
+    """A writable store on the backend of ``request.param`` ("sqlite" or "postgres"): a
+    SQLite ``Store`` at ``path``, or a ``PostgresReader`` on a fresh database of this test
+    (it runs the SQLite store's SQL too, so a test may read either through ``store.db``).
+    For fixtures parametrised with ``params=BACKENDS``; PostgreSQL skips with the reason
+    when no server can be had."""
+    if request.param == "postgres":
+        from mediamon.store.postgres.read import PostgresReader
+
+        return PostgresReader(request.getfixturevalue("pg_url"), **kwargs)
+    from mediamon.store.sqlite import Store
+
+    return Store(path, **kwargs)
+
+
+def config_on(request: pytest.FixtureRequest, path: os.PathLike[str] | str) -> None:
+    """Point the config file at ``path`` to the backend of ``request.param``: for
+    "postgres", ``database.url`` of a fresh database of this test (SQLite keeps its path)."""
+    if request.param != "postgres":
+        return
+    url = request.getfixturevalue("pg_url")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if "[database]\n" not in text:
+        raise ValueError(f"{path} has no [database] table to point at PostgreSQL")
+    # the SQLite path that tests' configs put first in [database] gives way to the URL
+    text = re.sub(r"\[database\]\n(?:path = .*\n)?", f'[database]\nurl = "{url}"\n', text,
+                  count=1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def store_of(config: object, **kwargs: object) -> object:
+    """The writable store a loaded ``Config`` names: PostgreSQL when it has a
+    ``database.url``, else its SQLite file."""
+    url = getattr(config, "db_url", None)
+    if url:
+        from mediamon.store.postgres.read import PostgresReader
+
+        return PostgresReader(url, **kwargs)
+    from mediamon.store.sqlite import Store
+
+    return Store(config.db_path, **kwargs)

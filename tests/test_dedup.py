@@ -7,6 +7,7 @@ import string
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from mediamon.core.urls import canonical_url, dedup_key, site_of
 from mediamon.store.sqlite import ScoredItem, Store
 from mediamon.types import FeedSource, FetchResult, Item, Match, TopicHit, Validators
+from pg_fixtures import BACKENDS, open_store
 
 # --- dedup_key ------------------------------------------------------------------------------
 
@@ -187,9 +189,9 @@ def ok(feed: str) -> FetchResult:
     return FetchResult(feed, "ok", 200, feed, b"<rss/>", (), Validators())
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "m.db")
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    s = cast(Store, open_store(request, tmp_path / "m.db"))
     s.sync_config_feeds([FeedSource(MAIN, "TASS"), FeedSource(SECTION, "TASS Politics"),
                          FeedSource(OTHER, "Ariana")], now=NOW)
     yield s
@@ -214,7 +216,7 @@ def test_same_article_in_two_feeds_is_one_item_with_both_feeds(store: Store) -> 
     assert count(store, "items") == 1
     assert out.new_items == 0
     feeds = [r[0] for r in store.db.execute(
-        "SELECT feeds.name FROM item_feeds JOIN feeds ON feeds.id = feed_id ORDER BY feeds.id")]
+        "SELECT feeds.name FROM item_feeds JOIN feeds ON feeds.id = feed_id ORDER BY feeds.name")]
     assert feeds == ["TASS", "TASS Politics"]
     again = save(store, SECTION, copy)  # the next poll: nothing new, nothing stored
     assert (again.new_items, again.updated_items, count(store, "items")) == (0, 0, 1)

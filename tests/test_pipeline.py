@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http import HTTPStatus
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -23,6 +24,7 @@ from mediamon.pipeline import Updater, _Writer, process_body, run_once, scorer_f
 from mediamon.store.query import feed_health
 from mediamon.store.sqlite import FeedRow, Store
 from mediamon.types import FeedOutcome, FetchResult, Item, Match
+from pg_fixtures import BACKENDS, config_on, store_of
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -49,15 +51,17 @@ def dated(n: int, *, every: timedelta, newest: datetime = T0, prefix: str = "i"
     return [(f"{prefix}{k}", rfc822(newest - k * every)) for k in range(n)]
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> Callable[..., tuple[Path, Store]]:
-    """Write a config for ``urls`` and open its store (closed after the test)."""
+@pytest.fixture(params=BACKENDS)
+def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., tuple[Path, Store]]:
+    """Write a config for ``urls`` and open its store (closed after the test), on each
+    backend: feed state, backoff and host holds follow the same rules on both."""
     stores: list[Store] = []
 
     def make(urls: list[str], **sections: str) -> tuple[Path, Store]:
         path = tmp_path / "mediamon.toml"
         path.write_text(config_text(str(tmp_path / "m.db"), urls, **sections), encoding="utf-8")
-        store = Store(tmp_path / "m.db")
+        config_on(request, path)
+        store = cast(Store, store_of(load_config(path)))
         stores.append(store)
         return path, store
 

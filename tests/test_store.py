@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 import sqlite_utils
@@ -17,6 +18,7 @@ import sqlite_utils
 from mediamon.errors import StoreError
 from mediamon.store.sqlite import ScoredItem, Store, migrations, schema_version
 from mediamon.types import FeedSource, FetchResult, Item, Match, TopicHit, Validators
+from pg_fixtures import BACKENDS, open_store
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 FEED = "https://example.org/feed.xml"
@@ -44,16 +46,27 @@ def ok(body: bytes = b"<rss/>", etag: str = '"v1"') -> FetchResult:
     return FetchResult(FEED, "ok", 200, FEED, body, (), Validators(etag, None))
 
 
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The store on each backend: the pass's rules are the same on both."""
+    s = cast(Store, open_store(request, tmp_path / "sub" / "m.db"))
+    s.sync_config_feeds([FeedSource(FEED, "Example")], now=NOW)
+    yield s
+    s.close()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    """SQLite alone: what its file, FTS5 index and triggers do."""
     s = Store(tmp_path / "sub" / "m.db")
     s.sync_config_feeds([FeedSource(FEED, "Example")], now=NOW)
     yield s
     s.close()
 
 
-def test_new_database_is_wal_versioned_and_has_fts(store: Store) -> None:
+def test_new_database_is_wal_versioned_and_has_fts(sqlite_store: Store) -> None:
     """A new database is created with WAL, the current schema version and an FTS5 index."""
+    store = sqlite_store
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == schema_version()
     assert {"feeds", "items", "item_topics", "item_feeds", "fetch_log", "items_fts"} <= set(
@@ -82,8 +95,9 @@ def test_repeated_pass_adds_no_duplicates(store: Store) -> None:
     assert store.db.execute("SELECT count(*) FROM items").fetchone()[0] == 1
 
 
-def test_changed_item_is_updated_in_place_and_in_fts(store: Store) -> None:
+def test_changed_item_is_updated_in_place_and_in_fts(sqlite_store: Store) -> None:
     """A re-sent item with a new title replaces the stored one and the search index follows."""
+    store = sqlite_store
     store.save_feed_pass(FEED, ok(), [ScoredItem(item(1), match())], now=NOW, next_fetch=NOW)
     changed = item(1, title="Kremlin hosts Islamic Emirate delegation", content_hash="h1b")
     out = store.save_feed_pass(FEED, ok(), [ScoredItem(changed, match())], now=NOW, next_fetch=NOW)
@@ -139,8 +153,9 @@ def test_feed_state_and_log_are_written_with_the_items(store: Store) -> None:
     assert log == ["ok", "error", "error"]
 
 
-def test_a_failing_write_rolls_back_the_whole_pass(store: Store) -> None:
+def test_a_failing_write_rolls_back_the_whole_pass(sqlite_store: Store) -> None:
     """If anything in a pass fails, neither its items nor the feed state are written."""
+    store = sqlite_store
     good = ScoredItem(item(1), match())
     store.db.execute("CREATE TRIGGER boom BEFORE INSERT ON fetch_log BEGIN "
                      "SELECT RAISE(ABORT, 'disk trouble'); END")

@@ -8,6 +8,7 @@ import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 from click.testing import CliRunner
@@ -32,6 +33,7 @@ from mediamon.errors import ConfigError
 from mediamon.store.sqlite import ScoredItem, Store
 from mediamon.store.stories import assign, create_schema
 from mediamon.types import FeedSource, FetchResult, Item, Match, TopicHit, Validators
+from pg_fixtures import BACKENDS, config_on, store_of
 
 S = StorySettings()
 NOW = datetime(2025, 7, 3, 16, 0, tzinfo=UTC)
@@ -208,12 +210,14 @@ def save(store: Store, feed: str, *items: Item, topics: tuple[str, ...] = ("russ
                          next_fetch=NOW)
 
 
-@pytest.fixture
-def populated(make_config) -> Path:
-    """A config and a database with one two-outlet story, one single story and an edit."""
+@pytest.fixture(params=BACKENDS)
+def populated(request: pytest.FixtureRequest, make_config) -> Path:
+    """A config and a database with one two-outlet story, one single story and an edit, on
+    each backend."""
     path = make_config([])
+    config_on(request, path)
     config = load_config(path)
-    with Store(config.db_path, stories=config.stories) as store:
+    with cast(Store, store_of(config, stories=config.stories)) as store:
         store.sync_config_feeds([FeedSource(u, n) for u, n in FEEDS.items()], now=NOW)
         tass, ariana, reuters = FEEDS
         save(store, tass, make_item(1, tass, TASS, NOW), topics=("russia", "recognition"))
@@ -240,7 +244,7 @@ def story_of(path: Path, item_id: str) -> str:
 def test_items_are_stored_with_their_story_in_the_same_pass(populated: Path) -> None:
     """Every stored item has a story; the copy joined the original's."""
     config = load_config(populated)
-    with Store(config.db_path) as store:
+    with cast(Store, store_of(config)) as store:
         missing = store.db.execute("SELECT count(*) FROM items WHERE id NOT IN "
                                    "(SELECT item_id FROM story_items)").fetchone()[0]
     assert missing == 0
