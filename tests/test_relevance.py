@@ -541,3 +541,30 @@ def test_who_speaks_what_is_guarded_against_and_what_a_formula_says(text: str,
     scorer = Scorer(CONFIG.topic_set, None)
     result = scorer.score_text(text, published=datetime(2024, 6, 1, tzinfo=UTC))
     assert result.kept is kept, result.explanation()
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # Russia's envoy speaking on Afghanistan under Taliban rule is Russia's stance ...
+    ("Statement by Vassily Nebenzia at the Security Council meeting on Afghanistan", True),
+    # ... but not when what he speaks of is a threat from Afghanistan
+    ("Shoigu: drug flows from Afghanistan threaten Central Asia", False),
+    # Chechnya's leader speaks for Russia's ties with the Taliban too
+    ("Кадыров назвал талибов партнёрами", True),
+    # asking Russia for assistance, inviting to a conference (Korean), trade (Hausa)
+    ("The Taliban seek Russian assistance against drug smuggling", True),
+    ("러시아, 탈레반 대표단을 모스크바 회의에 초청", True),
+    ("Taliban sun kulla yarjejeniyar kasuwanci da Rasha", True),
+    # labour migration between the two is a relation
+    ("Афганистан предложил России трудовых мигрантов для строек", True),
+    # the Taliban recognising Crimea as Russian is a relation, not another recognition
+    ("Новое правительство Афганистана готово признать Крым российским", True),
+    # "the situation in Afghanistan" discussed by Russia and a third state: a topic, not a
+    # party
+    ("Putin and the Uzbek president discuss the situation in Afghanistan by phone", False),
+    # the Taliban's battlefield gains are not Russia's
+    ("Moscow watches as the Taliban make lightning gains in the north", False),
+])
+def test_voices_topics_and_more_relation_words(text: str, kept: bool) -> None:
+    scorer = Scorer(CONFIG.topic_set, None)
+    result = scorer.score_text(text, published=datetime(2022, 6, 1, tzinfo=UTC))
+    assert result.kept is kept, result.explanation()
