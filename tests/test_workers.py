@@ -4,6 +4,7 @@ from dead ones. Real processes throughout."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -300,3 +301,88 @@ def test_workers_that_die_at_start_fail_the_job_instead_of_looping() -> None:
     finally:
         pool.close()
     assert time.monotonic() - started < 60
+
+
+# -- what the fork server shares with the workers --------------------------------------------
+
+
+def fork_server_state(_: object) -> tuple[int | None, bool]:
+    """In a worker: its fork server's threads when it forked it, and whether the language
+    model was already loaded before this worker did anything (that is, by the fork server;
+    without py3langid, its absence was found there)."""
+    from mediamon.core import language
+    from mediamon.workers import threads_at_fork
+
+    return threads_at_fork(), language._model.cache_info().currsize == 1
+
+
+def detect_all(texts: list[str]) -> list[tuple[str | None, float]]:
+    from mediamon.core import language
+
+    return [language.detect(t) for t in texts]
+
+
+_POOL_IN_A_CHILD = textwrap.dedent("""
+    import asyncio, json, sys
+    import mediamon.workers as workers
+    from test_workers import fork_server_state
+    workers.PRELOAD = (*workers.PRELOAD, *sys.argv[1:])
+
+    async def main():
+        pool = workers.WorkerPool(2)
+        try:
+            return await asyncio.gather(*(pool.run(fork_server_state, None) for _ in range(6)))
+        finally:
+            pool.close()
+
+    print(json.dumps(asyncio.run(main())))
+""")
+
+
+def _pool_in_a_child(*preload: str) -> tuple[list[list[object]], str]:
+    """A fresh interpreter (so a fresh fork server) runs jobs in a 2-worker pool: each job's
+    ``fork_server_state``, and the child's stderr (where the workers' warnings go)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):  # as a user may run it
+        env.pop(variable, None)
+    out = subprocess.run([sys.executable, "-c", _POOL_IN_A_CHILD, *preload],
+                         capture_output=True, text=True, env=env, timeout=120, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1]), out.stderr
+
+
+def test_the_fork_server_has_one_thread_at_every_fork_and_shares_the_language_model() -> None:
+    """The fork server loads the language model (numpy included) before it forks, and still
+    has a single thread, C threads counted (/proc/self/task), at each worker's fork."""
+    states, stderr = _pool_in_a_child()
+    assert states == [[1, True]] * 6
+    assert "forked by a fork server" not in stderr
+
+
+def test_a_fork_from_a_threaded_fork_server_is_seen() -> None:
+    """The count is real: a fork server that runs a thread (a preloaded module starts one)
+    forks workers that report two threads, and each warns."""
+    states, stderr = _pool_in_a_child("forkserver_thread")
+    assert {threads for threads, _ in states} == {2}
+    assert "forked by a fork server that had 2 threads" in stderr
+
+
+def test_workers_detect_the_same_languages_as_this_process() -> None:
+    """The model the workers share from the fork server gives the very results of one loaded
+    here, on every labelled text (title + summary, and the title alone)."""
+    from mediamon.core.language import detect
+    from test_language import labelled
+
+    texts = [t for _, text, title in labelled() for t in (text, title)]
+    chunks = [texts[i:i + 200] for i in range(0, len(texts), 200)]
+    pool = WorkerPool(2)
+
+    async def both() -> list[list[tuple[str | None, float]]]:
+        return await asyncio.gather(*(pool.run(detect_all, c) for c in chunks))
+
+    try:
+        results = run(both())
+    finally:
+        pool.close()
+    in_workers = [r for chunk in results for r in chunk]
+    assert len(in_workers) == len(texts) > 500
+    assert [tuple(r) for r in in_workers] == [detect(t) for t in texts]

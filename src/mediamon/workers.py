@@ -12,6 +12,10 @@ calls, test servers), so the workers come from a *fork server*: a fresh, single-
 interpreter started once per process with ``posix_spawn``-style fork+exec (safe from any
 thread), which imports ``PRELOAD`` once and then forks each worker from itself. A worker
 costs a fork of that small process, not a new interpreter (figures in docs/benchmarks.md).
+What the fork server loads (``workers_preload``: the pipeline's modules, the language
+detector's model) the workers share copy-on-write instead of each loading its own; it keeps
+numpy to one thread so that the fork server stays single-threaded, and a worker forked while
+it had more threads logs a warning (``threads_at_fork``).
 
 The watchdog. At most ``size`` jobs are handed to the pool at once, so a job handed over is
 running, and its time in the pool is its time in a worker. A job with no result after
@@ -34,6 +38,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -45,8 +50,9 @@ log = logging.getLogger("mediamon.workers")
 
 T = TypeVar("T")
 
-# Imported once by the fork server, so that a new worker starts with them loaded.
-PRELOAD = ("mediamon.pipeline",)
+# Imported once, in this order, by the fork server, so that a new worker starts with them
+# loaded: workers_preload first (it must run before numpy is imported; see it).
+PRELOAD = ("mediamon.workers_preload", "mediamon.pipeline")
 MAX_STUCK = 2  # a job stuck this many times is given up
 STARTUP_TIMEOUT = 60.0  # seconds for a new pool's workers to start and initialise
 MAX_START_DEATHS = 3  # a pool whose workers die at start this many times in a row: give up
@@ -98,9 +104,21 @@ def _start_worker(initializer: Callable[..., None] | None, initargs: Sequence[An
         setproctitle.setproctitle(PROCESS_TITLE)
     except Exception:
         pass
+    threads = threads_at_fork()
+    if threads is not None and threads > 1:
+        log.warning("parse worker forked by a fork server that had %d threads: it may hang "
+                    "on a lock another thread held", threads)
     _die_with(parent)
     if initializer is not None:
         initializer(*initargs)
+
+
+def threads_at_fork() -> int | None:
+    """In a worker: its fork server's threads (C ones included) when it forked this worker;
+    None where no fork server of ``PRELOAD`` made it (spawn, or another fork server)."""
+    preload = sys.modules.get("mediamon.workers_preload")
+    threads = getattr(preload, "THREADS_AT_FORK", None)
+    return threads if isinstance(threads, int) and threads > 0 else None
 
 
 def _alive(pid: int) -> bool:

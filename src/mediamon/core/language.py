@@ -69,8 +69,10 @@ def backend() -> str:
 
 
 def warm() -> str:
-    """Load the model now (0.6 s), not at the first text: a worker process calls it as it
-    starts, so a feed's parse is never charged the load. Returns ``backend()``."""
+    """Load the model now (0.6 s), not at the first text, so that a feed's parse is never
+    charged the load: the parse workers' fork server calls it before it forks them, so that
+    they share one copy of the model (``workers_preload``), and each worker as it starts (a
+    no-op then). Returns ``backend()``."""
     return backend()
 
 

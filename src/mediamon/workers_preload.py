@@ -1,0 +1,59 @@
+"""What the parse workers' fork server runs before it forks any worker (``workers.PRELOAD``
+names it first); imported there only, never in mediamon's main process.
+
+    import mediamon.workers_preload    in the fork server, then mediamon.pipeline
+      -> numpy's thread pools set to one thread (this process's environment only)
+      -> the language detector's model loaded (core.language.warm)
+      -> before each fork: gc.freeze(), and THREADS_AT_FORK = this process's threads now
+
+Why load the model here. py3langid's tables and numpy take about 75 MB; loaded by each worker
+as it started, they doubled every worker's memory. Loaded once here, each worker shares those
+pages with the fork server copy-on-write: the tables are only read, and ``gc.freeze()`` keeps
+the collector from writing into the objects made so far (a collection in a worker would
+otherwise touch every one of them, and copy the page it is on).
+
+Why one thread. A process that forks must have one thread (see ``workers``), and numpy's import
+starts OpenBLAS's thread pool, one thread per core but the caller's. The model multiplies a
+few hundred rows at a time, for which one thread is as fast, so the pools' variables are set
+to 1 before numpy is imported; the workers inherit them. ``THREADS_AT_FORK`` is this process's
+thread count (``/proc/self/task``) just before its last fork: a worker reads the value of its
+own fork, and ``workers`` warns if it was more than one.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports numpy: each library's pool reads its variable once, at load.
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                    "BLIS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+for _variable in THREAD_VARIABLES:
+    os.environ[_variable] = "1"
+
+import contextlib  # noqa: E402
+import gc  # noqa: E402
+
+from mediamon.core import language  # noqa: E402
+
+THREADS_AT_FORK = 0  # set just before each fork of this process
+
+
+def thread_count() -> int:
+    """This process's threads, C ones included (``threading`` sees only Python's)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:  # no /proc (macOS): Python's threads are all one can count
+        import threading
+
+        return threading.active_count()
+
+
+def _before_fork() -> None:
+    global THREADS_AT_FORK
+    gc.freeze()  # what exists now is the workers' shared start: no collection moves it
+    THREADS_AT_FORK = thread_count()
+
+
+with contextlib.suppress(Exception):  # a broken model: each worker's own warm() raises it
+    language.warm()
+os.register_at_fork(before=_before_fork)
