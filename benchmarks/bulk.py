@@ -4,6 +4,7 @@ database, each beside a baseline measured in the same run.
     python benchmarks/bulk.py                          # import 200,000 items, rescore 1,000,000
     python benchmarks/bulk.py --import-items 50000 --rescore-items 100000 --repeat 3
     python benchmarks/bulk.py --skip-rescore --old-import 20000
+    python benchmarks/bulk.py --skip-rescore --import-items 20000 --postgres  # and PostgreSQL
 
 **Import.** The export file is made once and cached in ``--dir``: ``benchmarks/workload.py``
 news-like feeds (500 feeds x 50 items per day of items, one seed per day, each day's items
@@ -17,6 +18,14 @@ item rows inserted by plain sqlite-utils ``insert_all`` into an empty table (rea
 decoding the file included: the floor for "load this JSON Lines file into SQLite"); (2) with
 ``--old-import N``, the previous per-item import (one statement per row, as it was before the
 batched import) run on the first N records through ``git show`` of ``--old-rev``.
+
+**Import on PostgreSQL** (``--postgres [URL]``: that server, else ``MEDIAMON_TEST_PG``, else
+a throwaway cluster from ``tests/pgcluster.py``, fsync off). Timed: the same ``mediamon
+import FILE`` as a subprocess into a fresh PostgreSQL database (the schema made by the
+command), in the same rounds as SQLite's, so both see the same machine. Baseline in the same
+run: the records' item rows written with ``COPY`` into a fresh database's ``items`` table
+(reading and decoding the file included; PostgreSQL generates and GIN-indexes each row's
+``search`` vector, as for every item): the floor for "load this file into PostgreSQL".
 
 **Rescore.** The database is ``benchmarks/search.py``'s 1,000,000-item build (cached). Timed:
 ``mediamon rescore`` as a subprocess (with its progress bar, written to a pipe) on a copy,
@@ -61,7 +70,7 @@ from mediamon.types import FetchResult  # noqa: E402
 ITEMS_PER_DAY = 25_000  # one workload (500 feeds x 50 items) per day
 
 
-def mediamon(*args: str, db: Path, quiet: bool = True) -> float:
+def mediamon(*args: str, db: Path | str, quiet: bool = True) -> float:
     """Run ``mediamon --config CONFIG --db DB ARGS`` as a subprocess; returns wall seconds."""
     argv = [sys.executable, "-m", "mediamon", "--config", str(CONFIG), "--db", str(db), *args]
     began = time.perf_counter()
@@ -210,29 +219,123 @@ def bench_import(args: argparse.Namespace, workdir: Path) -> None:
     size = path.stat().st_size / 1e6
     target = workdir / "import.db"
     ours, floor = [], []
-    for _ in range(args.repeat):  # interleaved, so both see the same machine
+    pg = PgRuns(args.postgres) if args.postgres is not None else None
+    try:
+        for _ in range(args.repeat):  # interleaved, so both see the same machine
+            _remove_db(target)
+            ours.append(mediamon("import", str(path), db=target))
+            floor.append(baseline_insert_all(path, workdir / "insert_all.db"))
+            if pg is not None:
+                pg.round(path)
+        with sqlite3.connect(target) as conn:
+            stories = conn.execute("SELECT count(*), sum(items > 1) FROM stories").fetchone()
         _remove_db(target)
-        ours.append(mediamon("import", str(path), db=target))
-        floor.append(baseline_insert_all(path, workdir / "insert_all.db"))
-    with sqlite3.connect(target) as conn:
-        stories = conn.execute("SELECT count(*), sum(items > 1) FROM stories").fetchone()
-    _remove_db(target)
-    _remove_db(workdir / "insert_all.db")
-    med, base = statistics.median(ours), statistics.median(floor)
-    print(f"\nimport of {count:,} exported items ({size:,.0f} MB of JSON Lines), median of "
-          f"{args.repeat}:")
-    print("| path | median s | items/s |")
-    print("|---|---|---|")
-    print(f"| `mediamon import` (whole command) | {med:.1f} | {count / med:,.0f} |")
-    print(f"| baseline: sqlite-utils `insert_all` of the item rows | {base:.1f} | "
-          f"{count / base:,.0f} |")
-    if args.old_import:
-        old = old_import(path, min(args.old_import, count), workdir, args.old_rev)
-        if old is not None:
-            n = min(args.old_import, count)
-            print(f"| previous per-item import ({args.old_rev}), first {n:,} items, 1 run | "
-                  f"{old:.1f} | {n / old:,.0f} |")
-    print(f"({stories[0]:,} stories, {stories[1]:,} of them with more than one item)")
+        _remove_db(workdir / "insert_all.db")
+        med, base = statistics.median(ours), statistics.median(floor)
+        print(f"\nimport of {count:,} exported items ({size:,.0f} MB of JSON Lines), median "
+              f"of {args.repeat}:")
+        print("| path | median s | items/s |")
+        print("|---|---|---|")
+        print(f"| `mediamon import` (whole command) | {med:.1f} | {count / med:,.0f} |")
+        print(f"| baseline: sqlite-utils `insert_all` of the item rows | {base:.1f} | "
+              f"{count / base:,.0f} |")
+        if pg is not None:
+            pg.report(count)
+        if args.old_import:
+            old = old_import(path, min(args.old_import, count), workdir, args.old_rev)
+            if old is not None:
+                n = min(args.old_import, count)
+                print(f"| previous per-item import ({args.old_rev}), first {n:,} items, 1 run "
+                      f"| {old:.1f} | {n / old:,.0f} |")
+        print(f"({stories[0]:,} stories, {stories[1]:,} of them with more than one item)")
+        if pg is not None and pg.stories is not None:
+            same = "the same as" if pg.stories == tuple(stories) else "NOT the same as"
+            print(f"(PostgreSQL: {pg.stories[0]:,} stories, {pg.stories[1]:,} of them with "
+                  f"more than one item: {same} SQLite's)")
+    finally:
+        if pg is not None:
+            pg.close()
+
+
+class PgRuns:
+    """``mediamon import`` on PostgreSQL and its ``COPY`` baseline, a round at a time."""
+
+    def __init__(self, server: str) -> None:
+        sys.path.insert(0, str(REPO / "tests"))
+        import pgcluster
+
+        self.cluster = None
+        server = server or os.environ.get("MEDIAMON_TEST_PG", "")
+        if not server:
+            self.cluster = pgcluster.start()
+            server = self.cluster.url
+        self.server = server
+        self.ours: list[float] = []
+        self.floor: list[float] = []
+        self.stories: tuple[int, int] | None = None
+
+    def fresh(self, name: str) -> str:
+        import psycopg
+
+        from pg_fixtures import with_database
+
+        with psycopg.connect(self.server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
+        return with_database(self.server, name)
+
+    def round(self, path: Path) -> None:
+        import psycopg
+
+        url = self.fresh("mediamon_bulk_import")
+        self.ours.append(mediamon("import", str(path), db=url))
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT count(*), count(*) FILTER (WHERE items > 1) "
+                               "FROM stories").fetchone()
+            self.stories = (int(row[0]), int(row[1])) if row else None
+        self.floor.append(self.copy_items(path, self.fresh("mediamon_bulk_copy")))
+
+    def copy_items(self, path: Path, url: str) -> float:
+        """Read the export and ``COPY`` every record's item row into ``items``."""
+        import psycopg
+
+        from mediamon.store.exchange import EXPORT_COLUMNS
+        from mediamon.store.postgres.store import PostgresStore
+
+        PostgresStore(url).close()  # the schema (not timed)
+        json_columns = ("authors", "categories", "topics", "explanation")
+        flags = ("kept", "published_from_feed")
+        began = time.perf_counter()
+        with psycopg.connect(url) as conn:
+            conn.execute("INSERT INTO feeds (id, url, added) VALUES (1, 'x', '')")
+            columns = ", ".join(("feed_id", *EXPORT_COLUMNS))
+            with conn.cursor().copy(f"COPY items ({columns}) FROM STDIN") as copy, \
+                    path.open(encoding="utf-8") as f:
+                for line in f:
+                    record = json.loads(line)
+                    copy.write_row([1, *(
+                        json.dumps(record.get(c), ensure_ascii=False) if c in json_columns
+                        else int(bool(record.get(c))) if c in flags else record.get(c)
+                        for c in EXPORT_COLUMNS)])
+        return time.perf_counter() - began
+
+    def report(self, count: int) -> None:
+        med, base = statistics.median(self.ours), statistics.median(self.floor)
+        print(f"| `mediamon import` on PostgreSQL (whole command) | {med:.1f} | "
+              f"{count / med:,.0f} |")
+        print(f"| baseline: `COPY` of the item rows into PostgreSQL | {base:.1f} | "
+              f"{count / base:,.0f} |")
+
+    def close(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.server, autocommit=True) as conn:
+            for name in ("mediamon_bulk_import", "mediamon_bulk_copy"):
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if self.cluster is not None:
+            import pgcluster
+
+            pgcluster.stop(self.cluster.directory)
 
 
 def ensure_rescore_db(count: int, workdir: Path) -> Path:
@@ -296,6 +399,9 @@ def main() -> None:
                         help="also time the previous per-item import on the first N records")
     parser.add_argument("--old-rev", default="d8d35fa",
                         help="the git revision with the previous import (default: d8d35fa)")
+    parser.add_argument("--postgres", nargs="?", const="", default=None, metavar="URL",
+                        help="also time the import on PostgreSQL: this server, else "
+                             "MEDIAMON_TEST_PG, else a throwaway cluster")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "mediamon-bulk",
                         help="where the export, databases and caches live")
     args = parser.parse_args()

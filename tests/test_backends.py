@@ -341,15 +341,6 @@ def test_serve_on_postgresql_says_how_to_get_sqlite(corpus: Corpus, pg_copy: str
     assert "export --since 30d --format sqlite -o window.db" in result.output
 
 
-def test_commands_that_write_on_sqlite_only_say_so(corpus: Corpus, pg_copy: str) -> None:
-    """A command PostgreSQL does not have yet stops with one line naming those it has."""
-    for args in (["vacuum"], ["label", "abc", "relevant"], ["rescore"]):
-        result = invoke(corpus.config, pg_copy, *args)
-        assert result.exit_code == 1, args
-        assert "needs a SQLite database for now (on PostgreSQL: run, migrate, items" in \
-            result.output, args
-
-
 # -- alerts ----------------------------------------------------------------------------------
 
 

@@ -140,14 +140,6 @@ def test_database_url_in_the_config(tmp_path: Path) -> None:
     assert is_postgres_url("postgresql://x/y") and not is_postgres_url("x.db")
 
 
-def test_commands_not_yet_on_postgresql_say_so(pg_url: str) -> None:
-    """A command that needs SQLite stops with one line saying so (exit 1)."""
-    demo = FEEDS.parents[2] / "config" / "demo.toml"
-    result = CliRunner().invoke(cli, ["--config", str(demo), "--db", pg_url, "vacuum"])
-    assert result.exit_code == 1
-    assert "needs a SQLite database for now" in result.output
-
-
 # -- the same feed passes as SQLite ---------------------------------------------------------
 
 

@@ -151,7 +151,7 @@ class FetchSettings:
     user_agent: str = USER_AGENT
     concurrency: int = 16
     per_host: int = 2
-    # Issue 4: politeness and throughput.
+    # Politeness and throughput.
     connect_timeout: float = 10.0
     read_timeout: float = 20.0  # the longest silence while waiting for data
     max_retry_after: float = 86_400.0  # a Retry-After longer than this is capped
@@ -168,7 +168,7 @@ class FetchSettings:
 class ScheduleSettings:
     interval: float = 1800.0  # until a feed's publishing rate is known
     jitter: float = 120.0
-    # Issue 4: the adaptive interval's bounds, and when a failing feed counts as dead.
+    # The adaptive interval's bounds, and when a failing feed counts as dead.
     min_interval: float = 300.0
     max_interval: float = 86_400.0
     dead_after: float = 7 * 86_400.0
@@ -199,10 +199,10 @@ class Config:
     feeds: tuple[FeedSource, ...]
     topic_set: TopicSet = field(repr=False, compare=False)
     seed_texts: tuple[str, ...] = field(default=(), repr=False, compare=False)
-    stories: StorySettings = field(default_factory=StorySettings)  # [stories], issue 5
-    # Issue 6: [retention] (mediamon vacuum).
+    stories: StorySettings = field(default_factory=StorySettings)  # [stories]
+    # [retention] (mediamon vacuum).
     retention: RetentionSettings = field(default_factory=RetentionSettings)
-    alerts: tuple[AlertSettings, ...] = ()  # issue 6: [[alerts]] (alerts.py)
+    alerts: tuple[AlertSettings, ...] = ()  # [[alerts]] (alerts.py)
     # Who each outlet is: data/sources.toml, then the config's [[sources]] (core/sources.py).
     sources: SourceRegistry = field(default_factory=SourceRegistry)
     # [database] url (or a postgresql:// --db / MEDIAMON_DB): PostgreSQL instead of the
@@ -857,7 +857,7 @@ def _sources(path: Path, value: object) -> SourceRegistry:
 
 
 def _retention(path: Path, value: object) -> RetentionSettings:
-    """``[retention]``: how long non-kept items, fetch logs and kept items stay (issue 6)."""
+    """``[retention]``: how long non-kept items, fetch logs and kept items stay."""
     sec = _Section(path, "retention", value)
     settings = RetentionSettings(
         unkept_after=sec.get("unkept_after", None, _positive_duration),

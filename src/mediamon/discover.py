@@ -1,5 +1,5 @@
 """Find the feed behind a URL for ``mediamon feeds add``: the URL itself when it serves a
-feed, else the feeds its HTML page advertises with ``<link rel="alternate">`` (issue 4).
+feed, else the feeds its HTML page advertises with ``<link rel="alternate">``.
 
 One request through the same client and limits as polling (``fetch.make_client``); the
 body is parsed with the pipeline's parser and, when it is not a feed, read for feed links

@@ -313,7 +313,7 @@ async def _exchange(
     # type hints name str-to-str or bytes-to-bytes mappings only.
     request = client.build_request("GET", url, headers=cast("dict[str, str]", headers))
     chain = [str(request.url)]
-    # Issue 4: where an unbroken run of permanent redirects from ``url`` leads; the caller
+    # Where an unbroken run of permanent redirects from ``url`` leads; the caller
     # moves the feed there once it has seen the same target a few times.
     permanent: str | None = None
     only_permanent = True

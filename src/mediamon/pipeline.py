@@ -538,7 +538,7 @@ class Updater:
         self.store = store
         # The profile's idf comes from the built-in background plus every item this
         # database has seen, and the analyst's labels move it; unkept items are explained
-        # only when they are stored (issue 3).
+        # only when they are stored.
         stores_unkept = config.keep.keep_all if keep_all is None else keep_all
         self.scorer = scorer or scorer_for(config, store, explain_unkept=stores_unkept)[0]
         self.clock = clock
@@ -816,7 +816,7 @@ class Updater:
         return plan, state
 
     def _redirect_state(self, feed: FeedRow, fetch: FetchResult, kind: str) -> dict[str, Any]:
-        """Issue 4: follow a permanent redirect for good once it has been seen
+        """Follow a permanent redirect for good once it has been seen
         ``REDIRECT_CONFIRMATIONS`` times in a row; a temporary one never moves a feed."""
         if kind == "error":
             return {}  # an error says nothing about where the feed lives

@@ -23,20 +23,24 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from mediamon.clock import utcnow
-from mediamon.config import Config, load_config
+from mediamon.config import Config, RetentionSettings, load_config
 from mediamon.errors import MediamonError, StoreError
 from mediamon.pipeline import STOP_GRACE_SECONDS, Updater
 from mediamon.store.interface import IngestStore
 from mediamon.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from mediamon.store.postgres.locks import JobLocks
 
 log = logging.getLogger("mediamon.daemon")
 
@@ -102,6 +106,7 @@ class Daemon:
         self._resync = asyncio.Event()
         self._refilling: asyncio.Task[None] | None = None
         self._last_refill = 0.0
+        self._job_locks: JobLocks | None = None  # PostgreSQL: which desk jobs are ours
 
     def _mtime(self) -> float | None:
         try:
@@ -199,8 +204,7 @@ class Daemon:
                                                             timezone="UTC"),
                                id="resync", next_run_time=now + timedelta(seconds=RESYNC_SECONDS),
                                max_instances=1, coalesce=True, misfire_grace_time=None)
-        if self.config.db_url is None:
-            self._add_desk_jobs(now)
+        self._add_desk_jobs(now)
         self.scheduler.start()
         log.info("daemon started", extra={"fields": {
             "feeds": len(self.store.feeds()), "db": str(self.store.path), "pid": os.getpid(),
@@ -214,34 +218,74 @@ class Daemon:
             with contextlib.suppress(Exception):
                 await self.updater.drain(STOP_GRACE_SECONDS)
             await self.updater.aclose()
+            if self._job_locks is not None:  # another daemon takes the desk jobs over
+                self._job_locks.close()
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             log.info("stopped")
 
     def _add_desk_jobs(self, now: datetime) -> None:
-        """Alerts and retention: SQLite's only for now (they open the database file)."""
+        """Spikes, alerts and retention, each in a thread with a database connection of its
+        own (``desk.jobs``). On PostgreSQL any number of daemons share the database, and
+        each job runs on one of them: the one holding its advisory lock
+        (``store.postgres.locks``), so alerts have one sender and retention one deleter; a
+        dead daemon's jobs pass to another within one interval."""
+        from mediamon.desk.jobs import job_store  # SQLite's file or PostgreSQL
+
+        if self.config.db_url is not None:
+            from mediamon.store.postgres.locks import JobLocks
+
+            self._job_locks = JobLocks(self.config.db_url)
         # Volume spikes (desk/trends.py): checked after passes that stored items; the
         # alerts job below sends the surges it records to [[alerts]] when = "spikes".
         from mediamon.desk import trends
 
-        self.scheduler.add_job(trends.DaemonJob().run,
+        self.scheduler.add_job(self._desk_job("spikes", trends.DaemonJob().run,
+                                              lambda c: c.spikes.enabled),
                                IntervalTrigger(seconds=trends.DAEMON_SECONDS, timezone="UTC"),
-                               args=[lambda: self.config], id="spikes", max_instances=1,
-                               coalesce=True, misfire_grace_time=None)
-        # Issue 6: [[alerts]] (alerts.py): immediate ones after the passes, digests when due.
+                               args=[lambda: self.config, job_store], id="spikes",
+                               max_instances=1, coalesce=True, misfire_grace_time=None)
+        # [[alerts]] (alerts.py): immediate ones after the passes, digests when due.
         from mediamon.desk.alerts import DAEMON_SECONDS, daemon_job
 
-        self.scheduler.add_job(daemon_job, IntervalTrigger(seconds=DAEMON_SECONDS, timezone="UTC"),
-                               args=[lambda: self.config], id="alerts", max_instances=1,
-                               coalesce=True, misfire_grace_time=None)
-        # Issue 6: [retention] (housekeeping.py) once a day, the first a minute after start.
+        self.scheduler.add_job(self._desk_job("alerts", daemon_job, lambda c: bool(c.alerts)),
+                               IntervalTrigger(seconds=DAEMON_SECONDS, timezone="UTC"),
+                               args=[lambda: self.config, job_store], id="alerts",
+                               max_instances=1, coalesce=True, misfire_grace_time=None)
+        # [retention] (housekeeping.py) once a day, the first a minute after start.
         from mediamon.desk import housekeeping
 
         self.scheduler.add_job(
-            housekeeping.daemon_job,
+            self._desk_job("retention", housekeeping.daemon_job,
+                           lambda c: c.retention != RetentionSettings()),
             IntervalTrigger(seconds=housekeeping.DAEMON_SECONDS, timezone="UTC"),
-            args=[lambda: self.config], id="retention", max_instances=1, coalesce=True,
-            misfire_grace_time=None, next_run_time=now + timedelta(seconds=RESYNC_SECONDS))
+            args=[lambda: self.config, job_store], id="retention", max_instances=1,
+            coalesce=True, misfire_grace_time=None,
+            next_run_time=now + timedelta(seconds=RESYNC_SECONDS))
+
+    def _desk_job(self, name: str, job: Callable[..., Awaitable[Any]],
+                  wanted: Callable[[Config], bool]) -> Callable[..., Awaitable[Any]]:
+        """``job`` as the scheduler runs it: on SQLite as it is (one daemon per file); on
+        PostgreSQL only while this daemon holds the job's lock (asked at every run, so a
+        job whose holder died is taken over at the next one), and only when this daemon's
+        config ``wanted`` it (else the lock is let go of, for a daemon whose config has
+        work for the job). Never raises."""
+        locks = self._job_locks
+        if locks is None:
+            return job
+
+        async def if_held(*args: Any) -> Any:
+            try:
+                if not wanted(self.config):
+                    await asyncio.to_thread(locks.release, name)
+                    return None
+                mine = await asyncio.to_thread(locks.hold, name)
+            except Exception:
+                log.exception("desk job lock failed")
+                return None
+            return await job(*args) if mine else None
+
+        return if_held
 
 
 def run_daemon(config_path: Path, *, db_override: str | None, keep_all: bool | None) -> None:

@@ -17,7 +17,7 @@ from mediamon.core.urls import dedup_key, site_of
 
 FetchStatus = Literal["ok", "not_modified", "error", "gone", "postponed"]
 # "postponed" is only ever a FeedOutcome: the feed was not fetched because its server
-# asked to wait (Retry-After on another feed of the same host, issue 4).
+# asked to wait (Retry-After on another feed of the same host).
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class FetchResult:
     error: str | None = None  # one-line reason when status is "error"
     elapsed: float = 0.0
     retry_after: float | None = None  # seconds, from a 429/503
-    # Where only permanent redirects (301/308) from ``url`` led, when they did (issue 4).
+    # Where only permanent redirects (301/308) from ``url`` led, when they did.
     permanent_url: str | None = None
 
     def header(self, name: str) -> str | None:
@@ -85,7 +85,7 @@ class ParsedFeed:
     format: str  # e.g. "rss20", "atom10", "json11"
     warning: str | None = None  # set when the feed was malformed but usable
     ttl_minutes: int | None = None
-    # sy:updatePeriod / sy:updateFrequency as the feed wrote them (issue 4: server hints).
+    # sy:updatePeriod / sy:updateFrequency as the feed wrote them (server hints).
     update_period: str | None = None
     update_frequency: str | None = None
 
@@ -132,7 +132,7 @@ class Item:
 
     @cached_property
     def dedup_key(self) -> str | None:
-        """``urls.dedup_key`` of the canonical URL (issue 5). Cached, and pickled with the
+        """``urls.dedup_key`` of the canonical URL. Cached, and pickled with the
         item: a worker process computes it, so the single writer does not have to."""
         return dedup_key(self.canonical_url)
 

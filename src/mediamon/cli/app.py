@@ -25,11 +25,14 @@ if TYPE_CHECKING:  # imported where first needed: `mediamon --version` loads non
 # that declaring the options imports no table renderer.
 FORMATS = ("table", "json", "jsonl", "csv")
 LISTING_FORMATS = (*FORMATS, "atom")
-# The commands that work on a PostgreSQL database (the others say so and stop): the daemon,
-# `migrate`, and the commands that read (and alerts, which record what they sent).
+# The commands that work on a PostgreSQL database (any other that opens the database says
+# so and stops; `serve` says how to get a SQLite copy): every one but `serve`, today.
 POSTGRES_COMMANDS = ("run", "migrate", "items", "search", "show", "stories", "stats", "report",
                      "export", "status", "feeds list", "feeds export", "alerts send",
-                     "alerts list")
+                     "alerts list",
+                     "label", "labels", "rescore", "relang", "trends", "vacuum", "score",
+                     "eval",
+                     "feeds add", "feeds edit", "feeds remove", "feeds import", "import")
 # The module of each command: it is imported when the command runs (or --help lists it).
 COMMANDS = {
     "init": "setup", "paths": "setup", "run": "run",

@@ -126,11 +126,14 @@ def vacuum_cmd(ctx: Context, dry_run: bool) -> None:
     fetch_log_after = "90d"   # fetch-log rows
     kept_after = "365d"       # kept items too (unset by default: never deleted)
     Labelled items are never deleted. Without [retention] nothing is deleted.
+    On PostgreSQL it compacts with VACUUM (ANALYZE): the space of deleted rows is
+    reused, and the database's files shrink only with VACUUM FULL (not run: it locks
+    each table while it rewrites it).
     """
-    from mediamon.desk.housekeeping import apply_retention, file_sizes, vacuum
+    from mediamon.desk.housekeeping import apply_retention, vacuum
 
     store = ctx.store(readonly=dry_run)  # a database it cannot write stops it here
-    before = file_sizes(store.path)  # retention's deletions go to the WAL first
+    before = store.storage_sizes()  # retention's deletions go to the WAL first
     done = apply_retention(store, ctx.config.retention, now=utcnow(), dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"{verb}: {done['unkept_items']} not-kept item(s), {done['kept_items']} kept "
@@ -138,6 +141,12 @@ def vacuum_cmd(ctx: Context, dry_run: bool) -> None:
                + ("" if dry_run else f", {done['stories']} emptied story(ies)"))
     if not dry_run:
         sizes = vacuum(store, before=before)
+        if store.dialect == "postgresql":
+            shown = getattr(store, "display", "")  # its URL, without a password
+            click.echo(f"database {shown}: {_size(sizes['before'])} -> "
+                       f"{_size(sizes['after'])} (VACUUM (ANALYZE): the space of deleted "
+                       "rows is reused; VACUUM FULL would return it to the system)")
+            return
         click.echo(f"database {store.path}: {_size(sizes['before'])} -> {_size(sizes['after'])}"
                    f" (file + WAL: {_size(sizes['before_file'])} + {_size(sizes['before_wal'])}"
                    f" -> {_size(sizes['after_file'])} + {_size(sizes['after_wal'])})")

@@ -167,7 +167,7 @@ def feeds_add(ctx: Context, url: str, name: str | None, tags: tuple[str, ...],
 
 def _discover(config: Config, url: str) -> str:
     """The feed to subscribe to for ``url``: the URL itself when it serves a feed, else the
-    first feed its HTML page advertises (``<link rel="alternate">``, issue 4). When the URL
+    first feed its HTML page advertises (``<link rel="alternate">``). When the URL
     cannot be fetched now, it is added as given, with a warning."""
     from mediamon.discover import find_feed
 

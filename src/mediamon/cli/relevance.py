@@ -30,8 +30,9 @@ if TYPE_CHECKING:  # annotations only: the Store is passed in
 
 
 def _relevance_store(ctx: Context, builtin: bool) -> Store | None:
-    """The database for its background and labels, if it exists and is wanted."""
-    if builtin or not ctx.config.db_path.exists():
+    """The database for its background and labels, if it exists and is wanted (a
+    PostgreSQL ``database.url`` always exists: it is opened, and must be reachable)."""
+    if builtin or (ctx.config.db_url is None and not ctx.config.db_path.exists()):
         return None
     return ctx.store(readonly=True)
 

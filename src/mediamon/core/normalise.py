@@ -136,7 +136,7 @@ def _fold_lines(text: str) -> str:
 
 # Both HTML parsers (lexbor, html5ever in nh3) take time quadratic in the nesting depth:
 # 100,000 nested <div>s cost about a minute. Markup nested deeper than any real article
-# (issue 7) is reduced to its text. Void elements and those whose end tag may be left out
+# is reduced to its text. Void elements and those whose end tag may be left out
 # (<p>, <li>, ...) are not counted: the parsers close them implicitly.
 _MAX_DEPTH = 1000
 _TAG_RE = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*?(/?)>")

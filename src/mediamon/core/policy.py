@@ -3,7 +3,7 @@
 Everything here takes ``now`` and the feed's state as arguments: no clock, no I/O, no
 database, so every rule is a unit test (and the bounds are property tests).
 
-The rules (issue 4):
+The rules:
 
 - **Adaptive interval.** A feed is polled about once per new item: ``1 day / (items per
   day)``, the rate measured from the publication dates the feed itself gives over the last

@@ -9,7 +9,7 @@
 other topics (``TopicSet.positive_topics``); exclusions such as ``@offtopic`` never raise R.
 So adding a word that a positive topic looks for never lowers the score unless the same
 word completes an exclusion: the rule can only start to match, R only grows, and S has no
-length normalisation (issue 3).
+length normalisation.
 
 ``kept`` depends on ``[keep] mode``: ``rule`` (the keep rule matched), ``profile``
 (S >= ``[profile] threshold``), ``either`` or ``both``. Every decision carries its

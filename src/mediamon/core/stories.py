@@ -1,4 +1,4 @@
-"""Stories: group near-copies of one report across outlets (issue 5). The pure core.
+"""Stories: group near-copies of one report across outlets. The pure core.
 
 A **story** is one report and its copies: a wire story reprinted by other outlets, lightly
 edited rewrites of it, and the same report under differently translated headlines in the

@@ -99,7 +99,7 @@ def _joiner_class() -> str:
 _LETTERS = rf"[^\W_{_CJK}]"
 _TOKEN_RE = re.compile(rf"[{_CJK}]|{_LETTERS}+(?:[{_joiner_class()}]+{_LETTERS}*)*")
 # The same tokens for ASCII text, where a word is a run of letters and digits: about three
-# times faster, and most feed items are ASCII (issue 3, relevance benchmark).
+# times faster, and most feed items are ASCII (the relevance benchmark).
 _ASCII_TOKEN_RE = re.compile(r"[A-Za-z0-9]+")
 # Cyrillic letters whose breve is part of the letter, not an accent: ``й`` is not ``и``.
 _KEEP_BREVE = frozenset("иу")

@@ -537,7 +537,7 @@ def _flatten(kind: type[And] | type[Or], items: list[Node]) -> Node:
 def _non_positional(node: Node) -> int | None:
     """Column of the part of a NEAR operand that has no position in the text, if any.
 
-    A reference has the positions of the words that made its topic match (issue 3)."""
+    A reference has the positions of the words that made its topic match."""
     if isinstance(node, Term | Near | Ref | Except):
         return None
     if isinstance(node, Or):

@@ -27,7 +27,7 @@ default ports, the root slash.
 ``canonical_url`` is idempotent (``canonical_url(canonical_url(u)) == canonical_url(u)``)
 and never raises: input that is not a usable http(s) URL gives ``None``. No I/O.
 
-``dedup_key`` (issue 5) answers the de-duplication question on top of the spelling: are two
+``dedup_key`` answers the de-duplication question on top of the spelling: are two
 links the same article? It starts from ``canonical_url`` and also folds what differs between
 an outlet's own copies of one page: ``http``/``https``; the ``www.``, ``m.``, ``mobile.`` and
 ``amp.`` host prefixes; AMP paths and parameters (``/amp/`` at either end of the path,
@@ -197,7 +197,7 @@ def _canonical(url: str) -> str | None:
         return None
 
 
-# --- de-duplication key (issue 5) ----------------------------------------------------------
+# --- de-duplication key ----------------------------------------------------------
 
 # Host labels that only choose a rendering of the same site: www.tass.com, m.tass.ru,
 # mobile.reuters.com, amp.theguardian.com.

@@ -6,5 +6,6 @@
     stats         counts over time, by topic, feed and language
     export        JSON Lines, CSV and Atom out, JSON Lines in
     housekeeping  retention and vacuum
+    jobs          the database a daemon job opens (SQLite's file or PostgreSQL)
     serve         Datasette over the database
 """

@@ -41,6 +41,7 @@ import smtplib
 import ssl
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -579,15 +580,23 @@ def alert_states(store: Store, alerts: Sequence[AlertSettings],
 # -- the daemon's job ----------------------------------------------------------------------
 
 
-async def daemon_job(get_config: Callable[[], Config]) -> None:
+async def daemon_job(
+    get_config: Callable[[], Config],
+    open_store: Callable[[Config], AbstractContextManager[Store]] | None = None,
+) -> None:
     """Run the alerts in a thread with their own connection, so sending (and its retries)
-    never holds up the event loop or the feed writer. Never raises."""
+    never holds up the event loop or the feed writer. ``open_store``: how to open the
+    configured database (``desk.jobs.job_store`` opens PostgreSQL's too: with several
+    daemons on one PostgreSQL database one of them sends, see ``schedule``, and the claims
+    in ``alert_sent`` still guard each entry); by default its SQLite file. Never raises."""
     config = get_config()
     if not config.alerts:
         return
 
     def run() -> None:
-        with Store(config.db_path, stories=config.stories) as store:
+        opened = open_store(config) if open_store else \
+            Store(config.db_path, stories=config.stories)
+        with opened as store:
             send_alerts(config.alerts, store, now=datetime.now(UTC))
 
     try:

@@ -270,8 +270,8 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
             known = store.feed_id_for_url(url)
             if known is None:
                 # Not polled: the analyst imported items, not a subscription.
-                feed_ids[url] = store.add_imported_feed(url, name, now=now)
-                stats["feeds_added"] += 1
+                feed_ids[url], added = store.add_imported_feed(url, name, now=now)
+                stats["feeds_added"] += added
             else:
                 feed_ids[url] = known
         return feed_ids[url]
@@ -294,6 +294,10 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
             rowids = store.insert_exported_items(rows)
         except BadImportRow as bad:  # a NOT NULL or type problem in a hand-made line
             raise ExportFormatError(f"item {new[bad.index][0]['id']}: {bad.error}") from None
+        # PostgreSQL: another import or a daemon may have stored some of them since the
+        # read above; those stay as that writer stored them.
+        stats["skipped"] += sum(rowid is None for rowid in rowids)
+        new = [pair for pair, rowid in zip(new, rowids, strict=True) if rowid is not None]
         links, topics, seen = [], [], []
         for record, first in new:
             links += [(record["id"], feed_id(via["url"], via.get("name")), via["first_seen"])
@@ -316,7 +320,7 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
                 published=datetime.fromisoformat(record["published"]), outlet=outlets[key],
                 stamp=record.get("first_seen") or "",
                 fp=story_fingerprint(title, summary, settings))
-        store.index_items(rowids)
+        store.index_items([rowid for rowid in rowids if rowid is not None])
         stats["imported"] += len(new)
 
     read = 0

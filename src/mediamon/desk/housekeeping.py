@@ -15,7 +15,13 @@ This module decides nothing else. Retention runs when asked (``mediamon vacuum``
 a day in the daemon (``daemon_job``); only ``vacuum`` compacts.
 
 ``vacuum`` compacts: it merges the full-text index, rebuilds the file and checkpoints the
-WAL into it, so the file and its ``-wal`` together end no larger than they began.
+WAL into it, so the file and its ``-wal`` together end no larger than they began. On
+PostgreSQL it runs ``VACUUM (ANALYZE)``: the space of deleted rows is made reusable and the
+planner's statistics refreshed; the files shrink only with ``VACUUM FULL``, which locks
+each table while it rewrites it, so it is left to the database's administrator.
+
+With several daemons on one PostgreSQL database, one of them applies retention each day
+(``schedule``: one advisory lock per job).
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from mediamon.config import Config, RetentionSettings
@@ -74,6 +80,7 @@ def apply_retention(store: Store, settings: RetentionSettings, *, now: datetime,
 def _refresh_stories(store: Store, story_ids: list[str]) -> int:
     """Recount items and reach of stories that lost items; remove the empty ones."""
     removed = 0
+    store.lock_stories(story_ids)  # PostgreSQL: a daemon's pass may be counting into them
     for story_id in story_ids:
         items, reach = store.story_item_counts(story_id)
         if items == 0:
@@ -84,50 +91,51 @@ def _refresh_stories(store: Store, story_ids: list[str]) -> int:
     return removed
 
 
-def file_sizes(path: Path) -> dict[str, int]:
-    """The database file's size and its ``-wal`` file's, in bytes (0 for a missing file)."""
-    wal = path.with_name(path.name + "-wal")
-    return {"file": path.stat().st_size if path.exists() else 0,
-            "wal": wal.stat().st_size if wal.exists() else 0}
-
-
 def vacuum(store: Store, *, before: dict[str, int] | None = None) -> dict[str, Any]:
     """Merge the FTS5 index, rebuild the file, and leave the WAL checkpointed and empty
     (``Store.compact``, which says why the WAL is checkpointed before and after VACUUM).
     A process reading at that moment can stop the WAL being truncated: ``wal_truncated``
-    says so.
+    says so. On PostgreSQL, ``VACUUM (ANALYZE)`` and the database's size (no WAL file).
 
     Args:
-        before: the sizes to report as before (``file_sizes``), when the caller changed
-            the database first (retention); by default, as they are now.
+        before: the sizes to report as before (``store.storage_sizes``), when the caller
+            changed the database first (retention); by default, as they are now.
     Returns:
         ``{"before": bytes, "after": bytes, "before_file", "before_wal", "after_file",
         "after_wal", "wal_truncated": bool}``: ``before``/``after`` count the WAL too.
     """
-    start = before or file_sizes(store.path)
+    start = before or store.storage_sizes()
     busy = store.compact()
-    end = file_sizes(store.path)
+    end = store.storage_sizes()
     return {"before": start["file"] + start["wal"], "after": end["file"] + end["wal"],
             "before_file": start["file"], "before_wal": start["wal"],
             "after_file": end["file"], "after_wal": end["wal"],
             "wal_truncated": not busy and end["wal"] == 0}
 
 
-async def daemon_job(get_config: Callable[[], Config]) -> None:
+async def daemon_job(
+    get_config: Callable[[], Config],
+    open_store: Callable[[Config], AbstractContextManager[Store]] | None = None,
+) -> dict[str, int] | None:
     """Apply ``[retention]`` in a thread with its own connection, so deleting never holds up
-    the event loop; nothing to do without ``[retention]``. Never raises."""
+    the event loop; nothing to do without ``[retention]``. ``open_store``: how to open the
+    configured database (``desk.jobs.job_store`` opens PostgreSQL's too); by default its
+    SQLite file. Never raises. Returns what was deleted, or None."""
     config = get_config()
     settings = config.retention
     if settings == RetentionSettings():
-        return
+        return None
 
     def run() -> dict[str, int]:
-        with Store(config.db_path, stories=config.stories) as store:
+        opened = open_store(config) if open_store else \
+            Store(config.db_path, stories=config.stories)
+        with opened as store:
             return apply_retention(store, settings, now=datetime.now(UTC))
 
     try:
         done = await asyncio.to_thread(run)
     except Exception:
         log.exception("retention failed")
-        return
+        return None
     log.info("retention applied", extra={"fields": done})
+    return done

@@ -480,7 +480,7 @@ def rescore(
     """
     total = kept_count = newly = unkept = pruned = labelled = 0
     labels = store.labels_by_item()
-    last_rowid = 0
+    last_rowid: int | str = 0  # the page's end: a rowid, or an id on PostgreSQL
     while True:
         rows = store.rescore_batch(since=since, after_rowid=last_rowid, limit=batch_size)
         if not rows:
@@ -488,30 +488,40 @@ def rescore(
         last_rowid = rows[-1].rowid
         # articles: an item whose article was fetched is scored with it (store.articles)
         articles = store.article_texts([r.id for r in rows])
+        # Scored first, then written in one short transaction (on PostgreSQL the rows it
+        # changes stay locked for the writing alone, not the scoring).
+        matched_on: list[tuple[str, str | None]] = []
+        doomed: list[str] = []
+        verdicts: list[tuple[str, Match]] = []
+        for _, item_id, title, summary, content, was_kept, published in rows:
+            text = "\n".join(p for p in (title, summary, content) if p)
+            label = labels.get(item_id)
+            when = published_at(published)
+            if item_id in articles:
+                found, on = score_with_article(scorer, text, articles[item_id],
+                                               published=when)
+                matched_on.append((item_id, on if label is None else None))
+            else:
+                found = scorer.score_text(text, published=when)
+            match = apply_label(found, label)
+            labelled += label is not None
+            total += 1
+            kept_count += match.kept
+            if match.kept and not was_kept:
+                newly += 1
+            elif was_kept and not match.kept:
+                unkept += 1
+            if prune and not match.kept:
+                doomed.append(item_id)
+                pruned += 1
+                continue
+            verdicts.append((item_id, match))
         with store.transaction():
-            for _, item_id, title, summary, content, was_kept, published in rows:
-                text = "\n".join(p for p in (title, summary, content) if p)
-                label = labels.get(item_id)
-                when = published_at(published)
-                if item_id in articles:
-                    found, on = score_with_article(scorer, text, articles[item_id],
-                                                   published=when)
-                    store.set_matched_on(item_id, on if label is None else None)
-                else:
-                    found = scorer.score_text(text, published=when)
-                match = apply_label(found, label)
-                labelled += label is not None
-                total += 1
-                kept_count += match.kept
-                if match.kept and not was_kept:
-                    newly += 1
-                elif was_kept and not match.kept:
-                    unkept += 1
-                if prune and not match.kept:
-                    store.prune_rescored(item_id)
-                    pruned += 1
-                    continue
-                store.save_rescored(item_id, match)
+            for item_id, where in matched_on:
+                store.set_matched_on(item_id, where)
+            for item_id in doomed:
+                store.prune_rescored(item_id)
+            store.save_rescored_many(verdicts)
         if progress is not None:
             progress(len(rows))
     return RescoreResult(total, kept_count, newly, unkept, pruned, labelled)

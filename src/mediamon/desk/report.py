@@ -1,4 +1,4 @@
-"""The HTML digest of ``mediamon report`` (issue 6): one self-contained file for a period.
+"""The HTML digest of ``mediamon report``: one self-contained file for a period.
 
 ``collect_report`` reads the database (read only): the timeline (``stats.collect``), the
 top stories by reach with every kept source and why each matched (topics, the words that

@@ -1,4 +1,4 @@
-"""Counts over time for ``mediamon stats`` (issue 6): kept items and stories per hour, day,
+"""Counts over time for ``mediamon stats``: kept items and stories per hour, day,
 week or month, top outlets, top languages, and the terminal chart and image plot of them.
 
 Without ``--by`` the period picks the bucket (``pick_bucket``): hours up to 3 days, days up
@@ -147,7 +147,7 @@ def _periods(since: datetime, until: datetime, by: str) -> list[str]:
 
 
 def has_stories(store: Store) -> bool:
-    """Whether the database has the stories tables (issue 5)."""
+    """Whether the database has the stories tables."""
     return store.has_stories()
 
 

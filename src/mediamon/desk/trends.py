@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -112,8 +113,8 @@ def detect(store: Store, settings: SpikeSettings, *, now: datetime) -> list[Spik
                                    window_hours=settings.window, count=a.count,
                                    expected=round(a.expected, 3), p=a.p,
                                    score=round(a.score, 2), peak=a.count)
-                    store.record_spike(row)
-                    new.append(row)
+                    if store.record_spike(row):
+                        new.append(row)
     for row in new:
         log.info("volume spike", extra={"fields": {
             "scope": row["scope"], "key": row["key"], "count": row["count"],
@@ -155,14 +156,20 @@ class DaemonJob:
     def __init__(self) -> None:
         self.mark: int | None = None
 
-    async def run(self, get_config: Callable[[], Config]) -> list[SpikeRow]:
+    async def run(self, get_config: Callable[[], Config],
+                  open_store: Callable[[Config], AbstractContextManager[Store]] | None = None,
+                  ) -> list[SpikeRow]:
+        """``open_store``: how to open the configured database (``desk.jobs.job_store``
+        opens PostgreSQL's too); by default its SQLite file."""
         config = get_config()
         settings = config.spikes
         if not settings.enabled:
             return []
 
         def run() -> list[SpikeRow]:
-            with Store(config.db_path, stories=config.stories) as store:
+            opened = open_store(config) if open_store else \
+                Store(config.db_path, stories=config.stories)
+            with opened as store:
                 mark = store.kept_mark()
                 if mark == self.mark:
                     return []

@@ -8,8 +8,10 @@ from ``SQLiteBase``; ``Store`` opens the file, migrates it and derives from all 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 
 def _import_without_array_types() -> None:
@@ -94,3 +96,18 @@ def id_prefix(column: str, prefix: str) -> tuple[str, list[str]]:
     variants = list(dict.fromkeys((prefix, prefix.lower())))
     clause = " OR ".join(f"({column} >= ? AND {column} < ?)" for _ in variants)
     return f"({clause})", [bound for p in variants for bound in (p, p + "\U0010ffff")]
+
+
+def among(dialect: str, column: str, values: Sequence[SQLValue],
+          size: int = 500) -> Iterator[tuple[str, list[Any]]]:
+    """SQL (with ``?`` placeholders) for the rows whose ``column`` is one of ``values``, and
+    its parameters: on SQLite one ``IN (?, ...)`` per ``size`` values (its limit on
+    parameters), on PostgreSQL one ``= ANY(?)`` over an array; nothing for no value."""
+    values = list(values)
+    if dialect == "postgresql":
+        if values:
+            yield f"{column} = ANY(?)", [values]
+        return
+    for start in range(0, len(values), size):
+        chunk = values[start : start + size]
+        yield f"{column} IN ({','.join('?' * len(chunk))})", chunk

@@ -33,9 +33,10 @@ EXPORT_COLUMNS = (
 
 
 class BadImportRow(Exception):
-    """A row of an import batch that SQLite refused: ``index`` in the batch, ``error``."""
+    """A row of an import batch that the database refused: ``index`` in the batch,
+    ``error`` (the database's error, or its message)."""
 
-    def __init__(self, index: int, error: sqlite3.Error) -> None:
+    def __init__(self, index: int, error: Exception | str) -> None:
         super().__init__(f"row {index}: {error}")
         self.index = index
         self.error = error
@@ -124,13 +125,21 @@ class ExchangeStore(SQLiteBase):
         row = self.db.conn.execute("SELECT id FROM feeds WHERE url = ?", [url]).fetchone()
         return None if row is None else int(row[0])
 
-    def add_imported_feed(self, url: str, name: str | None, *, now: datetime) -> int:
-        """Add a feed an import names, inactive (origin ``db``); returns its id."""
+    def add_imported_feed(self, url: str, name: str | None, *,
+                          now: datetime) -> tuple[int, bool]:
+        """Add a feed an import names, inactive (origin ``db``): its id, and whether it
+        was added here (on PostgreSQL another writer may have added it first: then its id
+        and False)."""
         # Not polled: the analyst imported items, not a subscription.
-        cur = self.db.conn.execute(
+        row = self.db.conn.execute(
             "INSERT INTO feeds (url, name, origin, active, added) VALUES "
-            "(?, ?, 'db', 0, ?)", [url, name, utc_iso(now) or ""])
-        return int(cur.lastrowid or 0)
+            "(?, ?, 'db', 0, ?) ON CONFLICT (url) DO NOTHING RETURNING id",
+            [url, name, utc_iso(now) or ""]).fetchone()
+        if row is None:
+            known = self.feed_id_for_url(url)
+            assert known is not None  # the conflict was with a stored row
+            return known, False
+        return int(row[0]), True
 
     # -- bulk import: one statement per batch, not per item --------------------------------
 
@@ -144,10 +153,12 @@ class ExchangeStore(SQLiteBase):
                 f"SELECT id FROM items WHERE id IN ({marks})", chunk))
         return found
 
-    def insert_exported_items(self, rows: Sequence[Sequence[SQLValue]]) -> list[int]:
+    def insert_exported_items(self, rows: Sequence[Sequence[SQLValue]]) -> list[int | None]:
         """Insert items, each row ``(feed_id, *EXPORT_COLUMNS values)`` as stored, in one
         statement; returns their rowids in order, for ``index_items``. Call inside the
         import's write transaction (the rowids are given, after the largest stored one).
+        SQLite's one writer inserts every row it is given; on PostgreSQL
+        (``postgres.exchange``) a row another writer stored first gives None.
 
         Raises:
             BadImportRow: a row SQLite refuses (NOT NULL, type, uniqueness), with its index;
@@ -178,7 +189,7 @@ class ExchangeStore(SQLiteBase):
             conn.execute("RELEASE mediamon_import_batch")
             raise
         conn.execute("RELEASE mediamon_import_batch")
-        return rowids
+        return [*rowids]
 
     def add_imported_links(self, feeds: Sequence[tuple[str, int, str]],
                            topics: Sequence[tuple[str, str, str]],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -15,9 +16,10 @@ from mediamon.types import Match
 
 
 class RescoreRow(NamedTuple):
-    """A stored item as ``rescore`` reads it."""
+    """A stored item as ``rescore`` reads it; ``rowid`` is where its page ends: the rowid
+    on SQLite, the id on PostgreSQL (which has no rowid)."""
 
-    rowid: int
+    rowid: int | str
     id: str
     title: str
     summary: str
@@ -116,10 +118,11 @@ class LabelsStore(SQLiteBase):
         return int(self.db.execute("SELECT count(*) FROM items WHERE published >= ?",
                                    [utc_iso(since)]).fetchone()[0])
 
-    def rescore_batch(self, *, since: datetime | None, after_rowid: int,
+    def rescore_batch(self, *, since: datetime | None, after_rowid: int | str,
                       limit: int) -> list[RescoreRow]:
         """The next ``limit`` stored items after ``after_rowid`` in rowid order (published at
-        or after ``since`` when given); empty when none is left."""
+        or after ``since`` when given); empty when none is left. Start with 0, then give
+        the last row's ``rowid``."""
         where, params = ("WHERE published >= ?", [utc_iso(since)]) if since else ("", [])
         rows = self.db.execute(
             f"SELECT rowid, id, title, summary, content, kept, published FROM items "
@@ -131,6 +134,11 @@ class LabelsStore(SQLiteBase):
     def prune_rescored(self, item_id: str) -> None:
         """Delete an item that is no longer kept (``rescore --prune``)."""
         self.db.execute("DELETE FROM items WHERE id = ?", [item_id])
+
+    def save_rescored_many(self, verdicts: Sequence[tuple[str, Match]]) -> None:
+        """``save_rescored`` of each ``(item id, match)``."""
+        for item_id, match in verdicts:
+            self.save_rescored(item_id, match)
 
     def save_rescored(self, item_id: str, match: Match) -> None:
         """Store an item's new verdict: kept, score, similarity, topics and explanation, and

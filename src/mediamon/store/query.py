@@ -41,7 +41,7 @@ LIST_COLUMNS = """
 
 
 def _collapsed(select: str, order: str) -> str:
-    """Issue 5 ``--collapse``: one row per story, the first of its matching items by
+    """``--collapse``: one row per story, the first of its matching items by
     ``order``, with ``story_matches`` = how many of the story's items matched."""
     return f"""
         SELECT * FROM (
@@ -72,9 +72,9 @@ class Filters:
     include_unkept: bool = False
     limit: int = 50
     offset: int = 0  # rows skipped first: pages are stable, every order ends with the id
-    collapse: bool = False  # one row per story (issue 5)
-    only_unkept: bool = False  # issue 6: --unkept, items stored but not kept (audits)
-    story: str | None = None  # issue 6: items of this story (id or a prefix of it)
+    collapse: bool = False  # one row per story
+    only_unkept: bool = False  # --unkept, items stored but not kept (audits)
+    story: str | None = None  # items of this story (id or a prefix of it)
     outlets: OutletScope | None = None  # --country/--kind, resolved by the caller
 
     def __post_init__(self) -> None:
@@ -368,7 +368,7 @@ def _with_articles(store: Store, query: str, filters: Filters,
 # -- end articles
 
 
-# Issue 6: how many of the best matches the fast path ranks before applying the filters.
+# How many of the best matches the fast path ranks before applying the filters.
 CANDIDATES = 1000
 
 
@@ -540,7 +540,7 @@ def feed_health(store: Store, *, now: datetime | None = None) -> list[dict[str, 
     """Every feed with its state and item counts: removed feeds last, paused ones before
     them, and before the healthy ones the feeds that need attention: gone (410) and dead
     first, then failing ones, most consecutive failures first. ``health`` says which
-    (issue 4)."""
+   ."""
     if (pg := on_postgres(store)) is not None:
         return pg.read_feed_health(now)  # type: ignore[no-any-return]
     since = utc_iso((now or datetime.now(UTC)) - timedelta(days=1))

@@ -5,6 +5,9 @@ Finds and deletes expired items (with their story rows, versions and aliases; th
 row stays, so polling does not store them again) and fetch-log rows, recounts the stories
 that lost items, and compacts the file (``compact``). What has expired, and when to
 compact, is decided by ``desk.housekeeping``.
+
+On PostgreSQL the same methods run (``store.postgres.read``); ``store.postgres.desk``
+gives its own ``compact``, ``storage_sizes`` and ``lock_stories``.
 """
 
 from __future__ import annotations
@@ -70,6 +73,11 @@ class RetentionStore(SQLiteBase):
         """Delete the fetch-log rows of passes started before ``cutoff``."""
         self.db.conn.execute("DELETE FROM fetch_log WHERE started < ?", [utc_iso(cutoff)])
 
+    def lock_stories(self, story_ids: Sequence[str]) -> None:
+        """Hold these stories' rows until the transaction ends, before they are recounted:
+        nothing to do on SQLite, whose writer is the only one; PostgreSQL's store locks
+        them, so a daemon's pass counting an item into one waits, or is waited for."""
+
     def story_item_counts(self, story_id: str) -> tuple[int, int]:
         """``(items, reach)`` of a story as its ``story_items`` are now: how many items, how
         many distinct outlets."""
@@ -88,6 +96,13 @@ class RetentionStore(SQLiteBase):
                              [items, reach, story_id])
 
     # -- compaction -----------------------------------------------------------------------
+
+    def storage_sizes(self) -> dict[str, int]:
+        """The database file's size and its ``-wal`` file's, in bytes (0 for a missing
+        file)."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        return {"file": self.path.stat().st_size if self.path.exists() else 0,
+                "wal": wal.stat().st_size if wal.exists() else 0}
 
     def compact(self) -> bool:
         """Merge the FTS5 index, rebuild the file, and leave the WAL checkpointed and empty.

@@ -33,7 +33,7 @@ class FeedRow:
     last_error: str | None
     failures: int
     next_fetch: str | None
-    # Issue 4: fetch and schedule state (m004_fetch_state).
+    # Fetch and schedule state (m004_fetch_state).
     fetch_url: str | None = None
     redirect_to: str | None = None
     redirect_seen: int = 0
@@ -48,7 +48,7 @@ class FeedRow:
 
     @property
     def effective_url(self) -> str:
-        """Where the feed is fetched: its URL, or where it moved for good (issue 4)."""
+        """Where the feed is fetched: its URL, or where it moved for good."""
         return self.fetch_url or self.url
 
     @classmethod

@@ -6,7 +6,9 @@ mid-write waits instead of failing, and named migrations so the schema is versio
 
 The unit of writing is one feed pass: ``save_feed_pass`` stores a feed's new and changed
 items, their topic matches, the feed's new fetch state and a fetch-log row in ONE
-transaction. A crash at any moment leaves either all of it or none of it.
+transaction. A crash at any moment leaves either all of it or none of it. The pass is
+``store.ingest.FeedPassWriter``'s, shared with PostgreSQL; this module gives it SQLite's
+connection and full-text index (``_begin_pass``, ``_new_row``, ``_end_pass``).
 
 This module decides nothing about relevance or scheduling; it stores what it is given.
 Reading for the analyst (search, filters) lives in ``query``.
@@ -14,7 +16,6 @@ Reading for the analyst (search, filters) lives in ``query``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -22,16 +23,14 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from mediamon.clock import utc_iso
-from mediamon.core.dedup import Known, decide
 from mediamon.core.profile import Background
-from mediamon.core.stories import Fingerprint, StorySettings
+from mediamon.core.stories import StorySettings
 from mediamon.errors import ReadOnlyError, StoreError
 from mediamon.store import articles as articles_store
 from mediamon.store import scripts
@@ -41,6 +40,8 @@ from mediamon.store.alerts import AlertsStore
 from mediamon.store.articles import ArticlesStore
 from mediamon.store.base import Migrations, sqlite_utils  # sqlite_utils without numpy
 from mediamon.store.exchange import ExchangeStore
+from mediamon.store.feeds import FeedEditing
+from mediamon.store.ingest import FeedPassWriter
 from mediamon.store.labels import LabelsStore
 from mediamon.store.retention import RetentionStore
 from mediamon.store.rows import FeedRow as FeedRow
@@ -48,7 +49,7 @@ from mediamon.store.rows import ScoredItem as ScoredItem
 from mediamon.store.stats import StatsStore
 from mediamon.store.stories import StoriesStore
 from mediamon.store.trends import TrendsStore
-from mediamon.types import FeedOutcome, FeedSource, FetchResult, Item, Match
+from mediamon.types import FeedSource
 
 BUSY_TIMEOUT_MS = 10_000
 log = logging.getLogger("mediamon.store.sqlite")
@@ -213,7 +214,7 @@ def m002_relevance(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m003_stories(db: sqlite_utils.Database) -> None:
-    """Issue 5: each item's dedup key, folded copies, earlier versions, and stories; items
+    """Each item's dedup key, folded copies, earlier versions, and stories; items
     stored before this migration get their key and their story (default settings)."""
     db.execute("ALTER TABLE items ADD COLUMN dedup_key TEXT")  # see urls.dedup_key
     db.execute("CREATE INDEX items_dedup_key ON items(dedup_key)")
@@ -223,7 +224,7 @@ def m003_stories(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m004_fetch_state(db: sqlite_utils.Database) -> None:
-    """Issue 4: the schedule lives in the database (why the next poll is when it is, the
+    """The schedule lives in the database (why the next poll is when it is, the
     adaptive interval, failure and dead/gone state, moved URLs) and hosts that asked to wait."""
     for column in (
         "fetch_url TEXT",            # where the feed is fetched after a confirmed permanent move
@@ -252,7 +253,7 @@ def m004_fetch_state(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m005_desk(db: sqlite_utils.Database) -> None:
-    """Issue 6: FTS5 ``rank`` is bm25 weighted title 5, summary 2, content 1, so ``ORDER BY
+    """FTS5 ``rank`` is bm25 weighted title 5, summary 2, content 1, so ``ORDER BY
     rank`` is ranked inside FTS5 (``query.search``) and Datasette's search box ranks the same
     way."""
     db.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('rank', 'bm25(5.0, 2.0, 1.0)')")
@@ -260,7 +261,7 @@ def m005_desk(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m006_alerts(db: sqlite_utils.Database) -> None:
-    """Issue 6: ``[[alerts]]`` state (``alerts.py``): each alert's clock and counters, and
+    """``[[alerts]]`` state (``alerts.py``): each alert's clock and counters, and
     what each alert sent on each channel, so nothing is sent twice."""
     db.execute(
         """
@@ -296,14 +297,14 @@ def m006_alerts(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m007_search_feed_index(db: sqlite_utils.Database) -> None:
-    """Issue 6: the items of one feed without reading every ``item_feeds`` row, for the
+    """The items of one feed without reading every ``item_feeds`` row, for the
     search and listing filter ``--feed`` (its primary key starts with the item id)."""
     db.execute("CREATE INDEX IF NOT EXISTS item_feeds_feed ON item_feeds(feed_id, item_id)")
 
 
 @migrations()
 def m008_index_once_per_pass(db: sqlite_utils.Database) -> None:
-    """Issue 4: new items enter the full-text index once per feed pass
+    """New items enter the full-text index once per feed pass
     (``Store.index_items``), no longer through an AFTER INSERT trigger. FTS5 writes out its
     pending terms at every statement savepoint, and each INSERT that fires a trigger opens
     one, so the trigger wrote an index segment per item and then merged them all again:
@@ -423,19 +424,8 @@ class SeenReader:
             return {}
 
 
-def _shared_links(items: Iterable[Item]) -> set[str]:
-    """Dedup keys that several items of one pass share under different titles: such a link
-    (a section page, a home page with a query) says nothing about which article it is."""
-    titles: dict[str, set[str]] = {}
-    for item in items:
-        key = item.dedup_key
-        if key is not None:
-            titles.setdefault(key, set()).add(" ".join(item.title.casefold().split()))
-    return {key for key, seen in titles.items() if len(seen) > 1}
-
-
 class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStore,
-            StatsStore, TrendsStore, ArticlesStore):
+            StatsStore, TrendsStore, ArticlesStore, FeedEditing, FeedPassWriter):
     """One mediamon database file. Not thread-safe: one Store per thread or task.
 
     Its SQL for the desk lives in its parts (``store.alerts``, ``exchange``, ``retention``,
@@ -445,7 +435,7 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
                  stories: StorySettings | None = None) -> None:
         self.path = Path(path)
         self.readonly = readonly
-        self.stories = stories or StorySettings()  # the config's [stories] (issue 5)
+        self.stories = stories or StorySettings()  # the config's [stories]
         self._unindexed: list[int] = []  # rowids a feed pass inserted, not yet in items_fts
         try:
             conn = self._open_readonly() if readonly else self._open_writable()
@@ -683,7 +673,7 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
         """One write transaction, taken IMMEDIATE so it never fails half-way on a lock upgrade.
 
         Inside another transaction it is a SAVEPOINT: the pipeline's writer commits several
-        feed passes at once, and each pass stays all-or-nothing within the batch (issue 4).
+        feed passes at once, and each pass stays all-or-nothing within the batch.
         """
         conn = self.db.conn
         if conn.in_transaction:
@@ -758,31 +748,7 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
             )
             return cur.rowcount > 0
 
-    def remove_feed(self, url_or_id: str) -> FeedRow | None:
-        """Stop polling a feed (its items stay). Returns the feed, or None if unknown."""
-        row = self.find_feed(url_or_id)
-        if row is None:
-            return None
-        with self.transaction():
-            self.db.execute("UPDATE feeds SET active = 0 WHERE id = ?", [row.id])
-        return row
-
-    def edit_feed(self, feed_id: int, **changes: Any) -> None:
-        """Change a feed's ``name``, ``tags``, pinned ``interval`` (seconds; None: adaptive)
-        or ``paused``. A new interval makes the feed due now, so it applies at once."""
-        unknown = set(changes) - {"name", "tags", "interval", "paused"}
-        if unknown:
-            raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-        values = {key: json.dumps(list(value)) if key == "tags" else
-                  int(value) if key == "paused" else value for key, value in changes.items()}
-        if "interval" in changes:
-            values["next_fetch"] = None
-        if not values:
-            return
-        assignments = ", ".join(f"{key} = ?" for key in values)
-        with self.transaction():
-            self.db.execute(f"UPDATE feeds SET {assignments} WHERE id = ?",
-                            [*values.values(), feed_id])
+    # remove_feed, edit_feed: store.feeds (FeedEditing), one SQL text for both databases
 
     def find_feed(self, url_or_id: str) -> FeedRow | None:
         where = "id = ?" if url_or_id.isdigit() else "url = ?"
@@ -805,7 +771,7 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
             raise StoreError(f"feed not in the database: {url}")
         return int(row[0])
 
-    # -- schedule (issue 4): the database decides which feeds are due ----------------------
+    # -- schedule: the database decides which feeds are due ----------------------
 
     def due_feeds(self, now: datetime, *, limit: int = 1000,
                   exclude: Iterable[int] = ()) -> list[FeedRow]:
@@ -887,147 +853,20 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
         """Content hashes of the given item ids that were parsed before (kept or not)."""
         return _seen_hashes(self.db.conn, list(ids))
 
-    def save_feed_pass(
-        self,
-        feed_url: str,
-        fetch: FetchResult,
-        scored: Sequence[ScoredItem],
-        *,
-        now: datetime,
-        next_fetch: datetime | None,
-        keep_all: bool = False,
-        entries: int = 0,
-        warning: str | None = None,
-        feed_title: str | None = None,
-        site_url: str | None = None,
-        state: dict[str, Any] | None = None,
-    ) -> FeedOutcome:
-        """Store one feed pass in one transaction and return what it did.
+    # -- the feed pass (store.ingest.FeedPassWriter): SQLite's hooks -------------------
 
-        ``state`` holds more columns of the feed's fetch state to set in the same
-        transaction (issue 4: the schedule, see ``pipeline``).
+    def _pass_conn(self) -> sqlite3.Connection:
+        return self.db.conn
 
-        ``scored`` holds the items parsed from this fetch with their matches. What happens
-        to each is ``core.dedup.decide``'s decision on what this store knows of it (never
-        seen, stored, changed, a copy of a stored item...); this method gathers those facts
-        and carries the decisions out: an update keeps the replaced version
-        (``item_versions``), a copy only links this feed to the item it copies
-        (``_fold_copy``), and every inserted item gets its story (``story_store.assign``),
-        all in the same transaction.
-        """
-        stamp = utc_iso(now)
-        new = kept = updated = 0
-        first_seen: list[tuple[str, ...]] = []  # profile terms of items never seen before
-        self._unindexed = []
-        seen_rows: list[tuple[str, int, str, str | None]] = []  # new items, in one statement
-        with self.transaction():
-            feed_id = self.feed_id(feed_url)
-            previous = self.seen_hashes(s.item.id for s in scored)
-            stored = self._stored_ids([s.item.id for s in scored])
-            # Issue 5: copies folded into a stored item earlier (id -> that item's id), and
-            # links this pass gives to items with different titles (a section page).
-            folded = story_store.aliases(self.db.conn, [s.item.id for s in scored])
-            stored |= self._stored_ids(sorted(set(folded.values())))
-            shared_links = _shared_links(s.item for s in scored)
-            # Dedup keys some stored item has: only those can fold a new item into a copy.
-            # Read once per pass; the keys this pass stores are added as it goes.
-            usable = {key for s in scored if (key := s.item.dedup_key) is not None} - \
-                shared_links
-            known_keys = story_store.stored_keys(self.db.conn, usable)
-            done: set[str] = set()
-            for s in scored:
-                item, match = s.item, s.match
-                old_hash = previous.get(item.id)
-                target = folded.get(item.id)
-                known = Known(old_hash=old_hash, stored=item.id in stored,
-                              folded=target is not None and target in stored,
-                              key_on_stored=item.dedup_key in known_keys,
-                              repeated=item.id in done)
-                keep = match.kept or keep_all
-                done.add(item.id)
-                decision = decide(known, content_hash=item.content_hash, partial=s.partial,
-                                  keep=keep)
-                if decision == "duplicate":
-                    continue
-                if decision in ("edit-folded", "link-folded"):
-                    assert target is not None
-                    self._link_feed(target, feed_id, stamp)
-                    if decision == "edit-folded":
-                        updated += 1
-                        self._update_item(replace(item, id=target), match, stamp, feed_id)
-                        self._set_seen_hash(item.id, item.content_hash)
-                    continue
-                if decision == "try-fold":
-                    if self._fold_copy(item, feed_id, stamp):
-                        continue
-                    decision = decide(known, content_hash=item.content_hash,
-                                      partial=s.partial, keep=keep, fold=False)
-                if item.dedup_key is not None and item.dedup_key in usable:
-                    known_keys.add(item.dedup_key)  # it may be stored below
-                if decision in ("insert", "note"):
-                    new += 1
-                    if match.doc_terms is not None:
-                        first_seen.append(match.doc_terms)
-                    seen_rows.append((item.id, feed_id, item.content_hash, stamp))
-                if decision in ("edit", "link"):
-                    self._link_feed(item.id, feed_id, stamp)
-                if decision in ("edit", "insert-now", "rehash"):
-                    self._set_seen_hash(item.id, item.content_hash)
-                if decision == "edit":
-                    updated += 1
-                    self._update_item(item, match, stamp, feed_id)
-                if decision in ("insert", "insert-now"):
-                    kept += int(match.kept)
-                    if decision == "insert-now":
-                        updated += 1  # seen before, stored only now that it matches
-                    self._insert_item(item, match, feed_id, stamp, s.fingerprint)
-            self.db.conn.executemany(
-                "INSERT OR IGNORE INTO seen (id, feed_id, content_hash, first_seen) "
-                "VALUES (?, ?, ?, ?)", seen_rows)
-            outcome = FeedOutcome(
-                url=feed_url,
-                status=fetch.status,
-                http_status=fetch.http_status,
-                entries=entries,
-                new_items=new,
-                kept_items=kept,
-                updated_items=updated,
-                error=fetch.error,
-                warning=warning,
-                bytes=len(fetch.body or b""),
-                elapsed=fetch.elapsed,
-            )
-            self._update_feed_state(feed_id, fetch, outcome, now=now, next_fetch=next_fetch,
-                                    feed_title=feed_title, site_url=site_url, state=state)
-            self._log_fetch(feed_id, outcome, started=stamp)
-            self._grow_background(first_seen)
-            self.index_items(self._unindexed)
-        return outcome
+    def _begin_pass(self, keys: Sequence[str]) -> None:
+        self._unindexed = []  # rowids of the pass's new items (_new_row), for _end_pass
 
-    def _set_seen_hash(self, item_id: str, content_hash: str) -> None:
-        self.db.execute("UPDATE seen SET content_hash = ? WHERE id = ?", [content_hash, item_id])
+    def _new_row(self, cursor: Any) -> None:
+        self._unindexed.append(cursor.lastrowid)
 
-    def save_feed_failure(
-        self, feed_url: str, fetch: FetchResult, *, now: datetime, next_fetch: datetime | None,
-        error: str | None = None, state: dict[str, Any] | None = None,
-    ) -> FeedOutcome:
-        """Record a pass that stored no items (not modified, HTTP error, parse error);
-        ``state`` as in ``save_feed_pass``."""
-        status = "error" if error else fetch.status
-        outcome = FeedOutcome(
-            url=feed_url,
-            status=status,
-            http_status=fetch.http_status,
-            error=error or fetch.error,
-            bytes=len(fetch.body or b""),
-            elapsed=fetch.elapsed,
-        )
-        with self.transaction():
-            feed_id = self.feed_id(feed_url)
-            self._update_feed_state(feed_id, fetch, outcome, now=now, next_fetch=next_fetch,
-                                    state=state)
-            self._log_fetch(feed_id, outcome, started=utc_iso(now))
-        return outcome
+    def _end_pass(self, documents: Sequence[Sequence[str]]) -> None:
+        self._grow_background(documents)
+        self.index_items(self._unindexed)
 
     def index_items(self, rowids: Sequence[int]) -> None:
         """Add newly inserted items to the full-text index, in one statement (see
@@ -1041,7 +880,7 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
                 f"WHERE rowid IN ({','.join('?' * len(part))})", part)
 
     def _grow_background(self, documents: Sequence[Sequence[str]]) -> None:
-        """Count new items into the background document frequencies (issue 3)."""
+        """Count new items into the background document frequencies."""
         if not documents:
             return
         df = Counter(chain.from_iterable(map(set, documents)))
@@ -1052,168 +891,3 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
         )
         self.db.execute("UPDATE background_size SET documents = documents + ? WHERE id = 1",
                         [len(documents)])
-
-    def _stored_ids(self, ids: list[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self.db.execute(
-                f"SELECT id FROM items WHERE id IN ({marks})", chunk))
-        return found
-
-    def _item_columns(self, item: Item, match: Match, stamp: str | None) -> dict[str, Any]:
-        return {
-            "guid": item.guid,
-            "url": item.url,
-            "canonical_url": item.canonical_url,
-            "title": item.title,
-            "summary": item.summary,
-            "content": item.content,
-            "summary_html": item.summary_html,
-            "content_html": item.content_html,
-            "authors": json.dumps(list(item.authors), ensure_ascii=False),
-            "categories": json.dumps(list(item.categories), ensure_ascii=False),
-            "published": utc_iso(item.published),
-            "published_from_feed": int(item.published_from_feed),
-            "updated": utc_iso(item.updated),
-            "last_seen": stamp,
-            "language": item.language,
-            "language_declared": item.language_declared,
-            "content_hash": item.content_hash,
-            "kept": int(match.kept),
-            "score": match.score,
-            "similarity": match.similarity,
-            "topics": json.dumps(list(match.topic_names), ensure_ascii=False),
-            "explanation": json.dumps(match.explanation(), ensure_ascii=False),
-        }
-
-    def _fold_copy(self, item: Item, feed_id: int, stamp: str | None) -> bool:
-        """Issue 5: if a never-seen item is a copy of a stored one (same dedup key; within one
-        feed also the same title), remember it as a copy of that item and link this feed.
-        The caller has checked that the key is a usable one that some stored item has."""
-        key = item.dedup_key
-        assert key is not None
-        found = story_store.find_copy(self.db.conn, item_id=item.id, key=key,
-                                      title=item.title, feed_id=feed_id)
-        if found is None:
-            return False
-        target, reason = found
-        self.db.execute(
-            "INSERT OR IGNORE INTO seen (id, feed_id, content_hash, first_seen) "
-            "VALUES (?, ?, ?, ?)",
-            [item.id, feed_id, item.content_hash, stamp],
-        )
-        story_store.add_alias(self.db.conn, alias=item.id, item_id=target, feed_id=feed_id,
-                              reason=reason, stamp=stamp or "")
-        self._link_feed(target, feed_id, stamp)
-        return True
-
-    def _assign_story(self, item: Item, feed_id: int, stamp: str | None,
-                      fingerprint: Fingerprint | None = None) -> None:
-        """Issue 5: put a newly stored item into its story, in the pass's transaction."""
-        outlet = item.site  # story_store.outlet_for, the item's link first
-        if outlet is None:
-            site_url, feed_url, name = self.db.execute(
-                "SELECT site_url, url, name FROM feeds WHERE id = ?", [feed_id]).fetchone()
-            outlet = story_store.outlet_for(None, site_url, feed_url, name)
-        story_store.assign(
-            self.db.conn, item_id=item.id, title=item.title, summary=item.summary,
-            published=item.published, outlet=outlet, settings=self.stories,
-            stamp=stamp or "", fp=fingerprint,
-        )
-
-    def _insert_item(self, item: Item, match: Match, feed_id: int, stamp: str | None,
-                     fingerprint: Fingerprint | None = None) -> None:
-        cols = self._item_columns(item, match, stamp)
-        cols.update(id=item.id, feed_id=feed_id, first_seen=stamp,
-                    dedup_key=item.dedup_key)
-        names = ", ".join(cols)
-        marks = ", ".join("?" * len(cols))
-        cursor = self.db.execute(f"INSERT INTO items ({names}) VALUES ({marks})",
-                                 list(cols.values()))
-        assert cursor.lastrowid is not None  # an INSERT's rowid
-        self._unindexed.append(cursor.lastrowid)
-        self._link_feed(item.id, feed_id, stamp)
-        self._save_topics(item.id, match)
-        self._assign_story(item, feed_id, stamp, fingerprint)
-
-    def _update_item(self, item: Item, match: Match, stamp: str | None,
-                     feed_id: int | None = None) -> None:
-        cols = self._item_columns(item, match, stamp)
-        # Issue 5: keep the version being replaced, and re-index the words of an edit.
-        changed = story_store.save_version(self.db.conn, item_id=item.id, new=cols,
-                                           feed_id=feed_id, stamp=stamp or "")
-        cols["dedup_key"] = item.dedup_key
-        sets = ", ".join(f"{name} = ?" for name in cols)
-        self.db.execute(f"UPDATE items SET {sets} WHERE id = ?", [*cols.values(), item.id])
-        self.db.execute("DELETE FROM item_topics WHERE item_id = ?", [item.id])
-        self._save_topics(item.id, match)
-        if "title" in changed or "summary" in changed:
-            story_store.reindex(self.db.conn, item_id=item.id, title=item.title,
-                                summary=item.summary, settings=self.stories)
-
-    def _link_feed(self, item_id: str, feed_id: int, stamp: str | None) -> None:
-        self.db.execute(
-            "INSERT OR IGNORE INTO item_feeds (item_id, feed_id, first_seen) VALUES (?, ?, ?)",
-            [item_id, feed_id, stamp],
-        )
-
-    def _save_topics(self, item_id: str, match: Match) -> None:
-        # One statement for all of an item's topics (the single writer's time is the
-        # ingest's bottleneck once parsing runs in the workers).
-        self.db.conn.executemany(
-            "INSERT INTO item_topics (item_id, topic, terms) VALUES (?, ?, ?)",
-            [(item_id, hit.topic, json.dumps(list(hit.terms), ensure_ascii=False))
-             for hit in match.topics],
-        )
-
-    def _update_feed_state(
-        self, feed_id: int, fetch: FetchResult, outcome: FeedOutcome, *, now: datetime,
-        next_fetch: datetime | None, feed_title: str | None = None, site_url: str | None = None,
-        state: dict[str, Any] | None = None,
-    ) -> None:
-        stamp = utc_iso(now)
-        failed = outcome.status == "error"
-        sets = {
-            "last_fetch": stamp,
-            "last_status": outcome.status,
-            "last_http_status": fetch.http_status,
-            "last_error": outcome.error,
-            "last_warning": outcome.warning,
-            "next_fetch": utc_iso(next_fetch),
-        }
-        if not failed and outcome.status != "gone":
-            sets["last_success"] = stamp
-        if fetch.status == "ok" and not failed:
-            # Only a body that parsed moves the validators on: after a parse error the
-            # next poll must fetch the body again rather than get a 304 for it.
-            sets["etag"] = fetch.validators.etag
-            sets["last_modified"] = fetch.validators.last_modified
-            sets["body_hash"] = hashlib.sha256(fetch.body or b"").hexdigest()[:16]
-        if feed_title:
-            sets["title"] = feed_title
-        if site_url:
-            sets["site_url"] = site_url
-        if outcome.status == "gone":
-            sets["gone_since"] = stamp  # issue 4: not polled again, but still listed
-        if state:
-            sets.update(state)
-        assignments = ", ".join(f"{k} = ?" for k in sets)
-        failures = "failures + 1" if failed else "0"
-        self.db.execute(
-            f"UPDATE feeds SET {assignments}, failures = {failures} WHERE id = ?",
-            [*sets.values(), feed_id],
-        )
-
-    def _log_fetch(self, feed_id: int, outcome: FeedOutcome, *, started: str | None) -> None:
-        self.db.execute(
-            """
-            INSERT INTO fetch_log (feed_id, started, elapsed, status, http_status, bytes, entries,
-                                   new_items, kept_items, error, warning)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [feed_id, started, round(outcome.elapsed, 4), outcome.status, outcome.http_status,
-             outcome.bytes, outcome.entries, outcome.new_items, outcome.kept_items,
-             outcome.error, outcome.warning],
-        )

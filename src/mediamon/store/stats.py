@@ -135,7 +135,7 @@ class StatsStore(SQLiteBase):
         return _bucket_sql(column, by)
 
     def has_stories(self) -> bool:
-        """Whether the database has the stories tables (issue 5)."""
+        """Whether the database has the stories tables."""
         return bool(self.db.execute(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
             "AND name IN ('stories', 'story_items')").fetchone()[0] == 2)

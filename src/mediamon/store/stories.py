@@ -1,8 +1,13 @@
-"""SQLite side of issue 5: stories, folded copies and item versions.
+"""in the store: stories, folded copies and item versions, on SQLite and PostgreSQL.
 
-``store.save_feed_pass`` calls in here inside its one transaction per feed pass, so an item
-is never stored without its story, and a crash leaves neither. The deciding is done by the
-pure ``stories`` module; this one only reads candidates and writes results.
+The feed pass (``store.ingest``) calls in here inside its one transaction per feed pass, so
+an item is never stored without its story, and a crash leaves neither. The deciding is done
+by the pure ``stories`` module; this one only reads candidates and writes results, in one
+SQL text for both databases (SQLite's placeholders; ``store.postgres.sql.PgConn`` runs it on
+PostgreSQL): what the two say differently is the small ``DIALECTS`` table and
+``store.base.among``. Where several PostgreSQL writers may meet, membership rows are unique
+(``ON CONFLICT DO NOTHING``), an item's row is locked before its versions are numbered, and
+a story's counters may wait for the commit (``assign``'s ``later``, ``update_stories``).
 
 Tables (created by ``store.m003_stories``; ``store.m010_story_headlines`` added the
 headline key of ``story_items``):
@@ -27,6 +32,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -48,7 +54,7 @@ from mediamon.core.stories import (
 )
 from mediamon.core.text import fold
 from mediamon.core.urls import dedup_key, registrable_domain, site_of
-from mediamon.store.base import SQLiteBase, id_prefix, json_list_sql
+from mediamon.store.base import SQLiteBase, among, id_prefix, json_list_sql
 from mediamon.store.outlets import OutletScope
 
 SCHEMA = [
@@ -217,6 +223,33 @@ def _chunks(values: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
         yield values[start : start + size]
 
 
+@dataclass(frozen=True)
+class Dialect:
+    """What story writing says differently on each database (``DIALECTS``); the SQL itself
+    is one text with SQLite's ``?`` placeholders (``store.postgres.sql.PgConn`` turns them
+    into psycopg's)."""
+
+    greatest: str  # the larger of two values
+    least: str
+    lock_row: str  # appended to a SELECT of rows this transaction changes next
+    # Several writers: a story's reach is counted again from its members when a member
+    # joins (another writer may have added an outlet meanwhile) and its row is locked
+    # first. One writer: one probe of the (story_id, outlet) index says whether the new
+    # member adds an outlet, where counting read every member (thousands in a spike).
+    recount_reach: bool
+
+
+DIALECTS = {
+    "sqlite": Dialect(greatest="max", least="min", lock_row="", recount_reach=False),
+    "postgresql": Dialect(greatest="GREATEST", least="LEAST", lock_row=" FOR UPDATE",
+                          recount_reach=True),
+}
+
+# A change to a story's row that a member joining makes (``update_stories``):
+# (story id, (stamp, published, item id, outlet, title, adds an outlet)).
+StoryChange = tuple[str, tuple[str, str, str, str | None, str, bool]]
+
+
 def candidates(
     conn: Any, band_keys: Sequence[int], t: int, settings: StorySettings,
     per_bucket: int = PER_BUCKET, limit: int = MAX_CANDIDATES,
@@ -231,18 +264,20 @@ def candidates(
     low, high = t - settings.window_minutes, t + settings.window_minutes
     rows = conn.execute(_bucket_sql(len(band_keys)), [
         *(value for key in band_keys for value in (key, low, high, per_bucket)), limit])
-    return [Candidate(item_id, story_id, when, unpack_terms(blob), shared, outlet, headline)
+    return [Candidate(item_id, story_id, when, unpack_terms(bytes(blob)), shared, outlet,
+                      headline)
             for item_id, story_id, when, blob, shared, outlet, headline in rows]
 
 
 @lru_cache(maxsize=8)
 def _bucket_sql(keys: int) -> str:
-    """The candidate query for ``keys`` band keys (see ``candidates``)."""
+    """The candidate query for ``keys`` band keys (see ``candidates``); one text for SQLite
+    and PostgreSQL (which wants a name for each subquery)."""
     walks = " UNION ALL ".join(
         "SELECT n FROM (SELECT n FROM story_bands WHERE key = ? AND t BETWEEN ? AND ? "
-        "ORDER BY t DESC LIMIT ?)" for _ in range(keys))
+        f"ORDER BY t DESC LIMIT ?) AS w{k}" for k in range(keys))
     return ("SELECT i.item_id, i.story_id, i.t, i.terms, b.shared, i.outlet, i.headline FROM "
-            f"(SELECT n, count(*) AS shared FROM ({walks}) GROUP BY n "
+            f"(SELECT n, count(*) AS shared FROM ({walks}) AS w GROUP BY n "
             "ORDER BY shared DESC, n DESC LIMIT ?) AS b "
             "JOIN story_items AS i ON i.n = b.n")
 
@@ -264,10 +299,10 @@ def headline_candidates(conn: Any, key: str, t: int, settings: StorySettings,
     low, high = t - settings.window_minutes, t + settings.window_minutes
     near = conn.execute(
         "SELECT * FROM (SELECT n, t FROM story_items WHERE headline = ? AND t BETWEEN ? AND ? "
-        " ORDER BY t DESC, n DESC LIMIT ?) "
+        " ORDER BY t DESC, n DESC LIMIT ?) AS before_t "
         "UNION ALL "
         "SELECT * FROM (SELECT n, t FROM story_items WHERE headline = ? AND t > ? AND t <= ? "
-        " ORDER BY t, n LIMIT ?)",
+        " ORDER BY t, n LIMIT ?) AS after_t",
         [key, low, t, limit, key, t, high, limit],
     ).fetchall()
     if not near:
@@ -278,7 +313,7 @@ def headline_candidates(conn: Any, key: str, t: int, settings: StorySettings,
         f"SELECT n, item_id, story_id, t, terms, outlet FROM story_items "
         f"WHERE n IN ({','.join('?' * len(order))})", list(order)).fetchall()
     rows.sort(key=lambda r: order[r[0]])
-    return [Candidate(item_id, story_id, when, _term_set(blob), 0, outlet, key)
+    return [Candidate(item_id, story_id, when, _term_set(bytes(blob)), 0, outlet, key)
             for _, item_id, story_id, when, blob, outlet in rows]
 
 
@@ -325,13 +360,24 @@ def assign(
     settings: StorySettings,
     stamp: str,
     fp: Fingerprint | None = None,
+    dialect: str = "sqlite",
+    later: list[tuple[str, Any]] | None = None,
 ) -> Decision:
     """Put one stored item into a story (an existing one or its own) and index it.
 
-    ``fp``: the item's fingerprint, if computed already (``stories.fingerprint`` of this title
-    and summary under these settings). Returns the decision; an item that already has a
-    story keeps it.
+    ``conn`` runs SQLite-style SQL on ``dialect``'s database (a ``sqlite3`` connection, or
+    ``store.postgres.sql.PgConn``). ``fp``: the item's fingerprint, if computed already
+    (``stories.fingerprint`` of this title and summary under these settings). Returns the
+    decision; an item that already has a story keeps it (also one another writer gave it
+    a story meanwhile: its membership row is unique).
+
+    Joining an existing story changes that story's row (counters, first mention). With
+    ``later`` (what the caller writes just before its commit, as (kind, value) pairs) the
+    change is appended there as ``("story", StoryChange)``, for ``update_stories``
+    (PostgreSQL: a row many writers change is held for the shortest time); without it, it
+    is made at once.
     """
+    sql = DIALECTS[dialect]
     row = conn.execute(
         "SELECT story_id FROM story_items WHERE item_id = ?", [item_id]).fetchone()
     if row is not None:
@@ -347,49 +393,79 @@ def assign(
         found += [c for c in same_headline if c.item_id not in banded]
         decision = decide(fp, t, found, settings, outlet)
     story = decision.story_id or story_id_for(item_id)
-    # A new outlet for the story adds one to its reach: one probe of the (story_id, outlet)
-    # index, where counting the distinct outlets read every member (thousands in a spike).
-    new_outlet = decision.story_id is not None and outlet is not None and conn.execute(
-        "SELECT 1 FROM story_items WHERE story_id = ? AND outlet = ? LIMIT 1",
-        [story, outlet]).fetchone() is None
-    cur = conn.execute(
+    new_outlet = decision.story_id is not None and outlet is not None and \
+        not sql.recount_reach and conn.execute(
+            "SELECT 1 FROM story_items WHERE story_id = ? AND outlet = ? LIMIT 1",
+            [story, outlet]).fetchone() is None
+    inserted = conn.execute(
         "INSERT INTO story_items (item_id, story_id, outlet, t, terms, via, similarity, joined, "
-        "headline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "headline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item_id) DO NOTHING "
+        "RETURNING n",
         [item_id, story, outlet, t, pack_terms(fp.terms), decision.via,
          round(decision.similarity, 4) if decision.via else None, stamp,
          fp.headline or None],
-    )
-    n = cur.lastrowid
-    members = 0 if decision.story_id is None else conn.execute(
-        "SELECT items FROM stories WHERE id = ?", [story]).fetchone()[0]
-    if members < INDEXED_PER_STORY:
-        conn.executemany(
-            "INSERT OR IGNORE INTO story_bands (key, t, n) VALUES (?, ?, ?)",
-            [(key, t, n) for key in fp.bands],
-        )
+    ).fetchone()
+    if inserted is None:  # another writer gave it its story since the check above
+        row = conn.execute(
+            "SELECT story_id FROM story_items WHERE item_id = ?", [item_id]).fetchone()
+        return Decision(row[0])
+    n = inserted[0]
     when = _iso(published)
     if decision.story_id is None:
+        members = 0
         conn.execute(
             "INSERT INTO stories (id, first_published, first_item_id, first_outlet, title, "
-            "last_published, items, reach, created, updated) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
+            "last_published, items, reach, created, updated) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?) "
+            "ON CONFLICT (id) DO NOTHING",
             [story, when, item_id, outlet, title, when, int(outlet is not None), stamp, stamp],
         )
     else:
-        conn.execute(
-            """
-            UPDATE stories SET
-                items = items + 1, reach = reach + ?, updated = ?,
-                last_published = max(last_published, ?),
-                first_item_id = CASE WHEN ? < first_published THEN ? ELSE first_item_id END,
-                first_outlet = CASE WHEN ? < first_published THEN ? ELSE first_outlet END,
-                title = CASE WHEN ? < first_published THEN ? ELSE title END,
-                first_published = min(first_published, ?)
-            WHERE id = ?
-            """,
-            [int(new_outlet), stamp, when, when, item_id, when, outlet, when, title, when,
-             story],
+        stored = conn.execute("SELECT items FROM stories WHERE id = ?", [story]).fetchone()
+        waiting = sum(1 for kind, value in later or () if kind == "story"
+                      and value[0] == story)
+        members = (int(stored[0]) if stored else 0) + waiting
+        change: StoryChange = (story, (stamp, when, item_id, outlet, title, new_outlet))
+        if later is None:
+            update_stories(conn, [change], dialect=dialect)
+        else:
+            later.append(("story", change))
+    if members < INDEXED_PER_STORY:
+        conn.executemany(
+            "INSERT INTO story_bands (key, t, n) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            [(key, t, n) for key in fp.bands],
         )
     return decision
+
+
+def update_stories(conn: Any, changes: Sequence[StoryChange], *,
+                   dialect: str = "sqlite") -> None:
+    """Count new members into their stories (``StoryChange``s, in the order they joined).
+    Where several writers may count at once (``Dialect.recount_reach``), the stories' rows
+    are locked first, all at once and in id order, so the reach counted next sees every
+    member another writer committed, and two writers lock shared stories in one order."""
+    sql = DIALECTS[dialect]
+    if sql.recount_reach:
+        reach = "(SELECT count(DISTINCT outlet) FROM story_items WHERE story_id = stories.id)"
+        for where, params in among(dialect, "id", sorted({story for story, _ in changes})):
+            conn.execute(f"SELECT id FROM stories WHERE {where} ORDER BY id{sql.lock_row}",
+                         params)
+    else:
+        reach = "reach + ?"
+    update = f"""
+        UPDATE stories SET
+            items = items + 1, reach = {reach}, updated = ?,
+            last_published = {sql.greatest}(last_published, ?),
+            first_item_id = CASE WHEN ? < first_published THEN ? ELSE first_item_id END,
+            first_outlet = CASE WHEN ? < first_published THEN ? ELSE first_outlet END,
+            title = CASE WHEN ? < first_published THEN ? ELSE title END,
+            first_published = {sql.least}(first_published, ?)
+        WHERE id = ?
+        """
+    for story, (stamp, when, item_id, outlet, title, new_outlet) in sorted(
+            changes, key=lambda change: change[0]):
+        counted = [] if sql.recount_reach else [int(new_outlet)]
+        conn.execute(update, [*counted, stamp, when, when, item_id, when, outlet, when, title,
+                              when, story])
 
 
 def reindex(conn: Any, *, item_id: str, title: str, summary: str,
@@ -401,7 +477,7 @@ def reindex(conn: Any, *, item_id: str, title: str, summary: str,
     if row is None:
         return
     n, t, story, blob = row
-    old_terms = unpack_terms(blob)
+    old_terms = unpack_terms(bytes(blob))
     if len(old_terms) >= settings.min_terms:
         # The old keys follow from the stored term hashes: delete them by primary key.
         conn.executemany("DELETE FROM story_bands WHERE key = ? AND t = ? AND n = ?",
@@ -410,8 +486,9 @@ def reindex(conn: Any, *, item_id: str, title: str, summary: str,
     fp = fingerprint(title, summary, settings)
     conn.execute("UPDATE story_items SET terms = ?, headline = ? WHERE n = ?",
                  [pack_terms(fp.terms), fp.headline or None, n])
-    conn.executemany("INSERT OR IGNORE INTO story_bands (key, t, n) VALUES (?, ?, ?)",
-                     [(key, t, n) for key in fp.bands])
+    conn.executemany(
+        "INSERT INTO story_bands (key, t, n) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        [(key, t, n) for key in fp.bands])
     conn.execute("UPDATE stories SET title = ? WHERE id = ? AND first_item_id = ?",
                  [title, story, item_id])
 
@@ -421,13 +498,12 @@ def same_title(a: str, b: str) -> bool:
     return " ".join(fold(a).split()) == " ".join(fold(b).split())
 
 
-def stored_keys(conn: Any, keys: Iterable[str]) -> set[str]:
+def stored_keys(conn: Any, keys: Iterable[str], *, dialect: str = "sqlite") -> set[str]:
     """Those of ``keys`` that some stored item has as its dedup key."""
     found: set[str] = set()
-    for chunk in _chunks(sorted(keys)):
-        marks = ",".join("?" * len(chunk))
+    for where, params in among(dialect, "dedup_key", sorted(keys)):
         found.update(key for (key,) in conn.execute(
-            f"SELECT DISTINCT dedup_key FROM items WHERE dedup_key IN ({marks})", list(chunk)))
+            f"SELECT DISTINCT dedup_key FROM items WHERE {where}", params))
     return found
 
 
@@ -457,20 +533,18 @@ def find_copy(conn: Any, *, item_id: str, key: str, title: str,
 def add_alias(conn: Any, *, alias: str, item_id: str, feed_id: int, reason: str,
               stamp: str) -> None:
     conn.execute(
-        "INSERT OR IGNORE INTO item_aliases (id, item_id, feed_id, reason, first_seen) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO item_aliases (id, item_id, feed_id, reason, first_seen) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
         [alias, item_id, feed_id, reason, stamp],
     )
 
 
-def aliases(conn: Any, ids: Sequence[str]) -> dict[str, str]:
+def aliases(conn: Any, ids: Sequence[str], *, dialect: str = "sqlite") -> dict[str, str]:
     """alias id -> stored item id, for the given ids that are folded copies."""
     found: dict[str, str] = {}
-    for chunk in _chunks(list(ids)):
+    for where, params in among(dialect, "id", ids):
         for alias, item_id in conn.execute(
-            f"SELECT id, item_id FROM item_aliases WHERE id IN ({','.join('?' * len(chunk))})",
-            list(chunk),
-        ):
+                f"SELECT id, item_id FROM item_aliases WHERE {where}", params):
             found[alias] = item_id
     return found
 
@@ -479,11 +553,13 @@ VERSIONED = ("title", "summary", "content", "url")
 
 
 def save_version(conn: Any, *, item_id: str, new: dict[str, Any], feed_id: int | None,
-                 stamp: str) -> list[str]:
-    """Keep the stored version of an item before it is overwritten; returns what changed."""
+                 stamp: str, dialect: str = "sqlite") -> list[str]:
+    """Keep the stored version of an item before it is overwritten; returns what changed.
+    Where several writers may edit at once, the item's row is locked first, so their
+    versions are numbered in turn (and the version's primary key refuses a duplicate)."""
     cur = conn.execute(
-        "SELECT title, summary, content, url, content_hash, first_seen FROM items WHERE id = ?",
-        [item_id],
+        "SELECT title, summary, content, url, content_hash, first_seen FROM items WHERE id = ?"
+        + DIALECTS[dialect].lock_row, [item_id],
     )
     row = cur.fetchone()
     if row is None:

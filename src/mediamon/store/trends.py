@@ -6,6 +6,10 @@ It counts kept items per hour, per topic and per story, and records the surges
 published time and its first sighting: a feed's back catalogue lands where it was published
 (the baseline), not all at once in the hour it was first polled, and an item dated in the
 future counts when it was seen. Whether a count is unusual is decided by ``core.spikes``.
+
+The same methods run on PostgreSQL (``store.postgres.read``); only the hour arithmetic
+(SQLite's ``julianday``), the two-argument ``min``/``max`` and ``kept_mark`` (no rowid
+there) are spelt for each by ``dialect``.
 """
 
 from __future__ import annotations
@@ -95,6 +99,21 @@ _HOURS_AGO = ("CAST((julianday(:now) - julianday(min(i.published, i.first_seen))
               "AS INTEGER)")
 
 
+def _julianday_pg(value: str) -> str:
+    """SQLite's ``julianday`` of an ISO time, in PostgreSQL: SQLite keeps a time as whole
+    milliseconds since the Julian epoch and divides by 86,400,000 in double precision;
+    doing the same here gives the same doubles, so an item exactly N hours old falls in
+    the same hour on both (exact arithmetic would put some in the next hour)."""
+    return (f"((round(extract(epoch FROM ({value})::timestamptz) * 1000) "
+            f"+ 210866760000000)::float8 / 86400000.0)")
+
+
+# _HOURS_AGO in PostgreSQL: no julianday, and its two-argument min is LEAST; trunc is
+# CAST AS INTEGER's rounding toward zero.
+_HOURS_AGO_PG = (f"trunc(({_julianday_pg(':now')} - "
+                 f"{_julianday_pg('LEAST(i.published, i.first_seen)')}) * 24)::bigint")
+
+
 class TrendsStore(SQLiteBase):
     """Methods of ``sqlite.Store`` for hourly counts and the spikes found in them."""
 
@@ -106,6 +125,9 @@ class TrendsStore(SQLiteBase):
                 counts.setdefault(key, [0] * hours)[hours - 1 - ago] = n
         return counts
 
+    def _hours_ago(self) -> str:
+        return _HOURS_AGO_PG if self.dialect == "postgresql" else _HOURS_AGO
+
     def _span(self, now: datetime, hours: int) -> dict[str, SQLValue]:
         return {"now": utc_iso(now), "start": utc_iso(now - timedelta(hours=hours)),
                 "hours": hours}
@@ -114,7 +136,7 @@ class TrendsStore(SQLiteBase):
         """Kept items per topic per hour over the ``hours`` before ``now``: each list is
         ``hours`` long, oldest hour first, the last one ending at ``now``."""
         sql = f"""
-            SELECT t.topic, {_HOURS_AGO} AS ago, count(*)
+            SELECT t.topic, {self._hours_ago()} AS ago, count(*)
             FROM items i JOIN item_topics t ON t.item_id = i.id
             WHERE i.kept = 1 AND i.published > :start AND i.first_seen > :start
             GROUP BY t.topic, ago
@@ -127,14 +149,15 @@ class TrendsStore(SQLiteBase):
         with at least ``min_count`` kept items in the last ``window`` hours."""
         params = self._span(now, hours) | {
             "recent": utc_iso(now - timedelta(hours=window)), "min_count": min_count}
+        least = "LEAST" if self.dialect == "postgresql" else "min"
         sql = f"""
             WITH recent AS (
                 SELECT si.story_id FROM items i JOIN story_items si ON si.item_id = i.id
                 WHERE i.kept = 1 AND i.published > :recent AND i.first_seen > :recent
-                  AND min(i.published, i.first_seen) <= :now
+                  AND {least}(i.published, i.first_seen) <= :now
                 GROUP BY si.story_id HAVING count(*) >= :min_count
             )
-            SELECT si.story_id, {_HOURS_AGO} AS ago, count(*)
+            SELECT si.story_id, {self._hours_ago()} AS ago, count(*)
             FROM recent r JOIN story_items si ON si.story_id = r.story_id
             JOIN items i ON i.id = si.item_id
             WHERE i.kept = 1 AND i.published > :start AND i.first_seen > :start
@@ -152,8 +175,11 @@ class TrendsStore(SQLiteBase):
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def kept_mark(self) -> int:
-        """A number that grows whenever an item is stored (the largest rowid)."""
-        row = self.db.execute("SELECT max(rowid) FROM items").fetchone()
+        """A number that grows whenever an item is stored (the largest rowid; PostgreSQL's
+        items have no rowid: their count, which retention alone makes smaller)."""
+        sql = "SELECT count(*) FROM items" if self.dialect == "postgresql" else \
+            "SELECT max(rowid) FROM items"
+        row = self.db.execute(sql).fetchone()
         return int(row[0] or 0)
 
     def story_summaries(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -181,17 +207,20 @@ class TrendsStore(SQLiteBase):
                 found[key] = (row[0], datetime.fromisoformat(row[1]))
         return found
 
-    def record_spike(self, row: SpikeRow) -> None:
-        """Store a new surge."""
-        self.db.execute(
+    def record_spike(self, row: SpikeRow) -> bool:
+        """Store a new surge; False when it was there (its id is the scope, key and start:
+        a second check of the same moment adds nothing)."""
+        return self.db.execute(
             "INSERT INTO spikes (id, scope, key, started, last_unusual, window_hours, count, "
             "expected, p, score, peak) VALUES (:id, :scope, :key, :started, :last_unusual, "
-            ":window_hours, :count, :expected, :p, :score, :peak)", dict(row))
+            ":window_hours, :count, :expected, :p, :score, :peak) "
+            "ON CONFLICT (id) DO NOTHING", dict(row)).rowcount > 0
 
     def continue_spike(self, spike_id: str, *, now: datetime, count: int) -> None:
         """A surge is still going: move its last unusual check on, keep its peak."""
-        self.db.execute("UPDATE spikes SET last_unusual = ?, peak = max(peak, ?) WHERE id = ?",
-                        [utc_iso(now), count, spike_id])
+        greatest = "GREATEST" if self.dialect == "postgresql" else "max"
+        self.db.execute(f"UPDATE spikes SET last_unusual = ?, peak = {greatest}(peak, ?) "
+                        "WHERE id = ?", [utc_iso(now), count, spike_id])
 
     def spikes_since(self, since: datetime) -> list[SpikeRow]:
         """Surges still unusual at or after ``since``, newest first."""

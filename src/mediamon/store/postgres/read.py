@@ -15,18 +15,16 @@ through a server-side cursor) are written here.
 Values: PostgreSQL's ``numeric`` (what ``sum`` and ``avg`` give) comes back as ``int`` or
 ``float``, as SQLite gives them; JSON built in SQL comes back as text, as SQLite's.
 
-What this module does not do: labels, rescoring, retention and import write through
-SQLite's store only (their commands say so on PostgreSQL).
+What this module does not do: the analyst's writes (labels, rescoring, retention, vacuum)
+are ``store.postgres.desk``'s (``PostgresDesk``, another base of ``PostgresReader``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, cast
 
 import psycopg
@@ -37,34 +35,18 @@ from mediamon.errors import StoreError
 from mediamon.store.alerts import AlertsStore
 from mediamon.store.base import SQLValue
 from mediamon.store.exchange import EXPORT_COLUMNS, ExchangeStore
+from mediamon.store.feeds import FeedEditing  # feeds remove, feeds edit
 from mediamon.store.postgres import query as pg_query
+from mediamon.store.postgres.desk import PostgresDesk
+from mediamon.store.postgres.exchange import PostgresExchange  # import's writes
+from mediamon.store.postgres.sql import pg_sql
 from mediamon.store.postgres.store import PostgresStore
 from mediamon.store.query import Filters
 from mediamon.store.stats import Bucket, StatsStore
 from mediamon.store.stories import StoriesStore
 from mediamon.store.trends import TrendsStore
 
-_LITERAL = re.compile(r"'(?:[^']|'')*'")
-_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-
-
-def _outside_literals(text: str) -> str:
-    return _NAMED.sub(r"%(\1)s", text.replace("%", "%%").replace("?", "%s"))
-
-
-@lru_cache(maxsize=1024)
-def pg_sql(sql: str) -> str:
-    """SQLite's parameter style in psycopg's: ``?`` becomes ``%s``, ``:name`` becomes
-    ``%(name)s`` and a ``%`` is doubled (psycopg reads it as a placeholder's start); inside
-    string literals only the ``%`` changes."""
-    out: list[str] = []
-    pos = 0
-    for literal in _LITERAL.finditer(sql):
-        out += [_outside_literals(sql[pos:literal.start()]),
-                literal.group().replace("%", "%%")]
-        pos = literal.end()
-    out.append(_outside_literals(sql[pos:]))
-    return "".join(out)
+# pg_sql (SQLite's placeholders in psycopg's): store.postgres.sql, shared with the writer.
 
 
 def _value(value: Any) -> Any:
@@ -232,7 +214,8 @@ class PostgresReading(StoriesStore, StatsStore, AlertsStore, ExchangeStore, Tren
                 yield [{k: _value(v) for k, v in row.items()} for row in batch]
 
 
-class PostgresReader(PostgresStore, PostgresReading):
+class PostgresReader(PostgresStore, PostgresDesk, PostgresExchange, PostgresReading,
+                     FeedEditing):
     """A ``PostgresStore`` that the desk and the CLI read as they read a SQLite ``Store``
     (what ``mediamon items``, ``stories``, ``stats``, ``report``, ``export``, ``alerts`` and
     ``status`` open on PostgreSQL). ``PostgresStore`` comes first: its transaction, feeds

@@ -17,13 +17,12 @@ as on SQLite). Many processes on many machines may open the same database at onc
   them for the shortest time.
 
 What this module does not do: the analyst's side (listings, search, stories, stats, the
-report, export, alerts) is ``read.PostgresReader``'s, a subclass; labels, rescoring,
-retention and import are SQLite's only for now.
+report, export, alerts) is ``read.PostgresReader``'s, a subclass, and so are labels,
+rescoring, retention and vacuum (``desk.PostgresDesk``, one of its bases).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -31,7 +30,6 @@ import socket
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import chain
 from pathlib import Path
@@ -43,16 +41,16 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from mediamon.clock import utc_iso
-from mediamon.core.dedup import Known, decide
 from mediamon.core.profile import Background
-from mediamon.core.stories import Fingerprint, StorySettings
+from mediamon.core.stories import StorySettings
 from mediamon.errors import StoreError
+from mediamon.store import stories as story_store
+from mediamon.store.ingest import FeedPassWriter
 from mediamon.store.postgres import schema
-from mediamon.store.postgres import stories as story_sql
 from mediamon.store.postgres.articles import PostgresArticles
+from mediamon.store.postgres.sql import PgConn
 from mediamon.store.rows import FeedRow, ScoredItem
-from mediamon.store.stories import outlet_for
-from mediamon.types import FeedOutcome, FeedSource, FetchResult, Item, Match
+from mediamon.types import FeedOutcome, FeedSource, FetchResult
 
 log = logging.getLogger("mediamon.store.postgres")
 
@@ -71,22 +69,13 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _shared_links(items: Iterable[Item]) -> set[str]:
-    """Dedup keys that several items of one pass share under different titles (as
-    ``store.sqlite._shared_links``)."""
-    titles: dict[str, set[str]] = {}
-    for item in items:
-        key = item.dedup_key
-        if key is not None:
-            titles.setdefault(key, set()).add(" ".join(item.title.casefold().split()))
-    return {key for key, seen in titles.items() if len(seen) > 1}
-
-
-class PostgresStore(PostgresArticles):
+class PostgresStore(PostgresArticles, FeedPassWriter):
     """One PostgreSQL database, opened by URL; migrated on open unless ``readonly``.
 
     ``lease``: how long a claimed feed stays this process's before another may take it
     (``due_feeds``); ``owner``: this process's name in ``feeds.claimed_by``."""
+
+    dialect = "postgresql"
 
     def __init__(self, url: str, *, readonly: bool = False,
                  stories: StorySettings | None = None, lease: timedelta = DEFAULT_LEASE,
@@ -456,8 +445,7 @@ class PostgresStore(PostgresArticles):
         warning: str | None = None, feed_title: str | None = None,
         site_url: str | None = None, state: dict[str, Any] | None = None,
     ) -> FeedOutcome:
-        """``sqlite.Store.save_feed_pass`` on PostgreSQL: the same decisions
-        (``core.dedup.decide``) on the same facts, in one transaction (``transaction``).
+        """``FeedPassWriter.save_feed_pass`` (the one pass of both stores) on PostgreSQL.
 
         The pass first locks its items' ids and dedup keys (``_lock_keys``), so another
         process's pass over the same articles waits and then sees them. Should PostgreSQL
@@ -466,7 +454,7 @@ class PostgresStore(PostgresArticles):
         ``DEADLOCK_RETRIES`` times, on what the other committed."""
         for attempt in range(DEADLOCK_RETRIES + 1):
             try:
-                return self._save_feed_pass(
+                return super().save_feed_pass(
                     feed_url, fetch, scored, now=now, next_fetch=next_fetch,
                     keep_all=keep_all, entries=entries, warning=warning,
                     feed_title=feed_title, site_url=site_url, state=state)
@@ -477,109 +465,25 @@ class PostgresStore(PostgresArticles):
                     "feed": feed_url, "attempt": attempt + 1}})
         raise AssertionError("unreachable")
 
-    def _save_feed_pass(
-        self, feed_url: str, fetch: FetchResult, scored: Sequence[ScoredItem], *,
-        now: datetime, next_fetch: datetime | None, keep_all: bool, entries: int,
-        warning: str | None, feed_title: str | None, site_url: str | None,
-        state: dict[str, Any] | None,
-    ) -> FeedOutcome:
-        stamp = utc_iso(now)
-        new = kept = updated = 0
-        first_seen: list[tuple[str, ...]] = []
-        with self.transaction():
-            conn = self._cx()
-            feed_id = self.feed_id(feed_url)
-            ids = [s.item.id for s in scored]
-            self._lock_keys([*ids, *(k for s in scored if (k := s.item.dedup_key))])
-            previous = self.seen_hashes(ids)
-            stored = self._stored_ids(ids)
-            folded = story_sql.aliases(conn, ids)
-            stored |= self._stored_ids(sorted(set(folded.values())))
-            shared_links = _shared_links(s.item for s in scored)
-            usable = {key for s in scored if (key := s.item.dedup_key) is not None} - \
-                shared_links
-            known_keys = story_sql.stored_keys(conn, usable)
-            done: set[str] = set()
-            seen_rows: list[tuple[str, int, str, str | None]] = []
-            for s in scored:
-                item, match = s.item, s.match
-                old_hash = previous.get(item.id)
-                target = folded.get(item.id)
-                known = Known(old_hash=old_hash, stored=item.id in stored,
-                              folded=target is not None and target in stored,
-                              key_on_stored=item.dedup_key in known_keys,
-                              repeated=item.id in done)
-                keep = match.kept or keep_all
-                done.add(item.id)
-                decision = decide(known, content_hash=item.content_hash, partial=s.partial,
-                                  keep=keep)
-                if decision == "duplicate":
-                    continue
-                if decision in ("edit-folded", "link-folded"):
-                    assert target is not None
-                    self._link_feed(target, feed_id, stamp)
-                    if decision == "edit-folded":
-                        updated += 1
-                        self._update_item(replace(item, id=target), match, stamp, feed_id)
-                        self._set_seen_hash(item.id, item.content_hash)
-                    continue
-                if decision == "try-fold":
-                    if self._fold_copy(item, feed_id, stamp):
-                        continue
-                    decision = decide(known, content_hash=item.content_hash,
-                                      partial=s.partial, keep=keep, fold=False)
-                if item.dedup_key is not None and item.dedup_key in usable:
-                    known_keys.add(item.dedup_key)
-                if decision in ("insert", "note"):
-                    new += 1
-                    if match.doc_terms is not None:
-                        first_seen.append(match.doc_terms)
-                    seen_rows.append((item.id, feed_id, item.content_hash, stamp))
-                if decision in ("edit", "link"):
-                    self._link_feed(item.id, feed_id, stamp)
-                if decision in ("edit", "insert-now", "rehash"):
-                    self._set_seen_hash(item.id, item.content_hash)
-                if decision == "edit":
-                    updated += 1
-                    self._update_item(item, match, stamp, feed_id)
-                if decision in ("insert", "insert-now"):
-                    if self._insert_item(item, match, feed_id, stamp, s.fingerprint):
-                        kept += int(match.kept)
-                        if decision == "insert-now":
-                            updated += 1
-                    else:  # another process stored it since this pass looked
-                        self._link_feed(item.id, feed_id, stamp)
-            if seen_rows:
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO seen (id, feed_id, content_hash, first_seen) "
-                        "VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO NOTHING", seen_rows)
-            outcome = FeedOutcome(
-                url=feed_url, status=fetch.status, http_status=fetch.http_status,
-                entries=entries, new_items=new, kept_items=kept, updated_items=updated,
-                error=fetch.error, warning=warning, bytes=len(fetch.body or b""),
-                elapsed=fetch.elapsed)
-            self._update_feed_state(feed_id, fetch, outcome, now=now, next_fetch=next_fetch,
-                                    feed_title=feed_title, site_url=site_url, state=state)
-            self._log_fetch(feed_id, outcome, started=stamp)
-            self._later.extend(("document", terms) for terms in first_seen)
-        return outcome
+    # The pass's hooks (store.ingest): what PostgreSQL does differently from SQLite.
 
-    def save_feed_failure(
-        self, feed_url: str, fetch: FetchResult, *, now: datetime,
-        next_fetch: datetime | None, error: str | None = None,
-        state: dict[str, Any] | None = None,
-    ) -> FeedOutcome:
-        status = "error" if error else fetch.status
-        outcome = FeedOutcome(url=feed_url, status=status, http_status=fetch.http_status,
-                              error=error or fetch.error, bytes=len(fetch.body or b""),
-                              elapsed=fetch.elapsed)
-        with self.transaction():
-            feed_id = self.feed_id(feed_url)
-            self._update_feed_state(feed_id, fetch, outcome, now=now, next_fetch=next_fetch,
-                                    state=state)
-            self._log_fetch(feed_id, outcome, started=utc_iso(now))
-        return outcome
+    def _pass_conn(self) -> PgConn:
+        return PgConn(self._cx())
+
+    def _begin_pass(self, keys: Sequence[str]) -> None:
+        self._lock_keys(keys)
+
+    def _story_later(self) -> list[tuple[str, Any]]:
+        return self._later
+
+    def _end_pass(self, documents: Sequence[Sequence[str]]) -> None:
+        self._later.extend(("document", terms) for terms in documents)
+
+    def _release_claim(self) -> tuple[str, list[Any]]:
+        """The feed's state update ends this process's claim on it."""
+        return (", claimed_by = CASE WHEN claimed_by = ? THEN NULL ELSE claimed_by END, "
+                "claimed_until = CASE WHEN claimed_by = ? THEN NULL ELSE claimed_until END",
+                [self.owner, self.owner])
 
     def _lock_keys(self, keys: Sequence[str]) -> None:
         """Hold, until the transaction ends, a lock on each item id and dedup key of a pass,
@@ -601,7 +505,7 @@ class PostgresStore(PostgresArticles):
         other in a circle for them."""
         joined = [value for kind, value in self._later if kind == "story"]
         if joined:
-            story_sql.update_stories(conn, joined)
+            story_store.update_stories(PgConn(conn), joined, dialect=self.dialect)
         documents = [value for kind, value in self._later if kind == "document"]
         if documents:
             df = Counter(chain.from_iterable(map(set, documents)))
@@ -614,153 +518,3 @@ class PostgresStore(PostgresArticles):
             conn.execute("UPDATE background_size SET documents = documents + %s WHERE id = 1",
                          [len(documents)])
         self._later.clear()
-
-    def _set_seen_hash(self, item_id: str, content_hash: str) -> None:
-        self._run("UPDATE seen SET content_hash = %s WHERE id = %s", [content_hash, item_id])
-
-    def _stored_ids(self, ids: list[str]) -> set[str]:
-        if not ids:
-            return set()
-        return {r[0] for r in self._rows("SELECT id FROM items WHERE id = ANY(%s)", [ids])}
-
-    def _item_columns(self, item: Item, match: Match, stamp: str | None) -> dict[str, Any]:
-        return {
-            "guid": item.guid,
-            "url": item.url,
-            "canonical_url": item.canonical_url,
-            "title": item.title,
-            "summary": item.summary,
-            "content": item.content,
-            "summary_html": item.summary_html,
-            "content_html": item.content_html,
-            "authors": json.dumps(list(item.authors), ensure_ascii=False),
-            "categories": json.dumps(list(item.categories), ensure_ascii=False),
-            "published": utc_iso(item.published),
-            "published_from_feed": int(item.published_from_feed),
-            "updated": utc_iso(item.updated),
-            "last_seen": stamp,
-            "language": item.language,
-            "language_declared": item.language_declared,
-            "content_hash": item.content_hash,
-            "kept": int(match.kept),
-            "score": match.score,
-            "similarity": match.similarity,
-            "topics": json.dumps(list(match.topic_names), ensure_ascii=False),
-            "explanation": json.dumps(match.explanation(), ensure_ascii=False),
-        }
-
-    def _fold_copy(self, item: Item, feed_id: int, stamp: str | None) -> bool:
-        key = item.dedup_key
-        assert key is not None
-        found = story_sql.find_copy(self._cx(), item_id=item.id, key=key, title=item.title,
-                                    feed_id=feed_id)
-        if found is None:
-            return False
-        target, reason = found
-        self._run("INSERT INTO seen (id, feed_id, content_hash, first_seen) "
-                  "VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                  [item.id, feed_id, item.content_hash, stamp])
-        story_sql.add_alias(self._cx(), alias=item.id, item_id=target, feed_id=feed_id,
-                            reason=reason, stamp=stamp or "")
-        self._link_feed(target, feed_id, stamp)
-        return True
-
-    def _insert_item(self, item: Item, match: Match, feed_id: int, stamp: str | None,
-                     fingerprint: Fingerprint | None = None) -> bool:
-        """Insert a new item with its feed, topics and story; False (nothing written) when
-        another process inserted it first."""
-        cols = self._item_columns(item, match, stamp)
-        cols.update(id=item.id, feed_id=feed_id, first_seen=stamp, dedup_key=item.dedup_key)
-        names = ", ".join(cols)
-        marks = ", ".join(["%s"] * len(cols))
-        rows = self._rows(f"INSERT INTO items ({names}) VALUES ({marks}) "
-                          "ON CONFLICT (id) DO NOTHING RETURNING id", list(cols.values()))
-        if not rows:
-            return False
-        self._link_feed(item.id, feed_id, stamp)
-        self._save_topics(item.id, match)
-        outlet = item.site
-        if outlet is None:
-            site, url, name = self._rows("SELECT site_url, url, name FROM feeds WHERE id = %s",
-                                         [feed_id])[0]
-            outlet = outlet_for(None, site, url, name)
-        story_sql.assign(self._cx(), item_id=item.id, title=item.title, summary=item.summary,
-                         published=item.published, outlet=self.stories.outlet(outlet),
-                         settings=self.stories, stamp=stamp or "", fp=fingerprint,
-                         later=self._later)
-        return True
-
-    def _update_item(self, item: Item, match: Match, stamp: str | None,
-                     feed_id: int | None = None) -> None:
-        cols = self._item_columns(item, match, stamp)
-        changed = story_sql.save_version(self._cx(), item_id=item.id, new=cols,
-                                         feed_id=feed_id, stamp=stamp or "")
-        cols["dedup_key"] = item.dedup_key
-        sets = ", ".join(f"{name} = %s" for name in cols)
-        self._run(f"UPDATE items SET {sets} WHERE id = %s", [*cols.values(), item.id])
-        self._run("DELETE FROM item_topics WHERE item_id = %s", [item.id])
-        self._save_topics(item.id, match)
-        if "title" in changed or "summary" in changed:
-            story_sql.reindex(self._cx(), item_id=item.id, title=item.title,
-                              summary=item.summary, settings=self.stories)
-
-    def _link_feed(self, item_id: str, feed_id: int, stamp: str | None) -> None:
-        self._run("INSERT INTO item_feeds (item_id, feed_id, first_seen) VALUES (%s, %s, %s) "
-                  "ON CONFLICT DO NOTHING", [item_id, feed_id, stamp])
-
-    def _save_topics(self, item_id: str, match: Match) -> None:
-        rows = [(item_id, hit.topic, json.dumps(list(hit.terms), ensure_ascii=False))
-                for hit in match.topics]
-        if rows:
-            with self._cx().cursor() as cur:
-                cur.executemany("INSERT INTO item_topics (item_id, topic, terms) "
-                                "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", rows)
-
-    def _update_feed_state(
-        self, feed_id: int, fetch: FetchResult, outcome: FeedOutcome, *, now: datetime,
-        next_fetch: datetime | None, feed_title: str | None = None,
-        site_url: str | None = None, state: dict[str, Any] | None = None,
-    ) -> None:
-        """As ``sqlite.Store._update_feed_state``; this process's claim on the feed ends."""
-        stamp = utc_iso(now)
-        failed = outcome.status == "error"
-        sets: dict[str, Any] = {
-            "last_fetch": stamp,
-            "last_status": outcome.status,
-            "last_http_status": fetch.http_status,
-            "last_error": outcome.error,
-            "last_warning": outcome.warning,
-            "next_fetch": utc_iso(next_fetch),
-        }
-        if not failed and outcome.status != "gone":
-            sets["last_success"] = stamp
-        if fetch.status == "ok" and not failed:
-            sets["etag"] = fetch.validators.etag
-            sets["last_modified"] = fetch.validators.last_modified
-            sets["body_hash"] = hashlib.sha256(fetch.body or b"").hexdigest()[:16]
-        if feed_title:
-            sets["title"] = feed_title
-        if site_url:
-            sets["site_url"] = site_url
-        if outcome.status == "gone":
-            sets["gone_since"] = stamp
-        if state:
-            sets.update(state)
-        assignments = ", ".join(f"{k} = %s" for k in sets)
-        failures = "failures + 1" if failed else "0"
-        self._run(
-            f"UPDATE feeds SET {assignments}, failures = {failures}, "
-            "claimed_by = CASE WHEN claimed_by = %s THEN NULL ELSE claimed_by END, "
-            "claimed_until = CASE WHEN claimed_by = %s THEN NULL ELSE claimed_until END "
-            "WHERE id = %s", [*sets.values(), self.owner, self.owner, feed_id])
-
-    def _log_fetch(self, feed_id: int, outcome: FeedOutcome, *, started: str | None) -> None:
-        self._run(
-            """
-            INSERT INTO fetch_log (feed_id, started, elapsed, status, http_status, bytes,
-                                   entries, new_items, kept_items, error, warning)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-            """,
-            [feed_id, started, round(outcome.elapsed, 4), outcome.status, outcome.http_status,
-             outcome.bytes, outcome.entries, outcome.new_items, outcome.kept_items,
-             outcome.error, outcome.warning])
