@@ -568,3 +568,18 @@ def test_voices_topics_and_more_relation_words(text: str, kept: bool) -> None:
     scorer = Scorer(CONFIG.topic_set, None)
     result = scorer.score_text(text, published=datetime(2022, 6, 1, tzinfo=UTC))
     assert result.kept is kept, result.explanation()
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # Afghanistan as where people leave from is a place, not a party to a relation
+    ("Russia's defence ministry flies citizens evacuated from Afghanistan to Moscow and "
+     "delivers them home", False),
+    ("Беженцы из Афганистана в России получают отказы в убежище, помощь им оказывают "
+     "волонтёры", False),
+    # Serbian spells Afghanistan with a "v"; grain for Afghanistan is trade
+    ("Путин одобрио контингент жита за Авганистан", True),
+])
+def test_leaving_afghanistan_and_serbian_spelling(text: str, kept: bool) -> None:
+    scorer = Scorer(CONFIG.topic_set, None)
+    result = scorer.score_text(text, published=datetime(2023, 6, 1, tzinfo=UTC))
+    assert result.kept is kept, result.explanation()
