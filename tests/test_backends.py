@@ -79,16 +79,21 @@ class Corpus:
         return output(self.config, self.sqlite, *args)
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
-    directory = tmp_path_factory.mktemp("backends")
-    sqlite = directory / "lite.db"
+def poll_fixture_feeds(directory: Path, name: str) -> tuple[Path, Path]:
+    """The fixture feeds served on loopback and polled once (every item kept) into the
+    SQLite file ``directory/name``: (the config that polled them, the file)."""
+    sqlite = directory / name
     with FeedServer() as server:
         _serve_fixture_feeds(server)
         config = _config(server, directory)
         result = invoke(config, str(sqlite), "run", "--once", "--keep-all")
         assert result.exit_code == 0, result.output
-    yield Corpus(config, sqlite)
+    return config, sqlite
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
+    yield Corpus(*poll_fixture_feeds(tmp_path_factory.mktemp("backends"), "lite.db"))
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,7 @@ from mediamon.store.postgres.read import PostgresReader  # noqa: E402
 from mediamon.store.sqlite import ScoredItem, Store  # noqa: E402
 from mediamon.types import FetchResult, Item, Match, TopicHit, Validators  # noqa: E402
 from test_alerts import Receiver  # noqa: E402
-from test_backends import _config, _serve_fixture_feeds, invoke, output  # noqa: E402
+from test_backends import invoke, output, poll_fixture_feeds  # noqa: E402
 from test_trends import NOW, Writer  # noqa: E402
 
 # -- the same content on both backends --------------------------------------------------------
@@ -52,14 +52,7 @@ from test_trends import NOW, Writer  # noqa: E402
 @pytest.fixture(scope="module")
 def polled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     """The fixture feeds polled into a SQLite file: (its config, the file)."""
-    directory = tmp_path_factory.mktemp("desk")
-    sqlite = directory / "polled.db"
-    with FeedServer() as server:
-        _serve_fixture_feeds(server)
-        config = _config(server, directory)
-        result = invoke(config, str(sqlite), "run", "--once", "--keep-all")
-        assert result.exit_code == 0, result.output
-    yield config, sqlite
+    yield poll_fixture_feeds(tmp_path_factory.mktemp("desk"), "polled.db")
 
 
 @dataclass
