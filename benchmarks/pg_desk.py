@@ -34,7 +34,7 @@ REPO = HERE.parent
 sys.path[:0] = [str(HERE), str(REPO / "tests")]
 
 import cli_latency  # noqa: E402
-from pg_reads import fresh_database  # noqa: E402
+from pg_reads import fresh_database, server_or_cluster  # noqa: E402
 
 import pgcluster  # noqa: E402
 
@@ -56,11 +56,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     cli_latency.ensure(args.db, args.items)
-    server = os.environ.get("MEDIAMON_TEST_PG")
-    cluster = None
-    if not server:
-        cluster = pgcluster.start()
-        server = cluster.url
+    server, cluster = server_or_cluster()
     work = Path(tempfile.mkdtemp(prefix="mediamon-pg-desk-"))
     try:
         copy = work / "copy.db"

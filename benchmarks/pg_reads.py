@@ -36,6 +36,16 @@ import cli_latency  # noqa: E402
 import pgcluster  # noqa: E402
 
 
+def server_or_cluster() -> tuple[str, pgcluster.Cluster | None]:
+    """The PostgreSQL server to measure on: ``MEDIAMON_TEST_PG``, else a throwaway cluster
+    started here (returned too, for the caller to stop)."""
+    server = os.environ.get("MEDIAMON_TEST_PG")
+    if server:
+        return server, None
+    cluster = pgcluster.start()
+    return cluster.url, cluster
+
+
 def fresh_database(server: str, name: str) -> str:
     import psycopg
 
@@ -98,11 +108,7 @@ def main() -> None:
     parser.add_argument("--no-hyperfine", action="store_true")
     args = parser.parse_args()
     cli_latency.ensure(args.db, args.items)
-    server = os.environ.get("MEDIAMON_TEST_PG")
-    cluster = None
-    if not server:
-        cluster = pgcluster.start()
-        server = cluster.url
+    server, cluster = server_or_cluster()
     try:
         url = fresh_database(server, "mediamon_pg_reads")
         began = time.perf_counter()
