@@ -36,9 +36,9 @@ DOC = HERE.parent / "docs" / "benchmarks.md"
 ALL_SYSTEMS = ("mediamon", "sequential", "reader")
 DIAGNOSTIC = ("mediamon-no-stories",)  # only when asked for with --systems
 # The workload matrix has a section per shape: default (a), one-host (b), short (c), long
-# (d), wire (e), sparse (f), many-feeds (g).
+# (d), wire (e), sparse (f), many-feeds (g); and rich (the markup of big outlets' feeds).
 SECTIONS = ("loopback", "latency", "scale", "diagnostic", "default", "one-host", "short", "long",
-            "wire", "sparse", "many-feeds")
+            "wire", "sparse", "many-feeds", "rich")
 
 
 def parse_args() -> argparse.Namespace:
@@ -55,11 +55,13 @@ def parse_args() -> argparse.Namespace:
                         "per host (fetch.per_host = 2), so 1 would serialise it")
     p.add_argument("--seed", type=int, default=1, help="workload RNG seed")
     p.add_argument("--shape", default="default",
-                   choices=("default", "short", "long", "wire", "sparse"),
+                   choices=("default", "short", "long", "wire", "sparse", "rich"),
                    help="the items: default (news-like, 10%% topical), short (about 0.5 KB, "
                         "little HTML), long (5-20 KB of full text each), wire (30%% topical, "
                         "mostly a few agency texts copied word for word across feeds), sparse "
-                        "(1%% topical); one host is --hosts 1, the 10,000-feed shape is "
+                        "(1%% topical), rich (default items with the markup of big outlets' "
+                        "feeds: Media RSS images with credits and captions, comment threads, "
+                        "an outlet's own namespace); one host is --hosts 1, the 10,000-feed shape is "
                         "--feeds 10000 --items 5")
     p.add_argument("--systems", default=",".join(ALL_SYSTEMS),
                    help="comma-separated subset of: " + ", ".join(ALL_SYSTEMS)

@@ -190,6 +190,10 @@ class Shape:
     wire_copies: bool = False  # wire items repeat the whole text (title and summary) verbatim
     short: bool = False  # one-sentence summaries, no images, quotes or full text: about 1 KB
     long: bool = False  # every item has content:encoded of 5-20 KB
+    # The markup big outlets' feeds carry beside the text: Media RSS images with credits and
+    # captions, comment threads (Atom threading), and the outlet's own namespace (section,
+    # byline), which feedparser does not know.
+    rich: bool = False
 
 
 # The issue's matrix: (a) default, (c) short, (d) long, (e) wire-copy heavy, (f) almost
@@ -201,6 +205,7 @@ SHAPES = {
     "long": Shape(long=True),
     "wire": Shape(topical=0.30, wire=0.9, wire_copies=True),
     "sparse": Shape(topical=0.01),
+    "rich": Shape(rich=True),
 }
 DEFAULT = SHAPES["default"]
 
@@ -266,12 +271,34 @@ def _item(rng: random.Random, feed_no: int, item_no: int, domain: str,
                  content, lang)
 
 
-def _rss(name: str, site: str, self_url: str, items: list[_Item]) -> str:
+def _outlet_ns(site: str) -> tuple[str, str]:
+    """(prefix, URI) of an outlet's own feed namespace, as several big outlets have one."""
+    host = site.split("//", 1)[1].split("/", 1)[0].removeprefix("www.")
+    return host.split(".")[0][:6] or "site", f"https://{host}/namespaces/rss/1.0"
+
+
+def _media(it: _Item, indent: str = "") -> str:
+    """A Media RSS image of the item, with its credit and caption (what news feeds carry)."""
+    base = it.link.rsplit("/", 1)[0]
+    image = f"{base}/images/{it.guid}.jpg"
+    words = it.title.split()
+    caption = f"File photo: {' '.join(words[:4])}" if words else "File photo"
+    return (f'{indent}<media:content url="{image}" medium="image" width="1024" height="576">'
+            f'<media:credit scheme="urn:ebu">Agency photographer</media:credit>'
+            f'<media:description type="plain">{escape(caption)}</media:description>'
+            f"</media:content>\n"
+            f'{indent}<media:thumbnail url="{image}?w=240" width="240" height="135"/>\n')
+
+
+def _rss(name: str, site: str, self_url: str, items: list[_Item], rich: bool = False) -> str:
+    prefix, uri = _outlet_ns(site)
+    extra = (f' xmlns:media="http://search.yahoo.com/mrss/" xmlns:{prefix}="{uri}"'
+             if rich else "")
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" '
         'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
-        'xmlns:atom="http://www.w3.org/2005/Atom">\n<channel>\n'
+        f'xmlns:atom="http://www.w3.org/2005/Atom"{extra}>\n<channel>\n'
         f"<title>{escape(name)}</title>\n<link>{site}</link>\n"
         f'<atom:link href="{self_url}" rel="self" type="application/rss+xml"/>\n'
         f"<description>Latest news from {escape(name)}</description>\n"
@@ -282,21 +309,27 @@ def _rss(name: str, site: str, self_url: str, items: list[_Item]) -> str:
         cats = "".join(f"<category>{escape(c)}</category>" for c in it.categories)
         content = (f"<content:encoded><![CDATA[{it.content_html}]]></content:encoded>"
                    if it.content_html else "")
+        own = (f"<{prefix}:section>{escape(it.categories[0])}</{prefix}:section>\n"
+               f"<{prefix}:byline>{escape(it.author)}</{prefix}:byline>\n{_media(it)}"
+               if rich else "")
         out.append(
             f"<item{lang}>\n<title>{escape(it.title)}</title>\n<link>{it.link}</link>\n"
             f'<guid isPermaLink="false">{it.guid}</guid>\n'
             f"<pubDate>{format_datetime(it.date)}</pubDate>\n"
             f"<dc:creator>{escape(it.author)}</dc:creator>\n{cats}\n"
-            f"<description><![CDATA[{it.summary_html}]]></description>\n{content}</item>\n"
+            f"<description><![CDATA[{it.summary_html}]]></description>\n{content}{own}"
+            "</item>\n"
         )
     out.append("</channel>\n</rss>\n")
     return "".join(out)
 
 
-def _atom(name: str, site: str, self_url: str, items: list[_Item]) -> str:
+def _atom(name: str, site: str, self_url: str, items: list[_Item], rich: bool = False) -> str:
+    extra = (' xmlns:thr="http://purl.org/syndication/thread/1.0" '
+             'xmlns:media="http://search.yahoo.com/mrss/"' if rich else "")
     out = [
         '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom" '
-        'xml:lang="en">\n'
+        f'xml:lang="en"{extra}>\n'
         f'<title>{escape(name)}</title>\n<link href="{site}"/>\n'
         f'<link rel="self" href="{self_url}"/>\n<id>{self_url}</id>\n'
         f"<updated>{BASE_DATE.isoformat()}</updated>\n"
@@ -306,13 +339,18 @@ def _atom(name: str, site: str, self_url: str, items: list[_Item]) -> str:
         cats = "".join(f'<category term="{escape(c)}"/>' for c in it.categories)
         content = (f'<content type="html">{escape(it.content_html)}</content>\n'
                    if it.content_html else "")
+        replies = len(it.guid) % 7  # a comment count that varies from entry to entry
+        thread = (f'<link rel="replies" type="text/html" href="{it.link}#comments" '
+                  f'thr:count="{replies}"/>\n<thr:total>{replies}</thr:total>\n{_media(it)}'
+                  if rich else "")
         out.append(
             f"<entry{lang}>\n<title>{escape(it.title)}</title>\n"
             f'<link rel="alternate" type="text/html" href="{it.link}"/>\n'
             f"<id>tag:{it.guid}</id>\n<published>{it.date.isoformat()}</published>\n"
             f"<updated>{it.date.isoformat()}</updated>\n"
             f"<author><name>{escape(it.author)}</name></author>\n{cats}\n"
-            f'<summary type="html">{escape(it.summary_html)}</summary>\n{content}</entry>\n'
+            f'<summary type="html">{escape(it.summary_html)}</summary>\n{content}{thread}'
+            "</entry>\n"
         )
     out.append("</feed>\n")
     return "".join(out)
@@ -333,7 +371,7 @@ def generate(feeds: int = 500, items: int = 50, seed: int = 1,
         path = f"/feeds/{n}.{'atom' if atom else 'rss'}"
         self_url = f"https://www.{domain}{path}"
         entries = [_item(rng, n, i, domain, form) for i in range(items)]
-        text = (_atom if atom else _rss)(name, site, self_url, entries)
+        text = (_atom if atom else _rss)(name, site, self_url, entries, form.rich)
         docs.append(Document(path, text.encode("utf-8"), ATOM_TYPE if atom else RSS_TYPE, items))
     return docs
 

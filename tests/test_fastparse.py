@@ -64,9 +64,12 @@ def test_corpus_documents_the_fast_path_accepts_match_feedparser() -> None:
     assert accepted >= 600  # measured: 745 of 2,058 (the rest is RSS 1.0, broken, exotic)
 
 
-def test_benchmark_workload_is_accepted_and_identical() -> None:
-    """Realistic news feeds (RSS 2.0 with dc/content modules, Atom) all take the fast path."""
-    for doc in workload.generate(20, 30, seed=3):
+@pytest.mark.parametrize("shape", sorted(workload.SHAPES))
+def test_benchmark_workload_is_accepted_and_identical(shape: str) -> None:
+    """Realistic news feeds of every benchmark shape (RSS 2.0 with dc/content modules, Atom;
+    the rich shape with Media RSS images, credits and captions, Atom threading and an
+    outlet's own namespace) all take the fast path."""
+    for doc in workload.generate(20, 30, seed=3, shape=shape):
         headers = (("content-type", doc.content_type),)
         assert same_as_feedparser(doc.body, headers, url="http://127.0.0.1:8080" + doc.path)
 
@@ -101,6 +104,31 @@ TRICKY = {
              '<dc:date>2025-07-05T08:00:00Z</dc:date></item>',
     "source resets the title": '<item><title>H</title><source url="http://s">S</source>'
                                '<title>H2</title></item>',
+    # An outlet's own namespace (declared on the root below as "nyx"): feedparser stores
+    # its elements under "nyx_..." and never reads them.
+    "outlet namespace": '<item><title>I</title><nyx:section>World</nyx:section>'
+                        '<nyx:byline role="staff">Ann Lee</nyx:byline><description>D'
+                        '</description><nyx:title>not the title</nyx:title></item>',
+    # Media RSS: a caption after the description is a second summary, which feedparser
+    # makes content; credits and thumbnails are kept aside.
+    "caption after the description": '<item><title>J</title><description>Lead</description>'
+                                     '<media:content url="http://e.org/i.jpg" medium="image">'
+                                     '<media:credit scheme="urn:ebu">AP</media:credit>'
+                                     '<media:description type="plain">A caption'
+                                     '</media:description></media:content>'
+                                     '<media:thumbnail url="http://e.org/t.jpg"/></item>',
+    # With content already there, a nested caption keeps the summary's text but not its
+    # details (feedparser's depth rule).
+    "caption after content": '<item><title>K</title><description>Lead &lt;b&gt;x&lt;/b&gt;'
+                             '</description><content:encoded>&lt;p&gt;Body&lt;/p&gt;'
+                             '</content:encoded><media:group><media:content url="http://e.o/i">'
+                             '<media:description>Caption</media:description></media:content>'
+                             '</media:group></item>',
+    "caption first": '<item><title>L</title><media:content url="http://e.org/i.jpg">'
+                     '<media:description>Caption first</media:description></media:content>'
+                     '<description>The lead</description></item>',
+    "caption alone": '<item><title>M</title><media:description>Only a caption'
+                     '</media:description></item>',
 }
 
 
@@ -110,8 +138,10 @@ def test_feedparser_quirks_are_reproduced(case: str) -> None:
     mojibake repair, titles: each quirk gives feedparser's result."""
     body = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
             'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+            'xmlns:media="http://search.yahoo.com/mrss/" '
+            'xmlns:nyx="https://nyx.example/namespaces/rss/2.0" '
             'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel xml:lang="en">'
-            '<title>T</title><link>http://example.org/</link>'
+            '<title>T</title><link>http://example.org/</link><nyx:edition>US</nyx:edition>'
             + TRICKY[case] + "</channel></rss>")
     assert same_as_feedparser(body.encode("utf-8"))
 
@@ -130,7 +160,45 @@ def test_atom_quirks_are_reproduced() -> None:
     assert same_as_feedparser(body, (("content-type", "application/atom+xml"),))
 
 
+def test_atom_threading_is_reproduced() -> None:
+    """Atom threading (RFC 4685) under the prefix feedparser keeps for RSS threading: the
+    replies link keeps its thr:count as "count", thr:total and thr:in-reply-to are aside."""
+    body = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:thr="http://purl.org/syndication/thread/1.0"
+ xmlns:media="http://search.yahoo.com/mrss/"><title>F</title>
+<entry><id>tag:e.org,2025:1</id><title>A</title><updated>2025-07-05T10:00:00Z</updated>
+<link rel="alternate" type="text/html" href="https://e.org/a"/>
+<link rel="replies" type="text/html" href="https://e.org/a#c" thr:count="4"
+ thr:updated="2025-07-05T11:00:00Z"/>
+<thr:total>4</thr:total><thr:in-reply-to ref="tag:e.org,2025:0" href="https://e.org/0"/>
+<summary>The summary</summary><media:thumbnail url="https://e.org/t.jpg"/>
+<media:content url="https://e.org/i.jpg"><media:description>Caption</media:description>
+</media:content></entry></feed>"""
+    assert same_as_feedparser(body, (("content-type", "application/atom+xml"),))
+    from mediamon.core.parse.fast import fast_parse
+
+    parsed = fast_parse(body, url=URL, headers=())
+    assert parsed is not None
+    replies = [link for link in parsed.entries[0].data["links"] if link["rel"] == "replies"]
+    assert replies[0]["count"] == "4"
+
+
 @pytest.mark.parametrize(("case", "body"), [
+    ("unknown namespace as the default one",
+     b'<rss version="2.0"><channel><item xmlns="urn:z"><title>x</title></item></channel>'
+     b'</rss>'),
+    ("one prefix, two namespaces",
+     b'<rss version="2.0" xmlns:z="urn:z"><channel><item><z:a>1</z:a></item>'
+     b'<item xmlns:z="urn:y"><z:a>2</z:a></item></channel></rss>'),
+    ("whitespace in a namespace URI",
+     b'<rss version="2.0" xmlns:z=" urn:z "><channel><item><z:a>1</z:a></item></channel>'
+     b'</rss>'),
+    ("an attribute name used twice",
+     b'<feed xmlns="http://www.w3.org/2005/Atom" xmlns:z="urn:z"><entry><link href="a" '
+     b'z:href="b"/></entry></feed>'),
+    ("unknown namespace under a handled name",
+     b'<rss version="2.0" xmlns:media="urn:z"><channel><item><media:title>x</media:title>'
+     b'</item></channel></rss>'),
     ("RSS 1.0", b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
                 b'xmlns="http://purl.org/rss/1.0/"><item><title>x</title></item></rdf:RDF>'),
     ("RSS 0.91", b'<rss version="0.91"><channel><item><title>x</title></item></channel></rss>'),
@@ -141,8 +209,6 @@ def test_atom_quirks_are_reproduced() -> None:
                  b'</item></channel></rss>'),
     ("media:title", b'<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel>'
                     b'<item><media:title>x</media:title></item></channel></rss>'),
-    ("unknown namespace", b'<rss version="2.0" xmlns:z="urn:z"><channel><item><z:title>x'
-                          b'</z:title></item></channel></rss>'),
     ("markup in a title", b'<rss version="2.0"><channel><item><title>a<b>c</b></title></item>'
                           b'</channel></rss>'),
     ("xhtml content", b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><content '

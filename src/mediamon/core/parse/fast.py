@@ -11,12 +11,19 @@ tags de-duplicated), the same dates (feedparser's own ``_parse_date``) and the s
 dicts for the keys ``normalise`` reads. ``tests/test_fastparse.py`` checks that the items
 of every corpus document the fast path accepts are identical to feedparser's.
 
+Namespaces feedparser does not know (an outlet's own, Atom threading) are read the way
+feedparser reads them: an element is named by the prefix its document declares
+(``thr:total`` is ``thr_total``), an attribute by its local name. Media RSS groups are
+walked as feedparser walks them, as if their children were the entry's own: a caption
+(``media:description``) counts as a second summary, which feedparser makes content.
+
 Whatever it does not fully understand it declines (``fast_parse`` returns None) and
 ``parse_feed`` does the work: another format (RSS 0.9x/1.0, Atom 0.3, JSON Feed), a DOCTYPE
-or entity declarations, XML that is not well-formed, an unknown encoding, ``xml:base``,
-namespaces feedparser does not know, XHTML or base64 content, and any element inside an
-entry that could feed a field here but is not handled (``media:title``, ``itunes:summary``,
-nested markup...). Declining is always safe; only a wrong acceptance could change results.
+or entity declarations, XML that is not well-formed, an unknown encoding, ``xml:base``, an
+unknown namespace whose prefix is ambiguous (declared twice, or the default namespace),
+XHTML or base64 content, and any element inside an entry
+that could feed a field here but is not handled (``media:title``, ``itunes:summary``, nested
+markup...). Declining is always safe; only a wrong acceptance could change results.
 
 No network, no file system, no clock.
 """
@@ -28,6 +35,7 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
@@ -83,7 +91,12 @@ _ENTRY_KEYS = frozenset({
     "author_detail", "tags", "enclosures", "description",
 })
 # Elements with a feedparser handler whose only effect on an entry is a key nothing reads.
-_INERT_HANDLERS = frozenset({"media_content", "media_thumbnail", "comments"})
+_INERT_HANDLERS = frozenset({"media_content", "media_thumbnail", "comments", "media_credit",
+                             "media_rating", "media_restriction", "media_license"})
+# Media RSS containers: feedparser handles their children as the entry's own.
+_MEDIA_CONTAINERS = frozenset({"media_content", "media_group"})
+# The namespaces of this document that feedparser does not know: URI -> declared prefix.
+_DECLARED: ContextVar[dict[str, str]] = ContextVar("_DECLARED", default={})
 # Children allowed inside <image> / <textinput> (feedparser's inimage/intextinput hacks).
 _IMAGE_CHILDREN = frozenset({"title", "link", "url", "width", "height", "description"})
 _TEXTINPUT_CHILDREN = frozenset({"title", "link", "description", "name"})
@@ -132,7 +145,15 @@ def _parse(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
     first = re.search(rb"<\w", data)
     if first is None or _HEAD_DECL_RE.search(data, 0, first.start()):
         raise _Decline("DOCTYPE or ENTITY")
-    _check_namespace_declarations(data)
+    token = _DECLARED.set(_check_namespace_declarations(data))
+    try:
+        return _parse_tree(data, url, headers, response_headers)
+    finally:
+        _DECLARED.reset(token)
+
+
+def _parse_tree(data: bytes, url: str, headers: dict[str, str],
+                response_headers: dict[str, str]) -> ParsedFeed:
     lowered = data.lower()
     if b"base" in lowered and _BASE_RE.search(lowered):
         raise _Decline("xml:base or base attribute")
@@ -148,39 +169,69 @@ def _parse(body: bytes, url: str, headers: dict[str, str]) -> ParsedFeed:
     raise _Decline("not RSS 2.0 or Atom 1.0")
 
 
-def _check_namespace_declarations(data: bytes) -> None:
-    """Every declared namespace is one feedparser knows, under a prefix that cannot be
-    mistaken for another namespace's standard prefix."""
+def _check_namespace_declarations(data: bytes) -> dict[str, str]:
+    """The document's namespaces feedparser does not know, each with the prefix feedparser
+    will name its elements by (URI as declared -> lower-case prefix); declines where a known
+    namespace hides under another's standard prefix, or where the prefix feedparser would
+    pick for an unknown one is not certain."""
+    unknown: dict[str, set[str]] = {}
+    uris_of: dict[str, set[str]] = {}  # lower-case prefix -> every URI declared under it
     for match in _XMLNS_RE.finditer(data):
         prefix = match.group(1).decode("ascii", "replace") if match.group(1) else None
-        uri = (match.group(2) if match.group(2) is not None else match.group(3) or b"")
-        key = uri.decode("utf-8", "replace").lower()
+        raw = (match.group(2) if match.group(2) is not None else match.group(3) or b"")
+        uri = raw.decode("utf-8", "replace")
+        if not uri or any(ch.isspace() for ch in uri):
+            # feedparser's SAX reader splits names on whitespace: such a document fails there
+            raise _Decline("whitespace in a namespace URI")
+        key = uri.lower()
         if key in _VERSION_NAMESPACES:
             raise _Decline("RSS 1.0 / 0.90 namespace")
         if "backend.userland.com/rss" in key:
             raise _Decline("userland namespace")
+        if prefix is not None:
+            uris_of.setdefault(prefix.lower(), set()).add(uri)
         if key not in _NAMESPACES:
-            raise _Decline(f"unknown namespace {key}")
+            # feedparser names such an element by the prefix declared for its URI.
+            # Under a standard prefix (Atom threading's "thr") feedparser's handlers for
+            # that prefix take its elements: names here are looked up the same way.
+            if prefix is None:
+                raise _Decline(f"unknown namespace {key} as the default one")
+            unknown.setdefault(uri, set()).add(prefix)
+            continue
         standard = _NAMESPACES[key]
         if prefix is not None and prefix != standard and prefix in _STANDARD_PREFIXES:
             raise _Decline("confusing prefix")
         if prefix is None and standard:
             raise _Decline("a module namespace as the default one")
+    declared = {}
+    for uri, prefixes in unknown.items():
+        if len(prefixes) > 1 or len(uris_of[next(iter(prefixes)).lower()]) > 1:
+            raise _Decline(f"ambiguous prefix for the namespace {uri}")
+        declared[uri] = next(iter(prefixes)).lower()
+    return declared
 
 
 # -- element names --------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=512)
 def _split(tag: str) -> tuple[str, str, str]:
     """(namespace URI, feedparser prefix, lower-case local name) of an ElementTree tag."""
+    uri, prefix, local = _split_known(tag)
+    if prefix is None:
+        prefix = _DECLARED.get().get(uri)
+        if prefix is None:
+            raise _Decline(f"unknown namespace {uri}")
+    return uri, prefix, local
+
+
+@lru_cache(maxsize=512)
+def _split_known(tag: str) -> tuple[str, str | None, str]:
+    """``_split`` with the prefix None for a namespace feedparser does not know."""
     if tag[:1] == "{":
         uri, _, local = tag[1:].partition("}")
     else:
         uri, local = "", tag
     prefix = _NAMESPACES.get(uri.lower()) if uri else ""
-    if prefix is None:
-        raise _Decline(f"unknown namespace {uri}")
     return uri, prefix, local.lower()
 
 
@@ -210,7 +261,11 @@ def _attrs(el: ET.Element) -> dict[str, str]:
             uri, _, local = key[1:].partition("}")
             prefix = _NAMESPACES.get(uri.lower())
             if prefix is None:
-                raise _Decline("attribute in an unknown namespace")
+                # feedparser keys it by its local name, after (and over) the others.
+                if local.lower() in {k.rpartition("}")[2].lower() for k in el.attrib
+                                     if k != key}:
+                    raise _Decline("an attribute's name used twice")
+                prefix = ""
             key = f"{prefix}:{local}" if prefix else local
         key = key.lower()
         out[key] = value.lower() if key in ("rel", "type") else value
@@ -283,6 +338,7 @@ class _Entry:
         self.guidislink = False
         self.has_content = False
         self.title_locked = False
+        self.summary_depth: int | None = None  # feedparser's property_depth_map["summary"]
 
     def save(self, key: str, value: Any) -> None:  # feedparser's _save (setdefault)
         self.data.setdefault(key, value)
@@ -304,11 +360,18 @@ class _Entry:
         if value:
             self.title_locked = True
 
-    def summary(self, el: ET.Element, lang: str | None, default: str) -> None:
+    def summary(self, el: ET.Element, lang: str | None, default: str, depth: int = 1) -> None:
+        """A summary (``description``, Atom ``summary``, ``media:description``) ``depth``
+        levels inside the entry. feedparser makes a second summary content while the entry
+        has none; otherwise a summary nested deeper than the one it has keeps that one's
+        text but takes its details."""
         if "summary" in self.data and not self.has_content:
-            raise _Decline("a second summary (feedparser makes it content)")
+            self.content(el, lang, "text/plain")
+            return
         value, params = self.text_construct(el, "summary", default, lang)
-        self.data["summary"] = value
+        if self.summary_depth is None or depth <= self.summary_depth:
+            self.summary_depth = depth
+            self.data["summary"] = value
         self.data["summary_detail"] = {**params, "value": value}
 
     def content(self, el: ET.Element, lang: str | None, default: str) -> None:
@@ -485,12 +548,36 @@ def _rss_item(item: ET.Element, lang: str | None) -> dict[str, Any]:
             # feedparser stores the source aside and forgets the title it has seen.
             _text(child)
             entry.title_locked = False
+        elif name in _MEDIA_CONTAINERS or name == "media_description":
+            _media(entry, child, name, child_lang, 1)
         elif name in _INERT_HANDLERS:
             if len(child):
                 raise _Decline(f"children under {name}")
         else:
             entry.generic(child, name)
     return entry.data
+
+
+def _media(entry: _Entry, el: ET.Element, name: str, lang: str | None, depth: int) -> None:
+    """A Media RSS element ``depth`` levels inside an entry. feedparser handles a container's
+    children (``media:content``, ``media:group``) as the entry's own: a caption is a summary,
+    credits and thumbnails are keys nothing reads; anything else is declined."""
+    if name == "media_description":
+        entry.summary(el, lang, "text/html", depth)
+        return
+    if name not in _MEDIA_CONTAINERS:
+        if name in _INERT_HANDLERS:
+            if len(el):
+                raise _Decline(f"children under {name}")
+            return
+        entry.generic(el, name)
+        return
+    if (el.text or "").strip():
+        raise _Decline(f"text in {name}")
+    for child in el:
+        if (child.tail or "").strip():
+            raise _Decline(f"text in {name}")
+        _media(entry, child, _name(child), _lang(child, lang), depth + 1)
 
 
 def _atom_entry(node: ET.Element, lang: str | None) -> dict[str, Any]:
@@ -522,6 +609,8 @@ def _atom_entry(node: ET.Element, lang: str | None) -> dict[str, Any]:
         elif name in ("rights", "copyright"):
             _content_params(child, "text/plain", child_lang)
             _text(child)
+        elif name in _MEDIA_CONTAINERS or name == "media_description":
+            _media(entry, child, name, child_lang, 1)
         elif name in _INERT_HANDLERS:
             if len(child):
                 raise _Decline(f"children under {name}")
