@@ -61,8 +61,8 @@ def parse_args() -> argparse.Namespace:
                         "mostly a few agency texts copied word for word across feeds), sparse "
                         "(1%% topical), rich (default items with the markup of big outlets' "
                         "feeds: Media RSS images with credits and captions, comment threads, "
-                        "an outlet's own namespace); one host is --hosts 1, the 10,000-feed shape is "
-                        "--feeds 10000 --items 5")
+                        "an outlet's own namespace); one host is --hosts 1, the 10,000-feed "
+                        "shape is --feeds 10000 --items 5")
     p.add_argument("--systems", default=",".join(ALL_SYSTEMS),
                    help="comma-separated subset of: " + ", ".join(ALL_SYSTEMS)
                         + f" (and the diagnostic {', '.join(DIAGNOSTIC)})")

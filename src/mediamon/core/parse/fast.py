@@ -96,7 +96,7 @@ _INERT_HANDLERS = frozenset({"media_content", "media_thumbnail", "comments", "me
 # Media RSS containers: feedparser handles their children as the entry's own.
 _MEDIA_CONTAINERS = frozenset({"media_content", "media_group"})
 # The namespaces of this document that feedparser does not know: URI -> declared prefix.
-_DECLARED: ContextVar[dict[str, str]] = ContextVar("_DECLARED", default={})
+_DECLARED: ContextVar[dict[str, str]] = ContextVar("_DECLARED")
 # Children allowed inside <image> / <textinput> (feedparser's inimage/intextinput hacks).
 _IMAGE_CHILDREN = frozenset({"title", "link", "url", "width", "height", "description"})
 _TEXTINPUT_CHILDREN = frozenset({"title", "link", "description", "name"})
@@ -218,7 +218,7 @@ def _split(tag: str) -> tuple[str, str, str]:
     """(namespace URI, feedparser prefix, lower-case local name) of an ElementTree tag."""
     uri, prefix, local = _split_known(tag)
     if prefix is None:
-        prefix = _DECLARED.get().get(uri)
+        prefix = _DECLARED.get({}).get(uri)
         if prefix is None:
             raise _Decline(f"unknown namespace {uri}")
     return uri, prefix, local
