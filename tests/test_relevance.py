@@ -583,3 +583,31 @@ def test_leaving_afghanistan_and_serbian_spelling(text: str, kept: bool) -> None
     scorer = Scorer(CONFIG.topic_set, None)
     result = scorer.score_text(text, published=datetime(2023, 6, 1, tzinfo=UTC))
     assert result.kept is kept, result.explanation()
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # "diploma" is a qualification; "diplomatic" recognition is the real thing
+    ("Moscow edges toward full diplomatic recognition of the Taliban government", True),
+    ("Россия и Китай движутся к дипломатическому признанию правительства талибов", True),
+    ("Russland nähert sich der diplomatischen Anerkennung der Taliban-Regierung", True),
+    ("A Russian court recognised the Afghan student's diploma from Kabul University", False),
+    # Russia's intelligence and security chiefs speak for its Afghan policy
+    ("Naryshkin sets out Moscow's view on the Taliban's Afghanistan", True),
+    ("Нарышкин обозначил позицию России по Афганистану", True),
+    # ... but a danger located in Afghanistan is not a relation, whatever its word
+    ("Шойгу сообщил о тысячах боевиков в Афганистане", False),
+    # the envoy's title still names no relation by itself
+    ("Спецпредставитель президента России по Афганистану выступил на конференции в Женеве "
+     "о правах женщин", False),
+    # a Taliban minister's trip to Russia is a visit
+    ("Министр талибов отправился в Россию на форум", True),
+    ("Делегация талибов прилетела в Россию", True),
+    # Arabic: Russia will help / cooperate with the Taliban
+    ("روسيا ستساعد طالبان في مواجهة تنظيم الدولة", True),
+    ("روسيا تعلن التعاون مع طالبان", True),
+])
+def test_diplomatic_recognition_security_chiefs_trips_and_arabic_help(text: str,
+                                                                    kept: bool) -> None:
+    scorer = Scorer(CONFIG.topic_set, None)
+    result = scorer.score_text(text, published=datetime(2024, 6, 1, tzinfo=UTC))
+    assert result.kept is kept, result.explanation()
