@@ -611,3 +611,24 @@ def test_diplomatic_recognition_security_chiefs_trips_and_arabic_help(text: str,
     scorer = Scorer(CONFIG.topic_set, None)
     result = scorer.score_text(text, published=datetime(2024, 6, 1, tzinfo=UTC))
     assert result.kept is kept, result.explanation()
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # A prefix reaches only the word it stands for: "invest*" is not "investigation",
+    # "import*" not "important", "газ*" not "газета" (a newspaper), "помощ*" not
+    # "помощник" (an aide), "guard*" not "the Guardian", "drug*" not Polish "drugi"
+    ("Russian investigators charge a man who says he fought for the Taliban", False),
+    ("It is important for Russia, says an analyst, that the Taliban fail", False),
+    ("«Российская газета»: талибы закрыли школы для девочек", False),
+    ("Помощник Путина рассказал о погоде, талибы закрыли школы", False),
+    ("Russia reacts to Taliban ban on women, reactor talks elsewhere", True),
+    # ... and the words themselves still count
+    ("Russian companies to invest in Taliban-run Afghanistan's mines", True),
+    ("Russia imports Afghan fruit after deal with the Taliban", True),
+    ("Россия начнёт поставки газа талибам", True),
+    ("Россия направит помощь талибам", True),
+])
+def test_a_prefix_reaches_only_its_own_words(text: str, kept: bool) -> None:
+    scorer = Scorer(CONFIG.topic_set, None)
+    result = scorer.score_text(text, published=datetime(2024, 6, 1, tzinfo=UTC))
+    assert result.kept is kept, result.explanation()
