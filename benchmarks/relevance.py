@@ -6,7 +6,7 @@
 Four measurements, all in this one process (one core: the scorer is single-threaded):
 
 - **rule path**: ``Scorer`` without a profile: tokenise, match every topic and the keep rule,
-  compute R. The target in issue 3 is 20,000 items/s. Measured twice: as in a feed pass
+  compute R. The target is 20,000 items/s. Measured twice: as in a feed pass
   (the matched terms are listed for kept items only, since the others are not stored) and
   as in ``score``/``eval`` (every item gets its full explanation).
 - **rule + profile**: the default ``Scorer``: the rule path plus the BM25 profile similarity

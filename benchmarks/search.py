@@ -1,4 +1,4 @@
-"""Search benchmark (issue 6): ranked full-text search with filters on a large database.
+"""Search benchmark: ranked full-text search with filters on a large database.
 
     python benchmarks/search.py                    # 1,000,000 items (builds the DB once, ~10 min)
     python benchmarks/search.py --items 100000     # a smaller database, for a quick look

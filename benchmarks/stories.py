@@ -1,4 +1,4 @@
-"""Story assignment benchmark (issue 5): how long grouping takes, and whether it slows
+"""Story assignment benchmark: how long grouping takes, and whether it slows
 down as the store grows.
 
     python benchmarks/stories.py                      # quick default: a few minutes

@@ -180,7 +180,7 @@ def run_reader(urls: list[str], workdir: Path, reader_workers: int = 1, **_: Any
 
 def run_mediamon_without_stories(urls: list[str], workdir: Path, repo: Path = REPO,
                                  **_: Any) -> Callable[[], dict[str, Any]]:
-    """Diagnostic only, never a supported setup: mediamon with issue 5's per-item work in the
+    """Diagnostic only, never a supported setup: mediamon with the stories' per-item work in the
     writer switched off (story assignment and the lookup of copies of stored items), to show
     how much of the cold time that work takes."""
     poll = run_mediamon(urls, workdir, repo)

@@ -1,4 +1,4 @@
-"""Issue 6 `[[alerts]]`: webhook and SMTP alerts over real loopback sockets, sent once each."""
+"""`[[alerts]]`: webhook and SMTP alerts over real loopback sockets, sent once each."""
 
 from __future__ import annotations
 

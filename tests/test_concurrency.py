@@ -1,5 +1,5 @@
 """Readers never see `database is locked` while the daemon writes, and a full disk costs one
-feed pass, never half of one (issue 7: concurrency and faults)."""
+feed pass, never half of one."""
 
 from __future__ import annotations
 

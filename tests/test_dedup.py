@@ -1,5 +1,5 @@
 """Duplicates are never stored twice: dedup_key examples and properties, and the store
-folding copies within one feed and across feeds (issue 5)."""
+folding copies within one feed and across feeds."""
 
 from __future__ import annotations
 

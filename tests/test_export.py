@@ -1,4 +1,4 @@
-"""Issue 6 housekeeping: export/import round trips, retention and vacuum."""
+"""Housekeeping: export/import round trips, retention and vacuum."""
 
 from __future__ import annotations
 

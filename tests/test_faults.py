@@ -1,5 +1,5 @@
 """One feed never hurts another: every kind of server misbehaviour becomes a one-line error on
-its own feed, while the healthy feeds of the same run are stored in full (issue 4)."""
+its own feed, while the healthy feeds of the same run are stored in full."""
 
 from __future__ import annotations
 

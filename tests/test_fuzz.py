@@ -1,4 +1,4 @@
-"""Issue 7, fuzzing: property tests the other suites lack (canonical_url and read_opml on
+"""Fuzzing: property tests the other suites lack (canonical_url and read_opml on
 arbitrary input) and a seeded, bounded fuzz run over mutated corpus feeds through parse,
 normalise, score and store into a real SQLite file. Only ParseError may escape.
 

@@ -1,4 +1,4 @@
-"""Issue 7, size and shape: huge titles, deep nesting, NUL bytes, bad encodings, absurd
+"""Size and shape: huge titles, deep nesting, NUL bytes, bad encodings, absurd
 dates and ttls and 100,000 items give a clean result or a clear error, never an escape."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 7, XML attacks: entity expansion, external entities and DTD fetches never expand,
+"""XML attacks: entity expansion, external entities and DTD fetches never expand,
 read a file or make a request, on either parser and through ``run --once``."""
 
 from __future__ import annotations

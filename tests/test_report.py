@@ -1,4 +1,4 @@
-"""Issue 6 `mediamon report`: a self-contained, safe HTML digest that renders in Chromium."""
+"""`mediamon report`: a self-contained, safe HTML digest that renders in Chromium."""
 
 from __future__ import annotations
 

@@ -71,7 +71,7 @@ def test_score_is_bounded(words: list[str]) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# The BM25 profile, the background and the score formula (issue 3)
+# The BM25 profile, the background and the score formula
 
 # Words the default topics look for that no exclusion (NOT, @offtopic) contains.
 POSITIVE_WORDS = [

@@ -1,4 +1,4 @@
-"""Issue 6 search: odd and hostile queries, the filters, the fast ranked path, Atom output."""
+"""Search: odd and hostile queries, the filters, the fast ranked path, Atom output."""
 
 from __future__ import annotations
 

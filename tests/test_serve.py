@@ -1,4 +1,4 @@
-"""Issue 6 `mediamon serve`: Datasette on loopback with metadata, facets, FTS and canned queries."""
+"""`mediamon serve`: Datasette on loopback with metadata, facets, FTS and canned queries."""
 
 from __future__ import annotations
 

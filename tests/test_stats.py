@@ -1,4 +1,4 @@
-"""Issue 6 `mediamon stats`: counts over time, top outlets and languages, chart and plot."""
+"""`mediamon stats`: counts over time, top outlets and languages, chart and plot."""
 
 from __future__ import annotations
 

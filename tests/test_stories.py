@@ -1,5 +1,5 @@
 """Stories: the pure core (terms, similarity, LSH bands, the decision), the story index in
-SQLite, edits kept as versions, the config section and the CLI (issue 5)."""
+SQLite, edits kept as versions, the config section and the CLI."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 7, content safety: known XSS payloads fed through a real feed never come out
+"""Content safety: known XSS payloads fed through a real feed never come out
 executable in the Atom export, the HTML report, the alerts or the Datasette pages of
 `mediamon serve`; SQL injection strings in filters and search queries cannot change a
 query's shape, and control characters in filters are refused."""
