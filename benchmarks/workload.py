@@ -196,7 +196,7 @@ class Shape:
     rich: bool = False
 
 
-# The matrix: (a) default, (c) short, (d) long, (e) wire-copy heavy, (f) almost
+# The workload matrix: (a) default, (c) short, (d) long, (e) wire-copy heavy, (f) almost
 # nothing relevant; (b) one host and (g) 10,000 feeds x 5 items are run.py flags (--hosts 1;
 # --feeds 10000 --items 5) on the default items.
 SHAPES = {

@@ -128,7 +128,7 @@ SCHEMA = [
 
 
 def create_schema(conn: Any) -> None:
-    """Create the issue-5 tables (idempotent). ``conn`` is sqlite3 or sqlite-utils."""
+    """Create the stories tables (idempotent). ``conn`` is sqlite3 or sqlite-utils."""
     for statement in SCHEMA:
         conn.execute(statement)
 
