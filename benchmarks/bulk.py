@@ -29,9 +29,10 @@ run: the records' item rows written with ``COPY`` into a fresh database's ``item
 
 **Rescore.** The database is ``benchmarks/search.py``'s 1,000,000-item build (cached). Timed:
 ``mediamon rescore`` as a subprocess (with its progress bar, written to a pipe) on a copy,
-``--repeat`` times. Baseline in the same run: scoring the same texts with the same scorer in
-one loop without any database (``Scorer.score_text`` over an in-memory list): the work that
-cannot be avoided.
+``--repeat`` times, beside ``mediamon rescore --workers 0`` (scoring in the command's own
+process instead of the worker processes) on a fresh copy. Baseline in the same run:
+scoring the same texts with the same scorer in one loop without any database
+(``Scorer.score_text`` over an in-memory list): the scoring work itself, on one core.
 
 Medians are reported, with the load average before and after. Nothing leaves the machine.
 """
@@ -370,19 +371,25 @@ def baseline_score(db: Path, count: int) -> float:
 def bench_rescore(args: argparse.Namespace, workdir: Path) -> None:
     source = ensure_rescore_db(args.rescore_items, workdir)
     target = workdir / "rescore-copy.db"
-    ours, floor = [], []
+    ours, alone, floor = [], [], []
     for _ in range(args.repeat):
         _remove_db(target)
         shutil.copyfile(source, target)
         ours.append(mediamon("rescore", db=target))
+        _remove_db(target)
+        shutil.copyfile(source, target)
+        alone.append(mediamon("rescore", "--workers", "0", db=target))
         floor.append(baseline_score(source, args.rescore_items))
     _remove_db(target)
-    med, base = statistics.median(ours), statistics.median(floor)
+    med, one, base = statistics.median(ours), statistics.median(alone), statistics.median(floor)
     n = args.rescore_items
     print(f"\nrescore of {n:,} stored items, median of {args.repeat}:")
     print("| path | median s | items/s |")
     print("|---|---|---|")
-    print(f"| `mediamon rescore` (whole command, progress bar on) | {med:.1f} | {n / med:,.0f} |")
+    print(f"| `mediamon rescore` (whole command, progress bar on; scoring in the worker "
+          f"processes, one per CPU) | {med:.1f} | {n / med:,.0f} |")
+    print(f"| `mediamon rescore --workers 0` (scoring in the command's own process) | "
+          f"{one:.1f} | {n / one:,.0f} |")
     print(f"| baseline: `score_text` over the texts in memory, no database | {base:.1f} | "
           f"{n / base:,.0f} |")
 

@@ -4,6 +4,7 @@ background that grows with each feed pass."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,12 +16,15 @@ from click.testing import CliRunner, Result
 from conftest import DATA, DEFAULT_CONFIG, default_settings_text
 from mediamon.cli import cli
 from mediamon.config import load_config
+from mediamon.core.extract import Article
 from mediamon.core.score import Scorer
 from mediamon.desk.relevance import (
     RelevanceError,
+    add_label,
     average_precision,
     evaluate,
     read_jsonl,
+    rescore,
 )
 from mediamon.pipeline import scorer_for
 from mediamon.store.sqlite import ScoredItem, Store
@@ -325,6 +329,46 @@ def test_label_and_rescore_flag_without_deleting_then_prune(store: Store, tmp_pa
         scorer, info = scorer_for(CONFIG, s)
         base, _ = scorer_for(CONFIG, s, feedback=False)
     assert info.labels == 2 and scorer.profile != base.profile
+
+
+@pytest.mark.parametrize("prune", [False, True])
+def test_rescore_in_worker_processes_writes_what_one_process_writes(
+        store: Store, tmp_path: Path, prune: bool) -> None:
+    """Batches scored in two worker processes, while this one reads ahead and writes, give
+    the rows and counts that scoring here gives: verdicts, scores, explanations, labels,
+    articles' matched text, pruning."""
+    items = [make_item(n, f"{ITEMS[n % 4][1]} ({n})", ITEMS[n % 4][2]) for n in range(1, 241)]
+    ingest(store, items)
+    store.save_article(items[3].id, Article("https://example.org/4", "ok",
+                                            text="Russia and the Taliban sign a fuel deal."),
+                       now=NOW)
+    store.save_article(items[6].id, Article("https://example.org/7", "ok",
+                                            text="A heatwave closes schools in Kabul."),
+                       now=NOW)
+    add_label(store, items[0].id, "irrelevant", now=NOW)  # kept by the rule: flips
+    add_label(store, items[2].id, "relevant", now=NOW)
+    scorer, _ = scorer_for(CONFIG, store)
+    store.close()
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(tmp_path / "mediamon.db") as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    seen = {}
+    for path, workers in ((tmp_path / "mediamon.db", 0), (copy, 2)):
+        with Store(path) as s:
+            counted = rescore(s, scorer, batch_size=16, prune=prune, workers=workers,
+                              parallel_min=0)
+            seen[workers] = (
+                counted,
+                s.db.execute("SELECT id, kept, score, explanation FROM items "
+                             "ORDER BY id").fetchall(),
+                s.db.execute("SELECT item_id, matched_on FROM articles "
+                             "ORDER BY item_id").fetchall(),
+            )
+    assert seen[0] == seen[2]
+    counted = seen[0][0]
+    assert counted.items == 240 and counted.labelled == 2 and counted.newly_unkept >= 1
+    assert counted.pruned == (240 - counted.kept if prune else 0)
+    assert [row for row in seen[0][2] if row[1] is not None]  # an article's text matched
 
 
 def test_rescore_since_only_touches_recent_items(store: Store, tmp_path: Path) -> None:

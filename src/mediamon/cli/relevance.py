@@ -22,7 +22,7 @@ from mediamon.cli.app import (
 )
 from mediamon.clock import parse_when, utcnow
 from mediamon.output import render
-from mediamon.pipeline import scorer_for
+from mediamon.pipeline import scorer_for, worker_count
 
 if TYPE_CHECKING:  # annotations only: the Store is passed in
     from mediamon.store.sqlite import Store
@@ -314,9 +314,13 @@ def labels_cmd(ctx: Context, fmt: str, as_json: bool) -> None:
               help="Delete items that are no longer kept (default: flag them not kept).")
 @click.option("--batch", "batch_size", default=500, show_default=True,
               type=click.IntRange(1, 100_000), help="Items per transaction.")
+@click.option("--workers", type=click.IntRange(0, 64), default=None,
+              help="Processes that score while this one reads and writes (default: "
+                   "fetch.workers, one per CPU; 0: score here). Used from 5,000 items.")
 @pass_ctx
 @domain_errors
-def rescore_cmd(ctx: Context, since: str | None, prune: bool, batch_size: int) -> None:
+def rescore_cmd(ctx: Context, since: str | None, prune: bool, batch_size: int,
+                workers: int | None) -> None:
     """Apply the current topics, keep rule, profile and labels to stored items.
 
     Run it after editing the topics or the seeds, or after `mediamon label`. Items that no
@@ -332,7 +336,9 @@ def rescore_cmd(ctx: Context, since: str | None, prune: bool, batch_size: int) -
     with click.progressbar(length=total, label=f"rescoring {total} items",
                            file=sys.stderr) as bar:
         result = rescore(store, scorer, since=when, prune=prune, batch_size=batch_size,
-                         progress=bar.update)
+                         progress=bar.update,
+                         workers=worker_count(ctx.config.fetch.workers if workers is None
+                                              else workers))
     tail = (f"{result.pruned} deleted" if prune else
             f"{result.newly_unkept} flagged not kept (--prune deletes them)")
     click.echo(f"{result.items} items rescored with {info.labels} analyst labels: "

@@ -20,9 +20,10 @@ Reads and writes the database only through the ``Store`` it is given; no network
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -464,6 +465,36 @@ def apply_label(match: Match, label: str | None) -> Match:
     return replace(match, kept=label == "relevant", label=label)
 
 
+# Below this many items a rescore scores in this process: starting the worker pool (about a
+# second for the fork server and the scorer) would cost more than the second core saves.
+PARALLEL_MIN_ITEMS = 5_000
+
+# (text, published, the fetched article's text or None) of one stored item.
+_ScoreJob = tuple[str, str | None, str | None]
+
+_RESCORE: dict[str, Scorer] = {}
+
+
+def _init_rescore_worker(scorer: Scorer) -> None:
+    _RESCORE["scorer"] = scorer
+
+
+def _score_batch_in_worker(jobs: Sequence[_ScoreJob]) -> list[tuple[Match, str | None]]:
+    return _score_batch(_RESCORE["scorer"], jobs)
+
+
+def _score_batch(scorer: Scorer, jobs: Sequence[_ScoreJob]) -> list[tuple[Match, str | None]]:
+    """Each item's match and, for one scored with its article, what matched (``on``)."""
+    out: list[tuple[Match, str | None]] = []
+    for text, published, article in jobs:
+        when = published_at(published)
+        if article is not None:
+            out.append(score_with_article(scorer, text, article, published=when))
+        else:
+            out.append((scorer.score_text(text, published=when), None))
+    return out
+
+
 def rescore(
     store: Store,
     scorer: Scorer,
@@ -472,50 +503,53 @@ def rescore(
     prune: bool = False,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
+    workers: int = 0,
+    parallel_min: int = PARALLEL_MIN_ITEMS,
 ) -> RescoreResult:
     """Score stored items again with ``scorer``, ``batch_size`` per transaction.
 
     Items that no longer pass are flagged not kept (``kept = 0``), or deleted with ``prune``;
     items that now pass become kept. ``progress`` is called with each batch's size.
+
+    With ``workers`` (and at least ``parallel_min`` items), batches are scored in that
+    many worker processes while this one reads the next batches and writes the scored ones,
+    in order: the same verdicts, written the same way. A worker that dies or hangs on a
+    batch twice raises ``RelevanceError``; the batches written before it stay written.
     """
-    total = kept_count = newly = unkept = pruned = labelled = 0
+    result = _Tally()
     labels = store.labels_by_item()
-    last_rowid: int | str = 0  # the page's end: a rowid, or an id on PostgreSQL
-    while True:
-        rows = store.rescore_batch(since=since, after_rowid=last_rowid, limit=batch_size)
-        if not rows:
-            break
-        last_rowid = rows[-1].rowid
-        # articles: an item whose article was fetched is scored with it (store.articles)
-        articles = store.article_texts([r.id for r in rows])
+
+    def batches() -> Iterator[tuple[list[Any], list[_ScoreJob]]]:
+        last_rowid: int | str = 0  # the page's end: a rowid, or an id on PostgreSQL
+        while True:
+            rows = store.rescore_batch(since=since, after_rowid=last_rowid, limit=batch_size)
+            if not rows:
+                return
+            last_rowid = rows[-1].rowid
+            # articles: an item whose article was fetched is scored with it (store.articles)
+            articles = store.article_texts([r.id for r in rows])
+            jobs = [("\n".join(p for p in (row.title, row.summary, row.content) if p),
+                     row.published, articles.get(row.id)) for row in rows]
+            yield rows, jobs
+
+    def write(rows: list[Any], jobs: list[_ScoreJob],
+              scored: list[tuple[Match, str | None]]) -> None:
         # Scored first, then written in one short transaction (on PostgreSQL the rows it
         # changes stay locked for the writing alone, not the scoring).
         matched_on: list[tuple[str, str | None]] = []
         doomed: list[str] = []
         verdicts: list[tuple[str, Match]] = []
-        for _, item_id, title, summary, content, was_kept, published in rows:
-            text = "\n".join(p for p in (title, summary, content) if p)
-            label = labels.get(item_id)
-            when = published_at(published)
-            if item_id in articles:
-                found, on = score_with_article(scorer, text, articles[item_id],
-                                               published=when)
-                matched_on.append((item_id, on if label is None else None))
-            else:
-                found = scorer.score_text(text, published=when)
+        for row, job, (found, on) in zip(rows, jobs, scored, strict=True):
+            label = labels.get(row.id)
             match = apply_label(found, label)
-            labelled += label is not None
-            total += 1
-            kept_count += match.kept
-            if match.kept and not was_kept:
-                newly += 1
-            elif was_kept and not match.kept:
-                unkept += 1
+            if job[2] is not None:  # scored with its article: say which text matched
+                matched_on.append((row.id, on if label is None else None))
+            result.count(match, was_kept=bool(row.kept), label=label)
             if prune and not match.kept:
-                doomed.append(item_id)
-                pruned += 1
+                doomed.append(row.id)
+                result.pruned += 1
                 continue
-            verdicts.append((item_id, match))
+            verdicts.append((row.id, match))
         with store.transaction():
             for item_id, where in matched_on:
                 store.set_matched_on(item_id, where)
@@ -524,7 +558,73 @@ def rescore(
             store.save_rescored_many(verdicts)
         if progress is not None:
             progress(len(rows))
-    return RescoreResult(total, kept_count, newly, unkept, pruned, labelled)
+
+    if workers > 0 and store.rescore_count(since) >= parallel_min:
+        asyncio.run(_rescore_in_workers(batches(), scorer, workers, write))
+    else:
+        for rows, jobs in batches():
+            write(rows, jobs, _score_batch(scorer, jobs))
+    return result.final()
+
+
+async def _rescore_in_workers(
+    batches: Iterator[tuple[list[Any], list[_ScoreJob]]], scorer: Scorer, workers: int,
+    write: Callable[[list[Any], list[_ScoreJob], list[tuple[Match, str | None]]], None],
+) -> None:
+    """Score ``batches`` in a pool of ``workers`` processes, ``workers + 1`` batches ahead of
+    the one being written, and ``write`` each in order."""
+    from mediamon.workers import WorkerError, WorkerPool
+
+    pool = WorkerPool(workers, initializer=_init_rescore_worker, initargs=(scorer,))
+    pool.start()
+
+    async def scored_batch(future: asyncio.Future[list[tuple[Match, str | None]]]
+                           ) -> list[tuple[Match, str | None]]:
+        try:
+            return await future
+        except WorkerError as exc:
+            raise RelevanceError(f"rescore stopped: {exc}; the batches before it are saved, "
+                                 "run it again to finish") from None
+
+    Pending = tuple[list[Any], list[_ScoreJob], asyncio.Future[list[tuple[Match, str | None]]]]
+    pending: deque[Pending] = deque()
+    try:
+        for rows, jobs in batches:
+            pending.append((rows, jobs, asyncio.ensure_future(
+                pool.run(_score_batch_in_worker, jobs, what=f"rescore from {rows[0].id}"))))
+            if len(pending) > workers:
+                done_rows, done_jobs, scored = pending.popleft()
+                write(done_rows, done_jobs, await scored_batch(scored))
+        while pending:
+            done_rows, done_jobs, scored = pending.popleft()
+            write(done_rows, done_jobs, await scored_batch(scored))
+    finally:
+        for _, _, future in pending:
+            future.cancel()
+        pool.close()
+
+
+@dataclass
+class _Tally:
+    items: int = 0
+    kept: int = 0
+    newly_kept: int = 0
+    newly_unkept: int = 0
+    pruned: int = 0
+    labelled: int = 0
+
+    def count(self, match: Match, *, was_kept: bool, label: str | None) -> None:
+        self.items += 1
+        self.kept += match.kept
+        self.labelled += label is not None
+        if match.kept and not was_kept:
+            self.newly_kept += 1
+        elif was_kept and not match.kept:
+            self.newly_unkept += 1
+
+    def final(self) -> RescoreResult:
+        return RescoreResult(self.items, self.kept, self.newly_kept, self.newly_unkept,
+                             self.pruned, self.labelled)
 
 
 def count_items(store: Store, since: datetime | None = None) -> int:
