@@ -5,6 +5,7 @@ database, each beside a baseline measured in the same run.
     python benchmarks/bulk.py --import-items 50000 --rescore-items 100000 --repeat 3
     python benchmarks/bulk.py --skip-rescore --old-import 20000
     python benchmarks/bulk.py --skip-rescore --import-items 20000 --postgres  # and PostgreSQL
+    python benchmarks/bulk.py --skip-import --skip-rescore --stream  # real 2022 news
 
 **Import.** The export file is made once and cached in ``--dir``: ``benchmarks/workload.py``
 news-like feeds (500 feeds x 50 items per day of items, one seed per day, each day's items
@@ -13,9 +14,12 @@ with ``keep_all`` (so kept and not-kept items, as an audit database holds them),
 source database with ``mediamon import`` and exported from it with ``mediamon export``: the
 file an analyst moves between machines. Timed: ``mediamon import FILE`` as a subprocess into
 a fresh database (start-up, reading, items, feeds, topics, ``seen`` rows, stories and the
-full-text index), ``--repeat`` times. Baselines in the same run: (1) the same records'
-item rows inserted by plain sqlite-utils ``insert_all`` into an empty table (reading and
-decoding the file included: the floor for "load this JSON Lines file into SQLite"); (2) with
+full-text index), ``--repeat`` times: the stories the records carry are copied. Beside it,
+in the same rounds, the import of the same file without them (each item's story found
+again, as in a database that already has stories). Baselines in the same run: (1) the same
+records' item rows inserted by plain sqlite-utils ``insert_all`` into an empty table
+(reading and decoding the file included: the floor for "load this JSON Lines file into
+SQLite"); (2) with
 ``--old-import N``, the previous per-item import (one statement per row, as it was before the
 batched import) run on the first N records through ``git show`` of ``--old-rev``.
 
@@ -40,6 +44,7 @@ Medians are reported, with the load average before and after. Nothing leaves the
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -143,7 +148,11 @@ def ensure_export(count: int, workdir: Path) -> Path:
     """The export file of ``count`` workload items (made once: see the module docstring)."""
     path = workdir / f"export-{count}.jsonl"
     if path.exists():
-        return path
+        with path.open(encoding="utf-8") as f:
+            if '"story": {' in f.readline():
+                return path
+        # made before exports carried each item's story: made again
+        path.unlink()
     source_lines = workdir / f"source-{count}.jsonl"
     began = time.perf_counter()
     print(f"making {count:,} workload items", file=sys.stderr, flush=True)
@@ -219,10 +228,20 @@ def bench_import(args: argparse.Namespace, workdir: Path) -> None:
     count = sum(1 for _ in path.open(encoding="utf-8"))
     size = path.stat().st_size / 1e6
     target = workdir / "import.db"
-    ours, floor = [], []
+    # The same file without the stories its records carry: each item's story is found as a
+    # new item's is (what an import into a database that already has stories does).
+    bare = workdir / f"export-{count}-no-stories.jsonl"
+    with path.open(encoding="utf-8") as f, bare.open("w", encoding="utf-8") as out:
+        for line in f:
+            record = json.loads(line)
+            record.pop("story", None)
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    ours, found, floor = [], [], []
     pg = PgRuns(args.postgres) if args.postgres is not None else None
     try:
         for _ in range(args.repeat):  # interleaved, so both see the same machine
+            _remove_db(target)
+            found.append(mediamon("import", str(bare), db=target))
             _remove_db(target)
             ours.append(mediamon("import", str(path), db=target))
             floor.append(baseline_insert_all(path, workdir / "insert_all.db"))
@@ -232,12 +251,17 @@ def bench_import(args: argparse.Namespace, workdir: Path) -> None:
             stories = conn.execute("SELECT count(*), sum(items > 1) FROM stories").fetchone()
         _remove_db(target)
         _remove_db(workdir / "insert_all.db")
+        bare.unlink()
         med, base = statistics.median(ours), statistics.median(floor)
+        again = statistics.median(found)
         print(f"\nimport of {count:,} exported items ({size:,.0f} MB of JSON Lines), median "
               f"of {args.repeat}:")
         print("| path | median s | items/s |")
         print("|---|---|---|")
-        print(f"| `mediamon import` (whole command) | {med:.1f} | {count / med:,.0f} |")
+        print(f"| `mediamon import` (whole command; into a new database, so the stories the "
+              f"records carry are copied) | {med:.1f} | {count / med:,.0f} |")
+        print(f"| `mediamon import` of the file without its stories (each found again, as "
+              f"into a database that has some) | {again:.1f} | {count / again:,.0f} |")
         print(f"| baseline: sqlite-utils `insert_all` of the item rows | {base:.1f} | "
               f"{count / base:,.0f} |")
         if pg is not None:
@@ -394,6 +418,76 @@ def bench_rescore(args: argparse.Namespace, workdir: Path) -> None:
           f"{n / base:,.0f} |")
 
 
+STREAM = REPO.parent / "shared" / "corpus" / "news" / "rss-2022.jsonl"
+
+
+def stream_records() -> list[dict[str, Any]]:
+    """The real 2022 stream in ../shared as export records (title, summary, link, dates,
+    feed; not scored), oldest first: real news, where most items are a story of their own."""
+    records = []
+    for line in STREAM.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        when = row["published"].replace(" ", "T")
+        digest = hashlib.sha1(row["url"].encode()).hexdigest()
+        summary = row.get("summary") or ""
+        records.append({
+            "id": digest[:16], "guid": row["url"], "url": row["url"],
+            "canonical_url": row["url"], "title": row["title"], "summary": summary,
+            "content": "", "summary_html": summary, "content_html": "", "authors": [],
+            "categories": [], "published": when, "published_from_feed": True,
+            "updated": None, "first_seen": when, "last_seen": when,
+            "language": (row.get("language") or "en")[:2], "content_hash": digest,
+            "kept": False, "score": 0.0, "similarity": 0.0, "topics": [], "explanation": {},
+            "dedup_key": digest, "feed_url": row["feed"], "matches": {},
+            "feeds": [{"url": row["feed"], "name": None, "first_seen": when}]})
+    records.sort(key=lambda r: (r["published"], r["id"]))
+    return records
+
+
+def bench_stream_import(args: argparse.Namespace, workdir: Path) -> None:
+    """``mediamon import`` of the real 2022 stream's export, with and without the stories it
+    carries, in the same rounds."""
+    if not STREAM.is_file():
+        print(f"\n(no stream import: {STREAM} is absent)")
+        return
+    records = stream_records()
+    lines = workdir / "stream-records.jsonl"
+    lines.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                     encoding="utf-8")
+    source, path = workdir / "stream-source.db", workdir / "stream-export.jsonl"
+    _remove_db(source)
+    mediamon("import", str(lines), db=source)
+    mediamon("export", "-o", str(path), db=source)
+    bare = workdir / "stream-export-no-stories.jsonl"
+    with path.open(encoding="utf-8") as f, bare.open("w", encoding="utf-8") as out:
+        for line in f:
+            record = json.loads(line)
+            record.pop("story", None)
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    with sqlite3.connect(source) as conn:
+        stories = conn.execute("SELECT count(*), sum(items > 1) FROM stories").fetchone()
+    target = workdir / "stream-import.db"
+    copied, found = [], []
+    for _ in range(args.repeat):
+        _remove_db(target)
+        found.append(mediamon("import", str(bare), db=target))
+        _remove_db(target)
+        copied.append(mediamon("import", str(path), db=target))
+    for leftover in (target, source):
+        _remove_db(leftover)
+    for leftover in (lines, path, bare):
+        leftover.unlink()
+    n = len(records)
+    one, two = statistics.median(copied), statistics.median(found)
+    print(f"\nimport of the real 2022 stream ({n:,} items; {stories[0]:,} stories, "
+          f"{stories[1]:,} of them with more than one item), median of {args.repeat}:")
+    print("| path | median s | items/s |")
+    print("|---|---|---|")
+    print(f"| `mediamon import` into a new database (stories copied) | {one:.2f} | "
+          f"{n / one:,.0f} |")
+    print(f"| the same without the stories (each found again) | {two:.2f} | {n / two:,.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -402,6 +496,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-import", action="store_true")
     parser.add_argument("--skip-rescore", action="store_true")
+    parser.add_argument("--stream", action="store_true",
+                        help="also import the real 2022 stream of ../shared/corpus/news, "
+                             "with and without the stories its export carries")
     parser.add_argument("--old-import", type=int, default=0, metavar="N",
                         help="also time the previous per-item import on the first N records")
     parser.add_argument("--old-rev", default="d8d35fa",
@@ -421,6 +518,8 @@ def main() -> None:
         bench_import(args, args.dir)
     if not args.skip_rescore:
         bench_rescore(args, args.dir)
+    if args.stream:
+        bench_stream_import(args, args.dir)
     load = os.getloadavg()
     print(f"\nload after {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}")
 

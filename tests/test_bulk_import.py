@@ -6,14 +6,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from conftest import DEMO_CONFIG, REPO
 from conftest import invoke_demo as invoke
+from mediamon.clock import utc_iso
+from mediamon.config import load_config
+from mediamon.core.stories import StorySettings, grouping_key
 from mediamon.desk import export
+from mediamon.pipeline import process_body, scorer_for
 from mediamon.store.sqlite import Store
+from mediamon.types import FetchResult
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -30,8 +37,9 @@ def exported(demo_db: Path, tmp_path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def run_import(db: Path, records: list[dict], **kwargs: object) -> dict[str, int]:
-    with Store(db) as store:
+def run_import(db: Path, records: list[dict], stories: StorySettings | None = None,
+               **kwargs: object) -> dict[str, int]:
+    with Store(db, stories=stories) as store:
         return export.import_records(store, records, now=NOW, **kwargs)  # type: ignore[arg-type]
 
 
@@ -107,3 +115,90 @@ def test_updating_a_verdict_leaves_the_full_text_index_alone(demo_db: Path,
         found = conn.execute("SELECT rowid FROM items_fts WHERE items_fts MATCH 'resume'"
                              ).fetchall()
         assert found == conn.execute("SELECT rowid FROM items WHERE id = ?", [item]).fetchall()
+
+
+STORY_TABLES = (
+    "SELECT item_id, story_id, via, similarity, outlet, t, headline, terms FROM story_items "
+    "ORDER BY item_id",
+    "SELECT id, first_published, first_item_id, first_outlet, title, last_published, items, "
+    "reach FROM stories ORDER BY id",
+    "SELECT b.key, b.t, s.item_id FROM story_bands b JOIN story_items s ON s.n = b.n "
+    "ORDER BY 1, 2, 3",
+)
+
+
+def wire_records(tmp_path: Path) -> list[dict]:
+    """An export of a database that grouped wire copies in the order its feeds came (the
+    benchmark's wire shape: a few agency texts across many feeds), oldest first."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bulk  # benchmarks/bulk.py: export-shaped records
+    import workload
+
+    config = load_config(REPO / "config" / "mediamon.toml")
+    scorer, _ = scorer_for(config, None)
+    records, ids = [], set()
+    for doc in workload.generate(30, 20, seed=5, shape="wire"):
+        url = f"https://feeds.example{doc.path}"
+        fetch = FetchResult(url=url, status="ok", http_status=200, final_url=url,
+                            body=doc.body, headers=(("content-type", doc.content_type),))
+        for scored in process_body(fetch, feed_url=url, scorer=scorer, now=NOW,
+                                   keep_all=True).scored:
+            if scored.item.id not in ids:
+                ids.add(scored.item.id)
+                records.append(bulk._record(scored.item, scored.match, url, utc_iso(NOW)))
+    source = tmp_path / "source.db"
+    run_import(source, records)  # feed by feed: not the order of an export
+    with Store(source) as store:
+        return list(export.export_records(store))
+
+
+def test_an_import_into_a_database_without_stories_copies_the_files_grouping(
+        tmp_path: Path) -> None:
+    """Every record of an export carries its story; imported into a database with no
+    stories (and the same [stories] settings), the stories, their members, counters and
+    band index are the source's exactly, and exporting again gives the same lines."""
+    records = wire_records(tmp_path)
+    assert all(r["story"]["grouping"] == grouping_key(StorySettings()) for r in records)
+    shared = {r["story"]["id"] for r in records}
+    assert len(shared) < len(records) / 2  # wire copies: many items per story
+    target = tmp_path / "target.db"
+    assert run_import(target, records)["imported"] == len(records)
+    for sql in STORY_TABLES[:2]:
+        assert rows(tmp_path / "source.db", sql) == rows(target, sql), sql
+    # The band index holds each story's first members as this database stored them (the
+    # file's order, not the source's feed order): as many of them.
+    per_story = ("SELECT s.story_id, count(DISTINCT b.n) FROM story_bands b JOIN story_items s "
+                 "ON s.n = b.n GROUP BY 1 ORDER BY 1")
+    assert rows(tmp_path / "source.db", per_story) == rows(target, per_story)
+    with Store(target) as store:
+        assert list(export.export_records(store)) == records
+
+
+def test_stories_are_found_again_unless_the_file_can_be_trusted(exported: list[dict],
+                                                                tmp_path: Path) -> None:
+    """A story carried under other settings, one carried into a database that already has
+    stories, and a damaged one are not copied: the items get their stories as new items
+    do. Copied, a story keeps the id the file gives it."""
+    settings = load_config(DEMO_CONFIG).stories  # the demo database's (outlets included)
+    made_up = "0123456789abcdef"
+    twisted = [dict(r, story=dict(r["story"], id=made_up)) if n < 2 else r
+               for n, r in enumerate(exported)]
+    copied = tmp_path / "copied.db"
+    run_import(copied, twisted, settings)
+    assert rows(copied, f"SELECT count(*) FROM story_items WHERE story_id = '{made_up}'") == \
+        [(2,)]
+
+    elsewhere = [dict(r, story=dict(r["story"], grouping="settings-of-another-db"))
+                 for r in twisted]
+    damaged = [dict(r, story={"id": 7, "similarity": "high"}) if n < 2 else r
+               for n, r in enumerate(twisted)]
+    for name, records, first in (("elsewhere", elsewhere, []), ("damaged", damaged, []),
+                                 ("not-empty", twisted[2:], twisted[:2])):
+        db = tmp_path / f"{name}.db"
+        if first:  # the database already has stories: those two, found as new items are
+            run_import(db, [dict(r, story=None) for r in first], settings)
+            assert rows(db, "SELECT count(*) FROM story_items")[0][0] == 2
+            records = [*records, *[dict(r, id=r["id"][::-1]) for r in first]]
+        run_import(db, records, settings)
+        assert rows(db, f"SELECT count(*) FROM story_items WHERE story_id = '{made_up}'") == \
+            [(0,)], name

@@ -66,6 +66,7 @@ from typing import Any, NamedTuple
 from mediamon.core.text import fold, tokenize
 
 __all__ = [
+    "GROUPING_VERSION",
     "Candidate",
     "Decision",
     "Fingerprint",
@@ -75,6 +76,7 @@ __all__ = [
     "decide",
     "explain_pair",
     "fingerprint",
+    "grouping_key",
     "headline_content",
     "headline_key",
     "headline_series",
@@ -130,6 +132,21 @@ class StorySettings:
 @lru_cache(maxsize=8)
 def _alias_map(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
     return dict(pairs)
+
+
+# Raised whenever a change to the fingerprint or the decision would group the same items
+# differently: stories an export carries are then found again on import, not copied.
+GROUPING_VERSION = 1
+
+
+def grouping_key(settings: StorySettings) -> str:
+    """A short name for how these settings group items (every ``[stories]`` setting, the
+    outlets counted as one, ``GROUPING_VERSION``): two databases whose keys are equal put
+    the same items in the same stories, so an import may copy an export's stories."""
+    parts = (GROUPING_VERSION, settings.threshold, settings.window, settings.bands,
+             settings.rows, settings.min_terms, settings.headline_window,
+             settings.headline_min_terms, settings.series_gap, settings.outlet_aliases)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
 
 # Function words of the feeds' main languages (folded), and wire credits: "(Reuters)" or

@@ -29,6 +29,7 @@ import nh3
 
 from mediamon import __version__
 from mediamon.clock import utc_iso
+from mediamon.core.stories import Decision, grouping_key
 from mediamon.core.stories import fingerprint as story_fingerprint
 from mediamon.errors import MediamonError
 from mediamon.output import read_json_lines
@@ -158,7 +159,12 @@ def atom_feed(rows: Sequence[dict[str, Any]], *, title: str, feed_id: str,
 
 def export_records(store: Store, *, since: datetime | None = None,
                    include_unkept: bool = True) -> Iterator[dict[str, Any]]:
-    """Every stored item (published since ``since``) as one JSON-ready record, oldest first."""
+    """Every stored item (published since ``since``) as one JSON-ready record, oldest first.
+
+    Each record carries its story (``story``: the story's id, the item it joined through,
+    their similarity, and the ``grouping_key`` of this database's settings), for
+    ``import_records``."""
+    grouping = grouping_key(store.stories)
     for batch in store.export_item_batches(since=since, kept_only=not include_unkept):
         records: list[dict[str, Any]] = batch
         ids = [r["id"] for r in records]
@@ -171,6 +177,9 @@ def export_records(store: Store, *, since: datetime | None = None,
                 {"url": url, "name": name, "first_seen": first_seen})
         # articles (store.articles): an item whose page was fetched carries its article
         articles = store.articles_of(ids) if hasattr(store, "articles_of") else {}
+        grouped = {item_id: {"id": story, "via": via, "similarity": similarity,
+                             "grouping": grouping}
+                   for item_id, story, via, similarity in store.item_stories(ids)}
         for record in records:
             for key in _JSON_COLUMNS:
                 record[key] = json.loads(record[key])
@@ -178,6 +187,8 @@ def export_records(store: Store, *, since: datetime | None = None,
                 record[key] = bool(record[key])
             record["matches"] = matches.get(record["id"], {})
             record["feeds"] = via.get(record["id"], [])
+            if record["id"] in grouped:
+                record["story"] = grouped[record["id"]]
             if record["id"] in articles:
                 record["article"] = articles[record["id"]]
             yield record
@@ -220,7 +231,7 @@ def write_export(records: Iterable[dict[str, Any]], out: IO[str], fmt: str) -> i
         if array:
             out.write("\n]\n" if count else "[]\n")
         return count
-    fields = ["feed_url", *EXPORT_COLUMNS, "matches", "feeds", "article"]
+    fields = ["feed_url", *EXPORT_COLUMNS, "matches", "feeds", "story", "article"]
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for record in records:
@@ -254,6 +265,12 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
     new item gets its story, in the file's order (an export is oldest first, so a story's
     first mention comes first).
 
+    Into a database where no item has a story yet, a record that carries the story its
+    database gave it (``export_records``), under the same ``grouping_key`` as this one's,
+    keeps that story: the grouping is copied, not found again (the same stories the
+    settings would find, at a fraction of the cost). Any other record is compared with the
+    stored items as a new one is.
+
     Args:
         progress: called with the number of records read after each batch.
     Returns:
@@ -264,6 +281,9 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
     outlets: dict[tuple[int, str | None], str | None] = {}
     settings = store.stories
     seen_ids: set[str] = set()
+    # Stories are copied only into a database that has none: there nothing stored could
+    # belong to an event the file reports, so its grouping is the file's.
+    copy_from = grouping_key(settings) if not store.any_story() else None
 
     def feed_id(url: str, name: str | None) -> int:
         if url not in feed_ids:
@@ -319,7 +339,8 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
                 item_id=record["id"], title=title, summary=summary,
                 published=datetime.fromisoformat(record["published"]), outlet=outlets[key],
                 stamp=record.get("first_seen") or "",
-                fp=story_fingerprint(title, summary, settings))
+                fp=story_fingerprint(title, summary, settings),
+                carried=_carried(record.get("story"), copy_from))
         store.index_items([rowid for rowid in rowids if rowid is not None])
         stats["imported"] += len(new)
 
@@ -340,6 +361,21 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
             if progress is not None:
                 progress(read)
     return stats
+
+
+def _carried(story: Any, grouping: str | None) -> Decision | None:
+    """The story a record carries, if this import copies it (see ``import_records``); a
+    hand-made or damaged ``story`` is ignored (the item's story is found again)."""
+    if grouping is None or not isinstance(story, dict) or story.get("grouping") != grouping:
+        return None
+    story_id, via, similarity = story.get("id"), story.get("via"), story.get("similarity")
+    if not isinstance(story_id, str) or not 0 < len(story_id) <= 64:
+        return None
+    if not (via is None or isinstance(via, str)):
+        return None
+    if isinstance(similarity, bool) or not isinstance(similarity, int | float | None):
+        return None
+    return Decision(story_id, via, float(similarity or 0.0))
 
 
 def _column_value(column: str, value: Any) -> Any:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TypedDict
 
 from mediamon.clock import utc_iso
-from mediamon.core.stories import Fingerprint, StorySettings
+from mediamon.core.stories import Decision, Fingerprint, StorySettings
 from mediamon.store import stories as story_store
 from mediamon.store.base import SQLiteBase, SQLValue
 
@@ -106,6 +106,20 @@ class ExchangeStore(SQLiteBase):
         return [(item_id, topic, terms) for item_id, topic, terms in self.db.conn.execute(
                 f"SELECT item_id, topic, terms FROM item_topics WHERE item_id IN ({marks}) "
                 f"ORDER BY item_id, topic", list(ids))]
+
+    def item_stories(self, ids: Sequence[str]) -> list[tuple[str, str, str | None, float | None]]:
+        """``(item_id, story_id, via, similarity)`` of the items ``ids`` (at most 500) that
+        have a story: how this database grouped them."""
+        marks = ",".join("?" * len(ids))
+        return [(item_id, story, via, similarity)
+                for item_id, story, via, similarity in self.db.conn.execute(
+                f"SELECT item_id, story_id, via, similarity FROM story_items "
+                f"WHERE item_id IN ({marks})", list(ids))]
+
+    def any_story(self) -> bool:
+        """Whether any stored item has a story (a database imported into for the first time
+        has none)."""
+        return self.db.conn.execute("SELECT 1 FROM story_items LIMIT 1").fetchone() is not None
 
     def item_feed_links(self, ids: Sequence[str]) -> list[tuple[str, str, str | None, str]]:
         """``(item_id, feed_url, feed_name, first_seen)`` for every feed the items ``ids`` (at
@@ -218,8 +232,9 @@ class ExchangeStore(SQLiteBase):
 
     def assign_story(self, *, item_id: str, title: str, summary: str, published: datetime,
                      outlet: str | None, stamp: str,
-                     fp: Fingerprint | None = None) -> None:
-        """Put a stored item into its story (``stories.assign`` with this store's settings)."""
+                     fp: Fingerprint | None = None, carried: Decision | None = None) -> None:
+        """Put a stored item into its story (``stories.assign`` with this store's settings;
+        ``carried``: the story an export gave it, see there)."""
         story_store.assign(self.db.conn, item_id=item_id, title=title, summary=summary,
                            published=published, outlet=outlet, settings=self.stories,
-                           stamp=stamp, fp=fp)
+                           stamp=stamp, fp=fp, carried=carried)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -362,6 +362,7 @@ def assign(
     fp: Fingerprint | None = None,
     dialect: str = "sqlite",
     later: list[tuple[str, Any]] | None = None,
+    carried: Decision | None = None,
 ) -> Decision:
     """Put one stored item into a story (an existing one or its own) and index it.
 
@@ -376,6 +377,11 @@ def assign(
     change is appended there as ``("story", StoryChange)``, for ``update_stories``
     (PostgreSQL: a row many writers change is held for the shortest time); without it, it
     is made at once.
+
+    ``carried``: the decision another database made for this item, under the same
+    ``grouping_key`` (an import into a database without stories: ``desk.export``). The item
+    joins that story, or founds it under that id if it is not stored yet; nothing is looked
+    up or compared.
     """
     sql = DIALECTS[dialect]
     row = conn.execute(
@@ -386,13 +392,20 @@ def assign(
     if fp is None:
         fp = fingerprint(title, summary, settings)
     t = minutes(published)
-    decision, same_headline = _decide_by_headline(conn, fp, t, settings, outlet)
-    if decision is None:
-        found = candidates(conn, fp.bands, t, settings)
-        banded = {c.item_id for c in found}
-        found += [c for c in same_headline if c.item_id not in banded]
-        decision = decide(fp, t, found, settings, outlet)
-    story = decision.story_id or story_id_for(item_id)
+    if carried is not None and carried.story_id is not None:
+        story = carried.story_id
+        known = conn.execute("SELECT 1 FROM stories WHERE id = ?", [story]).fetchone()
+        decision = replace(carried, story_id=story if known is not None else None)
+    else:
+        by_headline, same_headline = _decide_by_headline(conn, fp, t, settings, outlet)
+        if by_headline is not None:
+            decision = by_headline
+        else:
+            found = candidates(conn, fp.bands, t, settings)
+            banded = {c.item_id for c in found}
+            found += [c for c in same_headline if c.item_id not in banded]
+            decision = decide(fp, t, found, settings, outlet)
+        story = decision.story_id or story_id_for(item_id)
     new_outlet = decision.story_id is not None and outlet is not None and \
         not sql.recount_reach and conn.execute(
             "SELECT 1 FROM story_items WHERE story_id = ? AND outlet = ? LIMIT 1",

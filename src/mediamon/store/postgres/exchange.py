@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from mediamon.core.stories import Fingerprint, StorySettings
+from mediamon.core.stories import Decision, Fingerprint, StorySettings
 from mediamon.errors import StoreError
 from mediamon.store import stories as story_store
 from mediamon.store.articles import ARTICLE_COLUMNS
@@ -142,7 +142,7 @@ class PostgresExchange:
 
     def assign_story(self, *, item_id: str, title: str, summary: str, published: datetime,
                      outlet: str | None, stamp: str,
-                     fp: Fingerprint | None = None) -> None:
+                     fp: Fingerprint | None = None, carried: Decision | None = None) -> None:
         """As ``ExchangeStore.assign_story``, with PostgreSQL's story assignment (the
         story's counters updated at once: an import is one long transaction, and a list
         of changes kept for its commit would be counted again at every member)."""
@@ -150,7 +150,7 @@ class PostgresExchange:
             story_store.assign(PgConn(self._cx()), item_id=item_id, title=title,
                                summary=summary, published=published, outlet=outlet,
                                settings=self.stories, stamp=stamp, fp=fp,
-                               dialect="postgresql")
+                               dialect="postgresql", carried=carried)
         except psycopg.Error as exc:
             raise _one_line(self.display, exc) from exc
 
