@@ -33,6 +33,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DOC = HERE.parent / "docs" / "benchmarks.md"
+sys.path.insert(0, str(HERE))
+
+from systems import PeakMemory  # noqa: E402  (benchmarks/systems.py)
+
 ALL_SYSTEMS = ("mediamon", "sequential", "reader")
 DIAGNOSTIC = ("mediamon-no-stories",)  # only when asked for with --systems
 # The workload matrix has a section per shape: default (a), one-host (b), short (c), long
@@ -130,10 +134,18 @@ def run_system(system: str, urls_file: Path, workdir: Path, stats: str,
     cmd = [sys.executable, str(HERE / "systems.py"), system, "--urls", str(urls_file),
            "--workdir", str(workdir), "--stats", stats,
            "--reader-workers", str(args.reader_workers), "--repo", str(repo)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
-    if done.returncode:
-        sys.exit(f"{system} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    # The peak PSS of the system's process tree is sampled from here, not from a thread of
+    # the measured process (systems.PeakMemory says why).
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc, PeakMemory(proc.pid) as memory:
+        try:
+            out, err = proc.communicate(timeout=3600)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            sys.exit(f"{system} took more than an hour")
+    if proc.returncode:
+        sys.exit(f"{system} failed (exit {proc.returncode}):\n{err[-3000:]}")
+    return {**json.loads(out.strip().splitlines()[-1]), "pss_mb": memory.peak}
 
 
 def check(result: dict[str, Any], feeds: int, sources: set[str]) -> list[str]:

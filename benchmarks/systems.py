@@ -7,8 +7,11 @@ SYSTEM is ``mediamon``, ``sequential`` or ``reader``. The process polls every UR
 prints one JSON line: per phase the wall time, the CPU seconds of this process and of the
 child processes it started and reaped (all threads, ``getrusage``: mediamon's parser workers
 are counted), the server's status counts and CPU, and what the system stored; plus the peak
-RSS of the process, the largest RSS of a child, and the peak proportional set size (PSS) of
-the process and its children together, sampled every 50 ms. Imports happen before any
+RSS of the process and the largest RSS of a child. The peak proportional set size (PSS) of
+the process and its descendants together is sampled every 50 ms by ``run.py`` from its own
+process (``PeakMemory``): reading ``smaps_rollup`` costs the reading process CPU time, and
+a sampler thread in the measured process would be counted in its CPU and hold its GIL
+(more so for a system with more processes). Imports happen before any
 timing; each phase is timed from opening the database to closing it, as a fresh
 ``mediamon run --once`` would be.
 
@@ -202,11 +205,11 @@ def _get(url: str) -> Any:
     return json.loads(body) if body else None
 
 
-def _descendants() -> list[int]:
-    """The pids of this process's children, their children, and so on (mediamon's parse
-    workers are children of its fork server, not of this process)."""
+def _descendants(root: int | None = None) -> list[int]:
+    """The pids of the children of ``root`` (default: this process), their children, and so
+    on (mediamon's parse workers are children of its fork server, not of this process)."""
     found: list[int] = []
-    todo = [os.getpid()]
+    todo = [os.getpid() if root is None else root]
     while todo:
         pid = todo.pop()
         try:
@@ -250,11 +253,11 @@ def _cpu() -> float:
     return total
 
 
-def _tree_pss_mb() -> float:
-    """Proportional set size of this process and its descendants, in MB (shared pages split
-    between the processes that share them, so forked workers are not counted twice)."""
+def tree_pss_mb(root: int) -> float:
+    """Proportional set size of process ``root`` and its descendants, in MB (shared pages
+    split between the processes that share them, so forked workers are not counted twice)."""
     total = 0
-    for pid in [os.getpid(), *_descendants()]:
+    for pid in [root, *_descendants(root)]:
         try:
             with open(f"/proc/{pid}/smaps_rollup") as fh:
                 for line in fh:
@@ -266,19 +269,21 @@ def _tree_pss_mb() -> float:
     return total / 1024
 
 
-class _PeakMemory:
-    """Samples ``_tree_pss_mb`` every 50 ms in a thread; ``peak`` is the largest seen."""
+class PeakMemory:
+    """Samples ``tree_pss_mb(pid)`` every 50 ms in a thread of the process that measures
+    (``run.py``), never of the one measured; ``peak`` is the largest seen."""
 
-    def __init__(self) -> None:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
         self.peak = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(0.05):
-            self.peak = max(self.peak, _tree_pss_mb())
+            self.peak = max(self.peak, tree_pss_mb(self.pid))
 
-    def __enter__(self) -> _PeakMemory:
+    def __enter__(self) -> PeakMemory:
         self._thread.start()
         return self
 
@@ -291,17 +296,15 @@ def measure(system: str, urls: list[str], workdir: Path, stats: str, **options: 
             ) -> dict[str, Any]:
     poll = SYSTEMS[system](urls, workdir, **options)
     result: dict[str, Any] = {"system": system}
-    with _PeakMemory() as memory:
-        for phase in ("cold", "repoll"):
-            _get(stats + "/__reset")
-            cpu, start = _cpu(), time.perf_counter()
-            detail = poll()
-            wall, cpu = time.perf_counter() - start, _cpu() - cpu
-            server = _get(stats + "/__stats")
-            result[phase] = {"wall": wall, "cpu": cpu, "server": server, **detail}
+    for phase in ("cold", "repoll"):
+        _get(stats + "/__reset")
+        cpu, start = _cpu(), time.perf_counter()
+        detail = poll()
+        wall, cpu = time.perf_counter() - start, _cpu() - cpu
+        server = _get(stats + "/__stats")
+        result[phase] = {"wall": wall, "cpu": cpu, "server": server, **detail}
     result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["children_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    result["pss_mb"] = memory.peak
     return result
 
 
