@@ -336,7 +336,7 @@ def rescore_cmd(ctx: Context, since: str | None, prune: bool, batch_size: int,
     with click.progressbar(length=total, label=f"rescoring {total} items",
                            file=sys.stderr) as bar:
         result = rescore(store, scorer, since=when, prune=prune, batch_size=batch_size,
-                         progress=bar.update,
+                         progress=bar.update, total=total,
                          workers=worker_count(ctx.config.fetch.workers if workers is None
                                               else workers))
     tail = (f"{result.pruned} deleted" if prune else

@@ -267,9 +267,9 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
 
     Into a database where no item has a story yet, a record that carries the story its
     database gave it (``export_records``), under the same ``grouping_key`` as this one's,
-    keeps that story: the grouping is copied, not found again (the same stories the
-    settings would find, at a fraction of the cost). Any other record is compared with the
-    stored items as a new one is.
+    keeps that story: the source database's grouping is copied, at a fraction of the cost
+    of finding it again. Any other record is compared with the stored items as a new one
+    is.
 
     Args:
         progress: called with the number of records read after each batch.

@@ -448,7 +448,7 @@ def evaluate_stream(scorer: Scorer, records: Iterable[Mapping[str, Any]],
 # Rescore and labels
 
 
-@dataclass(frozen=True)
+@dataclass
 class RescoreResult:
     items: int = 0
     kept: int = 0
@@ -456,6 +456,16 @@ class RescoreResult:
     newly_unkept: int = 0  # flagged not kept (or deleted with prune)
     pruned: int = 0
     labelled: int = 0
+
+    def count(self, match: Match, *, was_kept: bool, label: str | None) -> None:
+        """Count one rescored item in (``pruned`` is counted by the caller)."""
+        self.items += 1
+        self.kept += match.kept
+        self.labelled += label is not None
+        if match.kept and not was_kept:
+            self.newly_kept += 1
+        elif was_kept and not match.kept:
+            self.newly_unkept += 1
 
 
 def apply_label(match: Match, label: str | None) -> Match:
@@ -505,18 +515,20 @@ def rescore(
     progress: Callable[[int], None] | None = None,
     workers: int = 0,
     parallel_min: int = PARALLEL_MIN_ITEMS,
+    total: int | None = None,
 ) -> RescoreResult:
     """Score stored items again with ``scorer``, ``batch_size`` per transaction.
 
     Items that no longer pass are flagged not kept (``kept = 0``), or deleted with ``prune``;
     items that now pass become kept. ``progress`` is called with each batch's size.
 
-    With ``workers`` (and at least ``parallel_min`` items), batches are scored in that
-    many worker processes while this one reads the next batches and writes the scored ones,
-    in order: the same verdicts, written the same way. A worker that dies or hangs on a
-    batch twice raises ``RelevanceError``; the batches written before it stay written.
+    With ``workers`` (and at least ``parallel_min`` items: ``total``, counted here if not
+    given), batches are scored in that many worker processes while this one reads the next
+    batches and writes the scored ones, in order: the same verdicts, written the same way.
+    A worker that dies or hangs on a batch twice raises ``RelevanceError``; the batches
+    written before it stay written.
     """
-    result = _Tally()
+    result = RescoreResult()
     labels = store.labels_by_item()
 
     def batches() -> Iterator[tuple[list[Any], list[_ScoreJob]]]:
@@ -559,20 +571,20 @@ def rescore(
         if progress is not None:
             progress(len(rows))
 
-    if workers > 0 and store.rescore_count(since) >= parallel_min:
+    if workers > 0 and (store.rescore_count(since) if total is None else total) >= parallel_min:
         asyncio.run(_rescore_in_workers(batches(), scorer, workers, write))
     else:
         for rows, jobs in batches():
             write(rows, jobs, _score_batch(scorer, jobs))
-    return result.final()
+    return result
 
 
 async def _rescore_in_workers(
     batches: Iterator[tuple[list[Any], list[_ScoreJob]]], scorer: Scorer, workers: int,
     write: Callable[[list[Any], list[_ScoreJob], list[tuple[Match, str | None]]], None],
 ) -> None:
-    """Score ``batches`` in a pool of ``workers`` processes, ``workers + 1`` batches ahead of
-    the one being written, and ``write`` each in order."""
+    """Score ``batches`` in a pool of ``workers`` processes, up to ``workers`` batches ahead
+    of the one being written, and ``write`` each in order."""
     from mediamon.workers import WorkerError, WorkerPool
 
     pool = WorkerPool(workers, initializer=_init_rescore_worker, initargs=(scorer,))
@@ -602,29 +614,6 @@ async def _rescore_in_workers(
         for _, _, future in pending:
             future.cancel()
         pool.close()
-
-
-@dataclass
-class _Tally:
-    items: int = 0
-    kept: int = 0
-    newly_kept: int = 0
-    newly_unkept: int = 0
-    pruned: int = 0
-    labelled: int = 0
-
-    def count(self, match: Match, *, was_kept: bool, label: str | None) -> None:
-        self.items += 1
-        self.kept += match.kept
-        self.labelled += label is not None
-        if match.kept and not was_kept:
-            self.newly_kept += 1
-        elif was_kept and not match.kept:
-            self.newly_unkept += 1
-
-    def final(self) -> RescoreResult:
-        return RescoreResult(self.items, self.kept, self.newly_kept, self.newly_unkept,
-                             self.pruned, self.labelled)
 
 
 def count_items(store: Store, since: datetime | None = None) -> int:

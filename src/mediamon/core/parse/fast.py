@@ -561,7 +561,8 @@ def _rss_item(item: ET.Element, lang: str | None) -> dict[str, Any]:
 def _media(entry: _Entry, el: ET.Element, name: str, lang: str | None, depth: int) -> None:
     """A Media RSS element ``depth`` levels inside an entry. feedparser handles a container's
     children (``media:content``, ``media:group``) as the entry's own: a caption is a summary,
-    credits and thumbnails are keys nothing reads; anything else is declined."""
+    credits and thumbnails are keys nothing reads, any other element is taken as it would be
+    directly in the entry (``_Entry.generic``), and text between them is declined."""
     if name == "media_description":
         entry.summary(el, lang, "text/html", depth)
         return
