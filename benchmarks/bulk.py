@@ -14,9 +14,11 @@ with ``keep_all`` (so kept and not-kept items, as an audit database holds them),
 source database with ``mediamon import`` and exported from it with ``mediamon export``: the
 file an analyst moves between machines. Timed: ``mediamon import FILE`` as a subprocess into
 a fresh database (start-up, reading, items, feeds, topics, ``seen`` rows, stories and the
-full-text index), ``--repeat`` times: the stories the records carry are copied. Beside it,
-in the same rounds, the import of the same file without them (each item's story found
-again, as in a database that already has stories). Baselines in the same run: (1) the same
+full-text index), ``--repeat`` times: the stories the records carry are copied, the story
+fingerprints computed in the worker processes. Beside it, in the same rounds, the same
+import with ``--workers 0`` (fingerprints computed in the command's own process), and the
+import of the same file without its stories (each item's story found again, as in a
+database that already has stories). Baselines in the same run: (1) the same
 records' item rows inserted by plain sqlite-utils ``insert_all`` into an empty table
 (reading and decoding the file included: the floor for "load this JSON Lines file into
 SQLite"); (2) with
@@ -236,7 +238,7 @@ def bench_import(args: argparse.Namespace, workdir: Path) -> None:
             record = json.loads(line)
             record.pop("story", None)
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    ours, found, floor = [], [], []
+    ours, found, alone, floor = [], [], [], []
     pg = PgRuns(args.postgres) if args.postgres is not None else None
     try:
         for _ in range(args.repeat):  # interleaved, so both see the same machine
@@ -244,6 +246,8 @@ def bench_import(args: argparse.Namespace, workdir: Path) -> None:
             found.append(mediamon("import", str(bare), db=target))
             _remove_db(target)
             ours.append(mediamon("import", str(path), db=target))
+            _remove_db(target)
+            alone.append(mediamon("import", "--workers", "0", str(path), db=target))
             floor.append(baseline_insert_all(path, workdir / "insert_all.db"))
             if pg is not None:
                 pg.round(path)
@@ -253,13 +257,15 @@ def bench_import(args: argparse.Namespace, workdir: Path) -> None:
         _remove_db(workdir / "insert_all.db")
         bare.unlink()
         med, base = statistics.median(ours), statistics.median(floor)
-        again = statistics.median(found)
+        again, here = statistics.median(found), statistics.median(alone)
         print(f"\nimport of {count:,} exported items ({size:,.0f} MB of JSON Lines), median "
               f"of {args.repeat}:")
         print("| path | median s | items/s |")
         print("|---|---|---|")
         print(f"| `mediamon import` (whole command; into a new database, so the stories the "
               f"records carry are copied) | {med:.1f} | {count / med:,.0f} |")
+        print(f"| `mediamon import --workers 0` (fingerprints computed in the command's own "
+              f"process) | {here:.1f} | {count / here:,.0f} |")
         print(f"| `mediamon import` of the file without its stories (each found again, as "
               f"into a database that has some) | {again:.1f} | {count / again:,.0f} |")
         print(f"| baseline: sqlite-utils `insert_all` of the item rows | {base:.1f} | "
@@ -467,24 +473,29 @@ def bench_stream_import(args: argparse.Namespace, workdir: Path) -> None:
     with sqlite3.connect(source) as conn:
         stories = conn.execute("SELECT count(*), sum(items > 1) FROM stories").fetchone()
     target = workdir / "stream-import.db"
-    copied, found = [], []
+    copied, found, alone = [], [], []
     for _ in range(args.repeat):
         _remove_db(target)
         found.append(mediamon("import", str(bare), db=target))
         _remove_db(target)
         copied.append(mediamon("import", str(path), db=target))
+        _remove_db(target)
+        alone.append(mediamon("import", "--workers", "0", str(path), db=target))
     for leftover in (target, source):
         _remove_db(leftover)
     for leftover in (lines, path, bare):
         leftover.unlink()
     n = len(records)
-    one, two = statistics.median(copied), statistics.median(found)
+    one, two, three = (statistics.median(copied), statistics.median(found),
+                       statistics.median(alone))
     print(f"\nimport of the real 2022 stream ({n:,} items; {stories[0]:,} stories, "
           f"{stories[1]:,} of them with more than one item), median of {args.repeat}:")
     print("| path | median s | items/s |")
     print("|---|---|---|")
     print(f"| `mediamon import` into a new database (stories copied) | {one:.2f} | "
           f"{n / one:,.0f} |")
+    print(f"| the same, fingerprints computed in the command's own process (`--workers 0`) | "
+          f"{three:.2f} | {n / three:,.0f} |")
     print(f"| the same without the stories (each found again) | {two:.2f} | {n / two:,.0f} |")
 
 

@@ -41,7 +41,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -159,10 +160,14 @@ class WorkerPool:
 
     def __init__(self, size: int, *, initializer: Callable[..., None] | None = None,
                  initargs: Sequence[Any] = (), stall_timeout: float = 60.0,
-                 start_method: str | None = None) -> None:
+                 start_method: str | None = None, name: str = "parse worker",
+                 doing: str = "parsing this feed") -> None:
+        """``name`` and ``doing`` word the one-line errors: "parse worker stuck...",
+        "parse worker died while parsing this feed"."""
         if size < 1:
             raise ValueError("a worker pool needs at least one worker")
         self.size = size
+        self.name, self.doing = name, doing
         self.stall_timeout = stall_timeout
         self.start_method = start_method
         self._initializer = initializer
@@ -242,13 +247,13 @@ class WorkerPool:
                     self._restart(executor, "worker stuck", what, stuck=stuck)
                     if stuck >= MAX_STUCK:
                         raise WorkerStuck(
-                            f"parse worker stuck: no result in {self.stall_timeout:g} s, "
+                            f"{self.name} stuck: no result in {self.stall_timeout:g} s, "
                             f"{stuck} times (workers restarted)") from None
                 except BrokenProcessPool:
                     self._restart(executor, "worker died", what, alone=int(alone))
                     if alone:
                         raise WorkerDied(
-                            "parse worker died while parsing this feed, alone, after a "
+                            f"{self.name} died while {self.doing}, alone, after a "
                             "first death (killed, out of memory, or a crash)") from None
                     # One death breaks every job in flight: each runs again alone, so a
                     # second death can only be its own.
@@ -301,6 +306,34 @@ class WorkerPool:
             if process.is_alive():
                 process.kill()
                 process.join(1.0)
+
+
+K = TypeVar("K")
+
+
+async def run_in_order(pool: WorkerPool, fn: Callable[[Any], T],
+                       jobs: Iterable[tuple[K, Any]], done: Callable[[K, T], None], *,
+                       ahead: int, what: Callable[[K], str] = lambda key: "") -> None:
+    """Run ``fn`` on each job of ``jobs`` (``(key, job)`` pairs) in ``pool``, up to ``ahead``
+    jobs beyond the oldest, and hand each result to ``done(key, result)`` in the order of
+    ``jobs``: the caller reads the next jobs and handles the results (writes them) while
+    the workers compute. An error (``WorkerError``, a job's own, one in ``done``) cancels
+    the jobs not handed over yet and propagates."""
+    pending: deque[tuple[K, asyncio.Future[T]]] = deque()
+    try:
+        for key, job in jobs:
+            pending.append((key, asyncio.ensure_future(pool.run(fn, job, what=what(key)))))
+            if len(pending) > ahead:
+                oldest, result = pending.popleft()
+                done(oldest, await result)
+        while pending:
+            oldest, result = pending.popleft()
+            done(oldest, await result)
+    finally:
+        for _, future in pending:
+            future.cancel()
+        if pending:  # let the cancelled ones end before the caller closes the pool
+            await asyncio.gather(*(future for _, future in pending), return_exceptions=True)
 
 
 def _kill(executor: ProcessPoolExecutor) -> None:

@@ -96,9 +96,13 @@ def export_cmd(ctx: Context, since: str | None, kept_only: bool, output: str,
 
 @cli.command(name="import")
 @click.argument("source", metavar="FILE.jsonl", type=click.File("r", encoding="utf-8"))
+@click.option("--workers", type=click.IntRange(0, 64), default=None,
+              help="Processes that compute the items' story fingerprints while this one "
+                   "writes (default: fetch.workers, one per CPU; 0: all here). Used from "
+                   "the file's second batch of 2,000 items.")
 @pass_ctx
 @domain_errors
-def import_cmd(ctx: Context, source: Any) -> None:
+def import_cmd(ctx: Context, source: Any, workers: int | None) -> None:
     """Add the items of a `mediamon export` JSON Lines file to this database.
 
     Items already here (same id) are left as they are; the others keep every column,
@@ -107,8 +111,11 @@ def import_cmd(ctx: Context, source: Any) -> None:
     line changes nothing.
     """
     from mediamon.desk.export import import_records, read_export
+    from mediamon.pipeline import worker_count
 
-    stats = import_records(ctx.store(), read_export(source, name=source.name), now=utcnow())
+    stats = import_records(ctx.store(), read_export(source, name=source.name), now=utcnow(),
+                           workers=worker_count(ctx.config.fetch.workers if workers is None
+                                                else workers))
     click.echo(f"{stats['imported']} item(s) imported, {stats['skipped']} already here, "
                f"{stats['feeds_added']} feed(s) added (inactive)")
 

@@ -17,7 +17,9 @@ This module does not decide relevance and does not fetch anything.
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -29,7 +31,7 @@ import nh3
 
 from mediamon import __version__
 from mediamon.clock import utc_iso
-from mediamon.core.stories import Decision, grouping_key
+from mediamon.core.stories import Decision, Fingerprint, StorySettings, grouping_key
 from mediamon.core.stories import fingerprint as story_fingerprint
 from mediamon.errors import MediamonError
 from mediamon.output import read_json_lines
@@ -255,8 +257,28 @@ def read_export(lines: Iterable[str], *, name: str) -> Iterator[dict[str, Any]]:
 IMPORT_BATCH = 2_000  # records per batch of statements
 
 
+class ImportStopped(MediamonError):
+    """An import that could not finish (a worker died or hung): nothing of it is stored."""
+
+
+def _fingerprints(job: tuple[StorySettings, list[tuple[str, str]]]) -> list[Fingerprint]:
+    """The story fingerprints of ``(title, summary)`` pairs (a job for a worker process)."""
+    settings, texts = job
+    return [story_fingerprint(title, summary, settings) for title, summary in texts]
+
+
+def _texts(batch: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Each record's title and summary, "" for what is not text: a record without a title is
+    refused by the insert (a NOT NULL error naming it), not by its fingerprint."""
+    def text(value: Any) -> str:
+        return value if isinstance(value, str) else ""
+
+    return [(text(record.get("title")), text(record.get("summary"))) for record in batch]
+
+
 def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: datetime,
-                   progress: Callable[[int], None] | None = None) -> dict[str, int]:
+                   progress: Callable[[int], None] | None = None,
+                   workers: int = 0) -> dict[str, int]:
     """Insert exported records into ``store``; items already there (same id) are left as
     they are. One transaction: a bad line leaves the database unchanged.
 
@@ -271,10 +293,17 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
     of finding it again. Any other record is compared with the stored items as a new one
     is.
 
+    With ``workers`` and more than one batch, the batches' story fingerprints (terms,
+    MinHash band keys: most of an import's work once stories are copied) are computed in
+    that many worker processes, ahead of the batch being written.
+
     Args:
         progress: called with the number of records read after each batch.
     Returns:
         ``{"imported": n, "skipped": n, "feeds_added": n}``.
+    Raises:
+        ExportFormatError: a line that is not an export record (nothing is stored).
+        ImportStopped: a worker died or hung twice on a batch (nothing is stored).
     """
     stats = {"imported": 0, "skipped": 0, "feeds_added": 0}
     feed_ids: dict[str, int] = {}
@@ -296,15 +325,17 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
                 feed_ids[url] = known
         return feed_ids[url]
 
-    def write(batch: list[dict[str, Any]]) -> None:
+    def write(batch: list[dict[str, Any]], fingerprints: list[Fingerprint]) -> None:
         stored = store.stored_item_ids([r["id"] for r in batch])
         new: list[tuple[dict[str, Any], int]] = []
         rows: list[list[Any]] = []
-        for record in batch:
+        fp_of: dict[str, Fingerprint] = {}
+        for record, fp in zip(batch, fingerprints, strict=True):
             if record["id"] in stored or record["id"] in seen_ids:
                 stats["skipped"] += 1
                 continue
             seen_ids.add(record["id"])
+            fp_of[record["id"]] = fp
             names = {f["url"]: f.get("name") for f in record["feeds"]}
             first = feed_id(record["feed_url"], names.get(record["feed_url"]))
             new.append((record, first))
@@ -339,28 +370,61 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
                 item_id=record["id"], title=title, summary=summary,
                 published=datetime.fromisoformat(record["published"]), outlet=outlets[key],
                 stamp=record.get("first_seen") or "",
-                fp=story_fingerprint(title, summary, settings),
-                carried=_carried(record.get("story"), copy_from))
+                fp=fp_of[record["id"]], carried=_carried(record.get("story"), copy_from))
         store.index_items([rowid for rowid in rowids if rowid is not None])
         stats["imported"] += len(new)
 
     read = 0
+
+    def written(batch: list[dict[str, Any]], fingerprints: list[Fingerprint]) -> None:
+        nonlocal read
+        write(batch, fingerprints)
+        read += len(batch)
+        if progress is not None:
+            progress(read)
+
     with store.transaction():
-        batch: list[dict[str, Any]] = []
-        for record in records:
-            batch.append(record)
-            if len(batch) >= IMPORT_BATCH:
-                write(batch)
-                read += len(batch)
-                batch = []
-                if progress is not None:
-                    progress(read)
-        if batch:
-            write(batch)
-            read += len(batch)
-            if progress is not None:
-                progress(read)
+        batches = _batches(records)
+        head = list(itertools.islice(batches, 2))
+        if workers > 0 and len(head) == 2:
+            asyncio.run(_fingerprint_in_workers(itertools.chain(head, batches), settings,
+                                                workers, written))
+        else:
+            for batch in itertools.chain(head, batches):
+                written(batch, _fingerprints((settings, _texts(batch))))
     return stats
+
+
+def _batches(records: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= IMPORT_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def _fingerprint_in_workers(
+    batches: Iterator[list[dict[str, Any]]], settings: StorySettings, workers: int,
+    written: Callable[[list[dict[str, Any]], list[Fingerprint]], None],
+) -> None:
+    """``written(batch, fingerprints)`` for each batch in order, its fingerprints computed
+    in a pool of ``workers`` processes, up to ``workers`` batches ahead."""
+    from mediamon.workers import WorkerError, WorkerPool, run_in_order
+
+    pool = WorkerPool(workers, name="import worker", doing="fingerprinting a batch")
+    pool.start()
+    try:
+        await run_in_order(pool, _fingerprints,
+                           ((batch, (settings, _texts(batch))) for batch in batches),
+                           written, ahead=workers,
+                           what=lambda batch: f"import from {batch[0].get('id')}")
+    except WorkerError as exc:
+        raise ImportStopped(f"import stopped: {exc}; nothing was imported") from None
+    finally:
+        pool.close()
 
 
 def _carried(story: Any, grouping: str | None) -> Decision | None:

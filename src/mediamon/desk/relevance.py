@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -585,34 +585,20 @@ async def _rescore_in_workers(
 ) -> None:
     """Score ``batches`` in a pool of ``workers`` processes, up to ``workers`` batches ahead
     of the one being written, and ``write`` each in order."""
-    from mediamon.workers import WorkerError, WorkerPool
+    from mediamon.workers import WorkerError, WorkerPool, run_in_order
 
-    pool = WorkerPool(workers, initializer=_init_rescore_worker, initargs=(scorer,))
+    pool = WorkerPool(workers, initializer=_init_rescore_worker, initargs=(scorer,),
+                      name="scoring worker", doing="scoring a batch of stored items")
     pool.start()
-
-    async def scored_batch(future: asyncio.Future[list[tuple[Match, str | None]]]
-                           ) -> list[tuple[Match, str | None]]:
-        try:
-            return await future
-        except WorkerError as exc:
-            raise RelevanceError(f"rescore stopped: {exc}; the batches before it are saved, "
-                                 "run it again to finish") from None
-
-    Pending = tuple[list[Any], list[_ScoreJob], asyncio.Future[list[tuple[Match, str | None]]]]
-    pending: deque[Pending] = deque()
     try:
-        for rows, jobs in batches:
-            pending.append((rows, jobs, asyncio.ensure_future(
-                pool.run(_score_batch_in_worker, jobs, what=f"rescore from {rows[0].id}"))))
-            if len(pending) > workers:
-                done_rows, done_jobs, scored = pending.popleft()
-                write(done_rows, done_jobs, await scored_batch(scored))
-        while pending:
-            done_rows, done_jobs, scored = pending.popleft()
-            write(done_rows, done_jobs, await scored_batch(scored))
+        await run_in_order(pool, _score_batch_in_worker,
+                           (((rows, jobs), jobs) for rows, jobs in batches),
+                           lambda batch, scored: write(*batch, scored), ahead=workers,
+                           what=lambda batch: f"rescore from {batch[0][0].id}")
+    except WorkerError as exc:
+        raise RelevanceError(f"rescore stopped: {exc}; the batches before it are saved, "
+                             "run it again to finish") from None
     finally:
-        for _, _, future in pending:
-            future.cancel()
         pool.close()
 
 
