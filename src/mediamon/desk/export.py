@@ -385,8 +385,11 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
 
     with store.transaction():
         batches = _batches(records)
-        head = list(itertools.islice(batches, 2))
-        if workers > 0 and len(head) == 2:
+        # Workers only for a file of more than one batch (a pool takes a second to start):
+        # the first two are read before anything is written. Without them, each batch is
+        # written before the next is read.
+        head = list(itertools.islice(batches, 2)) if workers > 0 else []
+        if len(head) == 2:
             asyncio.run(_fingerprint_in_workers(itertools.chain(head, batches), settings,
                                                 workers, written))
         else:
