@@ -173,6 +173,27 @@ def ensure_export(count: int, workdir: Path) -> Path:
     return path
 
 
+def without_stories(path: Path, bare: Path) -> Path:
+    """``bare``: the export ``path`` with its records' ``story`` removed (each item's story
+    is then found again on import, as in a database that already has stories)."""
+    with path.open(encoding="utf-8") as f, bare.open("w", encoding="utf-8") as out:
+        for line in f:
+            record = json.loads(line)
+            record.pop("story", None)
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return bare
+
+
+def import_round(path: Path, bare: Path, target: Path, copied: list[float],
+                 alone: list[float], found: list[float]) -> None:
+    """One round of the three imports into a fresh ``target``: ``path`` (stories copied,
+    fingerprints in the workers), the same with ``--workers 0``, and ``bare``."""
+    for times, argv in ((found, [str(bare)]), (copied, [str(path)]),
+                        (alone, ["--workers", "0", str(path)])):
+        _remove_db(target)
+        times.append(mediamon("import", *argv, db=target))
+
+
 def baseline_insert_all(path: Path, target: Path) -> float:
     """Read the export and insert every record's item row with sqlite-utils ``insert_all``."""
     import sqlite_utils
@@ -232,22 +253,12 @@ def bench_import(args: argparse.Namespace, workdir: Path) -> None:
     target = workdir / "import.db"
     # The same file without the stories its records carry: each item's story is found as a
     # new item's is (what an import into a database that already has stories does).
-    bare = workdir / f"export-{count}-no-stories.jsonl"
-    with path.open(encoding="utf-8") as f, bare.open("w", encoding="utf-8") as out:
-        for line in f:
-            record = json.loads(line)
-            record.pop("story", None)
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    bare = without_stories(path, workdir / f"export-{count}-no-stories.jsonl")
     ours, found, alone, floor = [], [], [], []
     pg = PgRuns(args.postgres) if args.postgres is not None else None
     try:
         for _ in range(args.repeat):  # interleaved, so both see the same machine
-            _remove_db(target)
-            found.append(mediamon("import", str(bare), db=target))
-            _remove_db(target)
-            ours.append(mediamon("import", str(path), db=target))
-            _remove_db(target)
-            alone.append(mediamon("import", "--workers", "0", str(path), db=target))
+            import_round(path, bare, target, ours, alone, found)
             floor.append(baseline_insert_all(path, workdir / "insert_all.db"))
             if pg is not None:
                 pg.round(path)
@@ -464,23 +475,13 @@ def bench_stream_import(args: argparse.Namespace, workdir: Path) -> None:
     _remove_db(source)
     mediamon("import", str(lines), db=source)
     mediamon("export", "-o", str(path), db=source)
-    bare = workdir / "stream-export-no-stories.jsonl"
-    with path.open(encoding="utf-8") as f, bare.open("w", encoding="utf-8") as out:
-        for line in f:
-            record = json.loads(line)
-            record.pop("story", None)
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    bare = without_stories(path, workdir / "stream-export-no-stories.jsonl")
     with sqlite3.connect(source) as conn:
         stories = conn.execute("SELECT count(*), sum(items > 1) FROM stories").fetchone()
     target = workdir / "stream-import.db"
     copied, found, alone = [], [], []
     for _ in range(args.repeat):
-        _remove_db(target)
-        found.append(mediamon("import", str(bare), db=target))
-        _remove_db(target)
-        copied.append(mediamon("import", str(path), db=target))
-        _remove_db(target)
-        alone.append(mediamon("import", "--workers", "0", str(path), db=target))
+        import_round(path, bare, target, copied, alone, found)
     for leftover in (target, source):
         _remove_db(leftover)
     for leftover in (lines, path, bare):
