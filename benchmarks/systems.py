@@ -205,7 +205,7 @@ def _get(url: str) -> Any:
     return json.loads(body) if body else None
 
 
-def _descendants(root: int | None = None) -> list[int]:
+def descendants(root: int | None = None) -> list[int]:
     """The pids of the children of ``root`` (default: this process), their children, and so
     on (mediamon's parse workers are children of its fork server, not of this process)."""
     found: list[int] = []
@@ -246,7 +246,7 @@ def _cpu() -> float:
     """CPU seconds of this process, of its children that have ended, and of its descendants
     still running with what they reaped: mediamon's parse workers are forked by a fork
     server that lives until this process exits, so they count only through it."""
-    total = sum(_live_cpu(pid) for pid in _descendants())
+    total = sum(_live_cpu(pid) for pid in descendants())
     for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
         ru = resource.getrusage(who)
         total += ru.ru_utime + ru.ru_stime
@@ -257,7 +257,7 @@ def tree_pss_mb(root: int) -> float:
     """Proportional set size of process ``root`` and its descendants, in MB (shared pages
     split between the processes that share them, so forked workers are not counted twice)."""
     total = 0
-    for pid in [root, *_descendants(root)]:
+    for pid in [root, *descendants(root)]:
         try:
             with open(f"/proc/{pid}/smaps_rollup") as fh:
                 for line in fh:

@@ -48,7 +48,7 @@ def test_descendants_reach_the_workers() -> None:
         pool = WorkerPool(1)
         try:
             await pool.run(burn, 0.0)
-            return pool.pids(), systems._descendants()
+            return pool.pids(), systems.descendants()
         finally:
             pool.close()
 

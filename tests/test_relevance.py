@@ -455,6 +455,13 @@ COVERED_LANGUAGES = {
 }
 
 
+def assert_verdict(text: str, kept: bool, *, published: datetime) -> None:
+    """The default config keeps ``text`` (published then) or not, as ``kept`` says; on a
+    wrong verdict the explanation says which topics matched."""
+    result = Scorer(CONFIG.topic_set, None).score_text(text, published=published)
+    assert result.kept is kept, result.explanation()
+
+
 @pytest.mark.parametrize("language", sorted(COVERED_LANGUAGES))
 def test_the_default_config_reads_the_languages_of_asian_and_balkan_outlets(language: str
                                                                               ) -> None:
@@ -582,9 +589,7 @@ def test_trade_aid_and_borders_in_more_languages(text: str, kept: bool) -> None:
 ])
 def test_who_speaks_what_is_guarded_against_and_what_a_formula_says(text: str,
                                                                     kept: bool) -> None:
-    scorer = Scorer(CONFIG.topic_set, None)
-    result = scorer.score_text(text, published=datetime(2024, 6, 1, tzinfo=UTC))
-    assert result.kept is kept, result.explanation()
+    assert_verdict(text, kept, published=datetime(2024, 6, 1, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(("text", "kept"), [
@@ -609,9 +614,7 @@ def test_who_speaks_what_is_guarded_against_and_what_a_formula_says(text: str,
     ("Moscow watches as the Taliban make lightning gains in the north", False),
 ])
 def test_voices_topics_and_more_relation_words(text: str, kept: bool) -> None:
-    scorer = Scorer(CONFIG.topic_set, None)
-    result = scorer.score_text(text, published=datetime(2022, 6, 1, tzinfo=UTC))
-    assert result.kept is kept, result.explanation()
+    assert_verdict(text, kept, published=datetime(2022, 6, 1, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(("text", "kept"), [
@@ -624,9 +627,7 @@ def test_voices_topics_and_more_relation_words(text: str, kept: bool) -> None:
     ("Путин одобрио контингент жита за Авганистан", True),
 ])
 def test_leaving_afghanistan_and_serbian_spelling(text: str, kept: bool) -> None:
-    scorer = Scorer(CONFIG.topic_set, None)
-    result = scorer.score_text(text, published=datetime(2023, 6, 1, tzinfo=UTC))
-    assert result.kept is kept, result.explanation()
+    assert_verdict(text, kept, published=datetime(2023, 6, 1, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(("text", "kept"), [
@@ -652,9 +653,7 @@ def test_leaving_afghanistan_and_serbian_spelling(text: str, kept: bool) -> None
 ])
 def test_diplomatic_recognition_security_chiefs_trips_and_arabic_help(text: str,
                                                                     kept: bool) -> None:
-    scorer = Scorer(CONFIG.topic_set, None)
-    result = scorer.score_text(text, published=datetime(2024, 6, 1, tzinfo=UTC))
-    assert result.kept is kept, result.explanation()
+    assert_verdict(text, kept, published=datetime(2024, 6, 1, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(("text", "kept"), [
@@ -673,6 +672,4 @@ def test_diplomatic_recognition_security_chiefs_trips_and_arabic_help(text: str,
     ("Россия направит помощь талибам", True),
 ])
 def test_a_prefix_reaches_only_its_own_words(text: str, kept: bool) -> None:
-    scorer = Scorer(CONFIG.topic_set, None)
-    result = scorer.score_text(text, published=datetime(2024, 6, 1, tzinfo=UTC))
-    assert result.kept is kept, result.explanation()
+    assert_verdict(text, kept, published=datetime(2024, 6, 1, tzinfo=UTC))
