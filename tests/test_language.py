@@ -37,8 +37,10 @@ def without_py3langid(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setitem(sys.modules, "py3langid", None)
     monkeypatch.setitem(sys.modules, "py3langid.langid", None)
     language._model.cache_clear()
+    language._detect.cache_clear()  # what the model detected is not what scripts tell
     yield
     language._model.cache_clear()
+    language._detect.cache_clear()
 
 
 needs_model = pytest.mark.skipif(backend() != "py3langid",

@@ -4,6 +4,8 @@ score formula (monotonic in matching terms), the background and Rocchio feedback
 from __future__ import annotations
 
 import math
+import pickle
+from datetime import date
 
 from hypothesis import event, given
 from hypothesis import strategies as st
@@ -60,6 +62,23 @@ def test_keep_modes() -> None:
     assert results["profile"].similarity >= 0.2
     assert [results[m].kept for m in ("rule", "profile", "either", "both")] == [
         False, True, True, False]
+
+
+def test_a_copy_gets_the_verdict_remembered_for_its_text() -> None:
+    """A text met again (agency copy in another feed) is not scored again, unless its date
+    leaves out other topics; a pickled scorer (a parse worker's) starts with no memory."""
+    topics = TopicSet.compile({"kabul": "Kabul", "moscow": "Moscow"}, "@kabul AND @moscow",
+                              since={"kabul": date(2021, 8, 15)})
+    scorer = Scorer(topics, PROFILE)
+    text = "Moscow hosts a delegation from Kabul"
+    first = scorer.score_text(text, published=date(2022, 1, 1))
+    assert first.kept
+    assert scorer.score_text(text, published=date(2023, 5, 2)) is first
+    assert not scorer.score_text(text, published=date(2021, 1, 1)).kept  # before the window
+    assert scorer.score_text(text + ".") is not first  # another text
+    clone = pickle.loads(pickle.dumps(scorer))
+    again = clone.score_text(text, published=date(2022, 1, 1))
+    assert again == first and again is not first
 
 
 @given(st.lists(st.sampled_from(["Moscow", "Taliban", "weather", "football", "Kabul", "the"]),

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Literal, Protocol
+from functools import lru_cache
+from typing import Any, Literal, Protocol
 
 from mediamon.core.profile import Background, Profile, terms_of_words
 from mediamon.core.text import tokenize
@@ -74,6 +75,11 @@ RULE_WEIGHT = 0.6
 PROFILE_WEIGHT = 0.4
 PARTIAL_RULE = 0.5  # R's ceiling when the keep rule does not match
 
+# Texts whose verdicts a scorer remembers (the latest distinct ones). Agency copy runs word
+# for word in many feeds, and a feed poll meets each text once per copy; its verdict is the
+# same each time, so a copy costs a dictionary lookup instead of a second scoring.
+REMEMBERED_TEXTS = 256
+
 
 @dataclass(frozen=True)
 class Scorer:
@@ -93,6 +99,7 @@ class Scorer:
     _candidates: TopicSet | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._remember()
         if not self.positive:
             object.__setattr__(self, "positive", frozenset(self.topics.positive_topics()))
         if self.article_candidates and self.positive:
@@ -119,6 +126,18 @@ class Scorer:
                 irrelevant=irrelevant)
         return cls(config.topic_set, profile, config.keep.mode, config.profile.threshold,
                    explain_unkept=explain_unkept)
+
+    def _remember(self) -> None:
+        """A fresh memory of recent verdicts (``score_text``): per scorer, never pickled (a
+        worker process gets the scorer without it), thread-safe (``lru_cache``)."""
+        object.__setattr__(self, "_recent", lru_cache(maxsize=REMEMBERED_TEXTS)(self._score))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_recent"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._remember()
 
     def score_item(self, item: Item) -> Match:
         return self.score_text(item.text, published=item.published)
@@ -148,9 +167,18 @@ class Scorer:
 
     def score_text(self, text: str, *, published: date | None = None) -> Match:
         """Score ``text``, published on ``published`` (None: undated; topics with a date
-        window, ``TopicSet.compile``'s ``since``, then always apply)."""
+        window, ``TopicSet.compile``'s ``since``, then always apply).
+
+        A text met again (a copy in another feed) gets the verdict it got last time, if it
+        is among the ``REMEMBERED_TEXTS`` latest and its date leaves out the same topics:
+        the verdict depends on nothing else."""
+        recent: Any = self.__dict__["_recent"]
+        return recent(text, tuple(self.topics.off(published)))  # type: ignore[no-any-return]
+
+    def _score(self, text: str, off: tuple[str, ...]) -> Match:
+        """``score_text`` with the topics left out by the date (``TopicSet.off``) given."""
         tokens = tokenize(text)
-        result = self.topics.match(tokens, terms=self.explain_unkept, published=published)
+        result = self.topics.match(tokens, terms=self.explain_unkept, off=off)
         if result.keep:
             rule = 1.0
         else:

@@ -1353,17 +1353,19 @@ class TopicSet:
             stack.extend(_children(node))
         return tuple(name for name in self.names if name in found)
 
-    def match(self, tokens: Tokens, *, terms: bool = True,
-              published: date | None = None) -> TopicResult:
+    def match(self, tokens: Tokens, *, terms: bool = True, published: date | None = None,
+              off: Iterable[str] | None = None) -> TopicResult:
         """Evaluate every topic (each at most once) and the keep rule against one text,
         published on ``published`` (a date or datetime; None: undated, every topic applies).
+        ``off``: the topics that date leaves out (``off(published)``), if known already.
 
         ``terms=False`` is the fast path for items that are mostly dropped unexplained (a
         feed pass without keep_all): it tests only the positive topics (``positive_topics``)
         and the keep rule, and leaves the hits' terms empty; ``explain`` then completes the
         result (every topic, with terms) for the items worth it.
         """
-        ix = _Index(tokens, self._evals, self._probes, self.off(published))
+        ix = _Index(tokens, self._evals, self._probes,
+                    self.off(published) if off is None else off)
         names = [name for name in (self.names if terms else self._positive) if ix.topic(name)]
         keep = bool(names) if self._keep is None else self._keep.test(ix)
         if not terms:

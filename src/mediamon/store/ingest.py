@@ -49,6 +49,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from mediamon.clock import utc_iso
@@ -97,6 +98,14 @@ def item_columns(item: Item, match: Match, stamp: str | None) -> dict[str, Any]:
         "topics": json.dumps(list(match.topic_names), ensure_ascii=False),
         "explanation": json.dumps(match.explanation(), ensure_ascii=False),
     }
+
+
+@lru_cache(maxsize=4096)
+def terms_json(terms: tuple[str, ...]) -> str:
+    """A topic's matched words as ``item_topics.terms`` stores them (a JSON list). Kept items
+    share most lists (one topic's few words; every copy of an agency text has its text's), so
+    each is encoded once."""
+    return json.dumps(list(terms), ensure_ascii=False)
 
 
 class FeedPassWriter:
@@ -373,8 +382,7 @@ class FeedPassWriter:
         self._pass_conn().executemany(
             "INSERT INTO item_topics (item_id, topic, terms) VALUES (?, ?, ?) "
             "ON CONFLICT DO NOTHING",
-            [(item_id, hit.topic, json.dumps(list(hit.terms), ensure_ascii=False))
-             for hit in match.topics])
+            [(item_id, hit.topic, terms_json(hit.terms)) for hit in match.topics])
 
     def _update_feed_state(
         self, feed_id: int, fetch: FetchResult, outcome: FeedOutcome, *, now: datetime,

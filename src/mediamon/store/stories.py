@@ -284,7 +284,10 @@ def _bucket_sql(keys: int) -> str:
 
 # Earlier items with one headline that a lookup reads (the nearest in time): enough to find
 # the story and to see a template repeated by one outlet; a spike of copies stays bounded.
-HEADLINE_MATCHES = 64
+# Each copy of a wire headline pays for this read in the single writer: 64 cost the wire
+# workload 18.5 s against 15.2 s with 16 (docs/benchmarks.md), and grouped the real 2022
+# pairs no better (tests/stories_eval.py --real: the same 53 of 53 agency-headline pairs).
+HEADLINE_MATCHES = 16
 
 
 def headline_candidates(conn: Any, key: str, t: int, settings: StorySettings,
