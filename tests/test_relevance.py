@@ -573,6 +573,12 @@ def test_trade_aid_and_borders_in_more_languages(text: str, kept: bool) -> None:
     # formula: its "recognised" is not a recognition, its "Russia" not an actor
     ("Женщинам запретили работать в НКО, распорядился «Талибан» (движение признано "
      "террористическим в России)", False),
+    # ... and with the place between its words ("recognised in Russia as terrorist")
+    ("Женщинам запретили учиться в вузах: так решило движение «Талибан» (признано в России "
+     "террористическим и запрещено)", False),
+    # Russia's parliament is Russia acting, in the name of either chamber
+    ("Госдума одобрила закон, который позволит снять запрет с «Талибана»", True),
+    ("The Duma passed the bill that lets courts lift the ban on the Taliban", True),
     # Afghanistan as a subject of a meeting ("the Afghan issue") is not a party to it
     ("Секретари советов безопасности России и Киргизии на встрече по афганской "
      "проблематике обсудили наркотрафик", False),
@@ -589,6 +595,32 @@ def test_trade_aid_and_borders_in_more_languages(text: str, kept: bool) -> None:
 ])
 def test_who_speaks_what_is_guarded_against_and_what_a_formula_says(text: str,
                                                                     kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2024, 6, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # what the Taliban refuse to recognise (a border, a state) is not their recognition
+    ("The Taliban will not recognise the Durand Line and pull down the border fence", False),
+    ("Taliban spokesman says the movement does not recognize Israel", False),
+    # ... which still counts when they are what is recognised
+    ("Moscow becomes the first to recognise the Taliban government", True),
+    # Arabic: a court lifting the ban, a minister meeting an adviser
+    ("المحكمة العليا في روسيا ترفع الحظر عن حركة طالبان", True),
+    ("وزير خارجية طالبان يلتقي مبعوث الرئيس الروسي في موسكو", True),
+    # the speaker named in the sentence after his words (Russian news style) ...
+    ("Талибы пока не сформировали инклюзивное правительство, но сроков им не ставят. "
+     "Об этом сообщил спецпредставитель президента РФ по Афганистану Замир Кабулов.", True),
+    # ... which reaches only what comes before it, close by
+    ("Об этом сообщил Замир Кабулов на брифинге о ситуации в регионе.", False),
+    # a Security Council is an institution, not the word "security" of relations
+    ("Secretary of Russia's Security Council says Afghan militants may pose as refugees, "
+     "as the Taliban took power", False),
+    # "US-backed" describes a government; it is not anyone's support
+    ("Afghan refugees who fled the Taliban and the fall of the U.S.-backed government now "
+     "hide from the Russian army in Ukraine", False),
+])
+def test_objects_of_recognising_arabic_verbs_speakers_and_institutions(text: str,
+                                                                       kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2024, 6, 1, tzinfo=UTC))
 
 
