@@ -18,12 +18,16 @@ from mediamon.core.normalise import (
     normalise_language,
     plain_title,
     sanitise_html,
+    with_markup,
 )
+from mediamon.core.parse import parse_body
 from mediamon.core.parse.standard import parse_feed
 from mediamon.core.urls import canonical_url, is_http_url
+from mediamon.errors import ParseError
 from mediamon.types import ParsedFeed, RawEntry
 
 FEEDS = Path(__file__).resolve().parent / "data" / "feeds"
+SHARED_FEEDS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feeds"
 NOW = datetime(2025, 7, 5, 12, 0, tzinfo=UTC)
 TASS = "https://tass.com/rss/v2.xml"
 FEED = ParsedFeed(
@@ -614,3 +618,36 @@ def test_property_normalise_entry_never_raises(data, feed_url):
     it = item(data, feed_url=feed_url)
     assert it.published.tzinfo is UTC and len(it.id) == 16
     assert it.url is None or is_http_url(it.url)
+
+
+# --- the feed pass's two steps: text first, HTML and language for what it stores ------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_keys, _values, max_size=8), st.text(max_size=30))
+def test_property_with_markup_completes_the_text_only_item(data, feed_url):
+    """An item normalised without HTML and detection, then given them (``with_markup``), is
+    the item ``normalise_entry`` gives at once, whatever the fields."""
+    whole = item(data, feed_url=feed_url)
+    assert with_markup(item(data, feed_url=feed_url, html=False, detect=False),
+                       RawEntry(data)) == whole
+
+
+def test_with_markup_gives_the_whole_item_on_every_real_feed():
+    """The same on every entry of the shared corpus's real feeds (read from ../shared)."""
+    if not SHARED_FEEDS.is_dir():
+        pytest.skip(f"{SHARED_FEEDS} is absent (the shared corpus of real feeds)")
+    compared = 0
+    for path in sorted(p for p in SHARED_FEEDS.rglob("*") if p.is_file()):
+        url = "https://corpus.example/" + path.relative_to(SHARED_FEEDS).as_posix()
+        try:
+            parsed, _fast = parse_body(path.read_bytes(), url=url, headers=())
+        except ParseError:
+            continue
+        for entry in parsed.entries:
+            whole = normalise_entry(entry, feed_url=url, feed=parsed, now=NOW)
+            text_only = normalise_entry(entry, feed_url=url, feed=parsed, now=NOW, html=False,
+                                        detect=False)
+            assert with_markup(text_only, entry) == whole, (path.name, whole.id)
+            compared += 1
+    assert compared > 2000

@@ -52,7 +52,7 @@ from mediamon import enrich
 from mediamon.clock import utc_iso, utcnow
 from mediamon.config import Config
 from mediamon.core import language, policy
-from mediamon.core.normalise import normalise_entry, shows_something
+from mediamon.core.normalise import normalise_entry, shows_something, with_markup
 from mediamon.core.parse import parse_body
 from mediamon.core.policy import Limits, Plan
 from mediamon.core.profile import Background, builtin_background
@@ -212,7 +212,7 @@ def process_body(
                 _article_candidate(scorer, item, match)):
             scored.append(_partial(item, match, stories))  # new and not kept: never stored
             continue
-        item = normalise_entry(entry, feed_url=feed_url, feed=parsed, now=now)
+        item = with_markup(item, entry)  # what normalise_entry's defaults would give
         fingerprint = None
         if stories is not None:
             item.dedup_key  # noqa: B018 (computed here, cached and pickled with the item)

@@ -69,7 +69,7 @@ import html as html_lib
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -91,6 +91,7 @@ __all__ = [
     "normalise_language",
     "plain_title",
     "sanitise_html",
+    "with_markup",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -467,19 +468,7 @@ def normalise_entry(
     now = _as_utc(now) or _EPOCH
 
     title = plain_title(_s(data.get("title")))
-    summary_detail = data.get("summary_detail")
-    summary_type = summary_detail.get("type") if isinstance(summary_detail, dict) else None
-    summary, summary_html = _render(
-        data.get("summary"), summary_type, _base(summary_detail, feed_url), html
-    )
-    content, content_html = "", ""
-    for part in _dicts(data.get("content")):
-        text, markup = _render(part.get("value"), part.get("type"), _base(part, feed_url), html)
-        if len(text) > len(content):
-            content, content_html = text, markup
-    if content == summary:
-        content, content_html = "", ""  # feedparser copies content into a missing summary
-
+    summary, summary_html, content, content_html = _bodies(data, feed_url, html)
     url = _link(data, feed_url)
     canonical = canonical_url(url)
     guid = _guid(data)
@@ -517,6 +506,36 @@ def normalise_entry(
         published_from_feed=from_feed,
         language_declared=declared,
     )
+
+
+def with_markup(item: Item, entry: RawEntry) -> Item:
+    """``item`` (``normalise_entry(entry, ..., html=False, detect=False)``) as
+    ``normalise_entry(entry, ...)`` with its defaults would give it: its sanitised HTML and
+    detected language added, nothing recomputed that the first call made. For the few items
+    a feed pass stores, after the prefilter and the scoring had only needed their text."""
+    data = entry.data if isinstance(entry.data, dict) else {}
+    _, summary_html, _, content_html = _bodies(data, item.feed_url, True)
+    return replace(item, summary_html=summary_html, content_html=content_html,
+                   language=item_language(item.language_declared,
+                                          f"{item.title}\n{item.summary}"))
+
+
+def _bodies(data: dict[str, Any], feed_url: str, html: bool) -> tuple[str, str, str, str]:
+    """(summary, summary_html, content, content_html) of an entry: the longest content part;
+    the HTML left empty without ``html``."""
+    summary_detail = data.get("summary_detail")
+    summary_type = summary_detail.get("type") if isinstance(summary_detail, dict) else None
+    summary, summary_html = _render(
+        data.get("summary"), summary_type, _base(summary_detail, feed_url), html
+    )
+    content, content_html = "", ""
+    for part in _dicts(data.get("content")):
+        text, markup = _render(part.get("value"), part.get("type"), _base(part, feed_url), html)
+        if len(text) > len(content):
+            content, content_html = text, markup
+    if content == summary:
+        content, content_html = "", ""  # feedparser copies content into a missing summary
+    return summary, summary_html, content, content_html
 
 
 @dataclass(frozen=True)

@@ -367,10 +367,11 @@ class Fingerprint:
         return bool(self.bands)
 
 
+@lru_cache(maxsize=256)  # agency copy: the same title and summary in many feeds
 def fingerprint(title: str, summary: str, settings: StorySettings) -> Fingerprint:
     """Term hashes, LSH band keys and headline key of an item. Items with fewer than
     ``min_terms`` terms get no band keys: a three-word headline is too short to tell copies
-    from look-alikes."""
+    from look-alikes. The latest texts' fingerprints are remembered (they are immutable)."""
     hashes = frozenset(term_hash(t) for t in terms(title, summary))
     key = headline_key(title)
     if len(hashes) < settings.min_terms:
