@@ -213,6 +213,7 @@ def process_body(
             scored.append(_partial(item, match, stories))  # new and not kept: never stored
             continue
         item = with_markup(item, entry)  # what normalise_entry's defaults would give
+        match.explanation_json  # noqa: B018 (computed here, once per verdict, and pickled)
         fingerprint = None
         if stories is not None:
             item.dedup_key  # noqa: B018 (computed here, cached and pickled with the item)

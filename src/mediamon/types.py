@@ -8,6 +8,7 @@ Everything here is plain data: no I/O, no clock. Datetimes are always aware and 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -184,6 +185,13 @@ class Match:
         if self.label is not None:
             why["label"] = self.label
         return why
+
+    @cached_property
+    def explanation_json(self) -> str:
+        """``explanation()`` as the store keeps it. Cached, and pickled with the verdict: a
+        parse worker computes it once for every copy of a text (``Scorer`` remembers the
+        verdict), and the single writer only writes it."""
+        return json.dumps(self.explanation(), ensure_ascii=False)
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,7 @@ def item_columns(item: Item, match: Match, stamp: str | None) -> dict[str, Any]:
         "score": match.score,
         "similarity": match.similarity,
         "topics": json.dumps(list(match.topic_names), ensure_ascii=False),
-        "explanation": json.dumps(match.explanation(), ensure_ascii=False),
+        "explanation": match.explanation_json,
     }
 
 
