@@ -37,7 +37,11 @@ import re
 from collections.abc import Callable
 from functools import cache, lru_cache
 
-MAX_CHARS = 3000  # the start of a long text says as much as all of it, and costs less
+# The start of a long text says as much as all of it, and costs less: the model's time
+# grows with the length (about 1 ms for 3,000 characters, 0.35 ms for 1,000). On the 559
+# real feed texts (title and summary) longer than 1,000 characters in ../shared, the first
+# 1,000 give the language the first 3,000 give, every time (so do the first 600).
+MAX_CHARS = 1000
 SCRIPT_CONFIDENCE = 0.9  # a script written in one language only
 LETTER_CONFIDENCE = 0.5  # letters that one language of a shared script uses
 
