@@ -49,7 +49,6 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from mediamon.clock import utc_iso
@@ -57,7 +56,7 @@ from mediamon.core.dedup import Known, decide
 from mediamon.core.stories import Fingerprint, StorySettings
 from mediamon.store import stories as story_store
 from mediamon.store.base import among
-from mediamon.store.rows import ScoredItem
+from mediamon.store.rows import ScoredItem, terms_json
 from mediamon.types import FeedOutcome, FetchResult, Item, Match
 
 
@@ -98,14 +97,6 @@ def item_columns(item: Item, match: Match, stamp: str | None) -> dict[str, Any]:
         "topics": json.dumps(list(match.topic_names), ensure_ascii=False),
         "explanation": match.explanation_json,
     }
-
-
-@lru_cache(maxsize=4096)
-def terms_json(terms: tuple[str, ...]) -> str:
-    """A topic's matched words as ``item_topics.terms`` stores them (a JSON list). Kept items
-    share most lists (one topic's few words; every copy of an agency text has its text's), so
-    each is encoded once."""
-    return json.dumps(list(terms), ensure_ascii=False)
 
 
 class FeedPassWriter:

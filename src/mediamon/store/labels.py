@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from mediamon.clock import utc_iso
 from mediamon.store.base import SQLiteBase
+from mediamon.store.rows import terms_json
 from mediamon.types import Match
 
 
@@ -148,11 +149,11 @@ class LabelsStore(SQLiteBase):
             "WHERE id = ?",
             [int(match.kept), match.score, match.similarity,
              json.dumps(list(match.topic_names), ensure_ascii=False),
-             json.dumps(match.explanation(), ensure_ascii=False), item_id],
+             match.explanation_json, item_id],
         )
         self.db.execute("DELETE FROM item_topics WHERE item_id = ?", [item_id])
         for hit in match.topics:
             self.db.execute(
                 "INSERT INTO item_topics (item_id, topic, terms) VALUES (?, ?, ?)",
-                [item_id, hit.topic, json.dumps(list(hit.terms), ensure_ascii=False)],
+                [item_id, hit.topic, terms_json(hit.terms)],
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from mediamon.core.stories import Fingerprint
@@ -102,3 +103,11 @@ class ScoredItem:
     # meanwhile), the writer links it but leaves the stored version and its hash alone, so
     # the next pass processes it in full.
     partial: bool = False
+
+
+@lru_cache(maxsize=4096)
+def terms_json(terms: tuple[str, ...]) -> str:
+    """A topic's matched words as ``item_topics.terms`` stores them (a JSON list). Kept items
+    share most lists (one topic's few words; every copy of an agency text has its text's), so
+    each is encoded once."""
+    return json.dumps(list(terms), ensure_ascii=False)

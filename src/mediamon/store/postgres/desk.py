@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from mediamon.clock import utc_iso
 from mediamon.store.labels import LabelsStore, RescoreRow
 from mediamon.store.retention import RetentionStore
+from mediamon.store.rows import terms_json
 from mediamon.types import Match
 
 _SAVE_RESCORED = """
@@ -80,13 +81,12 @@ class PostgresDesk(LabelsStore, RetentionStore):
         took twice as long as the scoring."""
         rows = []
         for item_id, match in verdicts:
-            hits = {hit.topic: json.dumps(list(hit.terms), ensure_ascii=False)
-                    for hit in match.topics}
+            hits = {hit.topic: terms_json(hit.terms) for hit in match.topics}
             rows.append({
                 "id": item_id, "kept": int(match.kept), "score": match.score,
                 "similarity": match.similarity,
                 "topics": json.dumps(list(match.topic_names), ensure_ascii=False),
-                "explanation": json.dumps(match.explanation(), ensure_ascii=False),
+                "explanation": match.explanation_json,
                 "names": list(hits), "terms": list(hits.values())})
         if rows:
             self.db.conn.executemany(_SAVE_RESCORED, rows)
