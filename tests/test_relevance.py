@@ -625,6 +625,22 @@ def test_objects_of_recognising_arabic_verbs_speakers_and_institutions(text: str
 
 
 @pytest.mark.parametrize(("text", "kept"), [
+    # Azerbaijani: a delegation, an ambassador, the list of banned organisations
+    ("Taliban nümayəndə heyəti Moskvada danışıqlar aparıb", True),
+    ("Rusiya Talibanı qadağan olunmuş təşkilatlar siyahısından çıxarır", True),
+    # Pashto: the blacklist
+    ("روسیه طالبان له تور نوملړ څخه لرې کوي", True),
+    # Moscow easing tensions between a neighbour and the Taliban is its stance
+    ("Russia moves to ease tensions between Tajikistan and the Taliban", True),
+    # ... but mediating elsewhere, with Afghanistan only named, is not
+    ("Russia offers to mediate between Armenia and Azerbaijan; Afghanistan was not discussed",
+     False),
+])
+def test_azerbaijani_and_pashto_words_and_mediation(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2024, 6, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
     # Russia's envoy speaking on Afghanistan under Taliban rule is Russia's stance ...
     ("Statement by Vassily Nebenzia at the Security Council meeting on Afghanistan", True),
     # ... but not when what he speaks of is a threat from Afghanistan
