@@ -72,7 +72,8 @@ import workload  # noqa: E402  (benchmarks/workload.py: the feeds)
 
 from mediamon.clock import utc_iso  # noqa: E402
 from mediamon.config import load_config  # noqa: E402
-from mediamon.pipeline import process_body, scorer_for  # noqa: E402
+from mediamon.pipeline import scorer_for  # noqa: E402
+from mediamon.process import process_body  # noqa: E402
 from mediamon.types import FetchResult  # noqa: E402
 
 ITEMS_PER_DAY = 25_000  # one workload (500 feeds x 50 items) per day

@@ -13,7 +13,7 @@ Four measurements, all in this one process (one core: the scorer is single-threa
   and the item's terms for the background.
 - **ingest**: the feed pass's ``Scorer.score_item`` on normalised ``Item``s parsed from real
   feed files (title, summary and the full content), and the share of
-  ``pipeline.process_body`` (parse, normalise, score) that scoring takes.
+  ``process.process_body`` (parse, normalise, score) that scoring takes.
 - **`mediamon score`**: the command itself in a subprocess, JSON Lines in and out, including
   the interpreter's start-up and config loading (``--builtin``: no database).
 
@@ -48,7 +48,8 @@ from mediamon.core.parse.standard import parse_feed
 from mediamon.core.score import Scorer
 from mediamon.desk.relevance import record_text
 from mediamon.errors import ParseError
-from mediamon.pipeline import process_body, scorer_for
+from mediamon.pipeline import scorer_for
+from mediamon.process import process_body
 from mediamon.types import FetchResult, Item, Match
 
 REPO = Path(__file__).resolve().parents[1]

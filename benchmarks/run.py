@@ -7,6 +7,8 @@
                                               # memory and speed at 10,000 small feeds
     python benchmarks/run.py --write-doc      # also (re)write the results in docs/benchmarks.md
     python benchmarks/run.py --shape wire --hosts 1   # one shape of the workload matrix
+    python benchmarks/run.py --feeds 20 --items 20 --hosts 5 --repeat 5 --section tiny
+                                              # a few feeds: where start-up counts
 
 The feeds (``workload.py``) are served by ``server.py`` in a subprocess, so its CPU is not
 charged to the system under test. Each system (``systems.py``) runs in its own subprocess on
@@ -40,9 +42,11 @@ from systems import PeakMemory  # noqa: E402  (benchmarks/systems.py)
 ALL_SYSTEMS = ("mediamon", "sequential", "reader")
 DIAGNOSTIC = ("mediamon-no-stories",)  # only when asked for with --systems
 # The workload matrix has a section per shape: default (a), one-host (b), short (c), long
-# (d), wire (e), sparse (f), many-feeds (g); and rich (the markup of big outlets' feeds).
+# (d), wire (e), sparse (f), many-feeds (g); rich (h: the markup of big outlets' feeds); and
+# the small runs where start-up counts: small (i: 100 feeds x 20 items on 10 hosts) and tiny
+# (j: 20 feeds x 20 items on 5 hosts), a newcomer's first subscriptions.
 SECTIONS = ("loopback", "latency", "scale", "diagnostic", "default", "one-host", "short", "long",
-            "wire", "sparse", "many-feeds", "rich")
+            "wire", "sparse", "many-feeds", "rich", "small", "tiny")
 
 
 def parse_args() -> argparse.Namespace:

@@ -242,7 +242,8 @@ def workload_items(shape: str) -> list[Synthetic]:
     import workload
 
     from mediamon.config import load_config
-    from mediamon.pipeline import process_body, scorer_for
+    from mediamon.pipeline import scorer_for
+    from mediamon.process import process_body
     from mediamon.store.stories import outlet_for
     from mediamon.types import FetchResult
 

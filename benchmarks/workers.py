@@ -49,7 +49,8 @@ def measure(method: str, jobs: int) -> dict[str, float]:
     from workload import generate
 
     from mediamon.config import load_config
-    from mediamon.pipeline import _init_worker, _Job, _process_job, scorer_for
+    from mediamon.pipeline import scorer_for
+    from mediamon.process import Job, init_worker, process_job
     from mediamon.types import FetchResult
     from mediamon.workers import WorkerPool
 
@@ -58,7 +59,7 @@ def measure(method: str, jobs: int) -> dict[str, float]:
     doc = generate(feeds=1, items=50)[0]
     fetch = FetchResult("https://example.org/f", "ok", body=doc.body,
                         headers=(("content-type", doc.content_type),))
-    job = _Job(fetch, "https://example.org/f", datetime(2025, 7, 4, tzinfo=UTC), False)
+    job = Job(fetch, "https://example.org/f", datetime(2025, 7, 4, tzinfo=UTC), False)
 
     async def ready(pool: WorkerPool) -> float:
         started = time.perf_counter()
@@ -66,17 +67,17 @@ def measure(method: str, jobs: int) -> dict[str, float]:
         return time.perf_counter() - started
 
     async def run() -> dict[str, float]:
-        first = WorkerPool(2, initializer=_init_worker, initargs=(scorer, None),
+        first = WorkerPool(2, initializer=init_worker, initargs=(scorer, None),
                            start_method=method)
         first_ready = await ready(first)
         first.close()
-        second = WorkerPool(2, initializer=_init_worker, initargs=(scorer, None),
+        second = WorkerPool(2, initializer=init_worker, initargs=(scorer, None),
                             start_method=method)
         new_ready = await ready(second)
         times, empty = [], []
         for _ in range(jobs):
             t = time.perf_counter()
-            await second.run(_process_job, job)
+            await second.run(process_job, job)
             times.append(time.perf_counter() - t)
             t = time.perf_counter()
             await second.run(int, 0)
@@ -148,7 +149,8 @@ def measure_memory(jobs: int) -> list[tuple[str, dict[str, float]]]:
     from workload import generate
 
     from mediamon.config import load_config
-    from mediamon.pipeline import _init_worker, _Job, _process_job, scorer_for
+    from mediamon.pipeline import scorer_for
+    from mediamon.process import Job, init_worker, process_job
     from mediamon.types import FetchResult
     from mediamon.workers import WorkerPool
 
@@ -156,14 +158,14 @@ def measure_memory(jobs: int) -> list[tuple[str, dict[str, float]]]:
     scorer = scorer_for(config, None)[0]
     docs = generate(feeds=20, items=50)
     when = datetime(2025, 7, 4, tzinfo=UTC)
-    job_list = [_Job(FetchResult(f"https://example.org/{i}", "ok", body=d.body,
+    job_list = [Job(FetchResult(f"https://example.org/{i}", "ok", body=d.body,
                                  headers=(("content-type", d.content_type),)),
                      f"https://example.org/{i}", when, False) for i, d in enumerate(docs)]
 
     async def run() -> list[tuple[str, dict[str, float]]]:
-        pool = WorkerPool(2, initializer=_init_worker, initargs=(scorer, None))
+        pool = WorkerPool(2, initializer=init_worker, initargs=(scorer, None))
         for i in range(jobs):
-            await pool.run(_process_job, job_list[i % len(job_list)])
+            await pool.run(process_job, job_list[i % len(job_list)])
         pids = sorted(pool.pids())
         server = {_parent(p) for p in pids}
         rows = [("main (this benchmark)", memory_of(os.getpid()))]

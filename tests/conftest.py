@@ -32,7 +32,8 @@ forkcheck.install()
 _HOME = Path(tempfile.mkdtemp(prefix="mediamon-tests-home-"))
 os.environ["XDG_CONFIG_HOME"] = str(_HOME / "config")
 os.environ["XDG_DATA_HOME"] = str(_HOME / "data")
-for _name in ("MEDIAMON_CONFIG", "MEDIAMON_DB"):
+os.environ["XDG_CACHE_HOME"] = str(_HOME / "cache")  # the language model's copy: made once
+for _name in ("MEDIAMON_CONFIG", "MEDIAMON_DB", "MEDIAMON_CACHE_DIR"):
     os.environ.pop(_name, None)
 atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 

@@ -18,7 +18,8 @@ from mediamon.clock import utc_iso
 from mediamon.config import load_config
 from mediamon.core.stories import StorySettings, grouping_key
 from mediamon.desk import export
-from mediamon.pipeline import process_body, scorer_for
+from mediamon.pipeline import scorer_for
+from mediamon.process import process_body
 from mediamon.store.sqlite import Store
 from mediamon.types import FetchResult
 

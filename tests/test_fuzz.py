@@ -23,7 +23,8 @@ from mediamon.config import load_config
 from mediamon.core.urls import canonical_url, is_http_url
 from mediamon.errors import ParseError
 from mediamon.opml import OpmlError, read_opml
-from mediamon.pipeline import process_body, scorer_for
+from mediamon.pipeline import scorer_for
+from mediamon.process import process_body
 from mediamon.store.sqlite import Store
 from mediamon.types import FeedSource, FetchResult
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from feedserver import FeedServer, config_text, rss
 from mediamon.config import load_config
-from mediamon.pipeline import Processed, Updater
+from mediamon.pipeline import Updater
+from mediamon.process import Processed
 from mediamon.store.rows import FeedRow
 from mediamon.store.sqlite import Store
 from mediamon.types import FetchResult

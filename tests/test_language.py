@@ -4,14 +4,17 @@ texts, and its script fallback when py3langid is not installed."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conftest import DATA
-from mediamon.core import language
+from mediamon.core import langid_cache, language
 from mediamon.core.language import backend, detect, detect_by_script
 
 LABELLED = [DATA / "relevance" / n for n in ("dev.jsonl", "heldout.jsonl", "languages.jsonl")]
@@ -135,3 +138,82 @@ def test_the_fallback_on_the_labelled_sets(without_py3langid: None) -> None:
     for lang, text, _title in labelled():
         if lang in ("ps", "fa", "ur", "kk"):
             assert detect(text)[0] == lang, (lang, text)
+
+
+# -- the model's copy in the user's cache (core.langid_cache) --------------------------------
+
+
+def _packaged() -> Any:
+    from py3langid import langid
+
+    return langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE, norm_probs=True)
+
+
+def _from_cache() -> Any:
+    from py3langid import langid
+
+    return langid_cache.identifier(langid)
+
+
+@needs_model
+def test_the_cached_copy_ranks_every_language_as_the_packaged_model(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Made on first use, then mapped: on every labelled text (23 languages) the copy gives
+    the packaged model's ranking, every language and every probability."""
+    monkeypatch.setenv(langid_cache.CACHE_ENV, str(tmp_path))
+    made = _from_cache()
+    copies = [p for p in tmp_path.iterdir()]
+    assert len(copies) == 1 and (copies[0] / "complete").exists()  # no half-made copy left
+    mapped = _from_cache()  # read from the copy, not made again
+    assert [p for p in tmp_path.iterdir()] == copies
+    assert isinstance(mapped.tk_nextmove, memoryview)
+    packaged = _packaged()
+    texts = [text for _lang, text, _title in labelled()]
+    for text in texts:
+        expected = packaged.rank(text)
+        assert made.rank(text) == expected
+        assert mapped.rank(text) == expected
+
+
+@needs_model
+@pytest.mark.parametrize("damage", ["unwritable", "truncated", "half-made"])
+def test_a_cache_that_cannot_be_used_costs_only_the_slow_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str) -> None:
+    """A cache directory that cannot be made (a file stands in its way), a copy whose
+    array was cut short, or one interrupted before it was complete: the copy is made again
+    (or, where it cannot be, the model read from the package), and detects as before."""
+    root = tmp_path / "cache"
+    if damage == "unwritable":
+        root.write_text("not a directory")
+    else:
+        monkeypatch.setenv(langid_cache.CACHE_ENV, str(root))
+        _from_cache()
+        (copy,) = root.iterdir()
+        if damage == "truncated":
+            ptc = copy / "ptc.npy"
+            ptc.write_bytes(ptc.read_bytes()[:1000])
+        else:
+            (copy / "complete").unlink()
+    monkeypatch.setenv(langid_cache.CACHE_ENV, str(root))
+    identifier = _from_cache()
+    assert identifier.rank("Россия признала правительство талибов")[0][0] == "ru"
+    if damage != "unwritable":  # made again in its place
+        assert (copy / "complete").exists() and isinstance(identifier.tk_nextmove, memoryview)
+    assert identifier.rank("Rosja uznała rząd talibów w Afganistanie")[0][0] == "pl"
+
+
+@needs_model
+def test_two_processes_making_the_copy_at_once_both_get_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two interpreters started together, both without a copy: both detect, and one
+    complete copy is left, with no temporary directory beside it."""
+    import subprocess
+
+    env = {**os.environ, langid_cache.CACHE_ENV: str(tmp_path)}
+    code = ("from mediamon.core.language import detect; "
+            "print(detect('Россия признала правительство талибов')[0])")
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    assert [p.communicate(timeout=120)[0].strip() for p in procs] == ["ru", "ru"]
+    (copy,) = tmp_path.iterdir()
+    assert (copy / "complete").exists()

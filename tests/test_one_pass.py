@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from mediamon.config import load_config
-from mediamon.pipeline import process_body, scorer_for
+from mediamon.pipeline import scorer_for
+from mediamon.process import process_body
 from mediamon.store.base import among
 from mediamon.store.sqlite import Store
 from mediamon.types import FeedSource, FetchResult, Validators

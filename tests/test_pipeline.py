@@ -20,7 +20,8 @@ import pytest
 from feedserver import FeedServer, Handler, config_text, rss
 from mediamon.config import load_config
 from mediamon.fetch import fetch_feed, make_client
-from mediamon.pipeline import Updater, _Writer, process_body, run_once, scorer_for
+from mediamon.pipeline import Updater, _Writer, run_once, scorer_for
+from mediamon.process import process_body
 from mediamon.store.query import feed_health
 from mediamon.store.sqlite import FeedRow, Store
 from mediamon.types import FeedOutcome, FetchResult, Item, Match

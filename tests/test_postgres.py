@@ -245,7 +245,8 @@ def fetched(body: bytes) -> FetchResult:
 
 def scored_items(store: PostgresStore, body: bytes, url: str) -> list:  # type: ignore[type-arg]
     from mediamon.config import load_config as _load
-    from mediamon.pipeline import process_body, scorer_for
+    from mediamon.pipeline import scorer_for
+    from mediamon.process import process_body
 
     config = _load(FEEDS.parents[2] / "config" / "demo.toml")
     scorer = scorer_for(config, store)[0]

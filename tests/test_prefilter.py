@@ -26,7 +26,8 @@ from mediamon.core.stories import StorySettings
 from mediamon.core.text import tokenize
 from mediamon.core.topics import Not, Or, TopicSet, parse_query
 from mediamon.errors import ParseError
-from mediamon.pipeline import process_body, scorer_for
+from mediamon.pipeline import scorer_for
+from mediamon.process import process_body
 from mediamon.types import FetchResult
 
 REPO = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import forkcheck
-from mediamon.pipeline import _init_worker, _worker_known
+from mediamon.process import init_worker, worker_known
 from mediamon.store.sqlite import Store
 from mediamon.workers import PROCESS_TITLE, WorkerDied, WorkerPool, WorkerStuck
 
@@ -129,10 +129,10 @@ def test_pool_made_and_used_200_times_while_threads_hammer_sqlite(tmp_path: Path
     async def many() -> int:
         restarts = 0
         for _ in range(200):
-            pool = WorkerPool(2, initializer=_init_worker, initargs=(None, str(db)),
+            pool = WorkerPool(2, initializer=init_worker, initargs=(None, str(db)),
                               stall_timeout=120)
             try:
-                results = await asyncio.gather(*(pool.run(_worker_known, ["a", "b"])
+                results = await asyncio.gather(*(pool.run(worker_known, ["a", "b"])
                                                  for _ in range(4)))
                 assert results == [{}] * 4
             finally:

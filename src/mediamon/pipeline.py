@@ -8,7 +8,7 @@
         process  parse -> normalise -> skip items whose content hash is unchanged
                  -> set aside new items the keep rule cannot match (prefilter: only their
                  seen row and profile terms) -> score -> sanitise the HTML of items that
-                 will be stored                                            [worker process]
+                 will be stored                          [worker process: process.py]
         plan     the next poll: adaptive interval, server hints, backoff, Retry-After,
                  dead after schedule.dead_after, never again after 410     [policy, pure]
         write    items + fetch state + next poll: one savepoint per feed, a batch of feeds
@@ -51,20 +51,16 @@ import httpx
 from mediamon import enrich
 from mediamon.clock import utc_iso, utcnow
 from mediamon.config import Config
-from mediamon.core import language, policy
-from mediamon.core.normalise import normalise_entry, shows_something, with_markup
-from mediamon.core.parse import parse_body
+from mediamon.core import policy
 from mediamon.core.policy import Limits, Plan
 from mediamon.core.profile import Background, builtin_background
 from mediamon.core.score import Scorer
-from mediamon.core.stories import StorySettings
-from mediamon.core.stories import fingerprint as story_fingerprint
 from mediamon.errors import ParseError
 from mediamon.fetch import fetch_feed, make_client, unreachable
+from mediamon.process import Job, Processed, init_worker, process_body, process_job
 from mediamon.store.interface import IngestStore
 from mediamon.store.rows import FeedRow, ScoredItem
-from mediamon.store.sqlite import SeenReader
-from mediamon.types import FeedOutcome, FetchResult, Item, Match, RawEntry
+from mediamon.types import FeedOutcome, FetchResult
 from mediamon.workers import WorkerError, WorkerPool
 
 log = logging.getLogger("mediamon.pipeline")
@@ -72,9 +68,6 @@ log = logging.getLogger("mediamon.pipeline")
 REDIRECT_CONFIRMATIONS = 3  # a permanent redirect moves the feed once seen this many times
 WRITE_BATCH = 32  # feed passes per write transaction at most
 STOP_GRACE_SECONDS = 10.0  # what running passes get to finish when asked to stop
-# The match given to an item whose content hash is unchanged: the store only links such
-# an item to the feed and never reads its match (see Store.save_feed_pass).
-UNCHANGED = Match(kept=False, score=0.0, similarity=0.0, topics=(), rule_matched=False)
 
 
 
@@ -141,144 +134,7 @@ def scorer_for(config: Config, store: IngestStore | None, *, feedback: bool = Tr
     return scorer, ScorerInfo(builtin.documents, stored.documents, len(labels))
 
 
-# -- the CPU-bound half (runs in a worker process) ------------------------------------------
-
-
-@dataclass(frozen=True)
-class Processed:
-    """What the CPU-bound half of a pass produced from a body (picklable, for a worker pool)."""
-
-    scored: tuple[ScoredItem, ...]
-    entries: int
-    warning: str | None
-    title: str | None
-    link: str | None
-    rate: float | None = None  # new items per day, from the feed's own dates
-    body_hint: float | None = None  # seconds the feed asks between polls (<ttl>, sy:*)
-    unchanged: tuple[str, ...] = ()  # ids passed with the UNCHANGED match
-    error: str | None = None  # the ParseError reason (scored is then empty)
-    fast: bool = False  # parsed by fastparse rather than feedparser
-
-
-KnownHashes = Callable[[Sequence[str]], dict[str, str]]
-
-
-def process_body(
-    fetch: FetchResult,
-    *,
-    feed_url: str,
-    scorer: Scorer,
-    now: datetime,
-    keep_all: bool = False,
-    known: KnownHashes | None = None,
-    stories: StorySettings | None = None,
-) -> Processed:
-    """parse -> normalise -> score. Raises ParseError for a body that is not a feed.
-
-    With ``known`` (item id -> stored content hash), items whose hash is unchanged are not
-    scored (they get ``UNCHANGED``), new items that cannot be kept are not scored either
-    unless ``keep_all`` stores them (``Scorer.rejects``), and HTML is sanitised only for
-    items that may be stored: kept ones, all with ``keep_all``, and changed ones. With
-    ``stories`` (the store's settings), those items also carry their story fingerprint, and
-    every item its dedup key: work taken off the single writer, which would otherwise do it
-    in order.
-    """
-    assert fetch.body is not None
-    parsed, fast = parse_body(fetch.body, url=fetch.final_url or feed_url, headers=fetch.headers)
-    pairs: list[tuple[RawEntry, Item]] = []
-    for entry in parsed.entries:
-        item = normalise_entry(entry, feed_url=feed_url, feed=parsed, now=now, html=False,
-                               detect=False)  # the items that may be stored get both below
-        if shows_something(item):
-            pairs.append((entry, item))
-    previous = known([item.id for _, item in pairs]) if known is not None else {}
-    scored = []
-    unchanged = []
-    for entry, item in pairs:
-        old = previous.get(item.id)
-        if old is not None and old == item.content_hash:
-            scored.append(_partial(item, UNCHANGED, stories))
-            unchanged.append(item.id)
-            continue
-        if old is None and not keep_all and known is not None:
-            # New, and stored only if kept: an item the keep rule cannot match needs no
-            # scoring (Scorer.rejects; it still gets its seen row and profile terms).
-            rejected = scorer.rejects(item.text)
-            if rejected is not None:
-                scored.append(_partial(item, rejected, stories))
-                continue
-        match = scorer.score_item(item)
-        if not (match.kept or keep_all or old is not None or known is None or
-                _article_candidate(scorer, item, match)):
-            scored.append(_partial(item, match, stories))  # new and not kept: never stored
-            continue
-        item = with_markup(item, entry)  # what normalise_entry's defaults would give
-        match.explanation_json  # noqa: B018 (computed here, once per verdict, and pickled)
-        fingerprint = None
-        if stories is not None:
-            item.dedup_key  # noqa: B018 (computed here, cached and pickled with the item)
-            if match.kept or keep_all:
-                fingerprint = story_fingerprint(item.title, item.summary, stories)
-                item.site  # noqa: B018 (cached and pickled, as dedup_key)
-        scored.append(ScoredItem(item, match, fingerprint))
-    dates = [item.published for _, item in pairs if item.published_from_feed]
-    ttl = parsed.ttl_minutes * 60.0 if parsed.ttl_minutes else None
-    hint = max((h for h in (ttl, policy.sy_seconds(parsed.update_period,
-                                                   parsed.update_frequency)) if h), default=None)
-    return Processed(tuple(scored), len(parsed.entries), parsed.warning, parsed.title,
-                     parsed.link, rate=policy.publish_rate(dates, now), body_hint=hint,
-                     unchanged=tuple(unchanged), fast=fast)
-
-
-def _article_candidate(scorer: Scorer, item: Item, match: Match) -> bool:
-    """With articles on (``enrich``), a new unkept item that matched a positive topic and
-    has a link goes to the writer whole: its article may make it kept."""
-    return scorer.article_candidates and bool(item.url) and \
-        any(hit.topic in scorer.positive for hit in match.topics)
-
-
-def _partial(item: Item, match: Match, stories: StorySettings | None) -> ScoredItem:
-    """An item the writer only needs to recognise (see ``ScoredItem.partial``): its text
-    stays in the worker, which makes the result a fraction of the size to send back."""
-    item = item.without_text()
-    if stories is not None:
-        item.dedup_key  # noqa: B018 (computed here, cached and pickled with the item)
-    return ScoredItem(item, match, partial=True)
-
-
-@dataclass(frozen=True)
-class _Job:
-    fetch: FetchResult
-    feed_url: str
-    now: datetime
-    keep_all: bool
-    stories: StorySettings | None = None
-
-
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(scorer: Scorer, db_path: str | None) -> None:
-    """A worker process (see ``workers``): the scorer, where to read known hashes, and the
-    language model loaded before the first feed (its 0.6 s would count against the feed's
-    ``worker_timeout``)."""
-    language.warm()
-    _WORKER.update(scorer=scorer, known=SeenReader(db_path) if db_path else None)
-
-
-def _worker_known(ids: Sequence[str]) -> dict[str, str]:
-    """Stored content hashes of ``ids``, through the worker's own read-only connection."""
-    known = _WORKER.get("known")
-    return known(ids) if known is not None else {}
-
-
-def _process_job(job: _Job) -> Processed:
-    try:
-        return process_body(job.fetch, feed_url=job.feed_url, scorer=_WORKER["scorer"],
-                            now=job.now, keep_all=job.keep_all, known=_worker_known,
-                            stories=job.stories)
-    except ParseError as exc:
-        return Processed((), 0, None, None, None, error=exc.reason)
+# -- the CPU-bound half: process.py, in worker processes ----------------------------------
 
 
 def worker_count(setting: int | None) -> int:
@@ -609,7 +465,7 @@ class Updater:
             self._pool.start()
 
     def _make_pool(self) -> WorkerPool:
-        return WorkerPool(self.workers, initializer=_init_worker,
+        return WorkerPool(self.workers, initializer=init_worker,
                           initargs=(self.scorer, str(self.store.path)),
                           stall_timeout=self.config.fetch.worker_timeout)
 
@@ -750,20 +606,20 @@ class Updater:
         return outcome
 
     async def _process(self, fetch: FetchResult, feed: FeedRow, now: datetime) -> Processed:
-        job = _Job(fetch, feed.url, now, self.keep_all, self.store.stories)
+        job = Job(fetch, feed.url, now, self.keep_all, self.store.stories)
         if self.workers > 0 and self._pool is None:
             self._pool = self._make_pool()
         if self._pool is None:
             return self._process_here(job)
         try:
-            return await self._pool.run(_process_job, job, what=feed.url)
+            return await self._pool.run(process_job, job, what=feed.url)
         except WorkerError as exc:
             # Stuck or dying twice on this body: the feed fails this pass, with the reason,
             # and is polled again on the error schedule; the pool has recovered already.
             log.warning("feed not parsed: %s", exc.reason, extra={"fields": {"feed": feed.url}})
             return Processed((), 0, None, None, None, error=exc.reason)
 
-    def _process_here(self, job: _Job) -> Processed:
+    def _process_here(self, job: Job) -> Processed:
         try:
             return process_body(job.fetch, feed_url=job.feed_url, scorer=self.scorer,
                                 now=job.now, keep_all=job.keep_all,

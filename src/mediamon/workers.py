@@ -12,7 +12,7 @@ calls, test servers), so the workers come from a *fork server*: a fresh, single-
 interpreter started once per process with ``posix_spawn``-style fork+exec (safe from any
 thread), which imports ``PRELOAD`` once and then forks each worker from itself. A worker
 costs a fork of that small process, not a new interpreter (figures in docs/benchmarks.md).
-What the fork server loads (``workers_preload``: the pipeline's modules, the language
+What the fork server loads (``workers_preload``: the parse half of a pass, the language
 detector's model) the workers share copy-on-write instead of each loading its own; it keeps
 numpy to one thread so that the fork server stays single-threaded, and a worker forked while
 it had more threads logs a warning (``threads_at_fork``).
@@ -53,7 +53,7 @@ T = TypeVar("T")
 
 # Imported once, in this order, by the fork server, so that a new worker starts with them
 # loaded: workers_preload first (it must run before numpy is imported; see it).
-PRELOAD = ("mediamon.workers_preload", "mediamon.pipeline")
+PRELOAD = ("mediamon.workers_preload", "mediamon.process")
 MAX_STUCK = 2  # a job stuck this many times is given up
 STARTUP_TIMEOUT = 60.0  # seconds for a new pool's workers to start and initialise
 MAX_START_DEATHS = 3  # a pool whose workers die at start this many times in a row: give up

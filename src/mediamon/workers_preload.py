@@ -1,9 +1,10 @@
 """What the parse workers' fork server runs before it forks any worker (``workers.PRELOAD``
 names it first); imported there only, never in mediamon's main process.
 
-    import mediamon.workers_preload    in the fork server, then mediamon.pipeline
+    import mediamon.workers_preload    in the fork server, then mediamon.process
       -> numpy's thread pools set to one thread (this process's environment only)
-      -> the language detector's model loaded (core.language.warm)
+      -> the language detector's model loaded (core.language.warm), the public suffix list
+     parsed (core.urls.warm)
       -> before each fork: gc.freeze(), and THREADS_AT_FORK = this process's threads now
 
 Why load the model here. py3langid's tables and numpy take about 75 MB; loaded by each worker
@@ -33,7 +34,7 @@ for _variable in THREAD_VARIABLES:
 import contextlib  # noqa: E402
 import gc  # noqa: E402
 
-from mediamon.core import language  # noqa: E402
+from mediamon.core import language, urls  # noqa: E402
 
 THREADS_AT_FORK = 0  # set just before each fork of this process
 
@@ -56,4 +57,5 @@ def _before_fork() -> None:
 
 with contextlib.suppress(Exception):  # a broken model: each worker's own warm() raises it
     language.warm()
+urls.warm()
 os.register_at_fork(before=_before_fork)

@@ -169,7 +169,7 @@ def _flat_text(markup: str) -> str:
 
 
 # Rendered texts are remembered for a while: an item about to be stored is normalised a
-# second time with its HTML (pipeline.process_body), and authors and tags repeat. Only
+# second time with its HTML (process.process_body), and authors and tags repeat. Only
 # short texts are kept, so hostile 10 MB bodies never pile up in the cache.
 _CACHED_MAX = 16_384
 

@@ -252,8 +252,14 @@ _IP_HOST = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 
 @lru_cache(maxsize=1)
 def _public_suffixes() -> PublicSuffixList:
-    """Parsed once per process, when first needed (about 90 ms)."""
+    """Parsed once per process, when first needed (about 40-90 ms)."""
     return PublicSuffixList()
+
+
+def warm() -> None:
+    """Parse the public suffix list now, not at the first item (the parse workers' fork
+    server does, so that its workers share it)."""
+    _public_suffixes()
 
 
 def _keep_param(part: str) -> bool:

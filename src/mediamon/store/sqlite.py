@@ -46,6 +46,7 @@ from mediamon.store.labels import LabelsStore
 from mediamon.store.retention import RetentionStore
 from mediamon.store.rows import FeedRow as FeedRow
 from mediamon.store.rows import ScoredItem as ScoredItem
+from mediamon.store.seen import seen_hashes
 from mediamon.store.stats import StatsStore
 from mediamon.store.stories import StoriesStore
 from mediamon.store.trends import TrendsStore
@@ -388,40 +389,6 @@ def schema_version() -> int:
     return len(migrations.pending(sqlite_utils.Database(memory=True)))
 
 
-
-
-def _seen_hashes(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start : start + 500])
-        marks = ",".join("?" * len(chunk))
-        for item_id, content_hash in conn.execute(
-            f"SELECT id, content_hash FROM seen WHERE id IN ({marks})", chunk
-        ):
-            found[item_id] = content_hash
-    return found
-
-
-class SeenReader:
-    """``Store.seen_hashes`` for a parse worker: its own read-only connection, opened at
-    the first question, and no migration check (the daemon's Store did that). Any
-    database trouble answers "nothing known": the items are then processed in full, which
-    is always correct, only slower."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self._conn: sqlite3.Connection | None = None
-
-    def __call__(self, ids: Sequence[str]) -> dict[str, str]:
-        if not ids:
-            return {}
-        try:
-            if self._conn is None:
-                self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
-            return _seen_hashes(self._conn, ids)
-        except sqlite3.Error:
-            self._conn = None
-            return {}
 
 
 class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStore,
@@ -851,7 +818,7 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
 
     def seen_hashes(self, ids: Iterable[str]) -> dict[str, str]:
         """Content hashes of the given item ids that were parsed before (kept or not)."""
-        return _seen_hashes(self.db.conn, list(ids))
+        return seen_hashes(self.db.conn, list(ids))
 
     # -- the feed pass (store.ingest.FeedPassWriter): SQLite's hooks -------------------
 

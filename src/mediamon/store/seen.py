@@ -1,0 +1,46 @@
+"""Which items the database has seen, and with what content: the one query a parse worker
+makes (``SeenReader``, its own read-only connection), shared with ``Store.seen_hashes``.
+
+Kept apart from ``store.sqlite`` so that a worker loads the standard ``sqlite3`` module and
+this, not sqlite-utils and the whole store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def seen_hashes(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for item_id, content_hash in conn.execute(
+            f"SELECT id, content_hash FROM seen WHERE id IN ({marks})", chunk
+        ):
+            found[item_id] = content_hash
+    return found
+
+
+class SeenReader:
+    """``Store.seen_hashes`` for a parse worker: its own read-only connection, opened at
+    the first question, and no migration check (the daemon's Store did that). Any
+    database trouble answers "nothing known": the items are then processed in full, which
+    is always correct, only slower."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._conn: sqlite3.Connection | None = None
+
+    def __call__(self, ids: Sequence[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        try:
+            if self._conn is None:
+                self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+            return seen_hashes(self._conn, ids)
+        except sqlite3.Error:
+            self._conn = None
+            return {}
