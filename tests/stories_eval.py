@@ -7,6 +7,8 @@ story index, and measure pair precision and recall.
     python tests/stories_eval.py --real --wrong   # ... and every pair it gets wrong
     python tests/stories_eval.py --real --off     # ... with headline identity and the
                                                   #     series rule off (the grouping before)
+    python tests/stories_eval.py --joins          # each real item a near-copy of its
+                                                  #     headline joined, to read through
 
 The real pairs (``real-2022-pairs.csv``) hold ids, labels and reasons only: their texts belong
 to the publishers and are read at run time from ../shared/corpus/news/rss-2022.jsonl.
@@ -26,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from mediamon.core.stories import StorySettings, explain_pair
+from mediamon.core.stories import StorySettings, explain_pair, headline_key
 from mediamon.store.stories import assign, create_schema, outlet_for
 
 DATA = Path(__file__).resolve().parent / "data" / "stories"
@@ -295,8 +297,33 @@ def report_real(settings: StorySettings = StorySettings(), *, wrong: bool = Fals
     return "\n".join(lines)
 
 
+def near_joins(settings: StorySettings = StorySettings()) -> list[str]:
+    """Every item of the real stream that joined a story through a near-copy of its
+    headline (the decision was "headline", the two keys differ), with the item it joined:
+    the list docs/stories.md says was read through."""
+    items = load_real_items()
+    conn = sqlite3.connect(":memory:")
+    create_schema(conn)
+    lines = []
+    for item in sorted(items.values(), key=lambda i: (i.published, i.id)):
+        d = assign(conn, item_id=item.id, title=item.title, summary=item.summary,
+                   published=item.published, outlet=item.outlet, settings=settings,
+                   stamp="2026-01-01T00:00:00+00:00")
+        if d.by == "headline" and d.via and \
+                headline_key(items[d.via].title) != headline_key(item.title):
+            via = items[d.via]
+            hours = (item.published - via.published).total_seconds() / 3600
+            lines.append(f"{item.id} {item.outlet}  joined  {via.id} {via.outlet}  "
+                         f"{hours:.1f} h later\n    {item.title}\n    {via.title}")
+    conn.close()
+    return lines
+
+
 if __name__ == "__main__":
-    if "--real" in sys.argv:
+    if "--joins" in sys.argv:
+        found = near_joins()
+        print("\n".join(found) + f"\n{len(found)} items joined by a near-copy of a headline")
+    elif "--real" in sys.argv:
         chosen = StorySettings()
         if "--off" in sys.argv:
             chosen = replace(chosen, headline_window=0, series_gap=0)

@@ -24,6 +24,7 @@ from mediamon.core.stories import (
     headline_series,
     jaccard,
     minutes,
+    near_headlines,
     usable_headline,
 )
 from mediamon.store.sqlite import Store, migrations
@@ -225,6 +226,96 @@ def test_explain_pair_says_when_the_headline_decides() -> None:
     series = explain_pair(("War in Ukraine: key events on day 300", ""),
                           ("War in Ukraine: key events on day 301", ""), S)
     assert series.series and any("series" in line for line in describe(series))
+
+
+# --- near-copies of a headline ------------------------------------------------------------------
+
+# One report under headlines the outlets edited a little, each with its own standfirst (or
+# none: aggregators often carry the headline alone).
+EDITED = [
+    ("Kazakh court jails blogger for 6 years over posts on Russia war",
+     "Kazakh court jails blogger over posts on Russia war"),  # a name and a number dropped
+    ("Aid agencies pause work in Afghanistan after Taliban bar women staff",
+     "Aid agencies pause work in Afghanistan after Taliban bar female staff"),  # one word
+    ("Russia denies role in Kabul pipeline blast - Lavrov",
+     "Lavrov: Russia denies role in Kabul pipeline blast"),  # a clause moved
+    ("Taliban envoy to address Moscow trade forum next week",
+     "Taliban envoy to address Moscow trade forum next week | Example News"),  # outlet added
+]
+# Different events whose headlines share most of their words, in another order.
+APART = [
+    ("Taliban ban women from universities in Afghanistan",
+     "Afghanistan: Taliban detain women protesting against university ban"),
+    ("Russia-Ukraine war: list of key events, day 301",
+     "Russia-Ukraine war at a glance: what we know on day 301 of the invasion"),  # round-ups
+]
+
+
+# A report with its standfirst, and an aggregator's copy: the edited headline alone.
+NEAR_FIRST = ("Aid agencies pause work in Afghanistan after Taliban bar women staff",
+              "Four international charities said on Sunday they could not run clinics, "
+              "schools and food distributions without their female employees, and would "
+              "stop until further notice once the decree reached their offices in Kabul, "
+              "Herat and Mazar-i-Sharif, leaving millions without winter assistance.")
+NEAR_COPY = ("Aid agencies pause work in Afghanistan after Taliban bar female staff", "")
+
+
+@pytest.mark.parametrize(("a", "b"), EDITED)
+def test_near_headlines_are_edited_copies_of_one_headline(a: str, b: str) -> None:
+    assert near_headlines(headline_key(a), headline_key(b), S)
+    assert near_headlines(headline_key(b), headline_key(a), S)
+    assert not near_headlines(headline_key(a), headline_key(b), replace(S, headline_window=0))
+
+
+@pytest.mark.parametrize(("a", "b"), APART)
+def test_near_headlines_are_not_the_same_words_in_another_order_nor_round_ups(
+        a: str, b: str) -> None:
+    assert not near_headlines(headline_key(a), headline_key(b), S)
+
+
+def test_near_headlines_need_enough_content_words() -> None:
+    """Two short headlines ("Putin meets Xi" / "Xi meets Putin again") say too little."""
+    assert not near_headlines(headline_key("Putin meets Xi in Moscow"),
+                              headline_key("Putin meets Xi in Moscow again"), S)
+
+
+def test_decide_joins_a_near_copy_of_the_headline_when_no_item_is_similar_by_terms() -> None:
+    """An aggregator's copy with the edited headline alone: too few shared terms to join by
+    similarity, a near-copy of the headline, bands in common: one story. Not when the bands
+    never met, outside the headline window, or from the same outlet half a day later."""
+    first = NEAR_FIRST
+    copy = NEAR_COPY
+    fp = fingerprint(*copy, S)
+    earlier = cand("first", first, NOW, "wire.example", bands_shared=1)
+    assert jaccard(fp.terms, earlier.terms) < S.threshold
+    t = minutes(NOW + timedelta(hours=3))
+    d = decide(fp, t, [earlier], S, "aggregator.example")
+    assert (d.story_id, d.via, d.by) == ("s-first", "first", "headline")
+    assert decide(fp, t, [earlier._replace(bands_shared=0)], S, "a.example").story_id is None
+    late = minutes(NOW + timedelta(hours=60))
+    assert decide(fp, late, [earlier], replace(S, window=4 * 86400),
+                  "a.example").story_id is None
+    same_outlet = minutes(NOW + timedelta(hours=13))
+    assert decide(fp, same_outlet, [earlier], S, "wire.example").story_id is None
+    # an item similar by its terms wins over a near-copy of the headline
+    similar = cand("similar", ("Charities halt Afghan programmes", first[1]),
+                   NOW + timedelta(hours=1), "b.example", bands_shared=3)
+    assert decide(fingerprint(copy[0], first[1], S), t, [earlier._replace(
+        terms=fingerprint(first[0], "", S).terms), similar], S, "c.example").via == "similar"
+
+
+def test_explain_pair_says_when_a_near_copy_of_the_headline_decides() -> None:
+    a, b = NEAR_FIRST, NEAR_COPY
+    exp = explain_pair(a, b, S, minutes_apart=90)
+    assert exp.headlines_near and not exp.same_headline and not exp.similar_enough
+    lines = describe(exp)
+    if exp.candidates:
+        assert any(line.startswith("headline:    a near-copy (") for line in lines)
+        assert lines[-1] == "verdict:     same story"
+    else:
+        assert any("never compared" in line for line in lines)
+    far = explain_pair(a, b, S, minutes_apart=60 * 60)
+    assert describe(far)[-1] == "verdict:     not grouped"
 
 
 # --- the index in SQLite ------------------------------------------------------------------------

@@ -30,7 +30,8 @@ from stories_eval import (
 # series pairs; now it keeps all 53 and merges none. The margins allow two agency copies
 # to be lost to a later change of the word similarity, not a return of the old behaviour.
 MIN_AGENCY_HEADLINE_RECALL = 0.95  # of the same-headline copies, in one story
-MIN_SAME_RECALL = 0.85  # of every same-story pair (near-copies with rewritten headlines too)
+MIN_SAME_RECALL = 0.94  # of every same-story pair (near-copies with rewritten headlines too)
+MIN_NEAR_COPY_RECALL = 0.88  # of the copies whose headline was edited (0.80 before near_headlines)
 MAX_SERIES_MERGED = 0  # issues of a daily or weekly series: never one story
 MAX_SIMILAR_HEADLINE_MERGED = 1  # the one known merge by words (two BBC oil-cap reports)
 MIN_PRECISION = 0.95
@@ -90,6 +91,13 @@ def test_agency_headline_copies_share_a_story(real: RealScores) -> None:
     kind = real.kind("agency-headline")
     assert kind.together / kind.pairs >= MIN_AGENCY_HEADLINE_RECALL, real.wrong
     assert real.recall >= MIN_SAME_RECALL, real.wrong
+
+
+def test_copies_under_an_edited_headline_share_a_story(real: RealScores) -> None:
+    """A word changed, a name dropped, a clause moved, the standfirst rewritten or left out:
+    one story (``near_headlines`` where the words alone fall short)."""
+    kind = real.kind("near-copy")
+    assert kind.together / kind.pairs >= MIN_NEAR_COPY_RECALL, real.wrong
 
 
 def test_hard_negatives_stay_apart(real: RealScores) -> None:
