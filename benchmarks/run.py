@@ -46,7 +46,7 @@ DIAGNOSTIC = ("mediamon-no-stories",)  # only when asked for with --systems
 # the small runs where start-up counts: small (i: 100 feeds x 20 items on 10 hosts) and tiny
 # (j: 20 feeds x 20 items on 5 hosts), a newcomer's first subscriptions.
 SECTIONS = ("loopback", "latency", "scale", "diagnostic", "default", "one-host", "short", "long",
-            "wire", "sparse", "many-feeds", "rich", "small", "tiny")
+            "wire", "sparse", "many-feeds", "rich", "small", "tiny", "dense")
 
 
 def parse_args() -> argparse.Namespace:
@@ -63,13 +63,14 @@ def parse_args() -> argparse.Namespace:
                         "per host (fetch.per_host = 2), so 1 would serialise it")
     p.add_argument("--seed", type=int, default=1, help="workload RNG seed")
     p.add_argument("--shape", default="default",
-                   choices=("default", "short", "long", "wire", "sparse", "rich"),
+                   choices=("default", "short", "long", "wire", "sparse", "rich", "dense"),
                    help="the items: default (news-like, 10%% topical), short (about 0.5 KB, "
                         "little HTML), long (5-20 KB of full text each), wire (30%% topical, "
                         "mostly a few agency texts copied word for word across feeds), sparse "
                         "(1%% topical), rich (default items with the markup of big outlets' "
                         "feeds: Media RSS images with credits and captions, comment threads, "
-                        "an outlet's own namespace); one host is --hosts 1, the 10,000-feed "
+                        "an outlet's own namespace), dense (50%% topical, no copies); one "
+                        "host is --hosts 1, the 10,000-feed "
                         "shape is --feeds 10000 --items 5")
     p.add_argument("--systems", default=",".join(ALL_SYSTEMS),
                    help="comma-separated subset of: " + ", ".join(ALL_SYSTEMS)

@@ -197,8 +197,10 @@ class Shape:
 
 
 # The workload matrix: (a) default, (c) short, (d) long, (e) wire-copy heavy, (f) almost
-# nothing relevant; (b) one host and (g) 10,000 feeds x 5 items are run.py flags (--hosts 1;
-# --feeds 10000 --items 5) on the default items.
+# nothing relevant, (h) rich markup, (k) dense: half of all items on the story, each its own
+# text (every kept item costs the single writer its rows, topics, index and story); (b) one
+# host, (g) 10,000 feeds x 5 items, (i) small and (j) tiny are run.py flags on the default
+# items.
 SHAPES = {
     "default": Shape(),
     "short": Shape(short=True),
@@ -206,6 +208,7 @@ SHAPES = {
     "wire": Shape(topical=0.30, wire=0.9, wire_copies=True),
     "sparse": Shape(topical=0.01),
     "rich": Shape(rich=True),
+    "dense": Shape(topical=0.5),
 }
 DEFAULT = SHAPES["default"]
 

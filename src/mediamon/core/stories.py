@@ -309,11 +309,16 @@ def near_headlines(a: str, b: str, settings: StorySettings) -> bool:
             ROUNDUP.search(a) or ROUNDUP.search(b):
         return False
     ta, tb = headline_terms(a), headline_terms(b)
-    sa, sb = set(ta), set(tb)
+    sa, sb = _term_set(ta), _term_set(tb)
     least = settings.headline_min_terms
     if len(sa) < least or len(sb) < least or len(sa & sb) < HEADLINE_NEAR * len(sa | sb):
         return False
     return _longest_run(ta, tb) >= HEADLINE_RUN
+
+
+@lru_cache(maxsize=65_536)
+def _term_set(terms: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(terms)
 
 
 def _longest_run(a: Sequence[str], b: Sequence[str]) -> int:
@@ -526,7 +531,7 @@ def decide(
     key = fp.headline
     by_headline = usable_headline(key, settings)
     matches: list[Candidate] = []
-    close: list[Candidate] = []  # near-copies of the headline (``near_headlines``)
+    close: list[Candidate] = []  # may be near-copies of the headline (``near_headlines``)
     reach = settings.headline_window_minutes
     for cand in candidates:
         if abs(cand.t - t) > window or same_series(key, outlet, t, cand, settings):
@@ -534,10 +539,9 @@ def decide(
         if by_headline and cand.headline == key:
             matches.append(cand)
         elif by_headline and cand.headline and abs(cand.t - t) <= reach and \
-                cand.bands_shared and near_headlines(key, cand.headline, settings) and \
-                not (outlet and cand.outlet == outlet and
-                     abs(cand.t - t) >= settings.series_gap_minutes):
-            close.append(cand)
+                cand.bands_shared and not (outlet and cand.outlet == outlet and
+                                           abs(cand.t - t) >= settings.series_gap_minutes):
+            close.append(cand)  # compared only if nothing closer decides (below)
         if not fp.usable or not cand.bands_shared or len(cand.terms) < min_terms:
             continue
         compared += 1
@@ -555,6 +559,7 @@ def decide(
     if chosen is not None and best is not None:
         return Decision(chosen.story_id, chosen.item_id, -best[0], compared,
                         chosen.bands_shared, "terms")
+    close = [m for m in close if near_headlines(key, m.headline or "", settings)]
     if close:  # no closer evidence: the nearest near-copy of the headline
         match = min(close, key=lambda m: (abs(m.t - t), m.t, m.item_id))
         return Decision(match.story_id, match.item_id, jaccard(fp.terms, match.terms),
