@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from conftest import DATA
+from mediamon.cli import cli
 from mediamon.core import langid_cache, language
 from mediamon.core.language import backend, detect, detect_by_script
 
@@ -217,3 +219,15 @@ def test_two_processes_making_the_copy_at_once_both_get_it(
     assert [p.communicate(timeout=120)[0].strip() for p in procs] == ["ru", "ru"]
     (copy,) = tmp_path.iterdir()
     assert (copy / "complete").exists()
+
+
+def test_paths_shows_the_cache_directory(tmp_path: Path) -> None:
+    """`mediamon paths` names where the model's copy goes, and MEDIAMON_CACHE_DIR moves it."""
+    moved = tmp_path / "cache"
+    result = CliRunner().invoke(cli, ["paths", "--json"], env={langid_cache.CACHE_ENV: str(moved)})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["cache_dir"] == str(moved)
+    result = CliRunner().invoke(cli, ["paths"], env={langid_cache.CACHE_ENV: None})
+    assert result.exit_code == 0, result.output
+    assert any(line.startswith("cache_dir") and line.rstrip().endswith("mediamon")
+               for line in result.output.splitlines())

@@ -58,9 +58,12 @@ def paths(ctx: Context, fmt: str, as_json: bool) -> None:
         if path == ctx.config_path:
             how = reason
             break
+    from mediamon.core.langid_cache import cache_root
+
     rows = {"config": str(ctx.config_path), "config_from": how,
             "database": str(ctx.config.db_path),
-            "user_config_dir": str(user_config_dir()), "user_data_dir": str(user_data_dir())}
+            "user_config_dir": str(user_config_dir()), "user_data_dir": str(user_data_dir()),
+            "cache_dir": str(cache_root())}
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
