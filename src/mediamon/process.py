@@ -143,6 +143,8 @@ def _partial(item: Item, match: Match, stories: StorySettings | None) -> ScoredI
 
 @dataclass(frozen=True)
 class Job:
+    """One body for a worker: what ``process_body`` needs besides the worker's scorer."""
+
     fetch: FetchResult
     feed_url: str
     now: datetime
@@ -170,6 +172,7 @@ def worker_known(ids: Sequence[str]) -> dict[str, str]:
 
 
 def process_job(job: Job) -> Processed:
+    """A worker's ``process_body``: a body that is not a feed comes back as its error."""
     try:
         return process_body(job.fetch, feed_url=job.feed_url, scorer=_WORKER["scorer"],
                             now=job.now, keep_all=job.keep_all, known=worker_known,
