@@ -638,6 +638,28 @@ def test_azerbaijani_and_pashto_words_and_mediation(text: str, kept: bool) -> No
 
 
 @pytest.mark.parametrize(("text", "kept"), [
+    # Armenian: the two countries, the Taliban, trade and recognition
+    ("Ռուսաստանի և Աֆղանստանի միջև առևտուրն աճել է", True),
+    ("Մոսկվան պաշտոնապես ճանաչել է Թալիբանի կառավարությունը", True),
+    # ... and Armenian news naming Russia alone is not kept
+    ("Ռուսաստանը և Հայաստանը քննարկել են գազի գինը", False),
+    # "the ban" in Portuguese, Spanish and Italian, as in "Russia lifts the ban on the Taliban"
+    ("A Rússia suspendeu a proibição do movimento Talibã", True),
+    ("Rusia levanta la prohibición de los talibanes", True),
+    ("La Russia revoca il divieto sui talebani", True),
+    # Dari: a minister taking part in a meeting in Russia
+    ("وزیر طالبان برای اشتراک در نشستی به روسیه رفت", True),
+    # farming and agriculture between a Russian region and the Taliban
+    ("Татарстан позвал талибов работать фермерами", True),
+    ("Russia and the Taliban discuss agricultural cooperation", True),
+    # ... while an offer of tours to Afghanistan by Russian companies is still not a relation
+    ("Russian companies offer tours to Afghanistan under Taliban rule", False),
+])
+def test_armenian_romance_ban_dari_meeting_and_farming_words(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2024, 6, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
     # Russia's envoy speaking on Afghanistan under Taliban rule is Russia's stance ...
     ("Statement by Vassily Nebenzia at the Security Council meeting on Afghanistan", True),
     # ... but not when what he speaks of is a threat from Afghanistan
