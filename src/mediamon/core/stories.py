@@ -254,12 +254,10 @@ def headline_key(title: str) -> str:
     return " ".join(_HEADLINE_SPLIT.sub(" ", text).split())
 
 
-@lru_cache(maxsize=65_536)
 def headline_content(key: str) -> int:
     """How many distinct content words a headline key has: its terms (stopwords and wire
     credits out, stemmed) without the live-blog and round-up vocabulary."""
-    filler = _filler_terms()
-    return sum(1 for term in terms(key) if term not in filler)
+    return len(headline_terms(key))
 
 
 @lru_cache(maxsize=1)
@@ -294,7 +292,7 @@ ROUNDUP = re.compile(
 
 @lru_cache(maxsize=65_536)
 def headline_terms(key: str) -> tuple[str, ...]:
-    """A headline key's content terms in order (``headline_content`` counts them)."""
+    """A headline key's distinct content terms in order (``headline_content`` counts them)."""
     filler = _filler_terms()
     return tuple(term for term in terms(key) if term not in filler)
 
@@ -309,7 +307,7 @@ def near_headlines(a: str, b: str, settings: StorySettings) -> bool:
             ROUNDUP.search(a) or ROUNDUP.search(b):
         return False
     ta, tb = headline_terms(a), headline_terms(b)
-    sa, sb = _term_set(ta), _term_set(tb)
+    sa, sb = _headline_set(ta), _headline_set(tb)
     least = settings.headline_min_terms
     if len(sa) < least or len(sb) < least or len(sa & sb) < HEADLINE_NEAR * len(sa | sb):
         return False
@@ -317,7 +315,7 @@ def near_headlines(a: str, b: str, settings: StorySettings) -> bool:
 
 
 @lru_cache(maxsize=65_536)
-def _term_set(terms: tuple[str, ...]) -> frozenset[str]:
+def _headline_set(terms: tuple[str, ...]) -> frozenset[str]:
     return frozenset(terms)
 
 
@@ -338,8 +336,9 @@ def _longest_run(a: Sequence[str], b: Sequence[str]) -> int:
 def usable_headline(key: str | None, settings: StorySettings) -> bool:
     """Whether a headline key can make two items one story: headline identity is on and
     the key has at least ``headline_min_terms`` content words."""
-    return bool(key) and settings.headline_window > 0 and \
-        headline_content(key) >= settings.headline_min_terms
+    if not key or settings.headline_window <= 0:
+        return False
+    return headline_content(key) >= settings.headline_min_terms
 
 
 @lru_cache(maxsize=200_000)
