@@ -55,9 +55,8 @@ from mediamon.core import policy
 from mediamon.core.policy import Limits, Plan
 from mediamon.core.profile import Background, builtin_background
 from mediamon.core.score import Scorer
-from mediamon.errors import ParseError
 from mediamon.fetch import fetch_feed, make_client, unreachable
-from mediamon.process import Job, Processed, init_worker, process_body, process_job
+from mediamon.process import Job, Processed, init_worker, process_job, run_job
 from mediamon.store.interface import IngestStore
 from mediamon.store.rows import FeedRow, ScoredItem
 from mediamon.types import FeedOutcome, FetchResult
@@ -620,12 +619,7 @@ class Updater:
             return Processed((), 0, None, None, None, error=exc.reason)
 
     def _process_here(self, job: Job) -> Processed:
-        try:
-            return process_body(job.fetch, feed_url=job.feed_url, scorer=self.scorer,
-                                now=job.now, keep_all=job.keep_all,
-                                known=self.store.seen_hashes, stories=job.stories)
-        except ParseError as exc:
-            return Processed((), 0, None, None, None, error=exc.reason)
+        return run_job(job, self.scorer, self.store.seen_hashes)
 
     def _plan(self, feed: FeedRow, fetch: FetchResult, processed: Processed | None,
               now: datetime) -> tuple[Plan, dict[str, Any]]:

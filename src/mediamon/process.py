@@ -171,11 +171,15 @@ def worker_known(ids: Sequence[str]) -> dict[str, str]:
     return known(ids) if known is not None else {}
 
 
-def process_job(job: Job) -> Processed:
-    """A worker's ``process_body``: a body that is not a feed comes back as its error."""
+def run_job(job: Job, scorer: Scorer, known: KnownHashes | None) -> Processed:
+    """``process_body`` of ``job``: a body that is not a feed comes back as its error."""
     try:
-        return process_body(job.fetch, feed_url=job.feed_url, scorer=_WORKER["scorer"],
-                            now=job.now, keep_all=job.keep_all, known=worker_known,
-                            stories=job.stories)
+        return process_body(job.fetch, feed_url=job.feed_url, scorer=scorer, now=job.now,
+                            keep_all=job.keep_all, known=known, stories=job.stories)
     except ParseError as exc:
         return Processed((), 0, None, None, None, error=exc.reason)
+
+
+def process_job(job: Job) -> Processed:
+    """``run_job`` in a worker: its scorer, and the hashes its own connection reads."""
+    return run_job(job, _WORKER["scorer"], worker_known)
