@@ -304,6 +304,50 @@ def test_decide_joins_a_near_copy_of_the_headline_when_no_item_is_similar_by_ter
         terms=fingerprint(first[0], "", S).terms), similar], S, "c.example").via == "similar"
 
 
+def test_near_copies_meet_through_their_headlines_own_bands() -> None:
+    """Two outlets' versions of one report under near-copies of a headline, each with a long
+    standfirst of its own: the texts share no band, the headlines do, and the store puts the
+    second in the first's story. A round-up's headline gets no bands of its own."""
+    first = ("Aid agencies pause work in Afghanistan after Taliban bar women staff",
+             "Charities running clinics in Herat and Kandahar said they had no choice once "
+             "the decree reached their offices, and donors in Geneva called an urgent "
+             "meeting on winter assistance for millions of families. Several groups warned "
+             "that vaccination campaigns, mobile health teams and nutrition programmes for "
+             "infants would stop within days, and that thousands of local employees would "
+             "lose their only income.")
+    second = ("Aid agencies pause work in Afghanistan after Taliban bar female staff",
+              "Programme managers described empty schools and closed food distribution "
+              "points across the northern provinces, while officials in Kabul refused to "
+              "comment on the order published by the economy ministry. Diplomats in Doha "
+              "said the decision complicated talks on frozen central bank reserves, and "
+              "traders in Mazar-i-Sharif reported queues outside bakeries as prices of flour "
+              "and cooking oil climbed again.")
+    a, b = fingerprint(*first, S), fingerprint(*second, S)
+    assert not set(a.bands) & set(b.bands) and set(a.headline_bands) & set(b.headline_bands)
+    assert not set(a.headline_bands) & set(a.bands)  # apart from the text's key space
+    assert fingerprint("Russia-Ukraine war: list of key events, day 301", "", S)\
+        .headline_bands == ()
+    conn = index()
+    s1 = put(conn, "first", first, NOW, "wire.example")
+    assert put(conn, "second", second, NOW + timedelta(hours=3), "other.example") == s1
+    # a day and more apart, the same two are not joined (an equal headline would be)
+    conn = index()
+    s1 = put(conn, "first", first, NOW, "wire.example")
+    assert put(conn, "late", second, NOW + timedelta(hours=30), "other.example") != s1
+
+
+def test_one_outlets_own_headline_joins_only_when_shortened_or_lengthened() -> None:
+    """An outlet lengthens or shortens its own headline as a report develops: one story. Its
+    template with one word exchanged is its next report."""
+    base = "Russian forces carry out another missile attack on Lviv overnight"
+    assert near_headlines(headline_key(base), headline_key(base + " officials say"), S,
+                          same_outlet=True)
+    other_city = "Russian forces carry out another missile attack on Zaporizhzhia overnight"
+    assert near_headlines(headline_key(base), headline_key(other_city), S)
+    assert not near_headlines(headline_key(base), headline_key(other_city), S,
+                              same_outlet=True)
+
+
 def test_explain_pair_says_when_a_near_copy_of_the_headline_decides() -> None:
     a, b = NEAR_FIRST, NEAR_COPY
     exp = explain_pair(a, b, S, minutes_apart=90)

@@ -48,9 +48,11 @@ their words.
 Near-copies of a headline: a word changed ("bars women" / "bars female employees"), a name or
 a clause dropped or moved, an outlet's name appended, and an empty or different standfirst
 beside it. When no earlier item is similar enough by its terms, an item joins the story of
-the nearest candidate within ``headline_window`` whose headline is a near-copy of its own
-(``near_headlines``: most content words the same, and a run of them in the same order; not
-round-ups, not one outlet's series).
+the nearest candidate within a day whose headline is a near-copy of its own
+(``near_headlines``: most content words the same, two of them in the same order; not
+round-ups; from one outlet, only a headline lengthened or shortened). The headline's own
+content terms get band keys too (``Fingerprint.headline_bands``), so that such copies are
+candidates even when the texts beside them share no band.
 
 This module decides; it reads and writes nothing (``story_store`` stores). See
 docs/stories.md for the method, the labelled pairs and the measured precision and recall.
@@ -84,11 +86,14 @@ __all__ = [
     "explain_pair",
     "fingerprint",
     "grouping_key",
+    "headline_band_keys",
     "headline_content",
     "headline_key",
     "headline_series",
+    "headline_terms",
     "jaccard",
     "minutes",
+    "near_headlines",
     "pack_terms",
     "story_id_for",
     "term_hash",
@@ -278,9 +283,14 @@ def headline_series(key: str) -> str:
 # conflict - Putin"; but not "Taliban bans women from universities in Afghanistan" and
 # "Afghanistan: Taliban arrest women protesting against university ban" (most words shared,
 # no two of them in the same order: another event). On the real 2022 stream (docs/stories.md)
-# 0.6 and 2 joined 66 items, each read: copies of one report, bar one reply to an accusation.
+# 0.6 and 2 joined 85 items, each read: reports of the event of the item they joined.
 HEADLINE_NEAR = 0.6  # Jaccard of the two headlines' content terms
 HEADLINE_RUN = 2  # content terms one after the other, in the same order, in both
+# A near-copy of a headline is weaker evidence than an equal one (``headline_window``, two
+# days): it joins within a day. On the real 2022 stream, near-copy headlines 43-47 hours
+# apart were other events (a ban and the protests against it two days later; two missile
+# barrages), while the rewrites of one report came within hours.
+NEAR_REACH_MINUTES = 24 * 60
 # A round-up's headline names the day, not a report ("Russia-Ukraine war: list of key events,
 # day 290" and "... at a glance: what we know on day 290"): two outlets' round-ups of one
 # day are near-copies in words only. Matched in headline keys (folded case and accents).
@@ -297,12 +307,16 @@ def headline_terms(key: str) -> tuple[str, ...]:
     return tuple(term for term in terms(key) if term not in filler)
 
 
-def near_headlines(a: str, b: str, settings: StorySettings) -> bool:
+def near_headlines(a: str, b: str, settings: StorySettings, *,
+                   same_outlet: bool = False) -> bool:
     """Whether two different headline keys are near-copies of one headline: each has
     ``headline_min_terms`` content words, their content terms agree at Jaccard
     ``HEADLINE_NEAR`` or more, and ``HEADLINE_RUN`` of them stand in the same order in both
     (a word changed, a name or a number dropped, a clause moved: one report). Round-ups
-    (``ROUNDUP``) never are."""
+    (``ROUNDUP``) never are. Two headlines of ``same_outlet`` must also differ only by what
+    one adds to the other: an outlet lengthens or shortens its own headline as a report
+    develops, while its template with one word exchanged ("missile attack on Lviv" /
+    "... on Zaporizhzhia") is its next report."""
     if not a or not b or a == b or settings.headline_window <= 0 or \
             ROUNDUP.search(a) or ROUNDUP.search(b):
         return False
@@ -310,6 +324,8 @@ def near_headlines(a: str, b: str, settings: StorySettings) -> bool:
     sa, sb = _headline_set(ta), _headline_set(tb)
     least = settings.headline_min_terms
     if len(sa) < least or len(sb) < least or len(sa & sb) < HEADLINE_NEAR * len(sa | sb):
+        return False
+    if same_outlet and not (sa <= sb or sb <= sa):
         return False
     return _longest_run(ta, tb) >= HEADLINE_RUN
 
@@ -429,10 +445,18 @@ class Fingerprint:
     terms: frozenset[int]
     bands: tuple[int, ...]
     headline: str = ""  # headline_key of the title ("" when it has none)
+    headline_bands: tuple[int, ...] = ()  # band keys of the headline's content terms
 
     @property
     def usable(self) -> bool:
         return bool(self.bands)
+
+    @property
+    def index_keys(self) -> tuple[int, ...]:
+        """Every key the store indexes the item under and looks candidates up by: its text's
+        bands, and its headline's (near-copies of a headline meet there when the texts
+        beside them differ too much to share a band)."""
+        return self.bands + self.headline_bands
 
 
 @lru_cache(maxsize=256)  # agency copy: the same title and summary in many feeds
@@ -444,7 +468,27 @@ def fingerprint(title: str, summary: str, settings: StorySettings) -> Fingerprin
     key = headline_key(title)
     if len(hashes) < settings.min_terms:
         return Fingerprint(hashes, (), key)
-    return Fingerprint(hashes, _cached_band_keys(hashes, settings.bands, settings.rows), key)
+    return Fingerprint(hashes, _cached_band_keys(hashes, settings.bands, settings.rows), key,
+                       headline_band_keys(key, settings))
+
+
+def headline_band_keys(key: str, settings: StorySettings) -> tuple[int, ...]:
+    """The headline's own band keys (``Fingerprint.headline_bands``): none for a headline
+    that cannot count (too few content words, identity off) or a round-up's."""
+    if not usable_headline(key, settings) or ROUNDUP.search(key):
+        return ()
+    return _headline_bands(headline_terms(key))
+
+
+HEADLINE_BANDS = 6  # LSH bands over a headline's own content terms (2 rows each)
+_HEADLINE_SALT = 0x3C6E_F372_FE94_F82B  # keeps headline band keys apart from the text's
+
+
+@lru_cache(maxsize=4096)
+def _headline_bands(content: tuple[str, ...]) -> tuple[int, ...]:
+    """Band keys of a headline's content terms, salted apart from any text band's."""
+    keys = band_keys((term_hash(t) for t in content), HEADLINE_BANDS, 2)
+    return tuple(((k ^ _HEADLINE_SALT) + 2**63) % 2**64 - 2**63 for k in keys)
 
 
 def minutes(when: datetime) -> int:
@@ -532,14 +576,14 @@ def decide(
     matches: list[Candidate] = []
     close: list[Candidate] = []  # may be near-copies of the headline (``near_headlines``)
     reach = settings.headline_window_minutes
+    near_reach = min(reach, NEAR_REACH_MINUTES)
     for cand in candidates:
         if abs(cand.t - t) > window or same_series(key, outlet, t, cand, settings):
             continue
         if by_headline and cand.headline == key:
             matches.append(cand)
-        elif by_headline and cand.headline and abs(cand.t - t) <= reach and \
-                cand.bands_shared and not (outlet and cand.outlet == outlet and
-                                           abs(cand.t - t) >= settings.series_gap_minutes):
+        elif by_headline and cand.headline and abs(cand.t - t) <= near_reach and \
+                cand.bands_shared:
             close.append(cand)  # compared only if nothing closer decides (below)
         if not fp.usable or not cand.bands_shared or len(cand.terms) < min_terms:
             continue
@@ -558,7 +602,8 @@ def decide(
     if chosen is not None and best is not None:
         return Decision(chosen.story_id, chosen.item_id, -best[0], compared,
                         chosen.bands_shared, "terms")
-    close = [m for m in close if near_headlines(key, m.headline or "", settings)]
+    close = [m for m in close if near_headlines(key, m.headline or "", settings,
+                                                same_outlet=bool(outlet) and m.outlet == outlet)]
     if close:  # no closer evidence: the nearest near-copy of the headline
         match = min(close, key=lambda m: (abs(m.t - t), m.t, m.item_id))
         return Decision(match.story_id, match.item_id, jaccard(fp.terms, match.terms),
@@ -588,6 +633,7 @@ class PairExplanation:
     headline_counts: bool = False  # ... with enough content words to count (and it is on)
     series: bool = False  # headline keys that differ only in their numbers
     headlines_near: bool = False  # near-copies of one headline (``near_headlines``)
+    headline_bands_shared: int = 0  # equal keys among the headlines' own bands
     headline_window_minutes: int = 0
     series_gap_minutes: int = 0
     headline_min_terms: int = 0
@@ -613,10 +659,11 @@ class PairExplanation:
 
     @property
     def near_headline(self) -> bool:
-        """Near-copies of one headline, within the headline window, that the bands bring
-        together (``decide`` turns to them when no item is similar enough by terms)."""
-        return self.headlines_near and self.candidates and (
-            self.minutes_apart is None or self.minutes_apart <= self.headline_window_minutes)
+        """Near-copies of one headline, within ``NEAR_REACH_MINUTES``, that the bands (the
+        text's or the headlines' own) bring together (``decide`` turns to them when no item
+        is similar enough by terms)."""
+        return self.headlines_near and (self.candidates or self.headline_bands_shared > 0) \
+            and (self.minutes_apart is None or self.minutes_apart <= NEAR_REACH_MINUTES)
 
 
 def explain_pair(
@@ -651,6 +698,8 @@ def explain_pair(
         series=(not equal and bool(fp_a.headline) and bool(fp_b.headline)
                 and headline_series(fp_a.headline) == headline_series(fp_b.headline)),
         headlines_near=near_headlines(fp_a.headline, fp_b.headline, settings),
+        headline_bands_shared=sum(1 for x, y in zip(fp_a.headline_bands, fp_b.headline_bands,
+                                                    strict=False) if x == y),
         headline_window_minutes=settings.headline_window_minutes,
         series_gap_minutes=settings.series_gap_minutes,
         headline_min_terms=settings.headline_min_terms,
@@ -697,10 +746,10 @@ def describe(exp: PairExplanation) -> Sequence[str]:
                      f"series, never one story")
     elif exp.near_headline:
         lines.append(f"headline:    a near-copy (most content words the same, {HEADLINE_RUN} or "
-                     f"more in the same order), published within {hours:.0f} h: one story "
-                     f"when no item is similar enough by its terms")
+                     f"more in the same order), published within {NEAR_REACH_MINUTES // 60} h: "
+                     f"one story when no item is similar enough by its terms")
     elif exp.headlines_near:
-        lines.append(f"headline:    a near-copy, but more than {hours:.0f} h apart or never "
-                     f"compared (no LSH band equal)")
+        lines.append(f"headline:    a near-copy, but more than {NEAR_REACH_MINUTES // 60} h "
+                     f"apart or never compared (no LSH band equal)")
     lines.append(f"verdict:     {verdict}")
     return lines

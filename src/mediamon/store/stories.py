@@ -45,6 +45,7 @@ from mediamon.core.stories import (
     band_keys,
     decide,
     fingerprint,
+    headline_band_keys,
     headline_key,
     minutes,
     pack_terms,
@@ -404,7 +405,7 @@ def assign(
         if by_headline is not None:
             decision = by_headline
         else:
-            found = candidates(conn, fp.bands, t, settings)
+            found = candidates(conn, fp.index_keys, t, settings)
             banded = {c.item_id for c in found}
             found += [c for c in same_headline if c.item_id not in banded]
             decision = decide(fp, t, found, settings, outlet)
@@ -448,7 +449,7 @@ def assign(
     if members < INDEXED_PER_STORY:
         conn.executemany(
             "INSERT INTO story_bands (key, t, n) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            [(key, t, n) for key in fp.bands],
+            [(key, t, n) for key in fp.index_keys],
         )
     return decision
 
@@ -488,23 +489,25 @@ def reindex(conn: Any, *, item_id: str, title: str, summary: str,
             settings: StorySettings) -> None:
     """After an edit: index the item's new words (it stays in its story; an edited headline
     is still the same report) and refresh the story's title if it is the first mention."""
-    row = conn.execute("SELECT n, t, story_id, terms FROM story_items WHERE item_id = ?",
-                       [item_id]).fetchone()
+    row = conn.execute("SELECT n, t, story_id, terms, headline FROM story_items "
+                       "WHERE item_id = ?", [item_id]).fetchone()
     if row is None:
         return
-    n, t, story, blob = row
+    n, t, story, blob, old_headline = row
     old_terms = unpack_terms(bytes(blob))
     if len(old_terms) >= settings.min_terms:
-        # The old keys follow from the stored term hashes: delete them by primary key.
+        # The old keys follow from the stored term hashes and headline: delete them by
+        # primary key.
+        old_keys = band_keys(old_terms, settings.bands, settings.rows) + \
+            headline_band_keys(old_headline or "", settings)
         conn.executemany("DELETE FROM story_bands WHERE key = ? AND t = ? AND n = ?",
-                         [(key, t, n) for key in band_keys(old_terms, settings.bands,
-                                                            settings.rows)])
+                         [(key, t, n) for key in old_keys])
     fp = fingerprint(title, summary, settings)
     conn.execute("UPDATE story_items SET terms = ?, headline = ? WHERE n = ?",
                  [pack_terms(fp.terms), fp.headline or None, n])
     conn.executemany(
         "INSERT INTO story_bands (key, t, n) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-        [(key, t, n) for key in fp.bands])
+        [(key, t, n) for key in fp.index_keys])
     conn.execute("UPDATE stories SET title = ? WHERE id = ? AND first_item_id = ?",
                  [title, story, item_id])
 
