@@ -488,7 +488,7 @@ _HEADLINE_SALT = 0x3C6E_F372_FE94_F82B  # keeps headline band keys apart from th
 def _headline_bands(content: tuple[str, ...]) -> tuple[int, ...]:
     """Band keys of a headline's content terms, salted apart from any text band's."""
     keys = band_keys((term_hash(t) for t in content), HEADLINE_BANDS, 2)
-    return tuple(((k ^ _HEADLINE_SALT) + 2**63) % 2**64 - 2**63 for k in keys)
+    return tuple(k ^ _HEADLINE_SALT for k in keys)  # still signed 64-bit: both operands are
 
 
 def minutes(when: datetime) -> int:
