@@ -72,6 +72,7 @@ import workload  # noqa: E402  (benchmarks/workload.py: the feeds)
 
 from mediamon.clock import utc_iso  # noqa: E402
 from mediamon.config import load_config  # noqa: E402
+from mediamon.core.stories import grouping_key  # noqa: E402
 from mediamon.pipeline import scorer_for  # noqa: E402
 from mediamon.process import process_body  # noqa: E402
 from mediamon.types import FetchResult  # noqa: E402
@@ -152,9 +153,11 @@ def ensure_export(count: int, workdir: Path) -> Path:
     path = workdir / f"export-{count}.jsonl"
     if path.exists():
         with path.open(encoding="utf-8") as f:
-            if '"story": {' in f.readline():
-                return path
-        # made before exports carried each item's story: made again
+            story = json.loads(f.readline() or "{}").get("story") or {}
+        if story.get("grouping") == grouping_key(load_config(CONFIG).stories):
+            return path
+        # made before exports carried each item's story, or under another grouping (its
+        # stories would be found again on import, not copied): made again
         path.unlink()
     source_lines = workdir / f"source-{count}.jsonl"
     began = time.perf_counter()
