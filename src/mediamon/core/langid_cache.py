@@ -1,7 +1,7 @@
 """py3langid's model, loaded in milliseconds from an uncompressed copy in the user's cache.
 
     identifier(langid)   py3langid.langid (the module) -> its LanguageIdentifier
-      the copy exists           -> its arrays mapped from the files (np.load mmap, mmap)
+      the copy exists           -> its arrays mapped from the files (np.load mmap_mode)
       it does not               -> made once from the packaged model, then mapped
       anything fails            -> the packaged model, as py3langid loads it (about 0.35 s)
 
@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import lzma
-import mmap
 import os
 import shutil
 import sys
@@ -127,11 +126,8 @@ def _from_copy(langid: ModuleType, directory: Path) -> Any:
     if ptc.ndim != 2 or nextmove.ndim != 1 or nextmove.dtype.itemsize != 4:
         raise ValueError("unexpected model arrays")
     # The DFA walk indexes the transition table once per byte of text: a memoryview of the
-    # mapped file indexes as fast as the stdlib array py3langid builds, and stays shared.
-    with open(directory / "nextmove.npy", "rb") as f:
-        whole = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    start = nextmove.offset
-    transitions = memoryview(whole)[start:start + nextmove.nbytes].cast("I")
+    # mapped array indexes as fast as the stdlib array py3langid builds, and stays shared.
+    transitions = memoryview(nextmove).cast("B").cast("I")
     rows = np.load(directory / "nextmove_row.npy", allow_pickle=False)
     return langid.LanguageIdentifier(
         ptc, np.asarray(mapped("pc")), mapped("classes").tolist(), transitions,
