@@ -102,6 +102,42 @@ def test_workers_are_not_forked_from_this_process_and_carry_a_title() -> None:
     assert name == PROCESS_TITLE
 
 
+def test_warm_starts_the_workers_before_any_job_and_off_the_event_loop(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold pass starts its workers before the first body arrives, and starting them never
+    blocks the event loop: handing a new worker its start-up data waits for the fork server,
+    so the loop's thread must not be the one that does it (it would stop every fetch)."""
+    import mediamon.workers as workers_module
+
+    threads: list[threading.Thread] = []
+
+    class Recording(workers_module.ProcessPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+            threads.append(threading.current_thread())
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(workers_module, "ProcessPoolExecutor", Recording)
+    pool = WorkerPool(2, initializer=init_worker, initargs=(None, None))
+
+    async def go() -> tuple[int, list[int]]:
+        pool.warm()
+        pool.warm()  # a second call while starting is the same start
+        assert pool._ready is not None
+        await pool._ready
+        return await pool.run(square, 3), pool.pids()
+
+    try:
+        result, pids = run(go())
+    finally:
+        pool.close()
+    assert result == 9
+    assert len(pids) == 2
+    warm_ups, job = threads[:-1], threads[-1]
+    assert len(warm_ups) == 2
+    assert all(t is not threading.main_thread() for t in warm_ups)
+    assert job is threading.main_thread()
+
+
 def test_pool_made_and_used_200_times_while_threads_hammer_sqlite(tmp_path: Path) -> None:
     """The birth deadlock's exact path, 200 times: new workers open SQLite (as the parse
     workers do for known hashes) while other threads of this process are inside SQLite. No

@@ -514,6 +514,12 @@ class Updater:
         self.start()
         if self._enricher is not None:  # articles: a new pass, a whole budget
             self._enricher.start_pass()
+        if self.workers > 0 and any(f.last_success is None for f in feeds):
+            # A feed never fetched will send a body: the workers start while the first
+            # requests are on their way rather than after the first body arrived.
+            if self._pool is None:
+                self._pool = self._make_pool()
+            self._pool.warm()
         for feed in feeds:
             self._dispatcher.submit(feed)
         await self._dispatcher.wait_idle()

@@ -188,6 +188,23 @@ class WorkerPool:
                 initargs=(self._initializer, self._initargs, os.getpid()))
             self._ready = None
 
+    def _bind(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # asyncio objects belong to one loop
+            self._loop, self._ready = loop, None
+            self._slots, self._isolation = asyncio.Semaphore(self.size), asyncio.Lock()
+
+    def warm(self) -> None:
+        """Start the workers now, in the background of the running loop, so that the first
+        job finds them ready (a pass that is sure to have bodies to parse). A failure to
+        start shows at the first job, which tries again."""
+        self._bind()
+        self.start()
+        if self._ready is None:
+            assert self._executor is not None
+            self._ready = asyncio.ensure_future(self._warm(self._executor))
+            self._ready.add_done_callback(lambda f: f.cancelled() or f.exception())
+
     async def _ready_pool(self) -> ProcessPoolExecutor:
         """The pool with every worker started and initialised, so that a job's time is its
         own, not a new worker's start-up. A pool that cannot start its workers in
@@ -217,8 +234,16 @@ class WorkerPool:
                 return executor
 
     async def _warm(self, executor: ProcessPoolExecutor) -> None:
-        futures = [asyncio.wrap_future(executor.submit(_ready, i)) for i in range(self.size)]
-        await asyncio.wait_for(asyncio.gather(*futures), STARTUP_TIMEOUT)
+        async def start() -> None:
+            # Starting a worker writes its start-up data (the initargs: a scorer is some
+            # hundred KB) into a pipe that the new process reads only once the fork server has
+            # forked it, so on a cold fork server ``submit`` blocks for the server's whole
+            # start. In a thread it leaves the event loop free to go on fetching meanwhile.
+            submitted = await asyncio.to_thread(
+                lambda: [executor.submit(_ready, i) for i in range(self.size)])
+            await asyncio.gather(*map(asyncio.wrap_future, submitted))
+
+        await asyncio.wait_for(start(), STARTUP_TIMEOUT)
 
     def pids(self) -> list[int]:
         """The worker processes alive now (for tests and status)."""
@@ -229,10 +254,7 @@ class WorkerPool:
     async def run(self, fn: Callable[[Any], T], job: Any, *, what: str = "") -> T:
         """``fn(job)`` in a worker. Raises WorkerStuck or WorkerDied (see the module); a
         job's own exceptions propagate as they are."""
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:  # asyncio objects belong to one loop
-            self._loop, self._ready = loop, None
-            self._slots, self._isolation = asyncio.Semaphore(self.size), asyncio.Lock()
+        self._bind()
         stuck = 0
         alone = False
         while True:
