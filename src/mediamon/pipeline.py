@@ -56,7 +56,7 @@ from mediamon.core.policy import Limits, Plan
 from mediamon.core.profile import Background, builtin_background
 from mediamon.core.score import Scorer
 from mediamon.fetch import fetch_feed, make_client, unreachable
-from mediamon.process import Job, Processed, init_worker, process_job, run_job
+from mediamon.process import Job, Processed, init_worker, merge, process_job, run_job
 from mediamon.store.interface import IngestStore
 from mediamon.store.rows import FeedRow, ScoredItem
 from mediamon.types import FeedOutcome, FetchResult
@@ -67,6 +67,9 @@ log = logging.getLogger("mediamon.pipeline")
 REDIRECT_CONFIRMATIONS = 3  # a permanent redirect moves the feed once seen this many times
 WRITE_BATCH = 32  # feed passes per write transaction at most
 STOP_GRACE_SECONDS = 10.0  # what running passes get to finish when asked to stop
+# A body of this many bytes per idle worker is shared between them (each parses it and
+# processes a share of its entries): a 5.7 MB feed of 5,000 items took one worker 2.9 s.
+SPLIT_BYTES = 1_000_000
 
 
 
@@ -617,7 +620,19 @@ class Updater:
         if self._pool is None:
             return self._process_here(job)
         try:
-            return await self._pool.run(process_job, job, what=feed.url)
+            assert fetch.body is not None
+            parts = min(self._pool.idle(), len(fetch.body) // SPLIT_BYTES)
+            if parts < 2:
+                return await self._pool.run(process_job, job, what=feed.url)
+            # A large body and idle workers (one big feed, or the last of a pass): each
+            # worker parses the body and processes its share of the entries.
+            done = await asyncio.gather(
+                *(self._pool.run(process_job, replace(job, part=(k, parts)), what=feed.url)
+                  for k in range(parts)), return_exceptions=True)
+            for result in done:
+                if isinstance(result, BaseException):
+                    raise result
+            return merge(cast(list[Processed], done), now)
         except WorkerError as exc:
             # Stuck or dying twice on this body: the feed fails this pass, with the reason,
             # and is polled again on the error schedule; the pool has recovered already.

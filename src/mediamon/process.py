@@ -53,6 +53,9 @@ class Processed:
     unchanged: tuple[str, ...] = ()  # ids passed with the UNCHANGED match
     error: str | None = None  # the ParseError reason (scored is then empty)
     fast: bool = False  # parsed by fastparse rather than feedparser
+    # One part of a body split between workers (``Job.part``): its entries' feed dates,
+    # for ``merge`` to measure the publish rate over the whole body.
+    dates: tuple[datetime, ...] = ()
 
 
 KnownHashes = Callable[[Sequence[str]], dict[str, str]]
@@ -67,8 +70,12 @@ def process_body(
     keep_all: bool = False,
     known: KnownHashes | None = None,
     stories: StorySettings | None = None,
+    part: tuple[int, int] = (0, 1),
 ) -> Processed:
     """parse -> normalise -> score. Raises ParseError for a body that is not a feed.
+
+    ``part`` (k, n): the whole body is parsed, and only the k-th of n equal runs of its
+    entries processed (a large body shared by n workers; ``merge`` joins the parts).
 
     With ``known`` (item id -> stored content hash), items whose hash is unchanged are not
     scored (they get ``UNCHANGED``), new items that cannot be kept are not scored either
@@ -81,7 +88,9 @@ def process_body(
     assert fetch.body is not None
     parsed, fast = parse_body(fetch.body, url=fetch.final_url or feed_url, headers=fetch.headers)
     pairs: list[tuple[RawEntry, Item]] = []
-    for entry in parsed.entries:
+    k, n = part
+    total = len(parsed.entries)
+    for entry in parsed.entries[k * total // n:(k + 1) * total // n]:
         item = normalise_entry(entry, feed_url=feed_url, feed=parsed, now=now, html=False,
                                detect=False)  # the items that may be stored get both below
         if shows_something(item):
@@ -120,9 +129,24 @@ def process_body(
     ttl = parsed.ttl_minutes * 60.0 if parsed.ttl_minutes else None
     hint = max((h for h in (ttl, policy.sy_seconds(parsed.update_period,
                                                    parsed.update_frequency)) if h), default=None)
-    return Processed(tuple(scored), len(parsed.entries), parsed.warning, parsed.title,
+    return Processed(tuple(scored), total, parsed.warning, parsed.title,
                      parsed.link, rate=policy.publish_rate(dates, now), body_hint=hint,
-                     unchanged=tuple(unchanged), fast=fast)
+                     unchanged=tuple(unchanged), fast=fast,
+                     dates=tuple(dates) if n > 1 else ())
+
+
+def merge(parts: Sequence[Processed], now: datetime) -> Processed:
+    """The ``Processed`` of a whole body from its parts (``Job.part``), in order: the same
+    as one worker would have made of it. A part that failed fails the whole."""
+    failed = next((p for p in parts if p.error is not None), None)
+    if failed is not None:
+        return failed
+    first = parts[0]
+    dates = [d for p in parts for d in p.dates]
+    return Processed(
+        tuple(s for p in parts for s in p.scored), first.entries, first.warning, first.title,
+        first.link, rate=policy.publish_rate(dates, now), body_hint=first.body_hint,
+        unchanged=tuple(i for p in parts for i in p.unchanged), fast=first.fast)
 
 
 def _article_candidate(scorer: Scorer, item: Item, match: Match) -> bool:
@@ -150,6 +174,7 @@ class Job:
     now: datetime
     keep_all: bool
     stories: StorySettings | None = None
+    part: tuple[int, int] = (0, 1)  # see process_body
 
 
 _WORKER: dict[str, Any] = {}
@@ -175,7 +200,8 @@ def run_job(job: Job, scorer: Scorer, known: KnownHashes | None) -> Processed:
     """``process_body`` of ``job``: a body that is not a feed comes back as its error."""
     try:
         return process_body(job.fetch, feed_url=job.feed_url, scorer=scorer, now=job.now,
-                            keep_all=job.keep_all, known=known, stories=job.stories)
+                            keep_all=job.keep_all, known=known, stories=job.stories,
+                            part=job.part)
     except ParseError as exc:
         return Processed((), 0, None, None, None, error=exc.reason)
 

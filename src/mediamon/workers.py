@@ -178,6 +178,7 @@ class WorkerPool:
         self._isolation: asyncio.Lock | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.restarts = 0  # pools rebuilt after a death or a stuck job (for logs and tests)
+        self._wanted = 0  # jobs in ``run``: running or waiting for a worker
 
     def start(self) -> None:
         """Create the pool now (its workers start with the first job)."""
@@ -255,6 +256,17 @@ class WorkerPool:
         """``fn(job)`` in a worker. Raises WorkerStuck or WorkerDied (see the module); a
         job's own exceptions propagate as they are."""
         self._bind()
+        self._wanted += 1
+        try:
+            return await self._run(fn, job, what)
+        finally:
+            self._wanted -= 1
+
+    def idle(self) -> int:
+        """Workers that a job handed over now would not wait for (none while jobs wait)."""
+        return max(0, self.size - self._wanted)
+
+    async def _run(self, fn: Callable[[Any], T], job: Any, what: str) -> T:
         stuck = 0
         alone = False
         while True:
