@@ -660,6 +660,31 @@ def test_armenian_romance_ban_dari_meeting_and_farming_words(text: str, kept: bo
 
 
 @pytest.mark.parametrize(("text", "kept"), [
+    # Serbian, Croatian and Bosnian (both scripts): an ambassador, cooperation, an agreement
+    ("Руски амбасадор хвали талибане после првих дана у Кабулу", True),
+    ("Rusija i talibani potpisali sporazum o saradnji", True),
+    ("Ruski veleposlanik sastao se s talibanskim ministrom u Kabulu", True),
+    ("Русија и Авганистан под талибанима разговарају о трговини пшеницом", True),
+    # ... and Serbian news of Russia alone is not kept
+    ("Руски амбасадор у Београду говорио о гасу", False),
+    # a military or defence attaché posted by one side to the other
+    ("اتشه نظامی طالبان در مسکو معرفی شد", True),
+    ("Taliban appoint a military attaché to their embassy in Moscow", True),
+    ("Талибы назначили военного атташе в Москве", True),
+    # "security" in the name of a force or an agency is not a relation between the two
+    ("Rosja rekrutuje byłych żołnierzy Afgańskich Narodowych Sił Obrony i Bezpieczeństwa, "
+     "którzy uciekli przed talibami", False),
+    ("Rosja: Rada Bezpieczeństwa ONZ o talibach w Afganistanie", False),
+    ("Российская служба безопасности задержала в Москве вербовщиков, прибывших из "
+     "Афганистана", False),
+    # ... while security talks between the two still are
+    ("Rosja i talibowie rozmawiają o bezpieczeństwie na granicy", True),
+])
+def test_south_slavic_words_attaches_and_security_in_names(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2024, 6, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
     # Russia's envoy speaking on Afghanistan under Taliban rule is Russia's stance ...
     ("Statement by Vassily Nebenzia at the Security Council meeting on Afghanistan", True),
     # ... but not when what he speaks of is a threat from Afghanistan
