@@ -9,6 +9,8 @@
     python benchmarks/run.py --shape wire --hosts 1   # one shape of the workload matrix
     python benchmarks/run.py --feeds 20 --items 20 --hosts 5 --repeat 5 --section tiny
                                               # a few feeds: where start-up counts
+    python benchmarks/run.py --feeds 1 --items 5000 --hosts 1 --section one-feed
+                                              # one big feed: a single body to parse
 
 The feeds (``workload.py``) are served by ``server.py`` in a subprocess, so its CPU is not
 charged to the system under test. Each system (``systems.py``) runs in its own subprocess on
@@ -44,9 +46,10 @@ DIAGNOSTIC = ("mediamon-no-stories",)  # only when asked for with --systems
 # The workload matrix has a section per shape: default (a), one-host (b), short (c), long
 # (d), wire (e), sparse (f), many-feeds (g); rich (h: the markup of big outlets' feeds); and
 # the small runs where start-up counts: small (i: 100 feeds x 20 items on 10 hosts) and tiny
-# (j: 20 feeds x 20 items on 5 hosts), a newcomer's first subscriptions.
+# (j: 20 feeds x 20 items on 5 hosts), a newcomer's first subscriptions; dense (k: half of
+# the items kept); and one-feed (l: a single feed of 5,000 items).
 SECTIONS = ("loopback", "latency", "scale", "diagnostic", "default", "one-host", "short", "long",
-            "wire", "sparse", "many-feeds", "rich", "small", "tiny", "dense")
+            "wire", "sparse", "many-feeds", "rich", "small", "tiny", "dense", "one-feed")
 
 
 def parse_args() -> argparse.Namespace:
