@@ -18,12 +18,14 @@
 Parsing is the CPU-bound part (feedparser alone is about 0.3 ms an item), so it runs in a
 pool of worker processes (``fetch.workers``, one per CPU by default; ``workers.WorkerPool``:
 a fork server, and a watchdog that restarts stuck or dead workers and fails only the feed
-that stalls them) while the event loop keeps fetching. Workers look up the content hashes
-of items already seen through their own read-only connection, so an unchanged item is
-neither scored nor sanitised. Nothing but the
-writer writes, and a feed's items and its new fetch state commit together: a crash (even
-kill -9) loses at most the batch being written, whose feeds are fetched again next time
-because their validators did not move either.
+that stalls them) while the event loop keeps fetching. A cold pass starts the workers as it
+begins; a body of ``SPLIT_BYTES`` or more per idle worker is shared between them (each
+parses it and processes a share of its entries; ``process.merge``). Workers look up the
+content hashes of items already seen through their own read-only connection, so an
+unchanged item is neither scored nor sanitised. Nothing but the writer writes, and a feed's
+items and its new fetch state commit together: a crash (even kill -9) loses at most the
+batch being written, whose feeds are fetched again next time because their validators did
+not move either.
 
 Expected failures (network, HTTP status, malformed feeds) are recorded on the feed and the
 pass goes on; anything unexpected is logged with its traceback and recorded on that feed too,
