@@ -419,6 +419,45 @@ def test_a_killed_worker_process_is_replaced(feed_server: FeedServer, setup) -> 
     assert items_of(store, feed_server.url("/b")) == {"b1"}
 
 
+def refuse_to_start(*_: object) -> None:
+    """A worker initializer that always fails (module level: workers import it)."""
+    raise RuntimeError("cannot initialise")
+
+
+def test_workers_that_cannot_start_leave_the_parsing_to_this_process(
+        feed_server: FeedServer, setup, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Every worker dies at start (no processes to be had, a broken install): the pass
+    parses in this process instead, says so once, and stores every feed; the next pass
+    does not try the workers again before POOL_RETRY_SECONDS."""
+    import mediamon.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "init_worker", refuse_to_start)
+    for name in ("a", "b", "c"):
+        feed_server.add(f"/{name}", rss(name.upper(), [(f"{name}1", ""), (f"{name}2", "")]))
+    urls = [feed_server.url(f"/{n}") for n in ("a", "b", "c")]
+    config_path, store = setup(urls, fetch="workers = 2")
+    config = load_config(config_path)
+    store.sync_config_feeds(config.feeds, now=T0)
+
+    async def run() -> tuple[list[FeedOutcome], list[FeedOutcome], object]:
+        async with Updater(config, store, clock=Clock()) as updater:
+            first = await updater.update_feeds(store.feeds())
+            feed_server.add("/a", rss("A", [("a3", "")]))
+            second = await updater.update_feeds(store.feeds())
+            return first, second, updater._pool
+
+    with caplog.at_level(logging.WARNING, logger="mediamon.pipeline"):
+        first, second, pool = asyncio.run(run())
+    assert [o.status for o in first] == ["ok"] * 3
+    assert [o.status for o in second] == ["ok", "not_modified", "not_modified"]
+    assert items_of(store, urls[0]) == {"a1", "a2", "a3"}
+    assert items_of(store, urls[2]) == {"c1", "c2"}
+    assert pool is None  # not made again within the retry time
+    said = [r.getMessage() for r in caplog.records if "parsing in this process" in r.message]
+    assert len(said) == 1 and "died at start 3 times" in said[0], said
+
+
 def test_item_edited_by_another_feed_meanwhile_is_linked_not_overwritten(
         feed_server: FeedServer, setup) -> None:
     """An item a worker saw as unchanged, then edited through another feed before this

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import forkcheck
+from feedserver import FeedServer, config_text, rss
 from mediamon.process import init_worker, worker_known
 from mediamon.store.sqlite import Store
 from mediamon.workers import PROCESS_TITLE, WorkerDied, WorkerPool, WorkerStuck
@@ -136,6 +137,51 @@ def test_warm_starts_the_workers_before_any_job_and_off_the_event_loop(
     assert len(warm_ups) == 2
     assert all(t is not threading.main_thread() for t in warm_ups)
     assert job is threading.main_thread()
+
+
+def test_a_script_that_runs_mediamon_at_its_top_level_runs_once(
+        feed_server: FeedServer, tmp_path: Path) -> None:
+    """A script that calls mediamon without an ``if __name__ == "__main__":`` block: its
+    workers do not run the script again (a new multiprocessing process runs its parent's
+    main module, which would poll every feed once more per worker, or die starting one),
+    so the pass parses in the workers, stores every feed once, and prints no traceback."""
+    for name in ("a", "b"):
+        feed_server.add(f"/{name}", rss(name.upper(), [(f"{name}1", ""), (f"{name}2", "")]))
+    config = tmp_path / "mediamon.toml"
+    config.write_text(config_text(str(tmp_path / "m.db"),
+                                  [feed_server.url("/a"), feed_server.url("/b")],
+                                  fetch="workers = 2"), encoding="utf-8")
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "ingest.py"
+    script.write_text(textwrap.dedent(f"""
+        import asyncio, os
+        from mediamon.config import load_config
+        from mediamon.pipeline import Updater
+        from mediamon.store.sqlite import Store
+
+        with open({str(marker)!r}, "a") as f:
+            f.write(f"{{os.getpid()}}\\n")
+        config = load_config({str(config)!r})
+        store = Store(config.db_path)
+        store.sync_config_feeds(config.feeds, now=__import__("mediamon.clock").clock.utcnow())
+
+        async def once():
+            async with Updater(config, store) as updater:
+                outcomes = await updater.update_feeds(store.feeds())
+                return outcomes, updater._pool.pids()
+
+        outcomes, workers = asyncio.run(once())
+        print([o.status for o in outcomes], len(workers))
+        store.close()
+    """), encoding="utf-8")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0] == "['ok', 'ok'] 2", out.stdout
+    assert "Traceback" not in out.stderr, out.stderr
+    assert marker.read_text().split() == [str(marker.read_text().split()[0])]  # one run
+    with sqlite3.connect(tmp_path / "m.db") as conn:
+        assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 4
 
 
 def test_pool_made_and_used_200_times_while_threads_hammer_sqlite(tmp_path: Path) -> None:

@@ -39,7 +39,6 @@ import contextlib
 import functools
 import hashlib
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -62,7 +61,7 @@ from mediamon.process import Job, Processed, init_worker, merge, process_job, ru
 from mediamon.store.interface import IngestStore
 from mediamon.store.rows import FeedRow, ScoredItem
 from mediamon.types import FeedOutcome, FetchResult
-from mediamon.workers import WorkerError, WorkerPool
+from mediamon.workers import WorkerError, WorkerPool, WorkerStartError, worker_count
 
 log = logging.getLogger("mediamon.pipeline")
 
@@ -72,6 +71,9 @@ STOP_GRACE_SECONDS = 10.0  # what running passes get to finish when asked to sto
 # A body of this many bytes per idle worker is shared between them (each parses it and
 # processes a share of its entries): a 5.7 MB feed of 5,000 items took one worker 2.9 s.
 SPLIT_BYTES = 1_000_000
+# Workers that could not start are tried again after this long; meanwhile bodies are parsed
+# in this process.
+POOL_RETRY_SECONDS = 600.0
 
 
 
@@ -139,14 +141,6 @@ def scorer_for(config: Config, store: IngestStore | None, *, feedback: bool = Tr
 
 
 # -- the CPU-bound half: process.py, in worker processes ----------------------------------
-
-
-def worker_count(setting: int | None) -> int:
-    """Worker processes for ``fetch.workers``: one per CPU by default, none on one CPU."""
-    if setting is not None:
-        return setting
-    cpus = os.cpu_count() or 1
-    return cpus if cpus > 1 else 0
 
 
 # -- the writer -----------------------------------------------------------------------------
@@ -412,6 +406,7 @@ class Updater:
         # per-host limit; fetch.make_client enforces per_host once more for direct calls).
         self._global = asyncio.Semaphore(config.fetch.concurrency)
         self._pool: WorkerPool | None = None
+        self._pool_retry = 0.0  # time.monotonic() before which no pool is made
         self._writer = _Writer(store)
         self._dispatcher = _Dispatcher(self.update_feed, concurrency=config.fetch.concurrency,
                                        per_host=config.fetch.per_host)
@@ -464,14 +459,30 @@ class Updater:
         if not self._started:
             self._started = True
             self.refresh_host_waits()
-        if pool and self.workers > 0 and self._pool is None:
-            self._pool = self._make_pool()
-            self._pool.start()
+        if pool and (workers := self._worker_pool()) is not None:
+            workers.start()
 
-    def _make_pool(self) -> WorkerPool:
-        return WorkerPool(self.workers, initializer=init_worker,
-                          initargs=(self.scorer, str(self.store.path)),
-                          stall_timeout=self.config.fetch.worker_timeout)
+    def _worker_pool(self) -> WorkerPool | None:
+        """The worker pool, made if need be; None with ``fetch.workers = 0``, and for
+        ``POOL_RETRY_SECONDS`` after the workers could not start (see ``_pool_failed``)."""
+        if self._pool is None and self.workers > 0 and time.monotonic() >= self._pool_retry:
+            self._pool = WorkerPool(self.workers, initializer=init_worker,
+                                    initargs=(self.scorer, str(self.store.path)),
+                                    stall_timeout=self.config.fetch.worker_timeout)
+        return self._pool
+
+    def _pool_failed(self, reason: str) -> None:
+        """The workers cannot start (no processes to be had; a worker that dies before it
+        reads its start-up data, as when a script runs mediamon outside an ``if __name__ ==
+        "__main__":`` block): parse in this process rather than lose the pass, and try the
+        workers again later."""
+        if self._pool is None:
+            return  # another job of the same pool said so already
+        self._pool.close()
+        self._pool = None
+        self._pool_retry = time.monotonic() + POOL_RETRY_SECONDS
+        log.warning("%s: parsing in this process for %g minutes", reason,
+                    POOL_RETRY_SECONDS / 60)
 
     def refresh_host_waits(self) -> None:
         now = self.clock()
@@ -519,12 +530,11 @@ class Updater:
         self.start()
         if self._enricher is not None:  # articles: a new pass, a whole budget
             self._enricher.start_pass()
-        if self.workers > 0 and any(f.last_success is None for f in feeds):
+        if any(f.last_success is None for f in feeds) and \
+                (workers := self._worker_pool()) is not None:
             # A feed never fetched will send a body: the workers start while the first
             # requests are on their way rather than after the first body arrived.
-            if self._pool is None:
-                self._pool = self._make_pool()
-            self._pool.warm()
+            workers.warm()
         for feed in feeds:
             self._dispatcher.submit(feed)
         await self._dispatcher.wait_idle()
@@ -617,24 +627,27 @@ class Updater:
 
     async def _process(self, fetch: FetchResult, feed: FeedRow, now: datetime) -> Processed:
         job = Job(fetch, feed.url, now, self.keep_all, self.store.stories)
-        if self.workers > 0 and self._pool is None:
-            self._pool = self._make_pool()
-        if self._pool is None:
+        workers = self._worker_pool()
+        if workers is None:
             return self._process_here(job)
         try:
             assert fetch.body is not None
-            parts = min(self._pool.idle(), len(fetch.body) // SPLIT_BYTES)
+            parts = min(workers.idle(), len(fetch.body) // SPLIT_BYTES)
             if parts < 2:
-                return await self._pool.run(process_job, job, what=feed.url)
+                return await workers.run(process_job, job, what=feed.url)
             # A large body and idle workers (one big feed, or the last of a pass): each
             # worker parses the body and processes its share of the entries.
             done = await asyncio.gather(
-                *(self._pool.run(process_job, replace(job, part=(k, parts)), what=feed.url)
+                *(workers.run(process_job, replace(job, part=(k, parts)), what=feed.url)
                   for k in range(parts)), return_exceptions=True)
             for result in done:
                 if isinstance(result, BaseException):
                     raise result
             return merge(cast(list[Processed], done), now)
+        except WorkerStartError as exc:
+            if self._pool is workers:
+                self._pool_failed(exc.reason)
+            return self._process_here(job)
         except WorkerError as exc:
             # Stuck or dying twice on this body: the feed fails this pass, with the reason,
             # and is polled again on the error schedule; the pool has recovered already.

@@ -15,7 +15,11 @@ costs a fork of that small process, not a new interpreter (figures in docs/bench
 What the fork server loads (``workers_preload``: the parse half of a pass, the language
 detector's model) the workers share copy-on-write instead of each loading its own; it keeps
 numpy to one thread so that the fork server stays single-threaded, and a worker forked while
-it had more threads logs a warning (``threads_at_fork``).
+it had more threads logs a warning (``threads_at_fork``). A worker does not run the caller's
+main module, as a new multiprocessing process would (``_WorkerProcess``): a script that
+calls mediamon at its top level works as it would with a plain fork. ``start_fork_server``
+starts the server ahead of the first pool (``mediamon run`` does, before it imports the
+pipeline).
 
 The watchdog. At most ``size`` jobs are handed to the pool at once, so a job handed over is
 running, and its time in the pool is its time in a worker. A job with no result after
@@ -25,7 +29,9 @@ pool is killed, the pool is rebuilt, and the job runs once more; stuck twice, it
 it is rebuilt and each job that was in flight runs again, alone: a worker that dies then
 was killed by that job (or by something outside that hits twice), which raises
 ``WorkerDied``; the others go on. The caller records those as the feed's
-failure; the pool itself always recovers.
+failure; the pool itself always recovers. Workers that cannot start at all (they die at
+start ``MAX_START_DEATHS`` times, or never come up) raise ``WorkerStartError``: the
+pipeline then parses in its own process for a while.
 
 This module knows nothing about feeds: it runs picklable functions on picklable jobs.
 """
@@ -58,6 +64,9 @@ MAX_STUCK = 2  # a job stuck this many times is given up
 STARTUP_TIMEOUT = 60.0  # seconds for a new pool's workers to start and initialise
 MAX_START_DEATHS = 3  # a pool whose workers die at start this many times in a row: give up
 PROCESS_TITLE = "mediamon: parse worker"
+# The prefix of the workers' multiprocessing names; the fork server knows them by it
+# (workers_preload.WORKER_NAME, the same text: see _WorkerProcess).
+WORKER_NAME = "mediamon-worker:"
 
 
 class WorkerError(Exception):
@@ -70,6 +79,10 @@ class WorkerError(Exception):
 
 class WorkerStuck(WorkerError):
     pass
+
+
+class WorkerStartError(WorkerError):
+    """The pool could not start its workers (they died at start, or never came up)."""
 
 
 class WorkerDied(WorkerError):
@@ -86,7 +99,47 @@ def _context(method: str | None = None) -> multiprocessing.context.BaseContext:
     if method == "forkserver":
         # Not the default ["__main__"]: the fork server must not run the caller's script.
         ctx.set_forkserver_preload(list(PRELOAD))
+        return _WorkerContext()
     return ctx
+
+
+if "forkserver" in multiprocessing.get_all_start_methods():
+    class _WorkerProcess(multiprocessing.context.ForkServerProcess):
+        """A worker from the fork server, named so that the fork server's ``prepare``
+        (``workers_preload``) knows it for one of mediamon's: it starts without running the
+        caller's main module, which it never needs (its jobs are mediamon's functions). A
+        new process of ``multiprocessing`` would run that script again, top level included:
+        a script that calls mediamon outside an ``if __name__ == "__main__":`` block would
+        poll its feeds again in each worker."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.name = WORKER_NAME + self.name
+
+    class _WorkerContext(multiprocessing.context.ForkServerContext):
+        Process = _WorkerProcess
+
+
+def worker_count(setting: int | None) -> int:
+    """Worker processes for ``fetch.workers``: one per CPU by default, none on one CPU."""
+    if setting is not None:
+        return setting
+    cpus = os.cpu_count() or 1
+    return cpus if cpus > 1 else 0
+
+
+def start_fork_server(method: str | None = None) -> bool:
+    """Start the fork server now and return at once: a fresh interpreter that imports
+    ``PRELOAD`` (a quarter of a second) while the caller goes on. A command that will parse
+    feeds calls this before its own imports and database, which then overlap the server's
+    start, and its first pool finds the server ready. False where workers come from no
+    fork server (spawn)."""
+    if _context(method).get_start_method() != "forkserver":
+        return False
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+    return True
 
 
 def _ready(i: int) -> int:
@@ -209,10 +262,15 @@ class WorkerPool:
     async def _ready_pool(self) -> ProcessPoolExecutor:
         """The pool with every worker started and initialised, so that a job's time is its
         own, not a new worker's start-up. A pool that cannot start its workers in
-        ``STARTUP_TIMEOUT`` is killed and raises WorkerError."""
+        ``STARTUP_TIMEOUT`` is killed and raises WorkerStartError, as does one whose
+        workers die at start ``MAX_START_DEATHS`` times in a row (a broken initializer, a
+        machine that cannot start processes, a worker that cannot read its start-up data)."""
         deaths = 0
         while True:
-            self.start()
+            try:
+                self.start()
+            except OSError as exc:  # no pipes or processes to be had (EMFILE, EAGAIN)
+                raise WorkerStartError(f"parse workers cannot start: {exc}") from None
             executor = self._executor
             assert executor is not None
             if self._ready is None:
@@ -220,16 +278,17 @@ class WorkerPool:
             ready = self._ready
             try:
                 await asyncio.shield(ready)
-            except BrokenProcessPool:
-                self._restart(executor, "worker died at start", "")
+            except (BrokenProcessPool, OSError) as exc:  # OSError: died before reading
+                self._restart(executor, "worker died at start", "")  # its start-up data
                 deaths += 1
                 if deaths >= MAX_START_DEATHS:  # its initializer fails, or the machine
-                    raise WorkerError(        # cannot start processes: never loop on it
-                        f"parse workers died at start {deaths} times") from None
+                    raise WorkerStartError(   # cannot start processes: never loop on it
+                        f"parse workers died at start {deaths} times "
+                        f"({type(exc).__name__})") from None
                 continue
             except TimeoutError:
                 self._restart(executor, "workers did not start", "")
-                raise WorkerError(
+                raise WorkerStartError(
                     f"parse workers did not start within {STARTUP_TIMEOUT:g} s") from None
             if self._executor is executor:
                 return executor

@@ -33,10 +33,16 @@ for _variable in THREAD_VARIABLES:
 
 import contextlib  # noqa: E402
 import gc  # noqa: E402
+from collections.abc import Mapping  # noqa: E402
+from multiprocessing import spawn  # noqa: E402
+from typing import Any  # noqa: E402
 
 from mediamon.core import language, urls  # noqa: E402
 
 THREADS_AT_FORK = 0  # set just before each fork of this process
+# How mediamon's workers are named (workers.WORKER_NAME: that module is not imported here,
+# where every import delays the first worker).
+WORKER_NAME = "mediamon-worker:"
 
 
 def thread_count() -> int:
@@ -59,3 +65,17 @@ with contextlib.suppress(Exception):  # a broken model: each worker's own warm()
     language.warm()
 urls.warm()
 os.register_at_fork(before=_before_fork)
+
+
+def _prepare_without_main(data: Mapping[str, Any]) -> None:
+    """``multiprocessing.spawn.prepare`` for the children of this fork server: one of
+    mediamon's workers (``workers.WORKER_NAME``) starts without running the parent's main
+    module (see ``workers._WorkerProcess``); any other child as multiprocessing starts it."""
+    if str(data.get("name", "")).startswith(WORKER_NAME):
+        data = {k: v for k, v in data.items()
+                if k not in ("init_main_from_path", "init_main_from_name")}
+    _prepare(data)
+
+
+_prepare = spawn.prepare
+spawn.prepare = _prepare_without_main

@@ -14,9 +14,8 @@ from mediamon.cli.app import Context, cli, domain_errors, pass_ctx
 from mediamon.config import Config
 from mediamon.errors import MediamonError
 from mediamon.output import render
-from mediamon.pipeline import run_once
-from mediamon.store.query import counts
 from mediamon.types import FeedOutcome
+from mediamon.workers import start_fork_server, worker_count
 
 if TYPE_CHECKING:  # annotations only: the store is passed in
     from mediamon.store.interface import IngestStore
@@ -35,7 +34,13 @@ def run(ctx: Context, once: bool, keep_all: bool | None) -> None:
     The daemon stops cleanly on SIGINT/SIGTERM and re-reads the config on SIGHUP.
     """
     config = ctx.config
+    if worker_count(config.fetch.workers) > 0:
+        # The parse workers' fork server starts now, while this process imports the
+        # pipeline and opens the database, rather than when the first body arrives.
+        start_fork_server()
     if once:
+        from mediamon.store.query import counts
+
         store = ctx.ingest_store()
         outcomes, interrupted = asyncio.run(_run_once_interruptible(config, store, keep_all))
         click.echo(summarise(outcomes))
@@ -79,6 +84,8 @@ def ctx_exit(code: int) -> None:
 async def _run_once_interruptible(config: Config, store: IngestStore, keep_all: bool | None,
                                   ) -> tuple[list[FeedOutcome], bool]:
     """``run_once``; Ctrl-C (or SIGTERM) stops starting passes and returns those done."""
+    from mediamon.pipeline import run_once
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
