@@ -312,8 +312,8 @@ class WorkerPool:
         return [p.pid for p in list(procs.values()) if p.pid is not None and p.is_alive()]
 
     async def run(self, fn: Callable[[Any], T], job: Any, *, what: str = "") -> T:
-        """``fn(job)`` in a worker. Raises WorkerStuck or WorkerDied (see the module); a
-        job's own exceptions propagate as they are."""
+        """``fn(job)`` in a worker. Raises WorkerStuck, WorkerDied or WorkerStartError (see
+        the module); a job's own exceptions propagate as they are."""
         self._bind()
         self._wanted += 1
         try:
