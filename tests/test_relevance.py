@@ -685,6 +685,36 @@ def test_south_slavic_words_attaches_and_security_in_names(text: str, kept: bool
 
 
 @pytest.mark.parametrize(("text", "kept"), [
+    # Baltic, Finnish, Norwegian and Danish, Vietnamese and Georgian outlets: recognition,
+    # talks, trade and delegations between the two; and each language's news of Russia
+    # with a neighbour, which stays out
+    ("Rusija pripažino Talibano vyriausybę Afganistane", True),
+    ("Rusija ir talibai aptarė prekybą ir bendradarbiavimą", True),
+    ("Rusija ir Lietuva derybose dėl dujų tranzito", False),
+    ("Krievija atzina talibu valdību Afganistānā", True),
+    ("Krievijas delegācija tikšanās laikā ar talibiem Kabulā", True),
+    ("Krievija un Latvija: sarunas par robežu", False),
+    ("Venemaa tunnustas Talibani valitsust Afganistanis", True),
+    ("Venemaa ja Talibani esindajad kohtumisel Moskvas", True),
+    ("Venemaa ja Soome kaubandus vähenes", False),
+    ("Venäjä tunnusti Talebanin hallituksen Afganistanissa", True),
+    ("Venäjä ja Taleban neuvottelivat kaupasta Moskovassa", True),
+    ("Venäjä ja Suomi neuvottelivat rajasta", False),
+    ("Russland anerkjenner Taliban-regjeringen i Afghanistan", True),
+    ("Rusland anerkender Taliban-regeringen i Afghanistan", True),
+    ("Russland og Norge: møte om fiskeri", False),
+    ("Nga công nhận chính quyền Taliban ở Afghanistan", True),
+    ("Nga và Taliban hội đàm về hợp tác thương mại", True),
+    ("Nga và Ấn Độ hợp tác thương mại", False),
+    ("რუსეთმა თალიბანის მთავრობა აღიარა", True),
+    ("რუსეთისა და ავღანეთის დელეგაციების შეხვედრა მოსკოვში", True),
+    ("რუსეთი და საქართველო: მოლაპარაკებები", False),
+])
+def test_baltic_nordic_vietnamese_and_georgian_words(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2025, 7, 4, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
     # Russia's envoy speaking on Afghanistan under Taliban rule is Russia's stance ...
     ("Statement by Vassily Nebenzia at the Security Council meeting on Afghanistan", True),
     # ... but not when what he speaks of is a threat from Afghanistan
