@@ -93,8 +93,8 @@ def run_mediamon(urls: list[str], workdir: Path, repo: Path = REPO, **_: Any
     from mediamon.pipeline import run_once
     from mediamon.store.sqlite import Store
 
-    try:  # trees before f22452f (a snapshot to compare with) have neither
-        from mediamon.workers import start_fork_server, worker_count
+    try:  # trees before f22452f (a snapshot to compare with) have none
+        from mediamon.workers import start_fork_server
     except ImportError:
         start_fork_server = None  # type: ignore[assignment]
     assert Path(mediamon.__file__).is_relative_to(repo), f"imported {mediamon.__file__}"
@@ -104,8 +104,8 @@ def run_mediamon(urls: list[str], workdir: Path, repo: Path = REPO, **_: Any
     def poll() -> dict[str, Any]:
         config = load_config(config_path)
         assert {f.url for f in config.feeds} == set(urls), "config feeds differ from the workload"
-        if start_fork_server is not None and worker_count(config.fetch.workers) > 0:
-            start_fork_server()  # as `mediamon run` does once it has read the config
+        if start_fork_server is not None:  # as `mediamon run` does once it has read
+            start_fork_server(config.fetch.workers)  # the config
         store = Store(config.db_path)
         try:
             outcomes = asyncio.run(run_once(config, store))

@@ -184,6 +184,28 @@ def test_a_script_that_runs_mediamon_at_its_top_level_runs_once(
         assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 4
 
 
+def test_start_fork_server_starts_it_once_and_only_for_workers() -> None:
+    """``start_fork_server`` (what ``mediamon run`` calls once it has read the config):
+    nothing for ``fetch.workers = 0``; otherwise the fork server runs at once, before any
+    pool, and the pool made next uses that same server."""
+    from multiprocessing import forkserver
+
+    from mediamon.workers import start_fork_server
+
+    assert start_fork_server(0) is False
+    assert start_fork_server(2) is True
+    server = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+    assert server is not None and os.waitpid(server, os.WNOHANG) == (0, 0)  # running
+    assert start_fork_server(1) is True  # again: the same server
+    assert forkserver._forkserver._forkserver_pid == server  # type: ignore[attr-defined]
+    pool = WorkerPool(1)
+    try:
+        assert run(pool.run(square, 4)) == 16
+        assert forkserver._forkserver._forkserver_pid == server  # type: ignore[attr-defined]
+    finally:
+        pool.close()
+
+
 def test_pool_made_and_used_200_times_while_threads_hammer_sqlite(tmp_path: Path) -> None:
     """The birth deadlock's exact path, 200 times: new workers open SQLite (as the parse
     workers do for known hashes) while other threads of this process are inside SQLite. No

@@ -128,13 +128,14 @@ def worker_count(setting: int | None) -> int:
     return cpus if cpus > 1 else 0
 
 
-def start_fork_server(method: str | None = None) -> bool:
-    """Start the fork server now and return at once: a fresh interpreter that imports
-    ``PRELOAD`` (a quarter of a second) while the caller goes on. A command that will parse
-    feeds calls this before its own imports and database, which then overlap the server's
-    start, and its first pool finds the server ready. False where workers come from no
-    fork server (spawn)."""
-    if _context(method).get_start_method() != "forkserver":
+def start_fork_server(workers: int | None) -> bool:
+    """For a ``fetch.workers`` setting that means workers: start the fork server now and
+    return at once, a fresh interpreter that imports ``PRELOAD`` (a quarter of a second)
+    while the caller goes on. A command that will parse feeds calls this before its own
+    imports and database, which then overlap the server's start, and its first pool finds
+    the server ready. False (nothing started) without workers, or where workers come from
+    no fork server (spawn)."""
+    if worker_count(workers) == 0 or _context().get_start_method() != "forkserver":
         return False
     from multiprocessing import forkserver
 

@@ -15,7 +15,7 @@ from mediamon.config import Config
 from mediamon.errors import MediamonError
 from mediamon.output import render
 from mediamon.types import FeedOutcome
-from mediamon.workers import start_fork_server, worker_count
+from mediamon.workers import start_fork_server
 
 if TYPE_CHECKING:  # annotations only: the store is passed in
     from mediamon.store.interface import IngestStore
@@ -34,10 +34,9 @@ def run(ctx: Context, once: bool, keep_all: bool | None) -> None:
     The daemon stops cleanly on SIGINT/SIGTERM and re-reads the config on SIGHUP.
     """
     config = ctx.config
-    if worker_count(config.fetch.workers) > 0:
-        # The parse workers' fork server starts now, while this process imports the
-        # pipeline and opens the database, rather than when the first body arrives.
-        start_fork_server()
+    # The parse workers' fork server starts now, while this process imports the pipeline
+    # and opens the database, rather than when the first body arrives.
+    start_fork_server(config.fetch.workers)
     if once:
         from mediamon.store.query import counts
 
