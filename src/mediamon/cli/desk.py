@@ -111,7 +111,7 @@ def import_cmd(ctx: Context, source: Any, workers: int | None) -> None:
     line changes nothing.
     """
     from mediamon.desk.export import import_records, read_export
-    from mediamon.pipeline import worker_count
+    from mediamon.workers import worker_count
 
     stats = import_records(ctx.store(), read_export(source, name=source.name), now=utcnow(),
                            workers=worker_count(ctx.config.fetch.workers if workers is None

@@ -22,7 +22,8 @@ from mediamon.cli.app import (
 )
 from mediamon.clock import parse_when, utcnow
 from mediamon.output import render
-from mediamon.pipeline import scorer_for, worker_count
+from mediamon.pipeline import scorer_for
+from mediamon.workers import worker_count
 
 if TYPE_CHECKING:  # annotations only: the Store is passed in
     from mediamon.store.sqlite import Store
