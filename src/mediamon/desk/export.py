@@ -388,7 +388,12 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
         # Workers only for a file of more than one batch (a pool takes a second to start):
         # the first two are read before anything is written. Without them, each batch is
         # written before the next is read.
-        head = list(itertools.islice(batches, 2)) if workers > 0 else []
+        head = list(itertools.islice(batches, 1)) if workers > 0 else []
+        if head and len(head[0]) == IMPORT_BATCH:  # a full first batch: perhaps a second
+            from mediamon.workers import start_fork_server
+
+            start_fork_server(workers)  # it starts while the second batch is read
+            head += itertools.islice(batches, 1)
         if len(head) == 2:
             asyncio.run(_fingerprint_in_workers(itertools.chain(head, batches), settings,
                                                 workers, written))
