@@ -3,9 +3,11 @@ names it first); imported there only, never in mediamon's main process.
 
     import mediamon.workers_preload    in the fork server, then mediamon.process
       -> numpy's thread pools set to one thread (this process's environment only)
-      -> the language detector's model loaded (core.language.warm), the public suffix list
-     parsed (core.urls.warm)
+      -> the language detector's model loaded (core.language.warm), the public suffix
+         list parsed (core.urls.warm)
       -> before each fork: gc.freeze(), and THREADS_AT_FORK = this process's threads now
+      -> in each child that is one of mediamon's workers: no run of the parent's main
+         module (_prepare_without_main)
 
 Why load the model here. py3langid's tables and numpy take about 75 MB; loaded by each worker
 as it started, they doubled every worker's memory. Loaded once here, each worker shares those
