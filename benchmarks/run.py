@@ -11,11 +11,14 @@
                                               # a few feeds: where start-up counts
     python benchmarks/run.py --feeds 1 --items 5000 --hosts 1 --section one-feed
                                               # one big feed: a single body to parse
+    python benchmarks/run.py --changing 2     # the re-poll finds 2 new entries a feed
 
 The feeds (``workload.py``) are served by ``server.py`` in a subprocess, so its CPU is not
 charged to the system under test. Each system (``systems.py``) runs in its own subprocess on
 a fresh database, once per repetition, with the order rotated between repetitions; it polls
-every feed twice: cold (empty database) and a re-poll where every feed should answer 304.
+every feed twice: cold (empty database) and a re-poll where every feed should answer 304, or,
+with ``--changing N``, where every feed sends its whole body again with N new entries on top
+(the steady state of a daemon polling servers that never answer 304).
 The table shows medians over the repetitions (cold wall time also as min-max).
 """
 
@@ -47,9 +50,11 @@ DIAGNOSTIC = ("mediamon-no-stories",)  # only when asked for with --systems
 # (d), wire (e), sparse (f), many-feeds (g); rich (h: the markup of big outlets' feeds); and
 # the small runs where start-up counts: small (i: 100 feeds x 20 items on 10 hosts) and tiny
 # (j: 20 feeds x 20 items on 5 hosts), a newcomer's first subscriptions; dense (k: half of
-# the items kept); and one-feed (l: a single feed of 5,000 items).
+# the items kept); one-feed (l: a single feed of 5,000 items); and changing (m: the re-poll
+# of feeds that send their whole body again with a few new entries).
 SECTIONS = ("loopback", "latency", "scale", "diagnostic", "default", "one-host", "short", "long",
-            "wire", "sparse", "many-feeds", "rich", "small", "tiny", "dense", "one-feed")
+            "wire", "sparse", "many-feeds", "rich", "small", "tiny", "dense", "one-feed",
+            "changing")
 
 
 def parse_args() -> argparse.Namespace:
@@ -75,6 +80,9 @@ def parse_args() -> argparse.Namespace:
                         "an outlet's own namespace), dense (50%% topical, no copies); one "
                         "host is --hosts 1, the 10,000-feed "
                         "shape is --feeds 10000 --items 5")
+    p.add_argument("--changing", type=int, default=0, metavar="N",
+                   help="on the re-poll every feed sends its whole body again, with N new "
+                        "entries on top and the N oldest gone (no 304)")
     p.add_argument("--systems", default=",".join(ALL_SYSTEMS),
                    help="comma-separated subset of: " + ", ".join(ALL_SYSTEMS)
                         + f" (and the diagnostic {', '.join(DIAGNOSTIC)})")
@@ -117,7 +125,8 @@ def reader_missing() -> str | None:
 def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     cmd = [sys.executable, str(HERE / "server.py"), "--feeds", str(args.feeds),
            "--items", str(args.items), "--seed", str(args.seed), "--hosts", str(args.hosts),
-           "--latency", str(args.latency), "--shape", args.shape]
+           "--latency", str(args.latency), "--shape", args.shape,
+           "--changing", str(args.changing)]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -253,6 +262,8 @@ def report(args: argparse.Namespace, workload: dict[str, Any], summary: dict[str
         f"{args.items} items of the {args.shape} shape ({workload['bytes'] / 1e6:.1f} MB), "
         f"{args.repeat} repetition(s), "
         f"server latency {args.latency:g} ms, {args.hosts} loopback ports, "
+        + (f"{args.changing} new entries a feed on the re-poll (no 304), " if args.changing
+           else "") +
         f"reader workers {args.reader_workers}.",
         "",
         table(summary),
@@ -270,6 +281,8 @@ def default_section(args: argparse.Namespace) -> str:
     """The results section of a run: its latency, its shape, one host, or the default."""
     if args.latency:
         return "latency"
+    if args.changing:
+        return "changing"
     if args.shape != "default":
         return str(args.shape)
     return "one-host" if args.hosts == 1 else "loopback"

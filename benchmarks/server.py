@@ -7,7 +7,10 @@ ephemeral ports of 127.0.0.1 (one "host" each, so per-host connection limits beh
 would across many sites; feed ``i`` is served by port ``i % hosts``), and prints one JSON
 line on stdout: ``{"urls": [...], "bytes": ..., "items": ..., "stats": "http://..."}``.
 
-Every feed answers 200 with an ETag, or 304 when ``If-None-Match`` matches. ``--latency MS``
+Every feed answers 200 with an ETag, or 304 when ``If-None-Match`` matches. With
+``--changing N`` every feed moves on between the cold poll and the re-poll: after ``GET
+/__reset?phase=repoll`` it serves its ``later`` body (N newer entries, the N oldest gone,
+another ETag), after any other reset the first one again. ``--latency MS``
 delays every response (asyncio, so one slow answer never holds up another). Connections are
 kept alive. ``GET /__stats`` returns the status counts and this process's CPU seconds since
 the last ``GET /__reset``; neither is counted. It stops on SIGTERM/SIGINT or when stdin closes.
@@ -30,6 +33,10 @@ import workload
 REASONS = {200: "OK", 304: "Not Modified", 404: "Not Found", 405: "Method Not Allowed"}
 
 
+def target_query(target: str) -> str:
+    return target.partition("?")[2]
+
+
 def _cpu() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
@@ -39,6 +46,7 @@ class FeedServer:
     def __init__(self, docs: list[workload.Document], latency: float) -> None:
         self.docs = {d.path: d for d in docs}
         self.latency = latency
+        self.later = False  # serving the documents' later bodies (the re-poll of --changing)
         self.counts: Counter[int] = Counter()
         self.cpu_mark = _cpu()
 
@@ -58,8 +66,7 @@ class FeedServer:
                 for line in lines[1:]:
                     name, _, value = line.partition(":")
                     headers[name.strip().lower()] = value.strip()
-                path = target.split("?", 1)[0]
-                code, extra, body = await self.respond(method, path, headers)
+                code, extra, body = await self.respond(method, target, headers)
                 close = headers.get("connection", "").lower() == "close"
                 out = [f"HTTP/1.1 {code} {REASONS[code]}", f"Content-Length: {len(body)}"]
                 out += [f"{k}: {v}" for k, v in extra.items()]
@@ -76,11 +83,13 @@ class FeedServer:
         finally:
             writer.close()
 
-    async def respond(self, method: str, path: str, headers: dict[str, str]
+    async def respond(self, method: str, target: str, headers: dict[str, str]
                       ) -> tuple[int, dict[str, str], bytes]:
+        path = target.split("?", 1)[0]
         if path == "/__stats":
             return 200, {"Content-Type": "application/json"}, json.dumps(self.stats()).encode()
         if path == "/__reset":
+            self.later = target_query(target) == "phase=repoll"
             self.counts.clear()
             self.cpu_mark = _cpu()
             return 200, {}, b""
@@ -92,16 +101,18 @@ class FeedServer:
         elif doc is None:
             code, extra, body = 404, {}, b"not found"
         else:
-            extra = {"Content-Type": doc.content_type, "ETag": doc.etag}
+            served = doc.later if self.later and doc.later is not None else doc.body
+            etag = doc.etag if served is doc.body else workload.etag_of(served)
+            extra = {"Content-Type": doc.content_type, "ETag": etag}
             sent = headers.get("if-none-match", "").split(",")
             tags = {t.strip().removeprefix("W/") for t in sent}
-            code, body = (304, b"") if doc.etag in tags else (200, doc.body)
+            code, body = (304, b"") if etag in tags else (200, served)
         self.counts[code] += 1
         return code, extra, body
 
 
 async def serve(args: argparse.Namespace) -> None:
-    docs = workload.generate(args.feeds, args.items, args.seed, args.shape)
+    docs = workload.generate(args.feeds, args.items, args.seed, args.shape, args.changing)
     app = FeedServer(docs, args.latency / 1000)
     servers = [await asyncio.start_server(app.handle, "127.0.0.1", 0, backlog=1024)
                for _ in range(max(1, min(args.hosts, len(docs))))]
@@ -133,6 +144,8 @@ def main() -> None:
                         help="the kind of items (workload.SHAPES)")
     parser.add_argument("--hosts", type=int, default=50, help="listening ports (default 50)")
     parser.add_argument("--latency", type=float, default=0, help="ms before each response")
+    parser.add_argument("--changing", type=int, default=0, metavar="N",
+                        help="N new entries per feed on the re-poll (workload.generate)")
     asyncio.run(serve(parser.parse_args()))
 
 

@@ -3,7 +3,8 @@
     python benchmarks/systems.py SYSTEM --urls FILE --workdir DIR --stats URL [--repo TREE]
 
 SYSTEM is ``mediamon``, ``sequential`` or ``reader``. The process polls every URL twice
-(``cold``: empty database; ``repoll``: nothing changed, so every feed should answer 304) and
+(``cold``: empty database; ``repoll``: nothing changed, so every feed should answer 304, or,
+with the server's ``--changing``, each feed has moved on by a few entries) and
 prints one JSON line: per phase the wall time, the CPU seconds of this process and of the
 child processes it started and reaped (all threads, ``getrusage``: mediamon's parser workers
 are counted), the server's status counts and CPU, and what the system stored; plus the peak
@@ -303,7 +304,7 @@ def measure(system: str, urls: list[str], workdir: Path, stats: str, **options: 
     poll = SYSTEMS[system](urls, workdir, **options)
     result: dict[str, Any] = {"system": system}
     for phase in ("cold", "repoll"):
-        _get(stats + "/__reset")
+        _get(stats + f"/__reset?phase={phase}")  # the server's --changing feeds move on
         cpu, start = _cpu(), time.perf_counter()
         detail = poll()
         wall, cpu = time.perf_counter() - start, _cpu() - cpu

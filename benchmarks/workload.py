@@ -144,10 +144,17 @@ class Document:
     body: bytes
     content_type: str
     items: int
+    # The body once the feed has moved on (``generate``'s ``changing``): that many newer
+    # entries on top, as many of the oldest gone. None: the feed never changes.
+    later: bytes | None = None
 
     @property
     def etag(self) -> str:
-        return '"' + hashlib.sha1(self.body).hexdigest()[:20] + '"'
+        return etag_of(self.body)
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
 
 
 @dataclass(frozen=True)
@@ -293,7 +300,9 @@ def _media(it: _Item, indent: str = "") -> str:
             f'{indent}<media:thumbnail url="{image}?w=240" width="240" height="135"/>\n')
 
 
-def _rss(name: str, site: str, self_url: str, items: list[_Item], rich: bool = False) -> str:
+def _rss(name: str, site: str, self_url: str, items: list[_Item], rich: bool = False
+         ) -> list[str]:
+    """The feed's text in parts: the channel's head, one part per item, the tail."""
     prefix, uri = _outlet_ns(site)
     extra = (f' xmlns:media="http://search.yahoo.com/mrss/" xmlns:{prefix}="{uri}"'
              if rich else "")
@@ -324,10 +333,12 @@ def _rss(name: str, site: str, self_url: str, items: list[_Item], rich: bool = F
             "</item>\n"
         )
     out.append("</channel>\n</rss>\n")
-    return "".join(out)
+    return out
 
 
-def _atom(name: str, site: str, self_url: str, items: list[_Item], rich: bool = False) -> str:
+def _atom(name: str, site: str, self_url: str, items: list[_Item], rich: bool = False
+          ) -> list[str]:
+    """The feed's text in parts: the feed's head, one part per entry, the tail."""
     extra = (' xmlns:thr="http://purl.org/syndication/thread/1.0" '
              'xmlns:media="http://search.yahoo.com/mrss/"' if rich else "")
     out = [
@@ -356,13 +367,19 @@ def _atom(name: str, site: str, self_url: str, items: list[_Item], rich: bool = 
             "</entry>\n"
         )
     out.append("</feed>\n")
-    return "".join(out)
+    return out
 
 
 def generate(feeds: int = 500, items: int = 50, seed: int = 1,
-             shape: str = "default") -> list[Document]:
+             shape: str = "default", changing: int = 0) -> list[Document]:
     """``feeds`` documents of ``items`` entries each, the same for the same arguments
-    (``shape``: a key of ``SHAPES``)."""
+    (``shape``: a key of ``SHAPES``).
+
+    ``changing``: each document also has a ``later`` body, the feed as a later poll finds
+    it: ``changing`` newer entries on top and the ``changing`` oldest gone (a server that
+    sends the whole feed again, as most do, rather than 304: the steady state of a
+    daemon). With ``changing`` the entries are drawn afresh: a workload of the same
+    shape, not the same items."""
     form = SHAPES[shape]
     rng = random.Random(seed)
     docs = []
@@ -373,9 +390,14 @@ def generate(feeds: int = 500, items: int = 50, seed: int = 1,
         atom = rng.random() < 0.3
         path = f"/feeds/{n}.{'atom' if atom else 'rss'}"
         self_url = f"https://www.{domain}{path}"
-        entries = [_item(rng, n, i, domain, form) for i in range(items)]
-        text = (_atom if atom else _rss)(name, site, self_url, entries, form.rich)
-        docs.append(Document(path, text.encode("utf-8"), ATOM_TYPE if atom else RSS_TYPE, items))
+        # Entry 0 is the newest; the first body shows entries changing .. changing+items-1.
+        entries = [_item(rng, n, i, domain, form) for i in range(items + changing)]
+        parts = (_atom if atom else _rss)(name, site, self_url, entries, form.rich)
+        head, tail = parts[0], parts[-1]
+        first = head + "".join(parts[1 + changing : -1]) + tail
+        later = head + "".join(parts[1 : 1 + items]) + tail if changing else None
+        docs.append(Document(path, first.encode("utf-8"), ATOM_TYPE if atom else RSS_TYPE,
+                             items, later.encode("utf-8") if later is not None else None))
     return docs
 
 
