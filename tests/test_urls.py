@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
 import string
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from mediamon.core import urls
 from mediamon.core.urls import TRACKING_PARAMS, canonical_url, is_http_url
 
 
@@ -278,3 +282,54 @@ def test_long_strings_never_enter_the_caches() -> None:
     assert after == before
     short = "https://example.org/short-" + str(id(before))
     assert urls.canonical_url(short) == short and short in urls._cache
+
+
+# -- the plain-URL fast path --------------------------------------------------------------
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+def _both(url: str) -> tuple[str | None, str | None]:
+    return urls._canonical(url), urls._w3lib_canonical(url)
+
+
+def test_plain_urls_skip_w3lib_and_give_what_it_gives() -> None:
+    """The links w3lib would give back unchanged skip it; the others (dot segments, empty
+    segments, percent signs, punycode, odd labels, ports, queries) go through it."""
+    for url in ("https://tass.com/", "https://tass.com", "http://a.b.com/x/y.html",
+                "https://x-y.co.uk/News/2024/05/Story_1~2/", "https://x.com/a/b.",
+                "https://1.2.3.4/a", "https://x.com/a/./b", "https://x.com/a/../b",
+                "https://x.com/.well-known/x", "https://x.com//", "https://x.com/a//b",
+                "https://x.com/%7Ea", "https://xn--e1afmkfd.xn--p1ai/a", "https://-x.com/a",
+                "https://x-.com/a", "https://x.com:443/a", "https://u@x.com/a",
+                "https://x.com/a?b=1", "https://x.com/a#c", "https://X.com/a",
+                "https://x.com/a b", "https://x.com/a/" + "b" * 300,
+                "https://" + "a" * 64 + ".com/"):
+        fast, slow = _both(url)
+        assert fast == slow, url
+    assert urls._PLAIN_URL_RE.fullmatch("https://tass.com/world/1")
+    assert not urls._PLAIN_URL_RE.fullmatch("https://tass.com/a/../b")
+
+
+@settings(max_examples=400, deadline=None)
+@given(http_urls())
+def test_property_the_fast_path_agrees_with_w3lib(url):
+    fast, slow = _both(url)
+    assert fast == slow
+
+
+def test_the_fast_path_agrees_with_w3lib_on_every_real_link() -> None:
+    """Every link of the shared corpus's feeds and of the real 2022 stream."""
+    if not SHARED.is_dir():
+        pytest.skip(f"shared corpus not found at {SHARED}")
+    links = set(re.findall(rb"https?://[^\s\"'<>\]\[]+", b"".join(
+        p.read_bytes() for p in (SHARED / "feeds").rglob("*") if p.is_file())))
+    for line in (SHARED / "news" / "rss-2022.jsonl").read_text(encoding="utf-8").splitlines():
+        links.add(json.loads(line).get("link", "").encode())
+    plain = 0
+    for raw in links:
+        url = raw.decode("utf-8", "replace").replace("&amp;", "&")
+        fast, slow = _both(url)
+        assert fast == slow, url
+        plain += urls._PLAIN_URL_RE.fullmatch(url) is not None
+    assert len(links) > 10_000 and plain > 7_000, (len(links), plain)
