@@ -321,8 +321,9 @@ def test_the_checks_notice_a_lost_item_a_duplicate_and_an_unindexed_item(
     fault(copy, "INSERT INTO items_fts (rowid, title, summary, content) SELECT rowid, title, "
           "summary, content FROM items WHERE id = 'copy' || ?",
           "INSERT INTO item_feeds SELECT 'copy' || item_id, feed_id, first_seen FROM item_feeds "
-          "WHERE item_id = ?", "INSERT INTO seen SELECT 'copy' || id, feed_id, content_hash, "
-          "first_seen FROM seen WHERE id = ?", "INSERT INTO story_items (item_id, story_id, "
+          "WHERE item_id = ?", "INSERT INTO seen (id, feed_id, content_hash, first_seen) SELECT "
+          "'copy' || id, feed_id, content_hash, first_seen FROM seen WHERE id = ?",
+          "INSERT INTO story_items (item_id, story_id, "
           "outlet, t, terms, joined) SELECT 'copy' || item_id, story_id, outlet, t, terms, "
           "joined FROM story_items WHERE item_id = ?",
           "UPDATE stories SET items = items + 1 WHERE id = "

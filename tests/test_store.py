@@ -231,7 +231,8 @@ def old_database(path: Path, version: int) -> list[tuple[str, str]]:
                  i.published.isoformat(), stamp, stamp, i.content_hash])
             db.execute("INSERT INTO item_feeds VALUES (?, 1, ?)", [i.id, stamp])
             db.execute("INSERT INTO item_topics VALUES (?, 'russia', '[\"Kabulov\"]')", [i.id])
-            db.execute("INSERT INTO seen VALUES (?, 1, ?, ?)", [i.id, i.content_hash, stamp])
+            db.execute("INSERT INTO seen (id, feed_id, content_hash, first_seen) "
+                       "VALUES (?, 1, ?, ?)", [i.id, i.content_hash, stamp])
             rows.append((i.id, i.title))
         db.execute("INSERT INTO fetch_log (feed_id, started, elapsed, status, http_status, bytes,"
                    " entries, new_items, kept_items) VALUES (1, ?, 0.2, 'ok', 200, 900, 3, 3, 3)",

@@ -626,7 +626,8 @@ class Updater:
         return outcome
 
     async def _process(self, fetch: FetchResult, feed: FeedRow, now: datetime) -> Processed:
-        job = Job(fetch, feed.url, now, self.keep_all, self.store.stories)
+        job = Job(fetch, feed.url, now, self.keep_all, self.store.stories,
+                  recognise=feed.last_success is not None)
         workers = self._worker_pool()
         if workers is None:
             return self._process_here(job)
@@ -655,7 +656,7 @@ class Updater:
             return Processed((), 0, None, None, None, error=exc.reason)
 
     def _process_here(self, job: Job) -> Processed:
-        return run_job(job, self.scorer, self.store.seen_hashes)
+        return run_job(job, self.scorer, self.store.seen_hashes, self.store.seen_raw)
 
     def _plan(self, feed: FeedRow, fetch: FetchResult, processed: Processed | None,
               now: datetime) -> tuple[Plan, dict[str, Any]]:
@@ -746,7 +747,8 @@ class Updater:
             current = now_known.get(s.item.id)
             if s.item.id in unchanged and current is not None and \
                     current != s.item.content_hash:
-                s = replace(s, item=replace(s.item, content_hash=current))
+                # no entry digest: this hash is not the one the entry gave
+                s = replace(s, item=replace(s.item, content_hash=current), raw=None)
             fresh.append(s)
         return fresh
 

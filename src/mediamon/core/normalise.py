@@ -59,6 +59,14 @@ Language
 ``content_hash`` covers what a reader sees (title, summary, content, URL), never
 volatile fields such as ``first_seen``, so it changes exactly when an edit is visible.
 
+Recognising an entry seen before
+    ``entry_digest`` is a digest of everything ``normalise_entry`` reads to make an item's
+    id and content hash: the entry as parsed, the feed URL and the feed's language. The
+    store keeps it beside the item's content hash (``seen.raw``); a later poll that meets
+    an entry with that digest knows the id and the content hash it normalises to without
+    rendering its text: ``recognise_entry`` makes the rest of the item. Most entries of a
+    feed that sends its whole body again (no 304) are such entries.
+
 Pure functions: no I/O, no clock (``now`` is passed in).
 """
 
@@ -465,47 +473,87 @@ def normalise_entry(
     part, and only items that may be stored need it).
     """
     data = entry.data if isinstance(entry.data, dict) else {}
-    now = _as_utc(now) or _EPOCH
-
-    title = plain_title(_s(data.get("title")))
+    fields = _fields(data, feed_url, feed, now, max_skew)
+    title, url = fields["title"], fields["url"]
     summary, summary_html, content, content_html = _bodies(data, feed_url, html)
-    url = _link(data, feed_url)
-    canonical = canonical_url(url)
-    guid = _guid(data)
-    published, from_feed = _feed_date(
-        data, ("published_parsed", "updated_parsed", "created_parsed"), now, max_skew
-    )
-    updated, _ = _feed_date(data, ("updated_parsed",), now, max_skew)
     key = _stable_key(
         data,
-        guid=guid,
-        canonical=canonical,
+        guid=fields["guid"],
+        canonical=fields["canonical_url"],
         feed_url=feed_url,
         title=title,
         text=f"{summary}\n{content}",
     )
-    declared = _language(data, feed)
+    declared = fields["language_declared"]
     return Item(
         id=_digest(key),
-        feed_url=feed_url,
-        guid=guid,
-        url=url,
-        canonical_url=canonical,
-        title=title,
         summary=summary,
         content=content,
         summary_html=summary_html,
         content_html=content_html,
-        authors=_authors(data),
-        categories=_categories(data),
-        published=published or now,
-        updated=updated,
-        first_seen=now,
         language=item_language(declared, f"{title}\n{summary}") if detect else declared,
         content_hash=_digest("\x1f".join((title, summary, content, url or ""))),
-        published_from_feed=from_feed,
-        language_declared=declared,
+        **fields,
     )
+
+
+def recognise_entry(
+    entry: RawEntry,
+    *,
+    feed_url: str,
+    feed: ParsedFeed,
+    now: datetime,
+    item_id: str,
+    content_hash: str,
+    max_skew: timedelta = timedelta(minutes=10),
+) -> Item:
+    """``normalise_entry(entry, ..., html=False, detect=False).without_text()`` for an
+    entry known to normalise to ``item_id`` and ``content_hash`` (its ``entry_digest`` was
+    stored with them): every other field made as ``normalise_entry`` makes it, the text
+    neither rendered nor hashed."""
+    data = entry.data if isinstance(entry.data, dict) else {}
+    fields = _fields(data, feed_url, feed, now, max_skew)
+    return Item(id=item_id, summary="", content="", summary_html="", content_html="",
+                language=fields["language_declared"], content_hash=content_hash, **fields)
+
+
+def _fields(data: dict[str, Any], feed_url: str, feed: ParsedFeed, now: datetime,
+            max_skew: timedelta) -> dict[str, Any]:
+    """The item's fields that do not depend on its text."""
+    now = _as_utc(now) or _EPOCH
+    url = _link(data, feed_url)
+    published, from_feed = _feed_date(
+        data, ("published_parsed", "updated_parsed", "created_parsed"), now, max_skew
+    )
+    updated, _ = _feed_date(data, ("updated_parsed",), now, max_skew)
+    return {
+        "feed_url": feed_url,
+        "guid": _guid(data),
+        "url": url,
+        "canonical_url": canonical_url(url),
+        "title": plain_title(_s(data.get("title"))),
+        "authors": _authors(data),
+        "categories": _categories(data),
+        "published": published or now,
+        "updated": updated,
+        "first_seen": now,
+        "published_from_feed": from_feed,
+        "language_declared": _language(data, feed),
+    }
+
+
+# The form of the items ``normalise_entry`` makes: part of every ``entry_digest``. Raise it
+# with any change that gives an entry another id or content hash, so that the digests
+# stored before it no longer vouch for them (their entries are then normalised again).
+NORMALISED_FORM = 1
+
+
+def entry_digest(entry: RawEntry, *, feed_url: str, feed: ParsedFeed) -> str:
+    """A digest of what ``normalise_entry`` reads to make the entry's id and content hash:
+    the entry as parsed (every field, dates included), the feed URL and the feed's language.
+    Two entries with one digest normalise to one id and one content hash."""
+    data = entry.data if isinstance(entry.data, dict) else {}
+    return _digest(repr((NORMALISED_FORM, feed_url, feed.language, data)))
 
 
 def with_markup(item: Item, entry: RawEntry) -> Item:

@@ -228,7 +228,9 @@ class ArticlesStore(SQLiteBase):
         the next pass of the feed fetches and processes the item in full (its article was
         deferred). The seen row stays: the item is not new."""
         with self.transaction():
-            self.db.execute("UPDATE seen SET content_hash = '' WHERE id = ?", [item_id])
+            # and its entry digest, which vouched for the hash (store.ingest._set_seen_hash)
+            self.db.execute("UPDATE seen SET content_hash = '', raw = NULL WHERE id = ?",
+                            [item_id])
             self.db.execute("UPDATE feeds SET etag = NULL, last_modified = NULL, "
                             "body_hash = NULL WHERE url = ?", [feed_url])
 

@@ -167,7 +167,8 @@ class FeedPassWriter:
         stamp = utc_iso(now)
         new = kept = updated = 0
         first_seen: list[tuple[str, ...]] = []  # profile terms of items never seen before
-        seen_rows: list[tuple[str, int, str, str | None]] = []  # new items, in one statement
+        # new items, in one statement: id, feed, content hash, first seen, entry digest
+        seen_rows: list[tuple[str, int, str, str | None, str | None]] = []
         with self.transaction():
             conn = self._pass_conn()
             ids = [s.item.id for s in scored]
@@ -204,10 +205,12 @@ class FeedPassWriter:
                     if decision == "edit-folded":
                         updated += 1
                         self._update_item(replace(item, id=target), match, stamp, feed_id)
-                        self._set_seen_hash(item.id, item.content_hash)
+                        self._set_seen_hash(item.id, item.content_hash, s.raw)
+                    else:
+                        self._note_raw(item.id, item.content_hash, known.old_hash, s.raw)
                     continue
                 if decision == "try-fold":
-                    if self._fold_copy(item, feed_id, stamp):
+                    if self._fold_copy(item, feed_id, stamp, s.raw):
                         continue
                     decision = decide(known, content_hash=item.content_hash,
                                       partial=s.partial, keep=keep, fold=False)
@@ -217,11 +220,13 @@ class FeedPassWriter:
                     new += 1
                     if match.doc_terms is not None:
                         first_seen.append(match.doc_terms)
-                    seen_rows.append((item.id, feed_id, item.content_hash, stamp))
+                    seen_rows.append((item.id, feed_id, item.content_hash, stamp, s.raw))
                 if decision in ("edit", "link"):
                     self._link_feed(item.id, feed_id, stamp)
                 if decision in ("edit", "insert-now", "rehash"):
-                    self._set_seen_hash(item.id, item.content_hash)
+                    self._set_seen_hash(item.id, item.content_hash, s.raw)
+                if decision in ("link", "nothing"):
+                    self._note_raw(item.id, item.content_hash, known.old_hash, s.raw)
                 if decision == "edit":
                     updated += 1
                     self._update_item(item, match, stamp, feed_id)
@@ -233,8 +238,8 @@ class FeedPassWriter:
                     else:  # another process stored it since this pass looked
                         self._link_feed(item.id, feed_id, stamp)
             conn.executemany(
-                "INSERT INTO seen (id, feed_id, content_hash, first_seen) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", seen_rows)
+                "INSERT INTO seen (id, feed_id, content_hash, first_seen, raw) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", seen_rows)
             outcome = FeedOutcome(
                 url=feed_url,
                 status=fetch.status,
@@ -286,14 +291,28 @@ class FeedPassWriter:
                                                     params))
         return found
 
-    def _set_seen_hash(self, item_id: str, content_hash: str) -> None:
-        self._pass_conn().execute("UPDATE seen SET content_hash = ? WHERE id = ?",
-                                  [content_hash, item_id])
+    def _set_seen_hash(self, item_id: str, content_hash: str, raw: str | None) -> None:
+        """A new content hash, and the digest of the entry that gave it (None: unknown).
+        A row's ``raw`` always vouches for its ``content_hash`` (``core.normalise``,
+        "Recognising an entry seen before"), so the two change together."""
+        self._pass_conn().execute("UPDATE seen SET content_hash = ?, raw = ? WHERE id = ?",
+                                  [content_hash, raw, item_id])
+
+    def _note_raw(self, item_id: str, content_hash: str, old_hash: str | None,
+                  raw: str | None) -> None:
+        """An unchanged item normalised from its entry (``raw``): a row without a digest
+        gets this one, so the next poll recognises the entry. A row with one keeps it (the
+        same item in two feeds would otherwise trade digests at every pass)."""
+        if raw is not None and old_hash == content_hash:
+            self._pass_conn().execute(
+                "UPDATE seen SET raw = ? WHERE id = ? AND raw IS NULL AND content_hash = ?",
+                [raw, item_id, content_hash])
 
     def _item_columns(self, item: Item, match: Match, stamp: str | None) -> dict[str, Any]:
         return item_columns(item, match, stamp)
 
-    def _fold_copy(self, item: Item, feed_id: int, stamp: str | None) -> bool:
+    def _fold_copy(self, item: Item, feed_id: int, stamp: str | None,
+                   raw: str | None = None) -> bool:
         """If a never-seen item is a copy of a stored one (same dedup key; within one
         feed also the same title), remember it as a copy of that item and link this feed.
         The caller has checked that the key is a usable one that some stored item has."""
@@ -305,9 +324,9 @@ class FeedPassWriter:
         if found is None:
             return False
         target, reason = found
-        conn.execute("INSERT INTO seen (id, feed_id, content_hash, first_seen) "
-                     "VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                     [item.id, feed_id, item.content_hash, stamp])
+        conn.execute("INSERT INTO seen (id, feed_id, content_hash, first_seen, raw) "
+                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                     [item.id, feed_id, item.content_hash, stamp, raw])
         story_store.add_alias(conn, alias=item.id, item_id=target, feed_id=feed_id,
                               reason=reason, stamp=stamp or "")
         self._link_feed(target, feed_id, stamp)

@@ -103,6 +103,11 @@ class ScoredItem:
     # meanwhile), the writer links it but leaves the stored version and its hash alone, so
     # the next pass processes it in full.
     partial: bool = False
+    # The digest of the entry the item was made from (``core.normalise.entry_digest``), to
+    # be stored with its content hash in ``seen.raw``: set on items normalised from their
+    # entry, None on items recognised by that digest (the row has it already) and on items
+    # whose hash the pipeline replaced with the stored one.
+    raw: str | None = None
 
 
 @lru_cache(maxsize=4096)

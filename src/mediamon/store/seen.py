@@ -1,5 +1,6 @@
-"""Which items the database has seen, and with what content: the one query a parse worker
-makes (``SeenReader``, its own read-only connection), shared with ``Store.seen_hashes``.
+"""Which items the database has seen, and with what content: the queries a parse worker
+makes (``SeenReader``, its own read-only connection), shared with ``Store.seen_hashes`` and
+``Store.seen_raw``.
 
 Kept apart from ``store.sqlite`` so that a worker loads the standard ``sqlite3`` module and
 this, not sqlite-utils and the whole store.
@@ -8,8 +9,11 @@ this, not sqlite-utils and the whole store.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def seen_hashes(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
@@ -24,6 +28,20 @@ def seen_hashes(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
     return found
 
 
+def seen_raw(conn: sqlite3.Connection, digests: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Entry digest -> (item id, content hash), for the digests stored (``seen.raw``:
+    ``core.normalise.entry_digest`` of the entry that gave the row its content hash)."""
+    found: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(digests), 500):
+        chunk = list(digests[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        for raw, item_id, content_hash in conn.execute(
+            f"SELECT raw, id, content_hash FROM seen WHERE raw IN ({marks})", chunk
+        ):
+            found[raw] = (item_id, content_hash)
+    return found
+
+
 class SeenReader:
     """``Store.seen_hashes`` for a parse worker: its own read-only connection, opened at
     the first question, and no migration check (the daemon's Store did that). Any
@@ -35,12 +53,21 @@ class SeenReader:
         self._conn: sqlite3.Connection | None = None
 
     def __call__(self, ids: Sequence[str]) -> dict[str, str]:
-        if not ids:
+        return self._ask(seen_hashes, ids)
+
+    def raw(self, digests: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """``seen_raw``: nothing known on a database without ``seen.raw`` (the entries are
+        then normalised in full)."""
+        return self._ask(seen_raw, digests)
+
+    def _ask(self, query: Callable[[sqlite3.Connection, Sequence[str]], dict[str, T]],
+             keys: Sequence[str]) -> dict[str, T]:
+        if not keys:
             return {}
         try:
             if self._conn is None:
                 self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
-            return seen_hashes(self._conn, ids)
+            return query(self._conn, keys)
         except sqlite3.Error:
             self._conn = None
             return {}

@@ -46,7 +46,7 @@ from mediamon.store.labels import LabelsStore
 from mediamon.store.retention import RetentionStore
 from mediamon.store.rows import FeedRow as FeedRow
 from mediamon.store.rows import ScoredItem as ScoredItem
-from mediamon.store.seen import seen_hashes
+from mediamon.store.seen import seen_hashes, seen_raw
 from mediamon.store.stats import StatsStore
 from mediamon.store.stories import StoriesStore
 from mediamon.store.trends import TrendsStore
@@ -382,6 +382,16 @@ def m015_cjk_search(db: sqlite_utils.Database) -> None:
     """Search in Chinese, Japanese and Korean: a character-trigram index of the items that
     have such text, beside the word index (``store.scripts``)."""
     scripts.create_schema(db)
+
+
+@migrations()
+def m016_seen_raw(db: sqlite_utils.Database) -> None:
+    """``seen.raw``: the digest of the entry that gave the row its content hash
+    (``core.normalise.entry_digest``), so that a poll recognises an entry it met before
+    without rendering its text. NULL where unknown: rows from before, imported ones, and
+    those whose hash was set otherwise."""
+    db.execute("ALTER TABLE seen ADD COLUMN raw TEXT")
+    db.execute("CREATE INDEX seen_raw ON seen(raw) WHERE raw IS NOT NULL")
 
 
 def schema_version() -> int:
@@ -819,6 +829,11 @@ class Store(StoriesStore, AlertsStore, ExchangeStore, RetentionStore, LabelsStor
     def seen_hashes(self, ids: Iterable[str]) -> dict[str, str]:
         """Content hashes of the given item ids that were parsed before (kept or not)."""
         return seen_hashes(self.db.conn, list(ids))
+
+    def seen_raw(self, digests: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """Entry digest -> (item id, content hash) of the entries met before
+        (``store.seen.seen_raw``)."""
+        return seen_raw(self.db.conn, list(digests))
 
     # -- the feed pass (store.ingest.FeedPassWriter): SQLite's hooks -------------------
 

@@ -114,7 +114,8 @@ class PostgresArticles:
         """As SQLite's ``ArticlesStore.revisit``: the next pass of the feed processes the
         unstored item in full again."""
         with self.transaction():
-            self._run("UPDATE seen SET content_hash = '' WHERE id = %s", [item_id])
+            self._run("UPDATE seen SET content_hash = '', raw = NULL WHERE id = %s",
+                      [item_id])
             self._run("UPDATE feeds SET etag = NULL, last_modified = NULL, body_hash = NULL "
                       "WHERE url = %s", [feed_url])
 

@@ -385,6 +385,13 @@ P004_LANGUAGES = [
 ]
 
 
+# SQLite's m016_seen_raw: the digest of the entry that gave a seen row its content hash.
+P005_SEEN_RAW = [
+    f"ALTER TABLE seen ADD COLUMN raw {T}",
+    "CREATE INDEX seen_raw ON seen(raw) WHERE raw IS NOT NULL",
+]
+
+
 def _statements(statements: list[str]) -> Callable[[Any], None]:
     def apply(conn: Any) -> None:
         for statement in statements:
@@ -399,6 +406,7 @@ MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("p002_spikes", _statements(P002_SPIKES)),
     ("p003_articles", _statements(P003_ARTICLES)),
     ("p004_languages", _statements(P004_LANGUAGES)),
+    ("p005_seen_raw", _statements(P005_SEEN_RAW)),
 ]
 
 MIGRATIONS_TABLE = f"""

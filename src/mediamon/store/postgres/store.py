@@ -428,6 +428,13 @@ class PostgresStore(PostgresArticles, FeedPassWriter):
         return dict(self._rows("SELECT id, content_hash FROM seen WHERE id = ANY(%s)",
                                [wanted]))
 
+    def seen_raw(self, digests: Iterable[str]) -> dict[str, tuple[str, str]]:
+        wanted = list(digests)
+        if not wanted:
+            return {}
+        return {raw: (item_id, content_hash) for raw, item_id, content_hash in self._rows(
+            "SELECT raw, id, content_hash FROM seen WHERE raw = ANY(%s)", [wanted])}
+
     def counts(self) -> dict[str, int]:
         """The totals ``run --once`` prints (``store.query.counts`` on SQLite)."""
         row = self._rows(
