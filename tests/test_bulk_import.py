@@ -4,6 +4,7 @@ bad line still named (docs/benchmarks.md, "Bulk paths")."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import sys
@@ -20,6 +21,7 @@ from mediamon.core.stories import StorySettings, grouping_key
 from mediamon.desk import export
 from mediamon.pipeline import scorer_for
 from mediamon.process import process_body
+from mediamon.store.exchange import IMPORT_DEFERRED_INDEXES
 from mediamon.store.sqlite import Store
 from mediamon.types import FetchResult
 
@@ -99,6 +101,49 @@ def test_a_refused_record_is_named_and_nothing_is_stored(exported: list[dict], t
         run_import(db, records)
     for table in ("items", "item_topics", "seen", "story_items", "stories"):
         assert rows(db, f"SELECT count(*) FROM {table}")[0][0] == 0, table
+
+
+def schema(db: Path) -> list[tuple]:
+    return rows(db, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+
+
+def test_a_large_import_makes_its_indexes_once_at_the_end(
+        exported: list[dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More than one batch into a database of less than one: the indexes no step of the
+    import reads are dropped while it writes and made again at the end, so the database
+    ends with the schema of a new one; into a fuller database they stay; and an import
+    that fails gets them back with its rollback."""
+    deferred: list[list[tuple]] = []
+    real = Store.indexes_deferred
+
+    def spying(store: Store):  # type: ignore[no-untyped-def]
+        with real(store):
+            deferred.append(store.db.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index'").fetchall())
+            yield
+
+    monkeypatch.setattr(Store, "indexes_deferred", contextlib.contextmanager(spying))
+    monkeypatch.setattr(export, "IMPORT_BATCH", 5)
+    empty, bulk = tmp_path / "empty.db", tmp_path / "bulk.db"
+    Store(empty).close()
+    assert run_import(bulk, exported)["imported"] == len(exported)
+    (during,) = deferred
+    dropped = set(IMPORT_DEFERRED_INDEXES) - {name for (name,) in during}
+    assert dropped == set(IMPORT_DEFERRED_INDEXES)
+    assert schema(bulk) == schema(empty)
+    assert rows(bulk, "PRAGMA integrity_check") == [("ok",)]
+    # A database that holds a batch already keeps its indexes through the next import.
+    with Store(tmp_path / "again.db") as store:
+        export.import_records(store, exported[:5], now=NOW)
+        export.import_records(store, exported[5:], now=NOW)
+    assert len(deferred) == 1
+    # A refused record in the third batch: nothing stored, every index back.
+    failed = tmp_path / "failed.db"
+    with pytest.raises(export.ExportFormatError):
+        run_import(failed, [*exported[:12], dict(exported[12], title=None), *exported[13:]])
+    assert len(deferred) == 2
+    assert schema(failed) == schema(empty)
+    assert rows(failed, "SELECT count(*) FROM items") == [(0,)]
 
 
 def test_updating_a_verdict_leaves_the_full_text_index_alone(demo_db: Path,

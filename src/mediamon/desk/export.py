@@ -18,6 +18,7 @@ This module does not decide relevance and does not fetch anything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import itertools
 import json
@@ -295,7 +296,9 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
 
     With ``workers`` and more than one batch, the batches' story fingerprints (terms,
     MinHash band keys: most of an import's work once stories are copied) are computed in
-    that many worker processes, ahead of the batch being written.
+    that many worker processes, ahead of the batch being written. A file of more than one
+    batch into a database of less than one has the indexes no step reads made once, at
+    the end (``indexes_deferred``).
 
     Args:
         progress: called with the number of records read after each batch.
@@ -385,21 +388,24 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
 
     with store.transaction():
         batches = _batches(records)
-        # Workers only for a file of more than one batch (a pool takes a second to start):
-        # the first two are read before anything is written. Without them, each batch is
-        # written before the next is read.
-        head = list(itertools.islice(batches, 1)) if workers > 0 else []
+        # The first two batches are read before anything is written: a file of more than
+        # one batch gets the workers (a pool takes a second to start), and, into a database
+        # of less than a batch, its indexes made once at the end (indexes_deferred).
+        head = list(itertools.islice(batches, 1))
         if head and len(head[0]) == IMPORT_BATCH:  # a full first batch: perhaps a second
-            from mediamon.workers import start_fork_server
+            if workers > 0:
+                from mediamon.workers import start_fork_server
 
-            start_fork_server(workers)  # it starts while the second batch is read
+                start_fork_server(workers)  # it starts while the second batch is read
             head += itertools.islice(batches, 1)
-        if len(head) == 2:
-            asyncio.run(_fingerprint_in_workers(itertools.chain(head, batches), settings,
-                                                workers, written))
-        else:
-            for batch in itertools.chain(head, batches):
-                written(batch, _fingerprints((settings, _texts(batch))))
+        bulk = len(head) == 2 and store.holds_fewer_items(than=IMPORT_BATCH)
+        with store.indexes_deferred() if bulk else contextlib.nullcontext():
+            if len(head) == 2 and workers > 0:
+                asyncio.run(_fingerprint_in_workers(itertools.chain(head, batches), settings,
+                                                    workers, written))
+            else:
+                for batch in itertools.chain(head, batches):
+                    written(batch, _fingerprints((settings, _texts(batch))))
     return stats
 
 

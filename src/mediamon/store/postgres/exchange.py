@@ -25,8 +25,8 @@ has nothing to do. What this module does not do: decide anything about the recor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,13 @@ class PostgresExchange:
 
         def transaction(self) -> AbstractContextManager[None]: ...
         def _cx(self) -> psycopg.Connection[Any]: ...
+
+    def holds_fewer_items(self, than: int) -> bool:
+        return False  # never defers its indexes (SQLite's ExchangeStore.indexes_deferred)
+
+    @contextmanager
+    def indexes_deferred(self) -> Iterator[None]:
+        yield
 
     def insert_exported_items(self, rows: Sequence[Sequence[SQLValue]]) -> list[int | None]:
         """As ``ExchangeStore.insert_exported_items``: per row, 0 when it was inserted (no
