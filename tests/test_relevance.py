@@ -18,6 +18,8 @@ from mediamon.cli import cli
 from mediamon.config import load_config
 from mediamon.core.extract import Article
 from mediamon.core.score import Scorer
+from mediamon.core.topics import TopicSet
+from mediamon.desk import relevance
 from mediamon.desk.relevance import (
     RelevanceError,
     add_label,
@@ -369,6 +371,49 @@ def test_rescore_in_worker_processes_writes_what_one_process_writes(
     assert counted.items == 240 and counted.labelled == 2 and counted.newly_unkept >= 1
     assert counted.pruned == (240 - counted.kept if prune else 0)
     assert [row for row in seen[0][2] if row[1] is not None]  # an article's text matched
+
+
+def test_rescore_writes_only_the_verdicts_that_changed(store: Store) -> None:
+    """A rescore with the scorer that stored the verdicts rewrites no item row; one whose
+    verdicts differ rewrites those items alone, and ends where writing every verdict ends
+    (rows, topic rows, counts)."""
+    items = [make_item(n, f"{ITEMS[n % 4][1]} ({n})", ITEMS[n % 4][2]) for n in range(1, 41)]
+    ingest(store, items)
+    scorer, _ = scorer_for(CONFIG, store)  # its background has the items: other similarities
+    rescore(store, scorer, batch_size=16)
+    writes: list[str] = []
+    store.db.conn.set_trace_callback(
+        lambda sql: writes.append(sql) if sql.startswith(("UPDATE items", "DELETE FROM "
+                                                          "item_topics")) else None)
+    assert rescore(store, scorer, batch_size=16).items == 40
+    assert writes == []
+    # Without the "Kabulov hands over credentials" items' topic, their verdicts change.
+    other = Scorer(TopicSet.compile({**CONFIG.topics, "russia": "Lavrov OR Moscow"},
+                                    CONFIG.keep.rule), scorer.profile, CONFIG.keep.mode)
+
+    def state() -> list[list[tuple]]:
+        return [store.db.execute(sql).fetchall() for sql in (
+            "SELECT id, kept, score, similarity, topics, explanation FROM items ORDER BY id",
+            "SELECT item_id, topic, terms FROM item_topics ORDER BY 1, 2")]
+
+    before = state()
+    counted = rescore(store, other, batch_size=16)
+    changed = {sql.split("'")[-2] for sql in writes if sql.startswith("UPDATE items")}
+    assert changed and len(changed) < 40
+    after = state()
+    assert {row[0] for row in before[0]} ^ {row[0] for row in after[0]} == set()
+    assert {row[0] for row in set(before[0]) ^ set(after[0])} == changed
+    # the same end as writing every verdict
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(relevance, "verdict_columns", lambda match: ("always", "different"))
+    try:
+        back = rescore(store, scorer, batch_size=16)
+        again = rescore(store, other, batch_size=16)
+    finally:
+        monkey.undo()
+    assert back.items == 40 and state() == after
+    assert (again.kept, again.newly_kept, again.newly_unkept) == \
+        (counted.kept, counted.newly_kept, counted.newly_unkept)
 
 
 def test_rescore_since_only_touches_recent_items(store: Store, tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from mediamon.core.normalise import html_to_text, plain_title
 from mediamon.core.score import Scorer, score_with_article
 from mediamon.errors import MediamonError
 from mediamon.output import read_json_lines
+from mediamon.store.labels import verdict_columns
 from mediamon.types import Match
 
 if TYPE_CHECKING:  # annotations only: the Store is passed in
@@ -520,7 +521,9 @@ def rescore(
     """Score stored items again with ``scorer``, ``batch_size`` per transaction.
 
     Items that no longer pass are flagged not kept (``kept = 0``), or deleted with ``prune``;
-    items that now pass become kept. ``progress`` is called with each batch's size.
+    items that now pass become kept. A verdict equal to the stored one (the same columns and
+    explanation, so the same topics and terms) is not written again. ``progress`` is called
+    with each batch's size.
 
     With ``workers`` (and at least ``parallel_min`` items: ``total``, counted here if not
     given), batches are scored in that many worker processes while this one reads the next
@@ -561,7 +564,8 @@ def rescore(
                 doomed.append(row.id)
                 result.pruned += 1
                 continue
-            verdicts.append((row.id, match))
+            if verdict_columns(match) != row.verdict:  # an unchanged verdict is not rewritten
+                verdicts.append((row.id, match))
         with store.transaction():
             for item_id, where in matched_on:
                 store.set_matched_on(item_id, where)

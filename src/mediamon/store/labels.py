@@ -27,6 +27,20 @@ class RescoreRow(NamedTuple):
     content: str
     kept: int
     published: str | None  # ISO 8601 UTC
+    # the stored verdict, as ``verdict_columns`` gives it: a verdict that equals it is not
+    # written again
+    verdict: tuple[object, ...] = ()
+
+
+# The columns of a stored verdict, in the order of ``verdict_columns``.
+VERDICT_COLUMNS = "kept, score, similarity, topics, explanation"
+
+
+def verdict_columns(match: Match) -> tuple[object, ...]:
+    """The values ``save_rescored`` stores for a verdict (``VERDICT_COLUMNS``); the item's
+    topic rows are its explanation's topics and terms."""
+    return (int(match.kept), match.score, match.similarity,
+            json.dumps(list(match.topic_names), ensure_ascii=False), match.explanation_json)
 
 
 class LabelTarget(NamedTuple):
@@ -126,11 +140,12 @@ class LabelsStore(SQLiteBase):
         the last row's ``rowid``."""
         where, params = ("WHERE published >= ?", [utc_iso(since)]) if since else ("", [])
         rows = self.db.execute(
-            f"SELECT rowid, id, title, summary, content, kept, published FROM items "
-            f"{where} {'AND' if where else 'WHERE'} rowid > ? ORDER BY rowid LIMIT ?",
+            f"SELECT rowid, id, title, summary, content, kept, published, {VERDICT_COLUMNS} "
+            f"FROM items {where} {'AND' if where else 'WHERE'} rowid > ? ORDER BY rowid "
+            f"LIMIT ?",
             [*params, after_rowid, limit],
         ).fetchall()
-        return [RescoreRow(*row) for row in rows]
+        return [RescoreRow._make((*row[:7], tuple(row[7:]))) for row in rows]
 
     def prune_rescored(self, item_id: str) -> None:
         """Delete an item that is no longer kept (``rescore --prune``)."""
@@ -147,9 +162,7 @@ class LabelsStore(SQLiteBase):
         self.db.execute(
             "UPDATE items SET kept = ?, score = ?, similarity = ?, topics = ?, explanation = ? "
             "WHERE id = ?",
-            [int(match.kept), match.score, match.similarity,
-             json.dumps(list(match.topic_names), ensure_ascii=False),
-             match.explanation_json, item_id],
+            [*verdict_columns(match), item_id],
         )
         self.db.execute("DELETE FROM item_topics WHERE item_id = ?", [item_id])
         for hit in match.topics:

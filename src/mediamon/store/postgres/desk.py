@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mediamon.clock import utc_iso
-from mediamon.store.labels import LabelsStore, RescoreRow
+from mediamon.store.labels import VERDICT_COLUMNS, LabelsStore, RescoreRow
 from mediamon.store.retention import RetentionStore
 from mediamon.store.rows import terms_json
 from mediamon.types import Match
@@ -69,9 +69,10 @@ class PostgresDesk(LabelsStore, RetentionStore):
         after = after_rowid if isinstance(after_rowid, str) else ""
         where, params = ("AND published >= ?", [utc_iso(since)]) if since else ("", [])
         rows = self.db.execute(
-            f"SELECT id, id, title, summary, content, kept, published FROM items "
-            f"WHERE id > ? {where} ORDER BY id LIMIT ?", [after, *params, limit]).fetchall()
-        return [RescoreRow(*row) for row in rows]
+            f"SELECT id, id, title, summary, content, kept, published, {VERDICT_COLUMNS} "
+            f"FROM items WHERE id > ? {where} ORDER BY id LIMIT ?",
+            [after, *params, limit]).fetchall()
+        return [RescoreRow._make((*row[:7], tuple(row[7:]))) for row in rows]
 
     def save_rescored_many(self, verdicts: Sequence[tuple[str, Match]]) -> None:
         """As ``LabelsStore.save_rescored`` of each, one statement an item sent together
