@@ -446,6 +446,10 @@ class Fingerprint:
     bands: tuple[int, ...]
     headline: str = ""  # headline_key of the title ("" when it has none)
     headline_bands: tuple[int, ...] = ()  # band keys of the headline's content terms
+    # False: the band keys were left out (``fingerprint(..., bands=False)``): enough to
+    # store the item in the story it was given, not to look up or index by
+    # (``store.stories.assign`` makes the whole fingerprint when it needs it).
+    complete: bool = True
 
     @property
     def usable(self) -> bool:
@@ -460,14 +464,21 @@ class Fingerprint:
 
 
 @lru_cache(maxsize=256)  # agency copy: the same title and summary in many feeds
-def fingerprint(title: str, summary: str, settings: StorySettings) -> Fingerprint:
+def fingerprint(title: str, summary: str, settings: StorySettings,
+                bands: bool = True) -> Fingerprint:
     """Term hashes, LSH band keys and headline key of an item. Items with fewer than
     ``min_terms`` terms get no band keys: a three-word headline is too short to tell copies
-    from look-alikes. The latest texts' fingerprints are remembered (they are immutable)."""
+    from look-alikes. The latest texts' fingerprints are remembered (they are immutable).
+
+    ``bands=False``: without the band keys (two thirds of the work; ``complete`` is then
+    False), for an item whose story is known and that will not be indexed (an import that
+    copies its file's stories, beyond a story's first indexed members)."""
     hashes = frozenset(term_hash(t) for t in terms(title, summary))
     key = headline_key(title)
     if len(hashes) < settings.min_terms:
         return Fingerprint(hashes, (), key)
+    if not bands:
+        return Fingerprint(hashes, (), key, complete=False)
     return Fingerprint(hashes, _cached_band_keys(hashes, settings.bands, settings.rows), key,
                        headline_band_keys(key, settings))
 

@@ -23,6 +23,7 @@ import csv
 import itertools
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ from mediamon.core.stories import fingerprint as story_fingerprint
 from mediamon.errors import MediamonError
 from mediamon.output import read_json_lines
 from mediamon.store.exchange import EXPORT_COLUMNS, BadImportRow
+from mediamon.store.stories import INDEXED_PER_STORY
 
 if TYPE_CHECKING:  # annotations only: the Store is passed in
     from pathlib import Path
@@ -262,10 +264,15 @@ class ImportStopped(MediamonError):
     """An import that could not finish (a worker died or hung): nothing of it is stored."""
 
 
-def _fingerprints(job: tuple[StorySettings, list[tuple[str, str]]]) -> list[Fingerprint]:
-    """The story fingerprints of ``(title, summary)`` pairs (a job for a worker process)."""
-    settings, texts = job
-    return [story_fingerprint(title, summary, settings) for title, summary in texts]
+FingerprintJob = tuple[StorySettings, list[tuple[str, str]], list[bool]]
+
+
+def _fingerprints(job: FingerprintJob) -> list[Fingerprint]:
+    """The story fingerprints of ``(title, summary)`` pairs, each with its band keys or
+    not (a job for a worker process)."""
+    settings, texts, banded = job
+    return [story_fingerprint(title, summary, settings, bands)
+            for (title, summary), bands in zip(texts, banded, strict=True)]
 
 
 def _texts(batch: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -377,6 +384,22 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
         store.index_items([rowid for rowid in rowids if rowid is not None])
         stats["imported"] += len(new)
 
+    # Records read per story they carry: past a story's first INDEXED_PER_STORY members an
+    # item is stored without band rows, so its fingerprint needs no band keys (most of its
+    # cost). Counted as read, so over rather than under; assign makes the band keys of a
+    # member it does index after all.
+    carried_so_far: Counter[str] = Counter()
+
+    def job(batch: list[dict[str, Any]]) -> FingerprintJob:
+        banded = []
+        for record in batch:
+            carried = _carried(record.get("story"), copy_from)
+            story = carried.story_id if carried is not None else None
+            banded.append(story is None or carried_so_far[story] < INDEXED_PER_STORY)
+            if story is not None:
+                carried_so_far[story] += 1
+        return settings, _texts(batch), banded
+
     read = 0
 
     def written(batch: list[dict[str, Any]], fingerprints: list[Fingerprint]) -> None:
@@ -401,11 +424,11 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
         bulk = len(head) == 2 and store.holds_fewer_items(than=IMPORT_BATCH)
         with store.indexes_deferred() if bulk else contextlib.nullcontext():
             if len(head) == 2 and workers > 0:
-                asyncio.run(_fingerprint_in_workers(itertools.chain(head, batches), settings,
+                asyncio.run(_fingerprint_in_workers(itertools.chain(head, batches), job,
                                                     workers, written))
             else:
                 for batch in itertools.chain(head, batches):
-                    written(batch, _fingerprints((settings, _texts(batch))))
+                    written(batch, _fingerprints(job(batch)))
     return stats
 
 
@@ -421,7 +444,8 @@ def _batches(records: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]
 
 
 async def _fingerprint_in_workers(
-    batches: Iterator[list[dict[str, Any]]], settings: StorySettings, workers: int,
+    batches: Iterator[list[dict[str, Any]]],
+    job: Callable[[list[dict[str, Any]]], FingerprintJob], workers: int,
     written: Callable[[list[dict[str, Any]], list[Fingerprint]], None],
 ) -> None:
     """``written(batch, fingerprints)`` for each batch in order, its fingerprints computed
@@ -432,7 +456,7 @@ async def _fingerprint_in_workers(
     pool.start()
     try:
         await run_in_order(pool, _fingerprints,
-                           ((batch, (settings, _texts(batch))) for batch in batches),
+                           ((batch, job(batch)) for batch in batches),
                            written, ahead=workers,
                            what=lambda batch: f"import from {batch[0].get('id')}")
     except WorkerError as exc:

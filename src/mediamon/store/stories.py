@@ -393,7 +393,8 @@ def assign(
     if row is not None:
         return Decision(row[0])
     outlet = settings.outlet(outlet)  # an outlet's other registered domains count as one
-    if fp is None:
+    copied = carried is not None and carried.story_id is not None
+    if fp is None or not (fp.complete or copied):  # looked up by: its band keys are needed
         fp = fingerprint(title, summary, settings)
     t = minutes(published)
     if carried is not None and carried.story_id is not None:
@@ -447,6 +448,8 @@ def assign(
         else:
             later.append(("story", change))
     if members < INDEXED_PER_STORY:
+        if not fp.complete:  # indexed after all (a carried story with fewer members)
+            fp = fingerprint(title, summary, settings)
         conn.executemany(
             "INSERT INTO story_bands (key, t, n) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [(key, t, n) for key in fp.index_keys],
