@@ -8,6 +8,7 @@ import contextlib
 import json
 import sqlite3
 import sys
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,12 +18,13 @@ from conftest import DEMO_CONFIG, REPO
 from conftest import invoke_demo as invoke
 from mediamon.clock import utc_iso
 from mediamon.config import load_config
-from mediamon.core.stories import StorySettings, grouping_key
+from mediamon.core.stories import Fingerprint, StorySettings, grouping_key
 from mediamon.desk import export
 from mediamon.pipeline import scorer_for
 from mediamon.process import process_body
 from mediamon.store.exchange import IMPORT_DEFERRED_INDEXES
 from mediamon.store.sqlite import Store
+from mediamon.store.stories import INDEXED_PER_STORY
 from mediamon.types import FetchResult
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -224,6 +226,48 @@ def test_an_import_into_a_database_without_stories_copies_the_files_grouping(
     assert rows(tmp_path / "source.db", per_story) == rows(target, per_story)
     with Store(target) as store:
         assert list(export.export_records(store)) == records
+
+
+def test_a_copied_story_indexes_its_first_stored_members_whatever_the_file_skips(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past a carried story's first INDEXED_PER_STORY records the import leaves the band
+    keys out of the fingerprints; when records of that story were skipped (stored already),
+    the members it does index get theirs made after all: the same stories and band index as
+    an import that makes every fingerprint whole."""
+    records = wire_records(tmp_path)
+    story = Counter(r["story"]["id"] for r in records).most_common(1)[0][0]
+    members = [r for r in records if r["story"]["id"] == story]
+    assert len(members) > 2 * INDEXED_PER_STORY
+    left_out = []
+    real = export.story_fingerprint
+
+    def spying(title: str, summary: str, settings: StorySettings,
+               bands: bool = True) -> Fingerprint:
+        fp = real(title, summary, settings, bands)
+        left_out.append(not fp.complete)
+        return fp
+
+    monkeypatch.setattr(export, "story_fingerprint", spying)
+    monkeypatch.setattr(export, "IMPORT_BATCH", 25)
+    results = []
+    for name, cutoff in (("lean", INDEXED_PER_STORY), ("whole", 10**9)):
+        monkeypatch.setattr(export, "INDEXED_PER_STORY", cutoff)
+        db = tmp_path / f"{name}.db"
+        run_import(db, members[:20])  # stored already, and then without any story
+        with sqlite3.connect(db) as conn:
+            conn.execute("PRAGMA foreign_keys = ON")
+            for table in ("story_bands", "story_items", "stories"):
+                conn.execute(f"DELETE FROM {table}")
+        left_out.clear()
+        assert run_import(db, records)["skipped"] == 20
+        results.append(([rows(db, sql) for sql in STORY_TABLES], any(left_out)))
+    (lean, lean_left_out), (whole, whole_left_out) = results
+    assert lean_left_out and not whole_left_out
+    assert lean == whole
+    with sqlite3.connect(tmp_path / "lean.db") as conn:
+        indexed = conn.execute("SELECT count(DISTINCT b.n) FROM story_bands b JOIN story_items "
+                               "s ON s.n = b.n WHERE s.story_id = ?", [story]).fetchone()
+    assert indexed == (INDEXED_PER_STORY,)
 
 
 def test_stories_are_found_again_unless_the_file_can_be_trusted(exported: list[dict],
