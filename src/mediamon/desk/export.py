@@ -26,6 +26,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import IO, TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
@@ -349,8 +350,7 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
             names = {f["url"]: f.get("name") for f in record["feeds"]}
             first = feed_id(record["feed_url"], names.get(record["feed_url"]))
             new.append((record, first))
-            rows.append([first, *(_column_value(column, record.get(column))
-                                  for column in EXPORT_COLUMNS)])
+            rows.append(_row(first, record))
         try:
             rowids = store.insert_exported_items(rows)
         except BadImportRow as bad:  # a NOT NULL or type problem in a hand-made line
@@ -363,7 +363,7 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
         for record, first in new:
             links += [(record["id"], feed_id(via["url"], via.get("name")), via["first_seen"])
                       for via in record["feeds"]]
-            topics += [(record["id"], topic, json.dumps(terms, ensure_ascii=False))
+            topics += [(record["id"], topic, _json_list(tuple(terms)))
                        for topic, terms in record["matches"].items()]
             seen.append((record["id"], first, record["content_hash"], record["first_seen"]))
         store.add_imported_links(links, topics, seen)
@@ -483,8 +483,30 @@ def _carried(story: Any, grouping: str | None) -> Decision | None:
 def _column_value(column: str, value: Any) -> Any:
     """An export record's value of one items column, as stored."""
     if column in _JSON_COLUMNS:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return _json_list(tuple(value))
         return json.dumps(value if value is not None else
                           ({} if column == "explanation" else []), ensure_ascii=False)
     if column in _BOOL_COLUMNS:
         return int(bool(value))
     return value
+
+
+_CONVERTED = tuple((i, column) for i, column in enumerate(EXPORT_COLUMNS)
+                   if column in _JSON_COLUMNS or column in _BOOL_COLUMNS)
+
+
+def _row(feed_id: int, record: dict[str, Any]) -> list[Any]:
+    """``(feed_id, *EXPORT_COLUMNS values)`` of a record, as stored (``_column_value``):
+    the columns read in one pass, and only the JSON and boolean ones converted."""
+    row = [feed_id, *map(record.get, EXPORT_COLUMNS)]
+    for i, column in _CONVERTED:
+        row[i + 1] = _column_value(column, row[i + 1])
+    return row
+
+
+@lru_cache(maxsize=4096)
+def _json_list(values: tuple[str, ...]) -> str:
+    """A list of strings as JSON (authors, categories, topic names and terms repeat from
+    item to item: each list is encoded once)."""
+    return json.dumps(list(values), ensure_ascii=False)
