@@ -35,8 +35,10 @@ run: the records' item rows written with ``COPY`` into a fresh database's ``item
 
 **Rescore.** The database is ``benchmarks/search.py``'s 1,000,000-item build (cached). Timed:
 ``mediamon rescore`` as a subprocess (with its progress bar, written to a pipe) on a copy,
-``--repeat`` times, beside ``mediamon rescore --workers 0`` (scoring in the command's own
-process instead of the worker processes) on a fresh copy. Baseline in the same run:
+``--repeat`` times (how many verdicts it changed is counted), then the same command again on
+that copy (every verdict is then as stored, and none is written), beside ``mediamon rescore
+--workers 0`` (scoring in the command's own process instead of the worker processes) on a
+fresh copy. Baseline in the same run:
 scoring the same texts with the same scorer in one loop without any database
 (``Scorer.score_text`` over an in-memory list): the scoring work itself, on one core.
 
@@ -413,26 +415,43 @@ def baseline_score(db: Path, count: int) -> float:
     return time.perf_counter() - began
 
 
+def changed_verdicts(before: Path, after: Path) -> int:
+    """How many items' verdicts (kept, score, explanation) differ between two copies."""
+    with sqlite3.connect(after) as conn:
+        conn.execute("ATTACH DATABASE ? AS before", [str(before)])
+        return int(conn.execute(
+            "SELECT count(*) FROM items JOIN before.items AS b ON b.id = items.id WHERE "
+            "b.kept != items.kept OR b.score != items.score "
+            "OR b.explanation != items.explanation").fetchone()[0])
+
+
 def bench_rescore(args: argparse.Namespace, workdir: Path) -> None:
     source = ensure_rescore_db(args.rescore_items, workdir)
     target = workdir / "rescore-copy.db"
-    ours, alone, floor = [], [], []
+    ours, again, alone, floor = [], [], [], []
+    changed = 0
     for _ in range(args.repeat):
         _remove_db(target)
         shutil.copyfile(source, target)
         ours.append(mediamon("rescore", db=target))
+        changed = changed_verdicts(source, target)
+        again.append(mediamon("rescore", db=target))  # every verdict as stored now
         _remove_db(target)
         shutil.copyfile(source, target)
         alone.append(mediamon("rescore", "--workers", "0", db=target))
         floor.append(baseline_score(source, args.rescore_items))
     _remove_db(target)
     med, one, base = statistics.median(ours), statistics.median(alone), statistics.median(floor)
+    same = statistics.median(again)
     n = args.rescore_items
     print(f"\nrescore of {n:,} stored items, median of {args.repeat}:")
     print("| path | median s | items/s |")
     print("|---|---|---|")
     print(f"| `mediamon rescore` (whole command, progress bar on; scoring in the worker "
-          f"processes, one per CPU) | {med:.1f} | {n / med:,.0f} |")
+          f"processes, one per CPU; {changed:,} verdicts changed) | {med:.1f} | "
+          f"{n / med:,.0f} |")
+    print(f"| the same command again on that database (every verdict as stored: none "
+          f"written) | {same:.1f} | {n / same:,.0f} |")
     print(f"| `mediamon rescore --workers 0` (scoring in the command's own process) | "
           f"{one:.1f} | {n / one:,.0f} |")
     print(f"| baseline: `score_text` over the texts in memory, no database | {base:.1f} | "
