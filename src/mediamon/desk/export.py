@@ -411,17 +411,19 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
 
     with store.transaction():
         batches = _batches(records)
-        # The first two batches are read before anything is written: a file of more than
-        # one batch gets the workers (a pool takes a second to start), and, into a database
-        # of less than a batch, its indexes made once at the end (indexes_deferred).
+        # With workers, or into a database of less than a batch, the first two batches are
+        # read before anything is written: a file of more than one batch gets the workers
+        # (a pool takes a second to start) and its indexes made once at the end
+        # (indexes_deferred). Otherwise each batch is written before the next is read.
         head = list(itertools.islice(batches, 1))
-        if head and len(head[0]) == IMPORT_BATCH:  # a full first batch: perhaps a second
+        small = store.holds_fewer_items(than=IMPORT_BATCH)
+        if head and len(head[0]) == IMPORT_BATCH and (workers > 0 or small):
             if workers > 0:
                 from mediamon.workers import start_fork_server
 
                 start_fork_server(workers)  # it starts while the second batch is read
             head += itertools.islice(batches, 1)
-        bulk = len(head) == 2 and store.holds_fewer_items(than=IMPORT_BATCH)
+        bulk = len(head) == 2 and small
         with store.indexes_deferred() if bulk else contextlib.nullcontext():
             if len(head) == 2 and workers > 0:
                 asyncio.run(_fingerprint_in_workers(itertools.chain(head, batches), job,
