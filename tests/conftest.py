@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +28,15 @@ SHARED = REPO.parent / "shared"
 DEFAULT_CONFIG = REPO / "config" / "mediamon.toml"
 
 forkcheck.install()
+
+
+@functools.cache
+def default_scorer() -> Any:
+    """The default config's scorer without a database (made once per test process)."""
+    from mediamon.config import load_config
+    from mediamon.pipeline import scorer_for
+
+    return scorer_for(load_config(DEFAULT_CONFIG), None)[0]
 
 # Never the real user's config or database: the user directories (platformdirs follows the
 # XDG variables) point into a throwaway folder, for this process and every child.

@@ -15,7 +15,6 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -23,24 +22,19 @@ from xml.sax.saxutils import escape
 import pytest
 
 import mediamon.process as process
+from conftest import default_scorer as scorer
 from feedserver import FeedServer
 from mediamon.config import load_config
 from mediamon.core.normalise import entry_digest, normalise_entry, recognise_entry
 from mediamon.core.parse import parse_body
-from mediamon.core.score import Scorer
 from mediamon.errors import ParseError
-from mediamon.pipeline import Updater, scorer_for
+from mediamon.pipeline import Updater
 from mediamon.types import FetchResult
 from pg_fixtures import BACKENDS, store_of, with_database
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "corpus"
 NOW = datetime(2025, 7, 5, 12, 0, tzinfo=UTC)
-
-
-@cache
-def scorer() -> Scorer:
-    return scorer_for(load_config(REPO / "config" / "mediamon.toml"), None)[0]
 
 
 def workload_bodies() -> list[tuple[str, bytes]]:

@@ -10,7 +10,6 @@ import json
 import sqlite3
 import sys
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -18,12 +17,12 @@ from xml.sax.saxutils import escape
 import pytest
 
 import mediamon.pipeline as pipeline
+from conftest import default_scorer as scorer
 from feedserver import FeedServer
 from mediamon.config import load_config
-from mediamon.core.score import Scorer
 from mediamon.core.stories import StorySettings
 from mediamon.errors import ParseError
-from mediamon.pipeline import Updater, scorer_for
+from mediamon.pipeline import Updater
 from mediamon.process import Processed, merge, process_body
 from mediamon.store.sqlite import Store
 from mediamon.types import FetchResult
@@ -31,11 +30,6 @@ from mediamon.types import FetchResult
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "corpus"
 NOW = datetime(2025, 7, 5, 12, 0, tzinfo=UTC)
-
-
-@cache
-def scorer() -> Scorer:
-    return scorer_for(load_config(REPO / "config" / "mediamon.toml"), None)[0]
 
 
 def workload_bodies(shapes: tuple[str, ...] = ("default", "dense", "wire", "rich"),
