@@ -26,7 +26,6 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import IO, TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
@@ -39,6 +38,7 @@ from mediamon.core.stories import fingerprint as story_fingerprint
 from mediamon.errors import MediamonError
 from mediamon.output import read_json_lines
 from mediamon.store.exchange import EXPORT_COLUMNS, BadImportRow
+from mediamon.store.rows import terms_json
 from mediamon.store.stories import INDEXED_PER_STORY
 
 if TYPE_CHECKING:  # annotations only: the Store is passed in
@@ -363,7 +363,7 @@ def import_records(store: Store, records: Iterable[dict[str, Any]], *, now: date
         for record, first in new:
             links += [(record["id"], feed_id(via["url"], via.get("name")), via["first_seen"])
                       for via in record["feeds"]]
-            topics += [(record["id"], topic, _json_list(tuple(terms)))
+            topics += [(record["id"], topic, terms_json(tuple(terms)))
                        for topic, terms in record["matches"].items()]
             seen.append((record["id"], first, record["content_hash"], record["first_seen"]))
         store.add_imported_links(links, topics, seen)
@@ -486,7 +486,7 @@ def _column_value(column: str, value: Any) -> Any:
     """An export record's value of one items column, as stored."""
     if column in _JSON_COLUMNS:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return _json_list(tuple(value))
+            return terms_json(tuple(value))
         return json.dumps(value if value is not None else
                           ({} if column == "explanation" else []), ensure_ascii=False)
     if column in _BOOL_COLUMNS:
@@ -506,9 +506,3 @@ def _row(feed_id: int, record: dict[str, Any]) -> list[Any]:
         row[i + 1] = _column_value(column, row[i + 1])
     return row
 
-
-@lru_cache(maxsize=4096)
-def _json_list(values: tuple[str, ...]) -> str:
-    """A list of strings as JSON (authors, categories, topic names and terms repeat from
-    item to item: each list is encoded once)."""
-    return json.dumps(list(values), ensure_ascii=False)

@@ -175,8 +175,9 @@ class ExchangeStore(SQLiteBase):
         """Inside the import's transaction: the indexes no step of an import reads (it looks
         items up by id, stories by their own tables) dropped, and made again at the end: one
         sorted pass over the rows each, instead of an insert at a random place per row. For
-        an import that at least doubles the database. SQLite's DDL is transactional: an
-        import that fails gets its indexes back with the rollback."""
+        an import of more than one batch into a database of less than one (``desk.export``).
+        SQLite's DDL is transactional: an import that fails gets its indexes back with the
+        rollback."""
         conn = self.db.conn
         marks = ",".join("?" * len(IMPORT_DEFERRED_INDEXES))
         saved = conn.execute(

@@ -114,5 +114,6 @@ class ScoredItem:
 def terms_json(terms: tuple[str, ...]) -> str:
     """A topic's matched words as ``item_topics.terms`` stores them (a JSON list). Kept items
     share most lists (one topic's few words; every copy of an agency text has its text's), so
-    each is encoded once."""
+    each is encoded once. An import encodes its records' other lists of strings (authors,
+    categories, topic names) with it too."""
     return json.dumps(list(terms), ensure_ascii=False)
