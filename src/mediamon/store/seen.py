@@ -9,7 +9,7 @@ this, not sqlite-utils and the whole store.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,29 +17,24 @@ T = TypeVar("T")
 
 
 def seen_hashes(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start : start + 500])
-        marks = ",".join("?" * len(chunk))
-        for item_id, content_hash in conn.execute(
-            f"SELECT id, content_hash FROM seen WHERE id IN ({marks})", chunk
-        ):
-            found[item_id] = content_hash
-    return found
+    return {item_id: content_hash for item_id, content_hash in _seen_rows(
+        conn, "id, content_hash", "id", ids)}
 
 
 def seen_raw(conn: sqlite3.Connection, digests: Sequence[str]) -> dict[str, tuple[str, str]]:
     """Entry digest -> (item id, content hash), for the digests stored (``seen.raw``:
     ``core.normalise.entry_digest`` of the entry that gave the row its content hash)."""
-    found: dict[str, tuple[str, str]] = {}
-    for start in range(0, len(digests), 500):
-        chunk = list(digests[start : start + 500])
+    return {raw: (item_id, content_hash) for raw, item_id, content_hash in _seen_rows(
+        conn, "raw, id, content_hash", "raw", digests)}
+
+
+def _seen_rows(conn: sqlite3.Connection, columns: str, key: str,
+               values: Sequence[str]) -> Iterator[tuple[str, ...]]:
+    """``columns`` of the seen rows whose ``key`` is one of ``values``, 500 a query."""
+    for start in range(0, len(values), 500):
+        chunk = list(values[start : start + 500])
         marks = ",".join("?" * len(chunk))
-        for raw, item_id, content_hash in conn.execute(
-            f"SELECT raw, id, content_hash FROM seen WHERE raw IN ({marks})", chunk
-        ):
-            found[raw] = (item_id, content_hash)
-    return found
+        yield from conn.execute(f"SELECT {columns} FROM seen WHERE {key} IN ({marks})", chunk)
 
 
 class SeenReader:
