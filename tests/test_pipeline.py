@@ -8,6 +8,8 @@ import asyncio
 import logging
 import os
 import signal
+import sqlite3
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -343,6 +345,120 @@ def test_writer_keeps_each_pass_atomic_within_a_batch(tmp_path: Path) -> None:
     results = asyncio.run(run())
     assert results[0] == 1 and results[2] == 3 and isinstance(results[1], RuntimeError)
     assert [r[0] for r in store.db.execute("SELECT x FROM t ORDER BY x")] == [1, 3]
+    store.close()
+
+
+def _commits(store: Store) -> list[str]:
+    """Every COMMIT the store's connection runs, from now on."""
+    seen: list[str] = []
+    store.db.conn.set_trace_callback(
+        lambda sql: seen.append(sql) if sql.strip().upper() == "COMMIT" else None)
+    return seen
+
+
+def _table(tmp_path: Path) -> tuple[Store, Callable[[int], Callable[[], int]]]:
+    store = Store(tmp_path / "g.db")
+    store.db.execute("CREATE TABLE t (x INTEGER)")
+
+    def write(x: int) -> Callable[[], int]:
+        def fn() -> int:
+            store.db.execute("INSERT INTO t VALUES (?)", [x])
+            return x
+        return fn
+    return store, write
+
+
+def test_writer_commits_passes_that_arrive_while_others_run_together(tmp_path: Path) -> None:
+    """Group commit: writes that come one at a time while passes are still running share
+    one transaction; it commits as soon as no other pass is left to wait for, not after
+    the whole linger."""
+    store, write = _table(tmp_path)
+    commits = _commits(store)
+    running = [3]
+
+    async def one_pass(writer: _Writer, x: int, delay: float) -> int:
+        await asyncio.sleep(delay)
+        try:
+            return cast(int, await writer.run(write(x)))
+        finally:
+            running[0] -= 1
+
+    async def run() -> list[int]:
+        writer = _Writer(store, linger=30.0, running=lambda: running[0])
+        results = await asyncio.gather(*(one_pass(writer, x, 0.05 * x) for x in (1, 2, 3)))
+        await writer.aclose()
+        return list(results)
+
+    started = time.monotonic()
+    assert asyncio.run(run()) == [1, 2, 3]
+    assert time.monotonic() - started < 10  # the last pass did not wait out the linger
+    assert commits == ["COMMIT"]
+    assert [r[0] for r in store.db.execute("SELECT x FROM t ORDER BY x")] == [1, 2, 3]
+    store.close()
+
+
+def test_writer_without_linger_commits_each_pass(tmp_path: Path) -> None:
+    """The same arrivals on a store that does not allow group commit (PostgreSQL): one
+    commit per pass, as before."""
+    store, write = _table(tmp_path)
+    commits = _commits(store)
+
+    async def run() -> None:
+        writer = _Writer(store, linger=0.0, running=lambda: 3)
+        for x in (1, 2, 3):
+            await writer.run(write(x))
+        await writer.aclose()
+
+    asyncio.run(run())
+    assert commits == ["COMMIT"] * 3
+    store.close()
+
+
+def test_a_lingering_writer_cancelled_commits_what_it_wrote(tmp_path: Path) -> None:
+    """Stopping the writer while it waits for more passes loses nothing it has written: the
+    batch commits and its callers get their results."""
+    store, write = _table(tmp_path)
+
+    async def run() -> int:
+        writer = _Writer(store, linger=30.0, running=lambda: 5)  # others never come
+        task = asyncio.create_task(writer.run(write(7)))
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if writer._open:
+                break
+        assert writer._open and not task.done()  # written, waiting for the others
+        assert writer._task is not None
+        writer._task.cancel()
+        return await task
+
+    assert asyncio.run(run()) == 7
+    other = sqlite3.connect(tmp_path / "g.db")
+    assert other.execute("SELECT x FROM t").fetchall() == [(7,)]
+    other.close()
+    store.close()
+
+
+def test_a_batch_sqlite_rolled_back_fails_every_pass_in_it(tmp_path: Path) -> None:
+    """When SQLite rolls the whole transaction back (a full disk, an I/O error), every pass
+    written in it, the one that met the error included, gets the error and nothing of them
+    is stored; a pass still queued goes into the next transaction."""
+    store, write = _table(tmp_path)
+
+    def disk_full() -> int:
+        store.db.execute("INSERT INTO t VALUES (99)")
+        store.db.conn.execute("ROLLBACK")  # what SQLite does itself on SQLITE_FULL
+        raise sqlite3.OperationalError("database or disk is full")
+
+    async def run() -> list[object]:
+        writer = _Writer(store, linger=30.0, running=lambda: 3)
+        results = await asyncio.gather(writer.run(write(1)), writer.run(disk_full),
+                                       writer.run(write(3)), return_exceptions=True)
+        await writer.aclose()
+        return list(results)
+
+    results = asyncio.run(run())
+    assert [type(r) for r in results] == [sqlite3.OperationalError] * 2 + [int], results
+    assert [r[0] for r in store.db.execute("SELECT x FROM t")] == [3]
     store.close()
 
 

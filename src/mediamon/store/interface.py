@@ -31,6 +31,11 @@ class IngestStore(Protocol):
     def stories(self) -> StorySettings: ...
     @property
     def in_transaction(self) -> bool: ...
+    @property
+    def group_commit(self) -> bool:
+        """Whether the writer may hold a transaction open while passes still run, to commit
+        several together (``pipeline._Writer``)."""
+        ...
 
     def transaction(self) -> AbstractContextManager[None]:
         """A write transaction; nested calls are savepoints that roll back alone."""

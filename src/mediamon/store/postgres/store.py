@@ -216,6 +216,12 @@ class PostgresStore(PostgresArticles, FeedPassWriter):
     def in_transaction(self) -> bool:
         return self._tx is not None
 
+    @property
+    def group_commit(self) -> bool:
+        """No: a transaction held open while this node's other passes run would hold the
+        row locks that the other nodes' daemons wait for."""
+        return False
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """A block of writes on one connection, all or nothing.
