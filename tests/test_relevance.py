@@ -840,3 +840,27 @@ def test_diplomatic_recognition_security_chiefs_trips_and_arabic_help(text: str,
 ])
 def test_a_prefix_reaches_only_its_own_words(text: str, kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2024, 6, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # Arabic writes the article and clitics into the word: "the Russian ambassador"
+    ("تصريحات السفير الروسي عن طالبان", True),
+    ("وللسفير الروسي رأي في طالبان", True),
+    # banking and payment channels between the two are relations
+    ("Moscow wants Afghan banks reconnected to SWIFT", True),
+    ("Russia and Afghanistan link their banks through a new payment system", True),
+    # a meeting or a phone call, in Spanish and Portuguese
+    ("Rusia y los talibanes celebran un encuentro en Moscú", True),
+    ("Rússia e talibãs mantêm encontro em Moscou", True),
+    # Russia's view of Kabul's government, in words of emphasis
+    ("Russia stresses an inclusive government in Afghanistan is needed", True),
+    # Afghans as people, in other languages: a nationality, not a party
+    ("Gli afgani in Russia cercano lavoro nei cantieri su invito di parenti", False),
+    ("Los afganos que llegan a Rusia piden asilo con una invitación", False),
+    ("Afghanen in Russland: Einladung zur Arbeit", False),
+    # the events in Afghanistan as the backdrop of talks with a third state
+    ("Lavrov spoke about talks with Washington against the backdrop of events in "
+     "Afghanistan", False),
+])
+def test_arabic_clitics_banking_calls_and_afghans_abroad(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2023, 3, 1, tzinfo=UTC))

@@ -995,3 +995,17 @@ def test_near_counts_a_cjk_character_as_half_a_word() -> None:
     assert topics.match_text(f"Russia and five more words then Kabul {close}").names == (
         "t", "e")
     assert topics.match_text("Russia one two three four five six Kabul 俄罗斯").names == ()
+
+
+def test_arabic_terms_match_with_the_article_and_clitics() -> None:
+    """In a TopicSet an Arabic-script term also matches with the article and the one-letter
+    conjunctions and prepositions written into the word; a short term does not, and the
+    parsed query itself is unchanged (it prints and parses back as written)."""
+    topics = TopicSet.compile({"envoy": "سفير", "near": "سفير NEAR/3 روسي*", "short": "من"})
+    for text in ("السفير", "والسفير", "بالسفير", "للسفير", "وللسفير", "سفير"):
+        assert topics.match_text(text).names == ("envoy",), text
+    assert topics.match_text("الروسي قال السفير").names == ("envoy", "near")
+    assert topics.match_text("السفيرة").names == ()  # another word: the ambassador (f.)
+    assert topics.match_text("المن").names == ()  # three letters with the article: no
+    assert str(parse_query("سفير")) == "سفير"
+    assert TopicSet.compile({"t": "السفاره"}).match_text("والسفاره").names == ("t",)

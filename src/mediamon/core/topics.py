@@ -9,7 +9,9 @@ An analyst describes each topic as a query (in the style of Meltwater or Talkwal
 Terms and text are folded and tokenised by ``mediamon.core.text``, so matching ignores case,
 accents and Arabic-script letter variants, and respects word boundaries: ``Russia`` does not
 match ``Prussia``, ``ISIS`` does not match ``crisis``, ``Taliban`` does not match
-``Talibanisation`` (write ``Taliban*`` for that).
+``Talibanisation`` (write ``Taliban*`` for that). In a ``TopicSet`` a term in Arabic script
+also matches with the article and the one-letter clitics written into the word
+(``سفير`` matches ``السفير``, ``والسفير``, ``للسفير``: ``with_clitics``).
 
 Syntax
 ------
@@ -383,6 +385,48 @@ def _make_term(query: str, lx: _Lexeme) -> Term:
         raise QueryError(reason, lx.column, query)
     source = f'"{lx.text}"' if quoted else lx.text
     return Term(tuple(patterns), source, lx.column)
+
+
+# Arabic writes the article and the one-letter conjunctions and prepositions as part of the
+# word: السفير is "the ambassador", والسفير "and the ambassador", للسفير "for the ambassador".
+# In a TopicSet a term in Arabic script matches those forms too (``with_clitics``), so a
+# topic need not list each (folded letters: ك is ک). Terms of fewer than three letters do
+# not, since a clitic and a short word can spell another word.
+_ARTICLE = "ال"
+_BEFORE_ARTICLE = ("و", "ب", "ف", "ک")  # wa-, bi-, fa-, ka- before al-; li- + al- is لل
+_MIN_CLITIC_WORD = 3
+
+
+def with_clitics(node: Node) -> Node:
+    """``node`` with each Arabic-script term ORed with its clitic forms (``_clitic_forms``)."""
+    if isinstance(node, Term):
+        forms = _clitic_forms(node)
+        return Or((node, *forms), node.column) if forms else node
+    if isinstance(node, And | Or):
+        return replace(node, children=tuple(with_clitics(c) for c in node.children))
+    if isinstance(node, Not):
+        return replace(node, child=with_clitics(node.child))
+    if isinstance(node, Near | Except):
+        return replace(node, left=with_clitics(node.left), right=with_clitics(node.right))
+    return node
+
+
+def _clitic_forms(term: Term) -> tuple[Term, ...]:
+    """The forms of ``term`` with Arabic clitics before its first word (none for a term
+    that does not start with an Arabic-script word of three letters or more)."""
+    first = term.patterns[0]
+    word = first.word
+    if len(word) < _MIN_CLITIC_WORD or first.kind == "stem" or \
+            not all("\u0600" <= ch <= "\u06ff" for ch in word):
+        return ()
+    bare = word[len(_ARTICLE):] if word.startswith(_ARTICLE) else word
+    if len(bare) < _MIN_CLITIC_WORD:
+        return ()
+    forms = [_ARTICLE + bare, *(c + _ARTICLE + bare for c in _BEFORE_ARTICLE), "لل" + bare,
+             "ولل" + bare]
+    return tuple(
+        Term((Pattern(form, first.kind), *term.patterns[1:]), term.source, term.column)
+        for form in dict.fromkeys(forms) if form != word)
 
 
 def _pieces(text: str) -> Iterator[tuple[int, str]]:
@@ -1327,7 +1371,8 @@ class TopicSet:
         unknown = sorted(set(since or ()) - set(nodes))
         if unknown:
             raise TopicError(f"topics.{unknown[0]}.since", "no such topic")
-        return cls(nodes, keep_node, since)
+        nodes = {name: with_clitics(node) for name, node in nodes.items()}
+        return cls(nodes, keep_node if keep_node is None else with_clitics(keep_node), since)
 
     def positive_topics(self) -> tuple[str, ...]:
         """Topics that can only help the keep rule match: those it names outside any NOT
