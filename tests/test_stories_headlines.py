@@ -382,6 +382,29 @@ def test_agency_headline_copies_share_a_story() -> None:
             not in stories.values()
 
 
+def test_a_short_headline_copied_without_its_standfirst_shares_the_story() -> None:
+    """A four-word headline (an aggregator carries it without a standfirst) joins the
+    original within the hour; with five content words asked, as before, it did not. Three
+    words ("Ukraine war: live updates" has two) still do not count."""
+    original = ("Speaker to address Knesset in Jerusalem",
+                "The Speaker announced on Tuesday that he will address the parliament during "
+                "a trip next month, the second to do so.")
+    copy = ("Speaker to address Knesset in Jerusalem", "")
+    assert headline_content(headline_key(original[0])) == 4
+    conn = index()
+    first = put(conn, "hill", original, NOW, "hill.example")
+    assert put(conn, "msn", copy, NOW + timedelta(minutes=40), "msn.example") == first
+    conn = index()
+    five = replace(S, headline_min_terms=5)
+    first = put(conn, "hill", original, NOW, "hill.example", five)
+    assert put(conn, "msn", copy, NOW + timedelta(minutes=40), "msn.example", five) != first
+    conn = index()
+    three = ("Trump visits Ohio", "The former president held a rally in Dayton.")
+    first = put(conn, "x", three, NOW, "x.example")
+    assert put(conn, "y", (three[0], "He toured a flood-hit town."),
+               NOW + timedelta(minutes=40), "y.example") != first
+
+
 def test_agency_headline_copies_stay_apart_without_headline_identity() -> None:
     """The same fixture with headline identity off: the words alone do not group it (so the
     test above measures the headline, not the words)."""

@@ -114,7 +114,7 @@ class StorySettings:
     min_terms: int = 4  # items with fewer distinct terms never join (or are joined by) others
     # Headline identity (docs/stories.md, "Agency headline, own standfirst"):
     headline_window: float = 2 * 86400.0  # seconds; equal headlines this close: one story (0: off)
-    headline_min_terms: int = 5  # fewer content words: too generic to count
+    headline_min_terms: int = 4  # fewer content words: too generic to count
     series_gap: float = 12 * 3600.0  # one outlet's headline this far apart: a series (0: off)
     # (domain, the domain it counts under) for outlets registered under several domains
     # (core/sources ``SourceRegistry.aliases``: tass.com -> tass.ru), so that a story's reach
@@ -291,6 +291,9 @@ HEADLINE_RUN = 2  # content terms one after the other, in the same order, in bot
 # apart were other events (a ban and the protests against it two days later; two missile
 # barrages), while the rewrites of one report came within hours.
 NEAR_REACH_MINUTES = 24 * 60
+# For the same reason a near-copy needs one content word more than an equal headline: "Putin
+# meets Xi in Moscow" and "... again" are four words that many reports could share.
+NEAR_EXTRA_TERMS = 1
 # A round-up's headline names the day, not a report ("Russia-Ukraine war: list of key events,
 # day 290" and "... at a glance: what we know on day 290"): two outlets' round-ups of one
 # day are near-copies in words only. Matched in headline keys (folded case and accents).
@@ -310,19 +313,19 @@ def headline_terms(key: str) -> tuple[str, ...]:
 def near_headlines(a: str, b: str, settings: StorySettings, *,
                    same_outlet: bool = False) -> bool:
     """Whether two different headline keys are near-copies of one headline: each has
-    ``headline_min_terms`` content words, their content terms agree at Jaccard
-    ``HEADLINE_NEAR`` or more, and ``HEADLINE_RUN`` of them stand in the same order in both
-    (a word changed, a name or a number dropped, a clause moved: one report). Round-ups
-    (``ROUNDUP``) never are. Two headlines of ``same_outlet`` must also differ only by what
-    one adds to the other: an outlet lengthens or shortens its own headline as a report
-    develops, while its template with one word exchanged ("missile attack on Lviv" /
-    "... on Zaporizhzhia") is its next report."""
+    ``headline_min_terms`` + ``NEAR_EXTRA_TERMS`` content words, their content terms agree
+    at Jaccard ``HEADLINE_NEAR`` or more, and ``HEADLINE_RUN`` of them stand in the same
+    order in both (a word changed, a name or a number dropped, a clause moved: one report).
+    Round-ups (``ROUNDUP``) never are. Two headlines of ``same_outlet`` must also differ
+    only by what one adds to the other: an outlet lengthens or shortens its own headline
+    as a report develops, while its template with one word exchanged ("missile attack on
+    Lviv" / "... on Zaporizhzhia") is its next report."""
     if not a or not b or a == b or settings.headline_window <= 0 or \
             ROUNDUP.search(a) or ROUNDUP.search(b):
         return False
     ta, tb = headline_terms(a), headline_terms(b)
     sa, sb = _headline_set(ta), _headline_set(tb)
-    least = settings.headline_min_terms
+    least = settings.headline_min_terms + NEAR_EXTRA_TERMS
     if len(sa) < least or len(sb) < least or len(sa & sb) < HEADLINE_NEAR * len(sa | sb):
         return False
     if same_outlet and not (sa <= sb or sb <= sa):
