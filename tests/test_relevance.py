@@ -864,3 +864,22 @@ def test_a_prefix_reaches_only_its_own_words(text: str, kept: bool) -> None:
 ])
 def test_arabic_clitics_banking_calls_and_afghans_abroad(text: str, kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2023, 3, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # a Russian region and the agency that clears Afghan goods are the Russian side of trade
+    ("Россельхознадзор проверил в Астрахани импортные сухофрукты из Афганистана", True),
+    ("Bashkortostan delegation signs trade memorandum in Kabul", True),
+    # dialogue with the Taliban is a relation
+    ("Russian diplomat at the UN calls for patient dialogue with the Taliban", True),
+    ("Россия выступает за диалог с талибами", True),
+    # waiting to see what the Taliban's government does is a stance
+    ("Кремль понаблюдает за действиями нового правительства талибов", True),
+    # Russia as one side of its war with Ukraine, which the Taliban comment on
+    ("Taliban call on Russia and Ukraine to settle their conflict peacefully", False),
+    ("Талибы призвали Россию и Украину к переговорам", False),
+    # Afghanistan as the subject of talks with a third state, in another word order
+    ("Putin and Modi discuss trade and the Afghanistan situation", False),
+])
+def test_regions_dialogue_waiting_and_the_war_with_ukraine(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2023, 3, 1, tzinfo=UTC))

@@ -402,7 +402,15 @@ def with_clitics(node: Node) -> Node:
     if isinstance(node, Term):
         forms = _clitic_forms(node)
         return Or((node, *forms), node.column) if forms else node
-    if isinstance(node, And | Or):
+    if isinstance(node, Or):  # the forms join the OR itself, grouped with its other words
+        children: list[Node] = []
+        for child in node.children:
+            if isinstance(child, Term):
+                children += (child, *_clitic_forms(child))
+            else:
+                children.append(with_clitics(child))
+        return replace(node, children=tuple(children))
+    if isinstance(node, And):
         return replace(node, children=tuple(with_clitics(c) for c in node.children))
     if isinstance(node, Not):
         return replace(node, child=with_clitics(node.child))
