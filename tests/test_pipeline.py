@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http import HTTPStatus
 from pathlib import Path
+from types import SimpleNamespace
 from typing import cast
 
 import pytest
@@ -22,7 +23,7 @@ import pytest
 from feedserver import FeedServer, Handler, config_text, rss
 from mediamon.config import load_config
 from mediamon.fetch import fetch_feed, make_client
-from mediamon.pipeline import Updater, _Writer, run_once, scorer_for
+from mediamon.pipeline import Updater, _Dispatcher, _Writer, run_once, scorer_for
 from mediamon.process import process_body
 from mediamon.store.query import feed_health
 from mediamon.store.sqlite import FeedRow, Store
@@ -369,31 +370,66 @@ def _table(tmp_path: Path) -> tuple[Store, Callable[[int], Callable[[], int]]]:
 
 
 def test_writer_commits_passes_that_arrive_while_others_run_together(tmp_path: Path) -> None:
-    """Group commit: writes that come one at a time while passes are still running share
-    one transaction; it commits as soon as no other pass is left to wait for, not after
-    the whole linger."""
+    """Group commit: writes that come one at a time while other passes have yet to write
+    share one transaction; it commits as soon as no pass is left to wait for, not after
+    the whole linger, even though the passes already written are still running."""
     store, write = _table(tmp_path)
     commits = _commits(store)
-    running = [3]
 
     async def one_pass(writer: _Writer, x: int, delay: float) -> int:
         await asyncio.sleep(delay)
-        try:
-            return cast(int, await writer.run(write(x)))
-        finally:
-            running[0] -= 1
+        result = cast(int, await writer.run(write(x)))
+        await asyncio.sleep(60)  # still running after its write: not waited for
+        return result
 
     async def run() -> list[int]:
-        writer = _Writer(store, linger=30.0, running=lambda: running[0])
-        results = await asyncio.gather(*(one_pass(writer, x, 0.05 * x) for x in (1, 2, 3)))
+        unwritten: set[asyncio.Task[object]] = set()
+        writer = _Writer(store, linger=30.0, unwritten=unwritten)
+        tasks = [asyncio.create_task(one_pass(writer, x, 0.05 * x)) for x in (1, 2, 3)]
+        unwritten.update(tasks)
+        while len(store.db.execute("SELECT x FROM t").fetchall()) < 3 or writer._open:
+            await asyncio.sleep(0.01)
+        for task in tasks:
+            task.cancel()
         await writer.aclose()
-        return list(results)
+        return [r[0] for r in store.db.execute("SELECT x FROM t ORDER BY x")]
 
     started = time.monotonic()
     assert asyncio.run(run()) == [1, 2, 3]
     assert time.monotonic() - started < 10  # the last pass did not wait out the linger
     assert commits == ["COMMIT"]
     assert [r[0] for r in store.db.execute("SELECT x FROM t ORDER BY x")] == [1, 2, 3]
+    store.close()
+
+
+def test_a_pass_waiting_for_the_commit_leaves_its_slot_to_the_next(tmp_path: Path) -> None:
+    """With one pass at a time, the second feed's pass starts once the first has handed its
+    write over, while the writer still waits to commit it (so a lingering writer does not
+    hold the feeds behind it), and both commit together."""
+    store, write = _table(tmp_path)
+    commits = _commits(store)
+    commits_at_start: list[int] = []
+
+    async def run() -> None:
+        unwritten: set[asyncio.Task[object]] = set()
+        writer = _Writer(store, linger=30.0, unwritten=unwritten,
+                         on_written=lambda: dispatcher.pump())
+
+        async def one_pass(feed: FeedRow) -> int:
+            commits_at_start.append(len(commits))
+            return cast(int, await writer.run(write(feed.id)))
+
+        dispatcher = _Dispatcher(one_pass, concurrency=1, per_host=1, unwritten=unwritten)
+        for n in (1, 2):
+            dispatcher.submit(cast(FeedRow, SimpleNamespace(
+                id=n, effective_url=f"http://feeds{n}.example/rss")))
+        await dispatcher.wait_idle()
+        await writer.aclose()
+        assert dispatcher.results == {1: 1, 2: 2}
+
+    asyncio.run(run())
+    assert commits_at_start == [0, 0]  # the second started before the first committed
+    assert commits == ["COMMIT"]
     store.close()
 
 
@@ -404,10 +440,12 @@ def test_writer_without_linger_commits_each_pass(tmp_path: Path) -> None:
     commits = _commits(store)
 
     async def run() -> None:
-        writer = _Writer(store, linger=0.0, running=lambda: 3)
+        never = asyncio.create_task(asyncio.sleep(60))  # a pass that has yet to write
+        writer = _Writer(store, linger=0.0, unwritten={never})
         for x in (1, 2, 3):
             await writer.run(write(x))
         await writer.aclose()
+        never.cancel()
 
     asyncio.run(run())
     assert commits == ["COMMIT"] * 3
@@ -420,7 +458,8 @@ def test_a_lingering_writer_cancelled_commits_what_it_wrote(tmp_path: Path) -> N
     store, write = _table(tmp_path)
 
     async def run() -> int:
-        writer = _Writer(store, linger=30.0, running=lambda: 5)  # others never come
+        never = asyncio.create_task(asyncio.sleep(60))  # a pass that never writes
+        writer = _Writer(store, linger=30.0, unwritten={never})
         task = asyncio.create_task(writer.run(write(7)))
         for _ in range(100):
             await asyncio.sleep(0.01)
@@ -429,7 +468,8 @@ def test_a_lingering_writer_cancelled_commits_what_it_wrote(tmp_path: Path) -> N
         assert writer._open and not task.done()  # written, waiting for the others
         assert writer._task is not None
         writer._task.cancel()
-        return await task
+        never.cancel()
+        return cast(int, await task)
 
     assert asyncio.run(run()) == 7
     other = sqlite3.connect(tmp_path / "g.db")
@@ -450,9 +490,11 @@ def test_a_batch_sqlite_rolled_back_fails_every_pass_in_it(tmp_path: Path) -> No
         raise sqlite3.OperationalError("database or disk is full")
 
     async def run() -> list[object]:
-        writer = _Writer(store, linger=30.0, running=lambda: 3)
+        never = asyncio.create_task(asyncio.sleep(60))  # a pass that has yet to write
+        writer = _Writer(store, linger=0.5, unwritten={never})
         results = await asyncio.gather(writer.run(write(1)), writer.run(disk_full),
                                        writer.run(write(3)), return_exceptions=True)
+        never.cancel()
         await writer.aclose()
         return list(results)
 

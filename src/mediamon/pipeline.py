@@ -154,19 +154,22 @@ class _Writer:
     function a savepoint in it, so one feed's pass stays all-or-nothing. A caller's future
     resolves only after its batch committed.
 
-    Group commit (``linger`` > 0): while passes are still running (``running``, the passes
-    in progress, counts more than the batch holds), the transaction stays open for up to
-    ``linger`` seconds for their writes, instead of committing each pass on its own. A cold
+    Group commit (``linger`` > 0): while passes that have not written yet are running
+    (``unwritten``: their tasks, each taken out as it queues its first write), the
+    transaction stays open for up to ``linger`` seconds for their writes, instead of
+    committing each pass on its own. A cold
     poll's passes arrive one at a time, as fast as the writer takes them, so without it every
     pass was its own commit, and every commit rewrites the index pages it touched
     (docs/benchmarks.md, "Group commit"). The last pass of a run commits at once."""
 
     def __init__(self, store: IngestStore, *, batch: int = WRITE_BATCH, linger: float = 0.0,
-                 running: Callable[[], int] = lambda: 0) -> None:
+                 unwritten: set[asyncio.Task[Any]] | None = None,
+                 on_written: Callable[[], None] = lambda: None) -> None:
         self.store = store
         self.batch = batch
         self.linger = linger
-        self.running = running
+        self.unwritten = set() if unwritten is None else unwritten
+        self.on_written = on_written  # a task left ``unwritten``
         self._queue: deque[tuple[Callable[[], Any], asyncio.Future[Any]]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -174,6 +177,10 @@ class _Writer:
 
     async def run(self, fn: Callable[[], Any]) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        task = asyncio.current_task()
+        if task in self.unwritten:
+            self.unwritten.discard(task)
+            self.on_written()
         self._queue.append((fn, future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._loop(), name="mediamon-writer")
@@ -207,7 +214,7 @@ class _Writer:
                             raise
                         done.append((future, ok, value))
                     left = self.linger - (time.monotonic() - start)
-                    if len(done) >= self.batch or left <= 0 or self.running() <= len(done):
+                    if len(done) >= self.batch or left <= 0 or not self.unwritten:
                         break
                     self._wake.clear()
                     try:
@@ -266,8 +273,13 @@ class _Dispatcher:
     otherwise keep at most ``per_host`` passes, and so at most that many cores, busy).
     """
 
-    def __init__(self, run: Callable[[FeedRow], Any], *, concurrency: int, per_host: int) -> None:
+    def __init__(self, run: Callable[[FeedRow], Any], *, concurrency: int, per_host: int,
+                 unwritten: set[asyncio.Task[Any]] | None = None) -> None:
         self._run = run
+        # Its passes that have not asked the writer for anything yet: ``concurrency`` counts
+        # these, since a pass that waits for the writer's commit (``_Writer``, group commit)
+        # needs neither the network nor a core.
+        self.unwritten: set[asyncio.Task[Any]] = set() if unwritten is None else unwritten
         self.on_low: Callable[[], None] | None = None  # called when few passes are left
         self.concurrency = concurrency
         self.per_host = per_host
@@ -291,11 +303,6 @@ class _Dispatcher:
     def pending(self) -> int:
         return len(self._queued) + len(self._tasks)
 
-    @property
-    def running(self) -> int:
-        """Passes started and not yet ended."""
-        return len(self._tasks)
-
     def _key(self, feed: FeedRow) -> str:
         return host_of(feed.effective_url) or f"feed:{feed.id}"
 
@@ -317,8 +324,16 @@ class _Dispatcher:
             self._ready.append(key)
             self._in_ready.add(key)
 
+    def pump(self) -> None:
+        """Start what the limits allow (also when a pass has handed its write over)."""
+        self._pump()
+
+    def _fetching(self) -> int:
+        """Passes started that have not handed their write over yet."""
+        return sum(1 for task in self._tasks.values() if task in self.unwritten)
+
     def _pump(self) -> None:
-        while len(self._tasks) < self.concurrency and self._ready:
+        while self._fetching() < self.concurrency and self._ready:
             key = self._ready.popleft()
             self._in_ready.discard(key)
             queue = self._queues.get(key)
@@ -332,6 +347,7 @@ class _Dispatcher:
             self._holding[feed.id] = key
             task = asyncio.create_task(self._run(feed), name=f"mediamon-feed-{feed.id}")
             self._tasks[feed.id] = task
+            self.unwritten.add(task)
             task.add_done_callback(functools.partial(self._done, feed=feed, key=key))
             self._mark_ready(key)
 
@@ -354,6 +370,7 @@ class _Dispatcher:
 
     def _done(self, task: asyncio.Task[Any], feed: FeedRow, key: str) -> None:
         self._tasks.pop(feed.id, None)
+        self.unwritten.discard(task)
         self._free_slot(feed.id)
         if not task.cancelled() and task.exception() is None:
             self.results[feed.id] = task.result()
@@ -454,11 +471,14 @@ class Updater:
         self._global = asyncio.Semaphore(config.fetch.concurrency)
         self._pool: WorkerPool | None = None
         self._pool_retry = 0.0  # time.monotonic() before which no pool is made
+        # Passes running that have not asked the writer for anything yet: the writer waits
+        # for them (group commit), and the dispatcher's concurrency counts them.
+        unwritten: set[asyncio.Task[Any]] = set()
         self._writer = _Writer(
             store, linger=GROUP_COMMIT_SECONDS if store.group_commit else 0.0,
-            running=lambda: self._dispatcher.running)
+            unwritten=unwritten, on_written=lambda: self._dispatcher.pump())
         self._dispatcher = _Dispatcher(self.update_feed, concurrency=config.fetch.concurrency,
-                                       per_host=config.fetch.per_host)
+                                       per_host=config.fetch.per_host, unwritten=unwritten)
         self._host_until: dict[str, tuple[datetime, str]] = {}
         self._started = False
         self.network = NetworkWatch()
