@@ -883,3 +883,18 @@ def test_arabic_clitics_banking_calls_and_afghans_abroad(text: str, kept: bool) 
 ])
 def test_regions_dialogue_waiting_and_the_war_with_ukraine(text: str, kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2023, 3, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # a Russian official on threats from Afghanistan, in Tajik and Uzbek: a threat, not a
+    # relation
+    ("Патрушев таҳдидҳои аз Афғонистон бархостаро муҳим хонд", False),
+    ("Patrushev Afg'onistondan kelayotgan tahdidlar haqida gapirdi", False),
+    # relations with the Taliban, in Ukrainian
+    ("Москва налагоджує відносини з Талібаном", True),
+    # evacuation from Kabul: a place people leave
+    ("Российские борты совершили рейсы, эвакуировав граждан СНГ из Кабула", False),
+])
+def test_central_asian_threats_ukrainian_relations_and_evacuations(text: str,
+                                                                   kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2021, 11, 10, tzinfo=UTC))
