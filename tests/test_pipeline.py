@@ -433,6 +433,39 @@ def test_a_pass_waiting_for_the_commit_leaves_its_slot_to_the_next(tmp_path: Pat
     store.close()
 
 
+def test_passes_waiting_for_the_writer_are_bounded() -> None:
+    """Passes that have handed their write over free their slot, but no more than one more
+    pass per slot waits for the writer: a slow writer does not gather every feed's items."""
+    most = 0
+
+    async def run() -> None:
+        nonlocal most
+        unwritten: set[asyncio.Task[object]] = set()
+        committed = asyncio.Event()
+
+        async def one_pass(feed: FeedRow) -> int:
+            nonlocal most
+            most = max(most, len(dispatcher.tasks()))
+            unwritten.discard(cast("asyncio.Task[object]", asyncio.current_task()))
+            dispatcher.pump()  # what the writer does when a pass queues its write
+            await committed.wait()
+            return feed.id
+
+        dispatcher = _Dispatcher(one_pass, concurrency=1, per_host=1, unwritten=unwritten)
+        for n in range(1, 6):
+            dispatcher.submit(cast(FeedRow, SimpleNamespace(
+                id=n, effective_url=f"http://feeds{n}.example/rss")))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert len(dispatcher.tasks()) == 2  # one waiting for the writer, one more at most
+        committed.set()
+        await dispatcher.wait_idle()
+        assert dispatcher.results == {n: n for n in range(1, 6)}
+
+    asyncio.run(run())
+    assert most == 2
+
+
 def test_writer_without_linger_commits_each_pass(tmp_path: Path) -> None:
     """The same arrivals on a store that does not allow group commit (PostgreSQL): one
     commit per pass, as before."""

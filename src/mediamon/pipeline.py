@@ -70,6 +70,8 @@ WRITE_BATCH = 32  # feed passes per write transaction at most
 # Group commit: while other passes are running, the writer's transaction waits this long at
 # most for their writes (``_Writer``), on a store that allows it (``group_commit``).
 GROUP_COMMIT_SECONDS = 0.2
+# Passes at once, those waiting for the writer included, per slot of fetch.concurrency.
+WAITING_PER_SLOT = 2
 STOP_GRACE_SECONDS = 10.0  # what running passes get to finish when asked to stop
 # A body of this many bytes per idle worker is shared between them (each parses it and
 # processes a share of its entries): a 5.7 MB feed of 5,000 items took one worker 2.9 s.
@@ -278,7 +280,9 @@ class _Dispatcher:
         self._run = run
         # Its passes that have not asked the writer for anything yet: ``concurrency`` counts
         # these, since a pass that waits for the writer's commit (``_Writer``, group commit)
-        # needs neither the network nor a core.
+        # needs neither the network nor a core. Passes that wait for the writer are bounded
+        # too (``WAITING_PER_SLOT``), so a writer slower than the parsing does not gather
+        # every feed's parsed items in memory.
         self.unwritten: set[asyncio.Task[Any]] = set() if unwritten is None else unwritten
         self.on_low: Callable[[], None] | None = None  # called when few passes are left
         self.concurrency = concurrency
@@ -333,7 +337,8 @@ class _Dispatcher:
         return sum(1 for task in self._tasks.values() if task in self.unwritten)
 
     def _pump(self) -> None:
-        while self._fetching() < self.concurrency and self._ready:
+        while self._fetching() < self.concurrency and \
+                len(self._tasks) < WAITING_PER_SLOT * self.concurrency and self._ready:
             key = self._ready.popleft()
             self._in_ready.discard(key)
             queue = self._queues.get(key)
