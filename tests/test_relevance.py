@@ -898,3 +898,20 @@ def test_regions_dialogue_waiting_and_the_war_with_ukraine(text: str, kept: bool
 def test_central_asian_threats_ukrainian_relations_and_evacuations(text: str,
                                                                    kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2021, 11, 10, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # Afghanistan as where threats are, a war was fought or militants come from: a place
+    ("Russian and Central Asian defence ministers meet in Moscow to discuss IS activity on "
+     "the territory of Afghanistan", False),
+    ("Министры обороны России и Центральной Азии обсудили на встрече активность ИГИЛ на "
+     "территории Афганистана", False),
+    ("Washington plans to use Afghan militants against the region, Russia's defence minister "
+     "tells a meeting", False),
+    ("Kabulov: the West's experts will long discuss how the US lost the war in Afghanistan",
+     False),
+    # ... while the two as parties to a deal still are a relation
+    ("Russia and Afghanistan sign a trade deal in Kabul", True),
+])
+def test_afghanistan_as_the_place_of_threats_and_wars(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2023, 6, 24, tzinfo=UTC))
