@@ -67,8 +67,9 @@ log = logging.getLogger("mediamon.pipeline")
 
 REDIRECT_CONFIRMATIONS = 3  # a permanent redirect moves the feed once seen this many times
 WRITE_BATCH = 32  # feed passes per write transaction at most
-# Group commit: while other passes are running, the writer's transaction waits this long at
-# most for their writes (``_Writer``), on a store that allows it (``group_commit``).
+# Group commit: while passes that have not written yet are running, the writer's transaction
+# waits this long at most for their writes (``_Writer``), on a store that allows it
+# (``group_commit``).
 GROUP_COMMIT_SECONDS = 0.2
 # Passes at once, those waiting for the writer included, per slot of fetch.concurrency.
 WAITING_PER_SLOT = 2
@@ -157,12 +158,12 @@ class _Writer:
     resolves only after its batch committed.
 
     Group commit (``linger`` > 0): while passes that have not written yet are running
-    (``unwritten``: their tasks, each taken out as it queues its first write), the
-    transaction stays open for up to ``linger`` seconds for their writes, instead of
-    committing each pass on its own. A cold
-    poll's passes arrive one at a time, as fast as the writer takes them, so without it every
-    pass was its own commit, and every commit rewrites the index pages it touched
-    (docs/benchmarks.md, "Group commit"). The last pass of a run commits at once."""
+    (``unwritten``: their tasks, each taken out as it queues its first write, which
+    ``on_written`` then reports), the transaction stays open for up to ``linger`` seconds
+    for their writes, instead of committing each pass on its own. A cold poll's passes
+    arrive one at a time, as fast as the writer takes them, so without it every pass was its
+    own commit, and every commit rewrites the index pages it touched (docs/benchmarks.md,
+    "Group commit"). The last pass of a run commits at once."""
 
     def __init__(self, store: IngestStore, *, batch: int = WRITE_BATCH, linger: float = 0.0,
                  unwritten: set[asyncio.Task[Any]] | None = None,
@@ -319,7 +320,7 @@ class _Dispatcher:
         self._queued.add(feed.id)
         self._idle.clear()
         self._mark_ready(key)
-        self._pump()
+        self.pump()
         return True
 
     def _mark_ready(self, key: str) -> None:
@@ -328,15 +329,12 @@ class _Dispatcher:
             self._ready.append(key)
             self._in_ready.add(key)
 
-    def pump(self) -> None:
-        """Start what the limits allow (also when a pass has handed its write over)."""
-        self._pump()
-
     def _fetching(self) -> int:
         """Passes started that have not handed their write over yet."""
         return sum(1 for task in self._tasks.values() if task in self.unwritten)
 
-    def _pump(self) -> None:
+    def pump(self) -> None:
+        """Start what the limits allow (also when a pass has handed its write over)."""
         while self._fetching() < self.concurrency and \
                 len(self._tasks) < WAITING_PER_SLOT * self.concurrency and self._ready:
             key = self._ready.popleft()
@@ -371,7 +369,7 @@ class _Dispatcher:
         key = self._free_slot(feed_id)
         if key is not None:
             self._mark_ready(key)
-            self._pump()
+            self.pump()
 
     def _done(self, task: asyncio.Task[Any], feed: FeedRow, key: str) -> None:
         self._tasks.pop(feed.id, None)
@@ -380,7 +378,7 @@ class _Dispatcher:
         if not task.cancelled() and task.exception() is None:
             self.results[feed.id] = task.result()
         self._mark_ready(key)
-        self._pump()
+        self.pump()
         if not self._tasks and not self._queued:
             self._idle.set()
         if self.on_low is not None and self.pending < self.concurrency:
