@@ -12,6 +12,7 @@
     python benchmarks/run.py --feeds 1 --items 5000 --hosts 1 --section one-feed
                                               # one big feed: a single body to parse
     python benchmarks/run.py --changing 2     # the re-poll finds 2 new entries a feed
+    python benchmarks/run.py --shape corpus   # the real feed files of ../shared, as they are
 
 The feeds (``workload.py``) are served by ``server.py`` in a subprocess, so its CPU is not
 charged to the system under test. Each system (``systems.py``) runs in its own subprocess on
@@ -51,10 +52,11 @@ DIAGNOSTIC = ("mediamon-no-stories",)  # only when asked for with --systems
 # the small runs where start-up counts: small (i: 100 feeds x 20 items on 10 hosts) and tiny
 # (j: 20 feeds x 20 items on 5 hosts), a newcomer's first subscriptions; dense (k: half of
 # the items kept); one-feed (l: a single feed of 5,000 items); and changing (m: the re-poll
-# of feeds that send their whole body again with a few new entries).
+# of feeds that send their whole body again with a few new entries); corpus (n: the ~3,000
+# files of ../shared/corpus/feeds served as they are, a workload nobody shaped).
 SECTIONS = ("loopback", "latency", "scale", "diagnostic", "default", "one-host", "short", "long",
             "wire", "sparse", "many-feeds", "rich", "small", "tiny", "dense", "one-feed",
-            "changing")
+            "changing", "corpus")
 
 
 def parse_args() -> argparse.Namespace:
@@ -71,13 +73,16 @@ def parse_args() -> argparse.Namespace:
                         "per host (fetch.per_host = 2), so 1 would serialise it")
     p.add_argument("--seed", type=int, default=1, help="workload RNG seed")
     p.add_argument("--shape", default="default",
-                   choices=("default", "short", "long", "wire", "sparse", "rich", "dense"),
+                   choices=("default", "short", "long", "wire", "sparse", "rich", "dense",
+                            "corpus"),
                    help="the items: default (news-like, 10%% topical), short (about 0.5 KB, "
                         "little HTML), long (5-20 KB of full text each), wire (30%% topical, "
                         "mostly a few agency texts copied word for word across feeds), sparse "
                         "(1%% topical), rich (default items with the markup of big outlets' "
                         "feeds: Media RSS images with credits and captions, comment threads, "
-                        "an outlet's own namespace), dense (50%% topical, no copies); one "
+                        "an outlet's own namespace), dense (50%% topical, no copies), corpus "
+                        "(every file of ../shared/corpus/feeds as it is: parser test suites "
+                        "and real snapshots, --feeds and --items unused); one "
                         "host is --hosts 1, the 10,000-feed "
                         "shape is --feeds 10000 --items 5")
     p.add_argument("--changing", type=int, default=0, metavar="N",
@@ -257,9 +262,13 @@ def revision(sources: set[str]) -> str:
 def report(args: argparse.Namespace, workload: dict[str, Any], summary: dict[str, Any],
            notes: list[str], machine_line: str, code: str) -> str:
     command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
+    what = (f"{args.feeds} feeds x {args.items} items of the {args.shape} shape"
+            if args.shape != "corpus" else
+            f"the {len(workload['urls']):,} files of ../shared/corpus/feeds as they are "
+            f"(about {workload['items']:,} item or entry tags)")
     lines = [
-        f"`{command.strip()}` on {datetime.date.today().isoformat()}: {args.feeds} feeds x "
-        f"{args.items} items of the {args.shape} shape ({workload['bytes'] / 1e6:.1f} MB), "
+        f"`{command.strip()}` on {datetime.date.today().isoformat()}: "
+        f"{what} ({workload['bytes'] / 1e6:.1f} MB), "
         f"{args.repeat} repetition(s), "
         f"server latency {args.latency:g} ms, {args.hosts} loopback ports, "
         + (f"{args.changing} new entries a feed on the re-poll (no 304), " if args.changing
@@ -327,13 +336,14 @@ def main() -> None:
                     print(f"[{rep + 1}/{args.repeat}] {system}: "
                           f"cold {result['cold']['wall']:.2f} s,"
                           f" re-poll {result['repoll']['wall']:.3f} s", file=sys.stderr)
-                    notes += check(result, args.feeds, sources)
+                    notes += [n for n in check(result, len(workload["urls"]), sources)
+                              if n not in notes]
     finally:
         assert server.stdin is not None
         server.stdin.close()
         server.wait(timeout=30)
 
-    summary = {s: summarise(r, workload, args.feeds) for s, r in runs.items()}
+    summary = {s: summarise(r, workload, len(workload["urls"])) for s, r in runs.items()}
     block = report(args, workload, summary, notes, machine_line, revision(sources))
     print(block)
     if args.json:

@@ -112,7 +112,12 @@ class FeedServer:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    docs = workload.generate(args.feeds, args.items, args.seed, args.shape, args.changing)
+    if args.shape == "corpus":  # the real feed files of ../shared, not generated
+        docs = workload.corpus()
+        if not docs:
+            sys.exit(f"no feed corpus at {workload.CORPUS}")
+    else:
+        docs = workload.generate(args.feeds, args.items, args.seed, args.shape, args.changing)
     app = FeedServer(docs, args.latency / 1000)
     servers = [await asyncio.start_server(app.handle, "127.0.0.1", 0, backlog=1024)
                for _ in range(max(1, min(args.hosts, len(docs))))]
@@ -140,8 +145,10 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=500)
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--shape", choices=sorted(workload.SHAPES), default="default",
-                        help="the kind of items (workload.SHAPES)")
+    parser.add_argument("--shape", choices=[*sorted(workload.SHAPES), "corpus"],
+                        default="default",
+                        help="the kind of items (workload.SHAPES), or corpus: every file of "
+                             "../shared/corpus/feeds as it is (--feeds and --items unused)")
     parser.add_argument("--hosts", type=int, default=50, help="listening ports (default 50)")
     parser.add_argument("--latency", type=float, default=0, help="ms before each response")
     parser.add_argument("--changing", type=int, default=0, metavar="N",

@@ -145,8 +145,8 @@ def run_sequential(urls: list[str], workdir: Path, **_: Any) -> Callable[[], dic
                 if response.status_code != 200:
                     continue
                 parsed = feedparser.parse(response.content)
-                rows = [{
-                    "id": e.get("id") or e.get("link"),
+                rows = [{  # an entry with neither id nor link (real feeds have them) by place
+                    "id": e.get("id") or e.get("link") or f"{url}#{n}",
                     "feed": url,
                     "title": e.get("title"),
                     "link": e.get("link"),
@@ -154,7 +154,7 @@ def run_sequential(urls: list[str], workdir: Path, **_: Any) -> Callable[[], dic
                     "author": e.get("author"),
                     "summary": e.get("summary"),
                     "content": (e.get("content") or [{}])[0].get("value"),
-                } for e in parsed.entries]
+                } for n, e in enumerate(parsed.entries)]
                 db["entries"].upsert_all(rows, pk="id")
                 feeds.upsert({"url": url, "etag": response.headers.get("etag")}, pk="url")
                 entries += len(parsed.entries)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 BASE_DATE = datetime(2025, 7, 4, 12, 0, tzinfo=UTC)
@@ -410,3 +411,31 @@ def write_to(directory: Path, docs: list[Document]) -> list[Path]:
         path.write_bytes(doc.body)
         paths.append(path)
     return paths
+
+
+# -- the real feed files of ../shared ----------------------------------------------------------
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feeds"
+_CORPUS_TYPES = {".atom": ATOM_TYPE, ".json": "application/feed+json",
+                 ".rdf": "application/rdf+xml"}
+
+
+def corpus(root: Path = CORPUS) -> list[Document]:
+    """Every file under ``root`` (the feed corpus of ../shared: parser test suites and
+    real-world snapshots, well-formed or not, in many encodings) as a document served at
+    its relative path: a workload nobody shaped for a benchmark. ``items`` counts the
+    ``<item``/``<entry`` tags and JSON Feed ``"id"`` keys, a rough count for items/s.
+    Empty when ``root`` is absent."""
+    docs = []
+    if not root.is_dir():
+        return docs
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if path.name.startswith(("LICENSE", "SOURCES")):
+            continue
+        body = path.read_bytes()
+        items = body.count(b"<item") + body.count(b"<entry")
+        if path.suffix == ".json":
+            items = body.count(b'"id"')
+        docs.append(Document("/" + quote(path.relative_to(root).as_posix()),
+                             body, _CORPUS_TYPES.get(path.suffix, RSS_TYPE), items))
+    return docs
