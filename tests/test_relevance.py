@@ -915,3 +915,30 @@ def test_central_asian_threats_ukrainian_relations_and_evacuations(text: str,
 ])
 def test_afghanistan_as_the_place_of_threats_and_wars(text: str, kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2023, 6, 24, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # Arabic clitics straight on a word without the article: "with the recognition of",
+    # "to develop"; the Emirate's name with the country inside it
+    ("الهند ترحب باعتراف موسكو بإمارة أفغانستان الإسلامية", True),
+    ("موسكو مستعدة لتطوير التجارة مع طالبان", True),
+    # Russia's regions and cities are Russia
+    ("Делегация Свердловской области обсудила в Кабуле поставки древесины в Афганистан", True),
+    ("هیات تجاری داغستان روسیه با مقامات طالبان در کابل دیدار کرد", True),
+    ("Chechnya's trade delegation holds talks with Taliban ministers in Kabul", True),
+    # stance words in Arabic, Persian, Turkish, Romanian, Portuguese and Ukrainian
+    ("روسيا ترحب بقرار طالبان", True),
+    ("روسیه از تصمیم طالبان استقبال کرد", True),
+    ("Rusya, Taliban yönetimine destek verdi", True),
+    ("Rusia sprijină guvernul talibanilor", True),
+    ("Rusia găzduiește o reuniune cu delegația talibanilor", True),
+    ("Moscou saúda a decisão do Talibã", True),
+    ("Москва вітає рішення Талібану", True),
+    # the Pakistani Taliban in Arabic, French and Spanish: another group
+    ("روسيا تدين هجوم طالبان باكستان في بيشاور", False),
+    ("La Russie condamne l'attentat des talibans pakistanais à Peshawar", False),
+    ("Rusia condena el ataque de los talibanes paquistaníes", False),
+])
+def test_arabic_clitics_russian_regions_and_stance_in_more_languages(text: str,
+                                                                      kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2025, 9, 1, tzinfo=UTC))

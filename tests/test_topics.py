@@ -1009,3 +1009,14 @@ def test_arabic_terms_match_with_the_article_and_clitics() -> None:
     assert topics.match_text("المن").names == ()  # three letters with the article: no
     assert str(parse_query("سفير")) == "سفير"
     assert TopicSet.compile({"t": "السفاره"}).match_text("والسفاره").names == ("t",)
+
+
+def test_arabic_clitics_without_the_article_need_four_letters() -> None:
+    """A one-letter clitic straight on a word ("with recognition", "to develop") matches a
+    term of four letters or more; on a three-letter term it would spell other words."""
+    topics = TopicSet.compile({"recognition": "اعتراف", "develop": "التطوير", "russ": "روس"})
+    for text in ("باعتراف", "واعتراف", "لاعتراف", "وباعتراف"):
+        assert topics.match_text(text).names == ("recognition",), text
+    assert topics.match_text("لتطوير").names == ("develop",)
+    assert topics.match_text("بروس").names == ()  # "Bruce", not "with Russ"
+    assert topics.match_text("روس").names == ("russ",)

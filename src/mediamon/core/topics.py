@@ -11,7 +11,7 @@ accents and Arabic-script letter variants, and respects word boundaries: ``Russi
 match ``Prussia``, ``ISIS`` does not match ``crisis``, ``Taliban`` does not match
 ``Talibanisation`` (write ``Taliban*`` for that). In a ``TopicSet`` a term in Arabic script
 also matches with the article and the one-letter clitics written into the word
-(``سفير`` matches ``السفير``, ``والسفير``, ``للسفير``: ``with_clitics``).
+(``سفير`` matches ``السفير``, ``والسفير``, ``للسفير``, ``بسفير``: ``with_clitics``).
 
 Syntax
 ------
@@ -388,13 +388,17 @@ def _make_term(query: str, lx: _Lexeme) -> Term:
 
 
 # Arabic writes the article and the one-letter conjunctions and prepositions as part of the
-# word: السفير is "the ambassador", والسفير "and the ambassador", للسفير "for the ambassador".
-# In a TopicSet a term in Arabic script matches those forms too (``with_clitics``), so a
-# topic need not list each (folded letters: ك is ک). Terms of fewer than three letters do
-# not, since a clitic and a short word can spell another word.
+# word: السفير is "the ambassador", والسفير "and the ambassador", للسفير "for the ambassador",
+# and without the article باعتراف "with the recognition of", لتطوير "to develop". In a
+# TopicSet a term in Arabic script matches those forms too (``with_clitics``), so a topic
+# need not list each (folded letters: ك is ک). Terms of fewer than three letters do not,
+# since a clitic and a short word can spell another word; a clitic straight on the word
+# (no article between) needs four, for the same reason (بروس is "Bruce", not "with Russ").
 _ARTICLE = "ال"
 _BEFORE_ARTICLE = ("و", "ب", "ف", "ک")  # wa-, bi-, fa-, ka- before al-; li- + al- is لل
+_BEFORE_WORD = ("و", "ب", "ل", "ف", "ک", "وب", "ول")  # wa-, bi-, li-, fa-, ka-; wa-bi-, wa-li-
 _MIN_CLITIC_WORD = 3
+_MIN_BARE_CLITIC_WORD = 4
 
 
 def with_clitics(node: Node) -> Node:
@@ -432,6 +436,8 @@ def _clitic_forms(term: Term) -> tuple[Term, ...]:
         return ()
     forms = [_ARTICLE + bare, *(c + _ARTICLE + bare for c in _BEFORE_ARTICLE), "لل" + bare,
              "ولل" + bare]
+    if len(bare) >= _MIN_BARE_CLITIC_WORD:
+        forms += [c + bare for c in _BEFORE_WORD]
     return tuple(
         Term((Pattern(form, first.kind), *term.patterns[1:]), term.source, term.column)
         for form in dict.fromkeys(forms) if form != word)
