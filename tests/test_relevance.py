@@ -942,3 +942,18 @@ def test_afghanistan_as_the_place_of_threats_and_wars(text: str, kept: bool) -> 
 def test_arabic_clitics_russian_regions_and_stance_in_more_languages(text: str,
                                                                       kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2025, 9, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # dpa's ROUNDUP is the latest version of one story, not a digest...
+    ("ROUNDUP: Russland und Taliban unterzeichnen Vertrag über Weizen. KABUL (dpa-AFX) - "
+     "Russland liefert den Taliban Weizen", True),
+    # ... while a news round-up still is one
+    ("News roundup: Russia and the Taliban sign a wheat deal; floods in Spain", False),
+    # a chargé d'affaires, in Arabic, Spanish and Russian
+    ("روسيا تقبل القائم بالأعمال الذي عينته طالبان", True),
+    ("Rusia acepta al encargado de negocios de los talibanes", True),
+    ("Москва приняла временного поверенного в делах от талибов", True),
+])
+def test_agency_roundups_and_charges_d_affaires(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2022, 9, 28, tzinfo=UTC))
