@@ -957,3 +957,29 @@ def test_arabic_clitics_russian_regions_and_stance_in_more_languages(text: str,
 ])
 def test_agency_roundups_and_charges_d_affaires(text: str, kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2022, 9, 28, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # the legal notice in another word order, or with "banned as": not Russia as an actor
+    ("Представитель «Талибана» (террористическая организация в России запрещена) объявил "
+     "состав нового правительства Афганистана", False),
+    ("The Taliban (banned as a terrorist organisation in Russia) named a new governor of "
+     "Herat", False),
+    # Sputnik's notice, "under UN sanctions for terrorism", is not a word of relations...
+    ("Russian official says the flow of opium from Afghanistan grew under the Taliban "
+     "(under UN sanctions for terrorism)", False),
+    # ... while communication with the Taliban is one
+    ("Russia favours communication with the Taliban (under UN sanctions for terrorism), "
+     "Putin says", True),
+    # exports and shipments in Arabic, talks in Czech, a banned list and a proposal in
+    # Indonesian, infrastructure in Korean
+    ("أفغانستان ترسل أول شحنة من العنب إلى روسيا", True),
+    ("Moskva hostí rozhovory s Tálibánem o Afghánistánu", True),
+    ("Rusia hapus Taliban dari daftar organisasi terlarang", True),
+    ("Taliban ajukan proposal kerja tambang kepada Rusia", True),
+    ("러시아, 탈레반과 아프간 인프라 건설 논의", True),
+    # Russia's other senior voices: what they say of the Taliban is Russia's stance
+    ("Medvedev: the Taliban cut opium output more in a year than NATO did in twenty", True),
+])
+def test_legal_notices_exports_and_more_voices_of_russia(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2024, 11, 20, tzinfo=UTC))
