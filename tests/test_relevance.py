@@ -983,3 +983,18 @@ def test_agency_roundups_and_charges_d_affaires(text: str, kept: bool) -> None:
 ])
 def test_legal_notices_exports_and_more_voices_of_russia(text: str, kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2024, 11, 20, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # Russia and the Taliban side by side in one sentence are a relation, whatever the verb
+    ("Moscow's Taliban gamble, one year on", True),
+    ("Почему Россия и талибы нашли общий язык", True),
+    ("روسيا وطالبان: ما الذي تغير بعد عام", True),
+    # ... unless the sentence speaks of a threat, or Russia is in a notice or a pair
+    ("Russia says the Taliban threat to Tajikistan is growing", False),
+    ("Taliban urge Russia and Ukraine to talk", False),
+    # ... and not when the two are tags of a hashtag list
+    ("Afghan commandos flee to Iran #ukraine #iran #taliban #russians", False),
+])
+def test_russia_and_the_taliban_side_by_side(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2023, 5, 10, tzinfo=UTC))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import snowballstemmer
-from hypothesis import assume, event, given, settings
+from hypothesis import assume, event, example, given, settings
 from hypothesis import strategies as st
 
-from mediamon.core.text import tokenize
+from mediamon.core.text import is_cjk, tokenize
 from mediamon.core.text import words as folded_words
 from mediamon.core.topics import (
     And,
@@ -827,11 +827,18 @@ def reference_spans(node: Node, words: tuple[str, ...]) -> list[tuple[int, int]]
             return [(0, 0)] if reference_bool(node, words) else []
         return [s for child in node.children for s in reference_spans(child, words)]
     assert isinstance(node, Near)
+    # Distances are in words; in a text with CJK characters (one token each) in half-words,
+    # a CJK character counting one and any other token two (``_Index.reach``).
+    cjk = any(len(word) == 1 and is_cjk(word) for word in words)
+    weights = [1 if cjk and len(word) == 1 and is_cjk(word) else (2 if cjk else 1)
+               for word in words]
+    at = [sum(weights[: i + 1]) for i in range(len(words))]
+    limit = node.distance * (2 if cjk else 1)
     return [
         (min(a[0], b[0]), max(a[1], b[1]))
         for a in reference_spans(node.left, words)
         for b in reference_spans(node.right, words)
-        if 1 <= b[0] - a[1] <= node.distance or 1 <= a[0] - b[1] <= node.distance
+        if 0 < at[b[0]] - at[a[1]] <= limit or 0 < at[a[0]] - at[b[1]] <= limit
     ]
 
 
@@ -846,6 +853,8 @@ def accepts(pattern: Pattern, word: str) -> bool:
 
 @settings(max_examples=300, deadline=None)
 @given(queries(2), dense_text)
+@example(query="(sports~ NEAR/7 sports~)",  # CJK characters count half a word
+         words=["Russia", "sport", *["Russia"] * 5, "塔", "塔", "sport"])
 def test_compiled_matcher_agrees_with_reference(query: str, words: list[str]) -> None:
     """The optimised matcher gives the same answer as a brute-force evaluation of the tree."""
     try:
@@ -932,12 +941,17 @@ def test_ascii_fast_path_tokenises_like_the_general_pattern(text: str) -> None:
     ("Russia lost 3.5 times more than the Taliban", True),  # nor a decimal point
     ("俄罗斯承认塔利班。美国反对", True),
     ("俄罗斯表示欢迎。塔利班反对", False),
+    ("러시아 날씨는 춥다. 탈레반 반대", False),  # a full stop after one Hangul syllable
+    # a list of hashtags is labels, not a sentence; a hashtag in prose is a word of it
+    ("Commandos flee to Iran #ukraine #russia #taliban", False),
+    ("#Russia welcomes #Taliban delegation", True),
 ])
 def test_near_s_keeps_to_one_sentence(text: str, expected: bool) -> None:
     """NEAR/s: both sides in one sentence, however far apart in it; not across a full stop,
     a later line break or a semicolon, but across abbreviations; a headline and the
-    sentence after it count as one."""
-    topics = TopicSet.compile({"r": "(Russia OR 俄罗斯) NEAR/s (Taliban OR 塔利班)"})
+    sentence after it count as one; each tag of a hashtag list is a sentence of its own."""
+    topics = TopicSet.compile(
+        {"r": "(Russia OR 俄罗斯 OR 러시아) NEAR/s (Taliban OR 塔利班 OR 탈레반)"})
     assert bool(topics.match_text(text).hits) is expected
 
 

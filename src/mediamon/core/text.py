@@ -178,22 +178,28 @@ def sentence_ids(tokens: Tokens) -> list[int]:
     """The sentence each token belongs to (0, 1, 2...), for "in the same sentence".
 
     A sentence ends at ! ? ; | and their CJK and Arabic-script forms, at a full stop unless
-    the word before it is a single letter (U.S., J. Smith) or an abbreviation (Mr., Gen.),
+    the word before it is a single letter (U.S., J. Smith; not a CJK or Hangul character,
+    since those scripts are split a character at a time) or an abbreviation (Mr., Gen.),
     or what follows goes on in lower case ("e.g. the"), or it is a decimal point (3.5), and
     at every line break but the first. The first joins a headline to the sentence after it
     (an item's text is title, summary and content, one per line): a headline is a sentence
     in short, and its lead often names who it means ("Moscow lifts the ban" / "The Taliban
-    welcomed..."). A headline with a full stop of its own still ends there.
+    welcomed..."). A headline with a full stop of its own still ends there. In a list of
+    hashtags ("#ukraine #taliban #russians") each tag after the first is a sentence of its
+    own: the tags are labels, not words of one sentence (a hashtag inside prose is not
+    split off).
     """
     ids = [0] * len(tokens.words)
     text, spans = tokens.text, tokens.spans
     current = 0
     first_break = True
+    tag = bool(spans) and text[: spans[0][0]].endswith("#")
     for i in range(1, len(spans)):
         gap = text[spans[i - 1][1] : spans[i][0]]
         line_break = "\n" in gap
+        after_tag, tag = tag, gap.endswith("#")
         if (gap and not gap.isspace() and _ends_sentence(gap, tokens, i)) or \
-                (line_break and not first_break):
+                (line_break and not first_break) or (tag and after_tag):
             current += 1
         if line_break:
             first_break = False
@@ -207,7 +213,10 @@ def _ends_sentence(gap: str, tokens: Tokens, i: int) -> bool:
     if any(ch in _STOPS and ch != "." for ch in gap):
         return True
     before, after = tokens.words[i - 1], tokens.text[tokens.spans[i][0]]
-    return not (len(before) == 1 or before in _ABBREVIATIONS or after.islower()
+    # A single letter before the stop is an initial (U.S., J. Smith); a single CJK or Hangul
+    # character is not: those scripts are split a character at a time.
+    initial = len(before) == 1 and not is_cjk(before)
+    return not (initial or before in _ABBREVIATIONS or after.islower()
                 or (before.isdigit() and after.isdigit()))
 
 
