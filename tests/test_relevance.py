@@ -998,3 +998,17 @@ def test_legal_notices_exports_and_more_voices_of_russia(text: str, kept: bool) 
 ])
 def test_russia_and_the_taliban_side_by_side(text: str, kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2023, 5, 10, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # military drills with Central Asian states, in Indonesian and Spanish: security, even
+    # beside the Taliban
+    ("Taliban makin kuat, Rusia gelar latihan militer dengan Tajikistan", False),
+    ("Los talibanes avanzan, Rusia termina ejercicios militares con Tayikistán", False),
+    # a Japanese agency's dateline names Moscow, not Russia acting
+    ("【モスクワ=共同】ウズベキスタンとタジキスタンの首脳がアフガニスタン情勢を協議した", False),
+    # supplied: the past of the Russian word for deliveries
+    ("Афганистан поставил в Россию первую партию гранатов", True),
+])
+def test_drills_in_more_languages_datelines_and_deliveries(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2025, 11, 4, tzinfo=UTC))
