@@ -1012,3 +1012,16 @@ def test_the_afghan_situation_in_asian_languages_hindi_praise_and_live_pages(
 ])
 def test_drills_in_more_languages_datelines_and_deliveries(text: str, kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2025, 11, 4, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # "влад*" (Serbian and Ukrainian for government) caught the name Vladimir: Putin's first
+    # name beside "Afghanistan" made Afghanistan's rulers
+    ("Путин одобрил решение Байдена вывести войска из Афганистана\nПрезидент Владимир Путин "
+     "считает, что Байден поступил правильно", False),
+    # a Russian agency's dateline in Chinese is the source, not Russia acting
+    ("塔利班称坎大哈机场恢复国际航班 俄罗斯卫星通讯社喀布尔10月7日电", False),
+])
+def test_vladimir_is_no_government_and_agency_datelines_in_chinese(text: str,
+                                                                   kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2021, 10, 21, tzinfo=UTC))
