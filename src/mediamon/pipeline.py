@@ -330,8 +330,10 @@ class _Dispatcher:
             self._in_ready.add(key)
 
     def _fetching(self) -> int:
-        """Passes started that have not handed their write over yet."""
-        return sum(1 for task in self._tasks.values() if task in self.unwritten)
+        """Passes started that have not handed their write over yet: every task in
+        ``unwritten`` is one of this dispatcher's (``pump`` adds it, the writer and ``_done``
+        only take tasks out), so no walk over the running passes is needed."""
+        return len(self.unwritten)
 
     def pump(self) -> None:
         """Start what the limits allow (also when a pass has handed its write over)."""
