@@ -1029,8 +1029,10 @@ def test_arabic_clitics_without_the_article_need_four_letters() -> None:
     """A one-letter clitic straight on a word ("with recognition", "to develop") matches a
     term of four letters or more; on a three-letter term it would spell other words."""
     topics = TopicSet.compile({"recognition": "اعتراف", "develop": "التطوير", "russ": "روس"})
-    for text in ("باعتراف", "واعتراف", "لاعتراف", "وباعتراف"):
+    for text in ("باعتراف", "واعتراف", "لاعتراف", "وباعتراف", "فباعتراف", "والاعتراف",
+                 "وبالاعتراف", "فللاعتراف"):  # conjunction, preposition, article, in order
         assert topics.match_text(text).names == ("recognition",), text
+    assert topics.match_text("باواعتراف").names == ()  # not in another order
     assert topics.match_text("لتطوير").names == ("develop",)
     assert topics.match_text("بروس").names == ()  # "Bruce", not "with Russ"
     assert topics.match_text("روس").names == ("russ",)

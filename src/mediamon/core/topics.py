@@ -394,9 +394,13 @@ def _make_term(query: str, lx: _Lexeme) -> Term:
 # need not list each (folded letters: ك is ک). Terms of fewer than three letters do not,
 # since a clitic and a short word can spell another word; a clitic straight on the word
 # (no article between) needs four, for the same reason (بروس is "Bruce", not "with Russ").
+# The clitics stack in one order: a conjunction (wa-, fa-), then a preposition (bi-, li-, ka-),
+# then the article; li- and al- write لل.
 _ARTICLE = "ال"
-_BEFORE_ARTICLE = ("و", "ب", "ف", "ک")  # wa-, bi-, fa-, ka- before al-; li- + al- is لل
-_BEFORE_WORD = ("و", "ب", "ل", "ف", "ک", "وب", "ول")  # wa-, bi-, li-, fa-, ka-; wa-bi-, wa-li-
+_CONJUNCTIONS = ("", "و", "ف")
+_BEFORE_ARTICLE = tuple(c + p + _ARTICLE for c in _CONJUNCTIONS for p in ("", "ب", "ک")) + \
+    tuple(c + "لل" for c in _CONJUNCTIONS)
+_BEFORE_WORD = tuple(c + p for c in _CONJUNCTIONS for p in ("", "ب", "ل", "ک") if c + p)
 _MIN_CLITIC_WORD = 3
 _MIN_BARE_CLITIC_WORD = 4
 
@@ -434,8 +438,7 @@ def _clitic_forms(term: Term) -> tuple[Term, ...]:
     bare = word[len(_ARTICLE):] if word.startswith(_ARTICLE) else word
     if len(bare) < _MIN_CLITIC_WORD:
         return ()
-    forms = [_ARTICLE + bare, *(c + _ARTICLE + bare for c in _BEFORE_ARTICLE), "لل" + bare,
-             "ولل" + bare]
+    forms = [prefix + bare for prefix in _BEFORE_ARTICLE]
     if len(bare) >= _MIN_BARE_CLITIC_WORD:
         forms += [c + bare for c in _BEFORE_WORD]
     return tuple(
