@@ -1025,3 +1025,24 @@ def test_drills_in_more_languages_datelines_and_deliveries(text: str, kept: bool
 def test_vladimir_is_no_government_and_agency_datelines_in_chinese(text: str,
                                                                    kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2021, 10, 21, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # Afghanistan and Pakistan as the two sides of a border conflict: Russia's call for calm
+    # or its welcome of their ceasefire is about their dispute, not a relation with Kabul
+    ("Moscow urges Afghanistan and Pakistan to end the border clashes", False),
+    ("Россия приветствует перемирие между Пакистаном и Афганистаном", False),
+    ("Zakharova salue le cessez-le-feu entre l'Afghanistan et le Pakistan", False),
+    ("La Russia invita Pakistan e Afghanistan a fermare gli scontri", False),
+    ("Rusia pide a Afganistán y Pakistán poner fin a los enfrentamientos", False),
+    ("موسكو تدعو باكستان وأفغانستان إلى وقف التصعيد", False),
+    ("روس کا پاکستان اور افغانستان کے درمیان جنگ بندی کا خیرمقدم", False),
+    ("Pakistan's prime minister to visit Russia amid war tension with Afghanistan", False),
+    # ... while talks with the Taliban about that conflict, or Russia's own dealings with
+    # Kabul beside it, are still Russia and the Taliban
+    ("Lavrov and Taliban foreign minister Muttaqi discuss the clashes with Pakistan", True),
+    ("Russia and Afghanistan sign a wheat deal as tension with Pakistan grows", True),
+])
+def test_afghanistan_and_a_neighbour_as_two_sides_of_a_conflict(text: str,
+                                                                 kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2025, 10, 20, tzinfo=UTC))
