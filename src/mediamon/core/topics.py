@@ -1456,10 +1456,8 @@ class TopicSet:
 
     def _terms(self, ix: _Index, name: str) -> tuple[str, ...]:
         """The text's own spelling of the terms that matched, first occurrence first."""
-        spans: list[Span] = []
-        self._evals[name].collect(ix, spans)
         terms: dict[str, str] = {}
-        for start, end in sorted(set(spans)):
+        for start, end in ix.topic_spans(name):  # sorted, each once; shared with @name
             surface = ix.tokens.surface(start, end)
             terms.setdefault(" ".join(ix.tokens.words[start : end + 1]), surface)
             if len(terms) >= MAX_TERMS:
