@@ -1046,3 +1046,24 @@ def test_vladimir_is_no_government_and_agency_datelines_in_chinese(text: str,
 def test_afghanistan_and_a_neighbour_as_two_sides_of_a_conflict(text: str,
                                                                  kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2025, 10, 20, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # Russia's stance in languages that had relation words but no stance words: welcoming,
+    # supporting, advocating (Czech, Serbian in both scripts, Slovene, Hungarian, Dutch,
+    # Swedish)
+    ("Moskva vítá prohlášení Tálibánu o připravenosti k dialogu", True),
+    ("Moskva pozdravlja izjavu talibana o spremnosti za dijalog", True),
+    ("Русија подржава дијалог са талибанима", True),
+    ("Москва се залаже за покретање дијалога са талибанима", True),
+    ("Rusija podpira pogovore s talibani", True),
+    ("Oroszország üdvözli a tálibok nyilatkozatát", True),
+    ("Rusland verwelkomt de toezeggingen van de taliban", True),
+    ("Ryssland välkomnar talibanernas löften", True),
+    # ... and a warning about threats from Afghanistan is still no relation
+    ("Moskva varuje před hrozbou teroristů z Afghánistánu", False),
+    ("Москва упозорава на претњу тероризма из Авганистана", False),
+])
+def test_stance_in_central_european_balkan_and_nordic_languages(text: str,
+                                                                kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2021, 8, 20, tzinfo=UTC))
