@@ -1067,3 +1067,21 @@ def test_afghanistan_and_a_neighbour_as_two_sides_of_a_conflict(text: str,
 def test_stance_in_central_european_balkan_and_nordic_languages(text: str,
                                                                 kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2021, 8, 20, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # humanitarian help in Russian, as it was in English
+    ("Россия продолжит оказывать гуманитарное содействие афганскому народу", True),
+    ("Russia warns of humanitarian catastrophe in Afghanistan", True),
+    ("Россия предупредила о гуманитарной катастрофе в Афганистане", True),
+    # someone "with ties to the Kremlin" is described, not Russia acting or relating
+    ("A Russian mercenary group with close ties to the Kremlin recruits soldiers who fled "
+     "after the Taliban takeover", False),
+    ("Hackers with ties to Moscow target Afghan refugees after the Taliban takeover", False),
+    # former Afghan officials are the fallen republic's people, not Afghanistan's rulers
+    ("Russia hosts talks with former Afghan officials", False),
+    ("Moscow hosts a meeting of former Afghan lawmakers", False),
+])
+def test_humanitarian_help_kremlin_links_and_former_afghan_officials(text: str,
+                                                                     kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2025, 11, 3, tzinfo=UTC))
