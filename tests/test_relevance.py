@@ -1085,3 +1085,39 @@ def test_stance_in_central_european_balkan_and_nordic_languages(text: str,
 def test_humanitarian_help_kremlin_links_and_former_afghan_officials(text: str,
                                                                      kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2025, 11, 3, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # the Taliban's takeover as a date: beside threats it is no relation ...
+    ("Islamic State fighters in Afghanistan tripled since the Taliban came to power, says "
+     "Russia's Kabulov", False),
+    ("After the Taliban takeover, Russia reinforces its base in Tajikistan to counter "
+     "terrorism", False),
+    ("Кабулов: после прихода талибов к власти число боевиков ИГ выросло втрое", False),
+    # ... while Russia's dealings since then still are
+    ("Russia has kept its embassy in Kabul open since the Taliban takeover", True),
+    ("После прихода талибов к власти Россия сохранила посольство в Кабуле", True),
+    ("Since the Taliban came to power, Moscow has hosted their delegations at every forum",
+     True),
+    # Afghanistan as a comparison, a region, the place of weapons or of threats
+    ("Russia faces an Afghanistan-style defeat in Ukraine, former diplomats tell a "
+     "conference", False),
+    ("Lavrov says the West presses Afghanistan's neighbours to take in refugees", False),
+    ("Shoigu says US troops left behind a large number of weapons in Afghanistan", False),
+    ("Pakistani and Russian envoys discuss terrorist groups based in Afghanistan", False),
+    ("سفیر روسیه: با توجه به وضعیت کنونی افغانستان، تاجیکستان پاسگاه منطقه است", False),
+    # leaving Afghanistan, in Russian ("выход") and Tajik
+    ("Трамп: выход США из Афганистана подтолкнул Путина, и Россия приняла решение о "
+     "вторжении", False),
+    ("Патрушев: хориҷ шудани нерӯҳои ИМА аз Афғонистон ба омодагии Киев рабт дошт", False),
+    # a Russia-led bloc in Turkish, Russia and Ukraine as a pair in French
+    ("Rusya liderliğindeki Kolektif Güvenlik Anlaşması Örgütü Afganistan için toplandı", False),
+    ("Les talibans appellent la Russie et l'Ukraine au dialogue", False),
+    # Turkmen, Kabul in Uzbek Cyrillic, culture and fairs
+    ("Russiýa Owganystan bilen söwda gatnaşyklaryny giňeldýär", True),
+    ("Россия Кобулда элчихонасини қайта очди", True),
+    ("Russian cultural centre in Kabul opens a stand at the book fair", True),
+])
+def test_takeover_dates_comparisons_neighbours_and_central_asian_words(text: str,
+                                                                       kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2022, 7, 28, tzinfo=UTC))
