@@ -1121,3 +1121,20 @@ def test_humanitarian_help_kremlin_links_and_former_afghan_officials(text: str,
 def test_takeover_dates_comparisons_neighbours_and_central_asian_words(text: str,
                                                                        kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2022, 7, 28, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # "the fate of Afghanistan" as a comparison for Ukraine
+    ("Ukraine is doomed to the fate of Afghanistan, Lavrov tells a news conference", False),
+    ("Украину ждёт судьба Афганистана, заявил Лавров на пресс-конференции", False),
+    # the CSTO's "treaty" and a Russia-led bloc in German; the takeover as a date in German
+    ("Tadschikistan: Das von Russland angeführte Bündnis der Organisation des Vertrags über "
+     "kollektive Sicherheit übt nach der Machtübernahme der Taliban", False),
+    # hope as a stance in German; goods sent ("направил") and fruit as trade
+    ("In Moskau hofft man, den Sieg der Taliban gegen die USA ausnutzen zu können", True),
+    ("Афганистан направил в Россию первую партию яблок", True),
+    ("Afghanistan sends its first apples to Russia", True),
+])
+def test_the_fate_of_afghanistan_the_csto_in_german_hope_and_fruit(text: str,
+                                                                   kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2024, 1, 18, tzinfo=UTC))
