@@ -879,13 +879,17 @@ class _Word(_Words):
 class _Scans(_Eval):
     """An OR of wildcard and stem tokens: one lookup in the item's probe hits."""
 
-    __slots__ = ("probes",)
+    __slots__ = ("keys", "probes")
 
     def __init__(self, probes: Iterable[_Probe]) -> None:
         self.probes = {probe.key: probe for probe in probes}
+        self.keys = frozenset(self.probes)
 
     def test(self, ix: _Index) -> bool:
-        return not ix.probed().keys().isdisjoint(self.probes)
+        # A set's isdisjoint walks its argument: here the few probes that hit this text,
+        # not the hundreds of wildcards of a large OR (dict_keys.isdisjoint(dict) walks the
+        # dict it is given).
+        return not self.keys.isdisjoint(ix.probed())
 
     def spans(self, ix: _Index) -> list[Span]:
         found = ix.probed().keys() & self.probes.keys()
