@@ -1138,3 +1138,25 @@ def test_takeover_dates_comparisons_neighbours_and_central_asian_words(text: str
 def test_the_fate_of_afghanistan_the_csto_in_german_hope_and_fruit(text: str,
                                                                    kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2024, 1, 18, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # the takeover as a date beside threats, and Afghanistan's neighbours, in Turkish, Urdu,
+    # Hindi and Indonesian (their threat words too)
+    ("Kabulov: Taliban'ın iktidara gelmesinden bu yana Afganistan'daki IŞİD teröristlerinin "
+     "sayısı üç katına çıktı", False),
+    ("کابلوف: طالبان کے اقتدار میں آنے کے بعد افغانستان میں داعش کے دہشت گردوں کی تعداد تین "
+     "گنا ہوگئی", False),
+    ("लावरोव: तालिबान के सत्ता में आने के बाद अफगानिस्तान में आतंकवादियों की संख्या तीन गुना "
+     "हुई", False),
+    ("Kabulov: sejak Taliban berkuasa, jumlah teroris ISIS di Afghanistan naik tiga kali lipat",
+     False),
+    ("Lavrov: Batı, Afganistan'ın komşularına mülteci kabul etmeleri için baskı yapıyor", False),
+    ("Lavrov: Barat menekan negara tetangga Afghanistan untuk menerima pengungsi", False),
+    # ... and Russia's dealings since the takeover are still relations
+    ("Rusya, Taliban'ın iktidara gelmesinden bu yana Kabil'deki büyükelçiliğini açık tuttu",
+     True),
+])
+def test_takeover_dates_and_neighbours_in_turkish_urdu_hindi_and_indonesian(
+        text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2022, 7, 28, tzinfo=UTC))
