@@ -740,8 +740,8 @@ class _Index:
     """
 
     __slots__ = (
-        "_positions", "_probed", "_reach", "_sentences", "_spans", "_tested", "present",
-        "probes", "tokens", "topics")
+        "_positions", "_probed", "_reach", "_sentences", "_spans", "_tested", "node_spans",
+        "node_tests", "present", "probes", "tokens", "topics")
 
     def __init__(self, tokens: Tokens, topics: Mapping[str, _Eval], probes: _ProbeTable,
                  off: Iterable[str] = ()) -> None:
@@ -756,6 +756,10 @@ class _Index:
         # topic name -> matched; a topic whose date window excludes the item never does
         self._tested: dict[str, bool] = dict.fromkeys(off, False)
         self._spans: dict[str, list[Span]] = {}  # topic name -> where its words are
+        # A NEAR or EXCEPT node's verdict and spans, kept for the item: the same node is
+        # tested by its topic, by topics that refer to it and again for the explanation.
+        self.node_tests: dict[_Eval, bool] = {}
+        self.node_spans: dict[_Eval, list[Span]] = {}
 
     def positions(self) -> dict[str, list[int]]:
         """Word -> its token positions, in order."""
@@ -1033,12 +1037,18 @@ class _Near(_Eval):
         self.sentence = sentence
 
     def test(self, ix: _Index) -> bool:
-        if not (self.left.test(ix) and self.right.test(ix)):
-            return False
-        return next(self._pairs(ix), None) is not None
+        found = ix.node_tests.get(self)
+        if found is None:
+            found = ix.node_tests[self] = (
+                self.left.test(ix) and self.right.test(ix) and bool(self.spans(ix)))
+        return found
 
     def spans(self, ix: _Index) -> list[Span]:
-        return [(min(a[0], b[0]), max(a[1], b[1])) for a, b in self._pairs(ix)]
+        spans = ix.node_spans.get(self)
+        if spans is None:
+            spans = ix.node_spans[self] = [
+                (min(a[0], b[0]), max(a[1], b[1])) for a, b in self._pairs(ix)]
+        return spans
 
     def collect(self, ix: _Index, out: list[Span]) -> None:
         for a, b in self._pairs(ix):
@@ -1102,11 +1112,18 @@ class _Except(_Eval):
         self.left, self.right = left, right
 
     def test(self, ix: _Index) -> bool:
-        if not self.left.test(ix):
-            return False
-        return bool(self.spans(ix))
+        found = ix.node_tests.get(self)
+        if found is None:
+            found = ix.node_tests[self] = self.left.test(ix) and bool(self.spans(ix))
+        return found
 
     def spans(self, ix: _Index) -> list[Span]:
+        kept = ix.node_spans.get(self)
+        if kept is None:
+            kept = ix.node_spans[self] = self._spans(ix)
+        return kept
+
+    def _spans(self, ix: _Index) -> list[Span]:
         lefts = self.left.spans(ix)
         if not lefts or not self.right.test(ix):
             return lefts
