@@ -1160,3 +1160,28 @@ def test_the_fate_of_afghanistan_the_csto_in_german_hope_and_fruit(text: str,
 def test_takeover_dates_and_neighbours_in_turkish_urdu_hindi_and_indonesian(
         text: str, kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2022, 7, 28, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # Russian "в связи с" ("because of") is no tie; "связи" as ties still is
+    ("В связи с приходом талибов к власти Россия ужесточила правила въезда для мигрантов",
+     False),
+    ("Россия и талибы развивают связи в сфере торговли", True),
+    # the Taliban attacking a neighbour are the danger the neighbour asks Russia to meet
+    ("Tajikistan asks Moscow for troops after Taliban attacks on its border posts", False),
+    ("Le Tadjikistan sollicite l'aide militaire de la Russie après des attaques des talibans",
+     False),
+    ("Putin criticises Pakistan and says the Taliban are fighting against terrorism", True),
+    # "the Afghan topic" or "agenda" is a subject of talks, not a party to them
+    ("Лукашенко обсудил с Путиным по телефону афганскую тематику", False),
+    ("Putin and Tokayev discuss the Afghan agenda by phone", False),
+    ("Путин обсудил с Рахмоном афганскую повестку", False),
+    # Taliban rule as a reality to be taken into account is a stance
+    ("Kremlin: the Taliban's control of Afghanistan is a reality that must be taken into "
+     "account", True),
+    ("Москва будет учитывать реалии, сложившиеся после прихода талибов", True),
+    ("Russia must reckon with the reality of climate change, Putin says", False),
+])
+def test_because_of_attacks_on_neighbours_the_afghan_topic_and_reality(text: str,
+                                                                      kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2021, 8, 20, tzinfo=UTC))
