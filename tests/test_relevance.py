@@ -1185,3 +1185,26 @@ def test_takeover_dates_and_neighbours_in_turkish_urdu_hindi_and_indonesian(
 def test_because_of_attacks_on_neighbours_the_afghan_topic_and_reality(text: str,
                                                                       kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2021, 8, 20, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # the legal notice in Tajik; the Russia-Ukraine pair in Urdu; the Security Council in
+    # Pashto word order; the West's war "in Afghanistan" in Persian; "what happened in
+    # Afghanistan" as a comparison (Arabic); the Afghan border in Urdu; fighting in Bulgarian
+    ("Толибон (як созмони террористии мамнуъ дар Федератсияи Русия) дар Афғонистон қонуни "
+     "нав қабул кард", False),
+    ("روس اور یوکرین کی جنگ پر طالبان کا موقف سامنے آ گیا", False),
+    ("د روسیې د ملي امنیت شورا منشي وايي طالبان د امریکا جوړ کړي دي", False),
+    ("نماینده روسیه: آمریکا در افغانستان با شکست کامل روبرو شد", False),
+    ("باتروشيف: ما حدث في أفغانستان قد يحدث مع أنصار أمريكا في أوكرانيا", False),
+    ("Russia's envoy: what happened in Afghanistan awaits Kyiv too", False),
+    ("ماریا زاخارووا نے پاک افغان سرحد پر تناؤ کے خاتمے کا خیر مقدم کیا", False),
+    ("Русия призова Афганистан и Пакистан да прекратят сраженията и да решат спора по "
+     "дипломатически път", False),
+    # Russia's officials named in Arabic; a fait accompli as a stance; Urdu investment words
+    ("بيسكوف: وصول طالبان إلى السلطة في أفغانستان أمر واقع", True),
+    ("روس نے افغانستان میں ریلوے منصوبوں میں سرمایہ کاری میں دلچسپی ظاہر کی", True),
+    ("Русия и Афганистан подписаха споразумение за търговия", True),
+])
+def test_the_regions_languages_notices_pairs_borders_and_voices(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2022, 11, 3, tzinfo=UTC))
