@@ -1208,3 +1208,18 @@ def test_because_of_attacks_on_neighbours_the_afghan_topic_and_reality(text: str
 ])
 def test_the_regions_languages_notices_pairs_borders_and_voices(text: str, kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2022, 11, 3, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # Russia evacuating its citizens from Afghanistan, and flights, are dealings with it;
+    # the Americans' evacuation is someone else's
+    ("Russian planes land at Kabul airport to evacuate Russians after the Taliban takeover",
+     True),
+    ("Путин поручил направить самолёты в Афганистан для эвакуации россиян", True),
+    ("الدفاع الروسية: وصول طائرة ثالثة بعد إجلاء رعايا من أفغانستان", True),
+    ("Trump says Putin grew bolder after the botched evacuation of US troops from Afghanistan",
+     False),
+    ("Zdaniem Trumpa ewakuacja wojsk USA z Afganistanu ośmieliła Putina", False),
+])
+def test_evacuations_from_afghanistan(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2021, 8, 25, tzinfo=UTC))
