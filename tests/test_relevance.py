@@ -1223,3 +1223,31 @@ def test_the_regions_languages_notices_pairs_borders_and_voices(text: str, kept:
 ])
 def test_evacuations_from_afghanistan(text: str, kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2021, 8, 25, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # a spokeswoman's "news briefing" is no digest
+    ("Zakharova told a news briefing that recognising the Taliban government is premature",
+     True),
+    # Afghanistan as a comparison in Spanish and Italian; places near it
+    ("Lavrov: el apoyo de Washington a Kiev acabará como en Afganistán", False),
+    ("Lavrov: il sostegno americano a Kiev potrebbe finire, è già successo con l'Afghanistan",
+     False),
+    ("Putin objected to a plan to reposition withdrawn Afghanistan forces in Central Asian "
+     "countries near Afghanistan", False),
+    # St Petersburg in Italian; lifting the terrorist designation in Korean; Swedish aid;
+    # Hungarian "views"; a former Soviet republic is no history piece
+    ("Talebani ospiti d'onore al forum economico di San Pietroburgo", True),
+    ("러시아 대법원, 탈레반 테러단체 지정 해제 결정", True),
+    ("Ryssland skickar humanitärt bistånd till Afghanistan efter jordbävningen", True),
+    ("Hogyan tekint a tálib hatalomátvételre Oroszország", True),
+    ("Putin will seine Beziehungen zu den Taliban verbessern, sagt er in der "
+     "Ex-Sowjetrepublik Tadschikistan", True),
+    # the Taliban's advance is the danger others guard against
+    ("Angesichts des Vormarsches der Taliban wollen Russland und Tadschikistan ihre "
+     "militärische Zusammenarbeit ausbauen", False),
+    ("Russia and Tajikistan expand military cooperation amid the Taliban advance", False),
+])
+def test_briefings_comparisons_european_words_and_the_taliban_advance(text: str,
+                                                                      kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2022, 6, 28, tzinfo=UTC))
