@@ -1251,3 +1251,24 @@ def test_evacuations_from_afghanistan(text: str, kept: bool) -> None:
 def test_briefings_comparisons_european_words_and_the_taliban_advance(text: str,
                                                                       kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2022, 6, 28, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # the words of relations and stance of English and Russian, carried to Arabic (with
+    # the article's forms), Persian, Urdu and Hindi: calls, memoranda, energy, agreement,
+    # talks, flights
+    ("روسيا تدعو طالبان إلى تشكيل حكومة شاملة", True),
+    ("روسيا وطالبان توقعان مذكرة تفاهم في مجال الطاقة", True),
+    ("روسیه خواستار تشکیل دولت فراگیر از سوی طالبان شد", True),
+    ("روسیه و طالبان به توافق رسیدند", True),
+    ("روس اور طالبان کے درمیان بات چیت کا نیا دور", True),
+    ("रूस और तालिबान के बीच बातचीत का नया दौर", True),
+    ("रूस और तालिबान के बीच उड़ानें फिर शुरू होंगी", True),
+    # ... still within one sentence
+    ("أكدت طالبان أنها لن تسمح باستخدام أراضيها ضد أي دولة. وفي موسكو، أعلن الكرملين عن "
+     "مناورات جديدة.", False),
+    ("तालिबान ने महिलाओं पर नए प्रतिबंध लगाए। रूस में नए प्रतिबंधों पर बहस जारी है।", False),
+])
+def test_relation_and_stance_words_in_arabic_persian_urdu_and_hindi(text: str,
+                                                                   kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2024, 5, 15, tzinfo=UTC))
