@@ -3,14 +3,16 @@ score formula (monotonic in matching terms), the background and Rocchio feedback
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
+from dataclasses import replace
 from datetime import date
 
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from conftest import DEFAULT_CONFIG
+from conftest import DATA, DEFAULT_CONFIG
 from mediamon.config import load_config
 from mediamon.core.profile import K1, TAU, Background, Profile, builtin_background, stem, terms
 from mediamon.core.score import Scorer
@@ -79,6 +81,26 @@ def test_a_copy_gets_the_verdict_remembered_for_its_text() -> None:
     clone = pickle.loads(pickle.dumps(scorer))
     again = clone.score_text(text, published=date(2022, 1, 1))
     assert again == first and again is not first
+
+
+def test_a_pickled_scorer_leaves_its_topics_syntax_trees_out_and_judges_the_same() -> None:
+    """A parse worker receives the scorer pickled: the default topics' syntax trees (half its
+    size, most of its unpickling time) stay behind and are parsed again only if asked for;
+    the copy keeps, scores and explains every labelled text as the original does."""
+    clone = pickle.loads(pickle.dumps(SCORER))
+    assert clone.topics._nodes is None
+    assert len(pickle.dumps(SCORER)) < len(pickle.dumps(SCORER.topics.nodes))
+    texts = [f"{item['title']}\n{item['summary']}" for item in map(
+        json.loads, (DATA / "relevance" / "dev.jsonl").read_text(encoding="utf-8").splitlines())]
+    assert len(texts) > 100
+    for text in texts:
+        assert clone.score_text(text) == SCORER.score_text(text)
+    assert clone.topics.nodes == SCORER.topics.nodes  # parsed again on demand, the same trees
+    candidates = replace(SCORER, article_candidates=True)  # with article fetching on
+    copy = pickle.loads(pickle.dumps(candidates))
+    assert copy._candidates is not None and copy._candidates._nodes is None
+    for text in texts[:40]:
+        assert (copy.rejects(text) is None) == (candidates.rejects(text) is None)
 
 
 @given(st.lists(st.sampled_from(["Moscow", "Taliban", "weather", "football", "Kabul", "the"]),

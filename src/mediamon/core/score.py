@@ -105,7 +105,7 @@ class Scorer:
         if self.article_candidates and self.positive:
             # The prefilter's test for "any positive topic" rather than for the keep rule.
             anyone = Or(tuple(Ref(name) for name in sorted(self.positive)))
-            object.__setattr__(self, "_candidates", TopicSet(self.topics.nodes, anyone))
+            object.__setattr__(self, "_candidates", self.topics.with_keep(anyone))
 
     @classmethod
     def from_config(

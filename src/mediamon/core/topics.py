@@ -1360,13 +1360,16 @@ class TopicSet:
     """Named topic queries and a keep rule, compiled once; match many items against them."""
 
     def __init__(self, nodes: Mapping[str, Node], keep: Node | None = None,
-                 since: Mapping[str, date] | None = None) -> None:
+                 since: Mapping[str, date] | None = None,
+                 sources: Mapping[str, str] | None = None) -> None:
         """Compile parsed queries. Use ``compile``: this trusts that every ``@name`` resolves
-        and that references do not cycle."""
+        and that references do not cycle. ``sources``: the query text each node was parsed
+        from (``compile`` gives them), so that a pickled copy can leave the nodes out."""
         self.names: tuple[str, ...] = tuple(nodes)
         # topic -> the first publication day it applies to (``compile``'s ``since``)
         self.since: Mapping[str, date] = dict(since or {})
-        self.nodes: Mapping[str, Node] = dict(nodes)
+        self._nodes: dict[str, Node] | None = dict(nodes)
+        self._sources = None if sources is None else dict(sources)
         self.keep_rule: Node | None = keep
         self._probes = _ProbeTable()
         self._evals = {name: _compile(node, self._probes) for name, node in nodes.items()}
@@ -1377,6 +1380,28 @@ class TopicSet:
         rule = keep if keep is not None else Or(tuple(Ref(name) for name in self.names))
         self._keep_need = _need(rule, self.nodes, {}) if self.names or keep \
             else None
+
+    @property
+    def nodes(self) -> Mapping[str, Node]:
+        """The parsed query of each topic (parsed again from its text in a pickled copy)."""
+        if self._nodes is None:
+            assert self._sources is not None
+            self._nodes = {name: with_clitics(parse_query(query))
+                           for name, query in self._sources.items()}
+        return self._nodes
+
+    def __getstate__(self) -> dict[str, object]:
+        # The syntax trees are half of a pickled topic set and most of its unpickling time
+        # (a parse worker receives the scorer when it starts); matching needs only the
+        # compiled evaluators, so a copy that can parse its queries again leaves them out.
+        state = dict(self.__dict__)
+        if self._sources is not None:
+            state["_nodes"] = None
+        return state
+
+    def with_keep(self, keep: Node) -> TopicSet:
+        """The same topics with another keep rule."""
+        return TopicSet(self.nodes, keep, self.since, self._sources)
 
     def could_keep(self, present: set[str]) -> bool:
         """False when the keep rule cannot match a text with these distinct folded words
@@ -1410,7 +1435,8 @@ class TopicSet:
         if unknown:
             raise TopicError(f"topics.{unknown[0]}.since", "no such topic")
         nodes = {name: with_clitics(node) for name, node in nodes.items()}
-        return cls(nodes, keep_node if keep_node is None else with_clitics(keep_node), since)
+        return cls(nodes, keep_node if keep_node is None else with_clitics(keep_node), since,
+                   topics)
 
     def positive_topics(self) -> tuple[str, ...]:
         """Topics that can only help the keep rule match: those it names outside any NOT
