@@ -6,7 +6,9 @@ reject most items of the workloads."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import pickle
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mediamon.config import load_config
+from mediamon.core import topics as topics_module
 from mediamon.core.normalise import normalise_entry, shows_something
 from mediamon.core.parse import parse_body
 from mediamon.core.score import KEEP_MODES, Scorer, _ascii_words
@@ -222,6 +225,31 @@ def test_could_keep_sets_aside_texts_without_what_the_rule_needs() -> None:
     for words in ({"alpha", "theta"}, {"beta", "runs"}, {"gamma", "delta"}, {"epsilon", "zeta"},
                   {"塔", "利", "班"}, {"kappa", "lambda"}, {"alpha", "gamma"}):
         assert topics.could_keep(words), words
+
+
+def test_the_words_it_remembers_change_no_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What each word satisfies is worked out once and remembered: a topic set that forgets
+    after every word, and a pickled copy (which starts with no memory), answer every set of
+    up to three of the queries' words as one that remembers them all; a phrase needs all its
+    words, whichever of them is met first."""
+    remembering = TopicSet.compile(QUERIES, KEEP)
+    monkeypatch.setattr(topics_module, "REMEMBERED_WORDS", 1)
+    forgetting = TopicSet.compile(QUERIES, KEEP)
+    remembering.could_keep(set(VOCABULARY))
+    copy = pickle.loads(pickle.dumps(remembering))
+    assert copy._atoms.words == {} and remembering._atoms.words
+    answers = set()
+    for size in range(4):
+        for words in itertools.combinations(VOCABULARY, size):
+            present = set(words)
+            answer = remembering.could_keep(present)
+            assert forgetting.could_keep(present) == answer, words
+            assert copy.could_keep(present) == answer, words
+            answers.add(answer)
+    assert answers == {True, False}
+    assert len(forgetting._atoms.words) <= 1
+    for words in ({"kappa"}, {"lambda"}, {"lambda", "x"}):  # '"kap* lam*"' needs both
+        assert not remembering.could_keep(words), words
 
 
 def test_a_query_that_can_match_without_any_word_always_may_be_kept() -> None:

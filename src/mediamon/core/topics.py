@@ -96,7 +96,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import lru_cache
 from itertools import accumulate
-from operator import itemgetter
 from typing import Literal, TypeAlias
 
 import snowballstemmer
@@ -1209,68 +1208,129 @@ def _compile_or(children: Sequence[Node], table: _ProbeTable) -> _Eval:
 
 Present: TypeAlias = set[str]
 
+# Distinct words whose atoms an ``_Atoms`` remembers before it starts afresh: the words of a
+# stream repeat (a few tens of thousands make up most of any day's news), and the memory
+# stays a few megabytes per process.
+REMEMBERED_WORDS = 50_000
+
+
+class _Atoms:
+    """Every word, wildcard and stem the prefilter looks for, each numbered, and each longer
+    term (several words) numbered too, found when all of its words are.
+
+    What one word satisfies (its numbers, and the longer terms it may complete) is worked out
+    the first time the word is met and remembered (up to ``REMEMBERED_WORDS``): an item
+    then costs a dictionary lookup per distinct word and a few set operations in C, however
+    many terms the topics have. Plain objects, so that a TopicSet still pickles (the memory
+    of words is left out)."""
+
+    __slots__ = ("anchors", "by_head", "exact", "longer", "probes", "size", "table", "words")
+
+    def __init__(self, table: _ProbeTable) -> None:
+        self.size = 0
+        self.table = table  # the matcher's probes, shared
+        self.exact: dict[str, int] = {}  # word -> number
+        self.probes: dict[str, tuple[_Probe, int]] = {}  # probe key -> probe, number
+        # head length -> head -> (probe, number) of the probes filed under it (``_HEAD``)
+        self.by_head: dict[int, dict[str, list[tuple[_Probe, int]]]] = {}
+        self.longer: dict[frozenset[int], int] = {}  # what a longer term needs -> its number
+        # a word's or probe's number -> the longer terms it is part of: (needed, number)
+        self.anchors: dict[int, list[tuple[frozenset[int], int]]] = {}
+        self.words: dict[str, tuple[tuple[int, ...], tuple[tuple[frozenset[int], int], ...]]]
+        self.words = {}
+
+    def __getstate__(self) -> dict[str, object]:
+        state = {name: getattr(self, name) for name in self.__slots__}
+        state["words"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
+    def _number(self) -> int:
+        self.size += 1
+        return self.size - 1
+
+    def pattern(self, pattern: Pattern) -> int:
+        """The number of one word, wildcard or stem."""
+        if pattern.kind == "exact":
+            if pattern.word not in self.exact:
+                self.exact[pattern.word] = self._number()
+            return self.exact[pattern.word]
+        probe = self.table.add(pattern)
+        if probe.key not in self.probes:
+            self.probes[probe.key] = (probe, self._number())
+            head = probe.scan[:_HEAD]
+            self.by_head.setdefault(len(head), {}).setdefault(head, []).append(
+                self.probes[probe.key])
+        return self.probes[probe.key][1]
+
+    def term(self, term: Term) -> int:
+        """The number of a term: its word's, or for a longer term one of its own."""
+        if len(term.patterns) == 1:
+            return self.pattern(term.patterns[0])
+        numbers = [self.pattern(p) for p in term.patterns]
+        needed = frozenset(numbers)
+        if needed not in self.longer:
+            self.longer[needed] = self._number()
+            # Checked when one of its words is met: the longest exact word, likely the rarest.
+            exact = [(len(p.word), n) for p, n in zip(term.patterns, numbers, strict=True)
+                     if p.kind == "exact"]
+            anchor = max(exact)[1] if exact else numbers[0]
+            self.anchors.setdefault(anchor, []).append((needed, self.longer[needed]))
+        return self.longer[needed]
+
+    def _learn(self, word: str) -> tuple[tuple[int, ...], tuple[tuple[frozenset[int], int], ...]]:
+        numbers = [self.exact[word]] if word in self.exact else []
+        for length, heads in self.by_head.items():
+            numbers += [n for probe, n in heads.get(word[:length], ()) if probe.accepts(word)]
+        anchored = [term for n in numbers for term in self.anchors.get(n, ())]
+        entry = (tuple(numbers), tuple(anchored))
+        if len(self.words) >= REMEMBERED_WORDS:
+            self.words.clear()
+        self.words[word] = entry
+        return entry
+
+    def of(self, present: Present) -> set[int]:
+        """The numbers the words satisfy, longer terms included."""
+        known = self.words
+        found: set[int] = set()
+        pending: list[tuple[frozenset[int], int]] = []
+        for word in present:
+            entry = known.get(word)
+            if entry is None:
+                entry = self._learn(word)
+            if entry[0]:
+                found.update(entry[0])
+                if entry[1]:
+                    pending += entry[1]
+        for needed, number in pending:
+            if needed <= found:
+                found.add(number)
+        return found
+
 
 class _Need:
-    """A test on an item's distinct words (see ``_need``); plain objects, so that a
-    TopicSet still pickles (it is sent to the worker processes)."""
+    """A test on the atoms of an item's distinct words (``_Atoms.of``; see ``_need``)."""
 
     __slots__ = ()
 
-    def test(self, present: Present) -> bool:
+    def test(self, found: set[int]) -> bool:
         raise NotImplementedError
 
 
 class _NeedTerms(_Need):
-    """An OR of terms: one word among the one-word terms, one word accepted by the
-    one-wildcard/stem ones, or every word and wildcard of one of the longer ones.
+    """An OR of terms: the number of one of them (a word, a wildcard or stem accepting one
+    of the item's words, or a longer term all of whose words are there)."""
 
-    Wildcards are looked up by the first letters they need (``_HEAD``), all words of the
-    item at once in C (``isdisjoint`` over their heads); only words whose head is one of
-    them are then tried, one by one."""
+    __slots__ = ("numbers",)
 
-    __slots__ = ("by_head", "heads", "longer", "words")
+    def __init__(self, numbers: Iterable[int]) -> None:
+        self.numbers = frozenset(numbers)
 
-    def __init__(self, terms: Sequence[Term]) -> None:
-        self.words = frozenset(t.patterns[0].word for t in terms
-                               if len(t.patterns) == 1 and t.patterns[0].kind == "exact")
-        by_head: dict[int, dict[str, list[_Probe]]] = {}
-        for t in terms:
-            if len(t.patterns) == 1 and t.patterns[0].kind != "exact":
-                probe = _Probe(t.patterns[0])
-                head = probe.scan[:_HEAD]
-                by_head.setdefault(len(head), {}).setdefault(head, []).append(probe)
-        self.by_head = {n: {h: tuple(ps) for h, ps in heads.items()}
-                        for n, heads in by_head.items()}
-        self.heads = tuple((slice(0, n), frozenset(heads)) for n, heads in by_head.items())
-        self.longer = tuple(
-            (frozenset(p.word for p in t.patterns if p.kind == "exact"),
-             tuple(_Probe(p) for p in t.patterns if p.kind != "exact"))
-            for t in terms if len(t.patterns) > 1)
-
-    def test(self, present: Present) -> bool:
-        if not present.isdisjoint(self.words):
-            return True
-        for cut, heads in self.heads:
-            if heads.isdisjoint(map(itemgetter(cut), present)):
-                continue
-            probes = self.by_head[cut.stop]
-            for word in present:
-                for probe in probes.get(word[cut], ()):
-                    if probe.accepts(word):
-                        return True
-        for exact, scans in self.longer:
-            if exact <= present and all(_accepts_any(probe, present) for probe in scans):
-                return True
-        return False
-
-
-def _accepts_any(probe: _Probe, present: Present) -> bool:
-    """Whether ``probe`` accepts one of the words; the words are tried only when one of them
-    starts with the first letters it needs (a scan in C)."""
-    head = probe.scan[:_HEAD]
-    if head not in map(itemgetter(slice(0, len(head))), present):
-        return False
-    return any(map(probe.accepts, present))
+    def test(self, found: set[int]) -> bool:
+        return not self.numbers.isdisjoint(found)
 
 
 class _NeedAny(_Need):
@@ -1279,9 +1339,9 @@ class _NeedAny(_Need):
     def __init__(self, needs: Sequence[_Need]) -> None:
         self.needs = tuple(needs)
 
-    def test(self, present: Present) -> bool:
+    def test(self, found: set[int]) -> bool:
         for need in self.needs:  # noqa: SIM110  (a loop is faster, see _And)
-            if need.test(present):
+            if need.test(found):
                 return True
         return False
 
@@ -1292,17 +1352,18 @@ class _NeedAll(_Need):
     def __init__(self, needs: Sequence[_Need]) -> None:
         self.needs = tuple(needs)
 
-    def test(self, present: Present) -> bool:
+    def test(self, found: set[int]) -> bool:
         for need in self.needs:  # noqa: SIM110  (a loop is faster, see _And)
-            if not need.test(present):
+            if not need.test(found):
                 return False
         return True
 
 
-def _need(node: Node, nodes: Mapping[str, Node], memo: dict[str, _Need | None]
-          ) -> _Need | None:
+def _need(node: Node, nodes: Mapping[str, Node], memo: dict[str, _Need | None],
+          atoms: _Atoms) -> _Need | None:
     """A test on an item's distinct words that every text ``node`` matches passes (a
     necessary condition, far cheaper than matching), or None when there is none to make.
+    Its terms are registered in ``atoms``, which tells an item's words apart for it.
 
     A term needs each of its words and of its wildcards/stems somewhere in the text; an OR,
     one of its children's needs; an AND and a NEAR, all of them (positions and distances
@@ -1310,28 +1371,29 @@ def _need(node: Node, nodes: Mapping[str, Node], memo: dict[str, _Need | None]
     needs nothing; ``@name``, that topic's.
     """
     if isinstance(node, Term):
-        return _NeedTerms([node])
+        return _NeedTerms([atoms.term(node)])
     if isinstance(node, Ref):
         if node.name not in memo:
             memo[node.name] = None  # a cycle (TopicSet.compile refuses them) needs nothing
-            memo[node.name] = _need(nodes[node.name], nodes, memo)
+            memo[node.name] = _need(nodes[node.name], nodes, memo, atoms)
         return memo[node.name]
     if isinstance(node, Not):
         return None
     if isinstance(node, Except):
-        return _need(node.left, nodes, memo)
+        return _need(node.left, nodes, memo, atoms)
     if isinstance(node, Or):
-        terms = [child for child in node.children if isinstance(child, Term)]
-        needs: list[_Need | None] = [_NeedTerms(terms)] if terms else []
-        needs += [_need(child, nodes, memo) for child in node.children
-                  if not isinstance(child, Term)]
-        ors = [need for need in needs if need is not None]
-        if len(ors) < len(needs):
+        needs = [_need(child, nodes, memo, atoms) for child in node.children]
+        if any(need is None for need in needs):
             return None  # one child can match needing nothing: so can the OR
+        # The OR's terms, wherever they stand among its children, are one test.
+        numbers = [n for need in needs if isinstance(need, _NeedTerms) for n in need.numbers]
+        ors = [need for need in needs if need is not None and not isinstance(need, _NeedTerms)]
+        if numbers:
+            ors.insert(0, _NeedTerms(numbers))
         return ors[0] if len(ors) == 1 else _NeedAny(ors)
     # And, Near: every child matches.
     alls = [need for child in _children(node)
-            if (need := _need(child, nodes, memo)) is not None]
+            if (need := _need(child, nodes, memo, atoms)) is not None]
     if not alls:
         return None
     return alls[0] if len(alls) == 1 else _NeedAll(alls)
@@ -1378,7 +1440,8 @@ class TopicSet:
         # The prefilter (``could_keep``): what the keep rule (or, without one, any topic)
         # needs of an item's words.
         rule = keep if keep is not None else Or(tuple(Ref(name) for name in self.names))
-        self._keep_need = _need(rule, self.nodes, {}) if self.names or keep \
+        self._atoms = _Atoms(self._probes)
+        self._keep_need = _need(rule, self.nodes, {}, self._atoms) if self.names or keep \
             else None
 
     @property
@@ -1409,7 +1472,7 @@ class TopicSet:
         (the relaxation in ``_need``): most feed items lack some word the rule needs, and
         need neither tokens with spans nor any query evaluated to be dropped."""
         need = self._keep_need
-        return need is None or need.test(present)
+        return need is None or need.test(self._atoms.of(present))
 
     @classmethod
     def compile(cls, topics: Mapping[str, str], keep: str | None = None,
