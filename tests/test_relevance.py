@@ -1272,3 +1272,32 @@ def test_briefings_comparisons_european_words_and_the_taliban_advance(text: str,
 def test_relation_and_stance_words_in_arabic_persian_urdu_and_hindi(text: str,
                                                                    kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2024, 5, 15, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # Russia's foreign ministry, spokespeople and diplomats by office, not by name: what
+    # they say of the Taliban in the same sentence is Russia's stance
+    ("Taliban are bringing order back quickly, says Russia's foreign ministry", True),
+    ("Kremlin spokesman: the Taliban deserve a chance to show they can govern", True),
+    ("МИД России: талибы контролируют ситуацию в Кабуле", True),
+    ("روسی دفتر خارجہ کے ترجمان نے کہا کہ طالبان کابل میں حالات پر قابو پا چکے ہیں", True),
+    # ... but a time "under the Taliban" is no actor beside it
+    ("Drug flows have grown under the Taliban, Russia's foreign ministry says", False),
+    ("МИД России: при талибах вырос поток наркотиков в Центральную Азию", False),
+    # a help of Russia's to the Taliban; tourism between the two
+    ("Russia says it will help the Taliban fight the Islamic State", True),
+    ("La Russie aidera les talibans à lutter contre l'État islamique", True),
+    ("Россия поможет талибам бороться с наркотиками", True),
+    ("Few Russian tourists want to visit Afghanistan, tour operators say", True),
+    # ... not help to someone else, nor others' flight from Afghanistan
+    ("The pullout will help Washington compete with Beijing and Moscow, a Taliban "
+     "commander says", False),
+    ("Russian senator mocks the flight of Americans from Afghanistan", False),
+    # Afghanistan as a region where dangers gather, or as a comparison in Chinese
+    ("Шойгу: боевики на севере Афганистана угрожают странам Центральной Азии", False),
+    ("Shoigu says militants gathering in northern Afghanistan threaten Central Asia", False),
+    ("俄外长称西方想让乌克兰成为第二个阿富汗", False),
+])
+def test_voices_by_office_help_tourism_regions_and_a_second_afghanistan(text: str,
+                                                                        kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2021, 9, 10, tzinfo=UTC))
