@@ -42,8 +42,10 @@ from mediamon.core import langid_cache
 # The start of a long text says as much as all of it, and costs less: the model's time
 # grows with the length (about 1 ms for 3,000 characters, 0.35 ms for 1,000). On the 559
 # real feed texts (title and summary) longer than 1,000 characters in ../shared, the first
-# 1,000 give the language the first 3,000 give, every time (so do the first 600).
-MAX_CHARS = 1000
+# 1,000 give the language the first 3,000 give, every time; on the 2,422 feed and news
+# texts there longer than 400, the first 600 (and 400) give the language the first 1,000
+# give, every time, in 83 % of the time.
+MAX_CHARS = 600
 SCRIPT_CONFIDENCE = 0.9  # a script written in one language only
 LETTER_CONFIDENCE = 0.5  # letters that one language of a shared script uses
 
