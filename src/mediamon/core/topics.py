@@ -91,6 +91,7 @@ regular-expression matching, no leading or inner wildcards and no field-specific
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -934,8 +935,11 @@ class _Phrase(_Eval):
 
 
 class _Phrases(_Eval):
-    """An OR of phrases, filed under one exact word each (the longest): only the phrases
-    whose word is in the text are looked at. A phrase of wildcards only is always looked at.
+    """An OR of phrases, filed under one exact word each: only the phrases whose word is in
+    the text are looked at. The word is the one fewest phrases of the OR share (then the
+    longest): a hundred phrases around "Afghanistan" ("near Afghanistan", "envoy to
+    Afghanistan"...) are filed under their other words, not all under the one word every
+    text on the story has. A phrase of wildcards only is always looked at.
     """
 
     __slots__ = ("anchors", "by_anchor", "loose", "phrases")
@@ -944,9 +948,10 @@ class _Phrases(_Eval):
         self.phrases = tuple(phrases)
         by_anchor: dict[str, list[_Phrase]] = {}
         loose: list[_Phrase] = []
+        shared = Counter(word for phrase in phrases for word in phrase.exact)
         for phrase in phrases:
             if phrase.exact:
-                anchor = min(phrase.exact, key=lambda word: (-len(word), word))
+                anchor = min(phrase.exact, key=lambda word: (shared[word], -len(word), word))
                 by_anchor.setdefault(anchor, []).append(phrase)
             else:
                 loose.append(phrase)
@@ -1213,6 +1218,10 @@ Present: TypeAlias = set[str]
 # stays a few megabytes per process.
 REMEMBERED_WORDS = 50_000
 
+# What one word satisfies: the numbers of its atoms, and the longer terms to check when it is
+# there (what each needs, its own number).
+_WordAtoms: TypeAlias = tuple[tuple[int, ...], tuple[tuple[frozenset[int], int], ...]]
+
 
 class _Atoms:
     """Every word, wildcard and stem the prefilter looks for, each numbered, and each longer
@@ -1236,8 +1245,7 @@ class _Atoms:
         self.longer: dict[frozenset[int], int] = {}  # what a longer term needs -> its number
         # a word's or probe's number -> the longer terms it is part of: (needed, number)
         self.anchors: dict[int, list[tuple[frozenset[int], int]]] = {}
-        self.words: dict[str, tuple[tuple[int, ...], tuple[tuple[frozenset[int], int], ...]]]
-        self.words = {}
+        self.words: dict[str, _WordAtoms] = {}  # the memory: word -> what it satisfies
 
     def __getstate__(self) -> dict[str, object]:
         state = {name: getattr(self, name) for name in self.__slots__}
@@ -1281,7 +1289,7 @@ class _Atoms:
             self.anchors.setdefault(anchor, []).append((needed, self.longer[needed]))
         return self.longer[needed]
 
-    def _learn(self, word: str) -> tuple[tuple[int, ...], tuple[tuple[frozenset[int], int], ...]]:
+    def _learn(self, word: str) -> _WordAtoms:
         numbers = [self.exact[word]] if word in self.exact else []
         for length, heads in self.by_head.items():
             numbers += [n for probe, n in heads.get(word[:length], ()) if probe.accepts(word)]
@@ -1436,7 +1444,7 @@ class TopicSet:
         self._probes = _ProbeTable()
         self._evals = {name: _compile(node, self._probes) for name, node in nodes.items()}
         self._keep = None if keep is None else _compile(keep, self._probes)
-        self._positive = self.positive_topics()
+        self._positive = self._find_positive()
         # The prefilter (``could_keep``): what the keep rule (or, without one, any topic)
         # needs of an item's words.
         rule = keep if keep is not None else Or(tuple(Ref(name) for name in self.names))
@@ -1506,6 +1514,9 @@ class TopicSet:
         and outside the right side of any EXCEPT (which, like NOT, can only stop a match),
         directly or through other topics (all topics when there is no keep rule), in
         config order. The score counts these when the rule fails (README, "Score")."""
+        return self._positive
+
+    def _find_positive(self) -> tuple[str, ...]:
         if self.keep_rule is None:
             return self.names
         found: set[str] = set()
