@@ -1299,6 +1299,9 @@ def test_relation_and_stance_words_in_arabic_persian_urdu_and_hindi(text: str,
     ("俄外长称西方想让乌克兰成为第二个阿富汗", False),
     # the West's withdrawal from Afghanistan, in Chinese, is no Afghan actor
     ("俄外长：美军从阿富汗撤军后，俄罗斯将加强中亚盟国的安全", False),
+    # the legal notice's "recognised as terrorist" is no recognition
+    ("The Taliban (recognised as a terrorist group and banned in Russia) say they hold "
+     "every district of the province", False),
 ])
 def test_voices_by_office_help_tourism_regions_and_a_second_afghanistan(text: str,
                                                                         kept: bool) -> None:
