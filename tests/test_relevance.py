@@ -1302,6 +1302,13 @@ def test_relation_and_stance_words_in_arabic_persian_urdu_and_hindi(text: str,
     # the legal notice's "recognised as terrorist" is no recognition
     ("The Taliban (recognised as a terrorist group and banned in Russia) say they hold "
      "every district of the province", False),
+    # the notice in the instrumental case ("with the movement banned in Russia") is still
+    # the notice; the ban's end is not
+    ("Узбекистан расширяет контакты с запрещенным в России движением «Талибан»", False),
+    ("Россия перестанет считать запрещенным движение «Талибан»", True),
+    # Kabul and "the Afghan one" as comparisons, in Russian
+    ("Патрушев: Киев ждет ситуация, похожая на афганскую, США бросят своих сторонников, "
+     "как и в Кабуле", False),
 ])
 def test_voices_by_office_help_tourism_regions_and_a_second_afghanistan(text: str,
                                                                         kept: bool) -> None:
