@@ -43,10 +43,10 @@ def _no_compiling(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_default_topics_are_compiled_once_then_loaded_and_judge_the_same(
         cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert QUERIES and DEFAULT.keep_rule is not None
-    first = topics_cache.compiled(QUERIES, KEEP, SINCE)
+    first = topics_cache.compiled(TopicSet, QUERIES, KEEP, SINCE)
     assert len(_copies(cache)) == 1
     _no_compiling(monkeypatch)
-    loaded = topics_cache.compiled(QUERIES, KEEP, SINCE)
+    loaded = topics_cache.compiled(TopicSet, QUERIES, KEEP, SINCE)
     assert loaded is not first
     assert loaded.names == first.names and loaded.since == first.since
     assert loaded.positive_topics() == first.positive_topics()
@@ -65,23 +65,23 @@ def test_the_default_topics_are_compiled_once_then_loaded_and_judge_the_same(
 
 
 def test_another_query_keep_rule_or_window_is_compiled_afresh(cache: Path) -> None:
-    topics_cache.compiled(QUERIES, KEEP, SINCE)
+    topics_cache.compiled(TopicSet, QUERIES, KEEP, SINCE)
     changed = dict(QUERIES, sport=QUERIES["sport"] + " OR curling")
-    topics_cache.compiled(changed, KEEP, SINCE)
-    topics_cache.compiled(QUERIES, "@relations", SINCE)
-    topics_cache.compiled(QUERIES, KEEP, dict(SINCE, sport=date(2020, 1, 1)))
+    topics_cache.compiled(TopicSet, changed, KEEP, SINCE)
+    topics_cache.compiled(TopicSet, QUERIES, "@relations", SINCE)
+    topics_cache.compiled(TopicSet, QUERIES, KEEP, dict(SINCE, sport=date(2020, 1, 1)))
     assert len(_copies(cache)) == 4
-    curling = topics_cache.compiled(changed, KEEP, SINCE)
+    curling = topics_cache.compiled(TopicSet, changed, KEEP, SINCE)
     assert "sport" in curling.match(tokenize("Curling")).names
-    assert "sport" not in topics_cache.compiled(QUERIES, KEEP, SINCE).match(
+    assert "sport" not in topics_cache.compiled(TopicSet, QUERIES, KEEP, SINCE).match(
         tokenize("Curling")).names
 
 
 def test_a_damaged_copy_is_compiled_again_and_replaced(cache: Path) -> None:
-    topics_cache.compiled(QUERIES, KEEP, SINCE)
+    topics_cache.compiled(TopicSet, QUERIES, KEEP, SINCE)
     (copy,) = _copies(cache)
     copy.write_bytes(b"not a pickle")
-    again = topics_cache.compiled(QUERIES, KEEP, SINCE)
+    again = topics_cache.compiled(TopicSet, QUERIES, KEEP, SINCE)
     assert again.match(tokenize("Russia recognises the Taliban government")).keep
     assert copy.read_bytes() != b"not a pickle"
 
@@ -91,28 +91,35 @@ def test_a_cache_that_cannot_be_written_costs_only_the_compile(
     blocked = tmp_path / "a file, not a directory"
     blocked.write_text("x", encoding="utf-8")
     monkeypatch.setenv("MEDIAMON_CACHE_DIR", str(blocked))
-    topic_set = topics_cache.compiled(QUERIES, KEEP, SINCE)
+    topic_set = topics_cache.compiled(TopicSet, QUERIES, KEEP, SINCE)
     assert topic_set.match(tokenize("Russia recognises the Taliban government")).keep
     if os.geteuid() != 0:  # root writes anywhere: the read-only directory only for others
         readonly = tmp_path / "readonly"
         readonly.mkdir(mode=0o500)
         monkeypatch.setenv("MEDIAMON_CACHE_DIR", str(readonly))
-        assert topics_cache.compiled(QUERIES, KEEP, SINCE).names == topic_set.names
+        assert topics_cache.compiled(TopicSet, QUERIES, KEEP, SINCE).names == topic_set.names
 
 
 def test_small_sets_are_not_cached_and_errors_are_never_cached(cache: Path) -> None:
-    small = topics_cache.compiled({"a": "alpha OR beta"}, "@a")
+    small = topics_cache.compiled(TopicSet, {"a": "alpha OR beta"}, "@a")
     assert small.match(tokenize("beta")).keep
     assert _copies(cache) == []
     with pytest.raises(TopicError) as bad:
-        topics_cache.compiled(dict(QUERIES, sport="(curling"), KEEP, SINCE)
+        topics_cache.compiled(TopicSet, dict(QUERIES, sport="(curling"), KEEP, SINCE)
     assert bad.value.key == "topics.sport.query"
     assert _copies(cache) == []
 
 
-def test_only_the_newest_copies_are_kept(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_most_recently_used_copies_are_kept(cache: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(topics_cache, "KEEP", 2)
-    for word in ("curling", "rowing", "fencing"):
-        topics_cache.compiled(dict(QUERIES, sport=QUERIES["sport"] + f" OR {word}"), KEEP,
-                              SINCE)
-    assert len(_copies(cache)) == 2
+    variants = {word: dict(QUERIES, sport=QUERIES["sport"] + f" OR {word}")
+                for word in ("curling", "rowing", "fencing")}
+    topics_cache.compiled(TopicSet, variants["curling"], KEEP, SINCE)
+    (curling,) = _copies(cache)
+    topics_cache.compiled(TopicSet, variants["rowing"], KEEP, SINCE)
+    os.utime(curling, ns=(1, 1))  # as if written long ago ...
+    topics_cache.compiled(TopicSet, variants["curling"], KEEP, SINCE)  # ... and used now
+    topics_cache.compiled(TopicSet, variants["fencing"], KEEP, SINCE)
+    kept = _copies(cache)
+    assert len(kept) == 2 and curling in kept  # rowing's, the least recently used, went

@@ -673,11 +673,11 @@ def config_from_dict(
     if reading:
         topic_set = cast("TopicSet", _NotCompiled())
     else:
-        from mediamon.core.topics import TopicError
+        from mediamon.core.topics import TopicError, TopicSet
         from mediamon.core.topics_cache import compiled
 
         try:
-            topic_set = compiled(topics, keep.rule, since)
+            topic_set = compiled(TopicSet, topics, keep.rule, since)
         except TopicError as exc:
             raise ConfigError(where, exc.key, str(QueryError(exc.reason, exc.column))) from None
 

@@ -1,6 +1,6 @@
 """A config's compiled topics, loaded in milliseconds from a copy in the user's cache.
 
-    compiled(topics, keep, since)   what TopicSet.compile(topics, keep, since) returns
+    compiled(TopicSet, topics, keep, since)   what TopicSet.compile(topics, keep, since) returns
       a copy for exactly these queries and this code exists -> unpickled (about 20 ms)
       it does not                      -> compiled (about 0.25 s for the default config's 30
                                           topics and 4,000 terms), and a copy written when
@@ -16,17 +16,21 @@ A copy is named by a hash of the queries, the keep rule, the topics' date window
 code that compiles them (the source of ``topics`` and ``text``, snowballstemmer's version,
 Python's), so an edited config or another mediamon compiles afresh; a query with an error
 is never cached (compiling it raises, as without a cache). Copies live in
-``$MEDIAMON_CACHE_DIR``, else the user's cache directory (``langid_cache.cache_root``), under
-``topics/``; the newest ``KEEP`` are kept. Each is written to a temporary file and renamed
-into place. A copy that cannot be read is compiled again and replaced; a cache that cannot
-be written (a read-only home) costs the compile and a debug line, nothing else. The copy is
-a pickle, read only from the user's own cache directory. ``tests/test_topics_cache.py``
-checks that a loaded copy judges every labelled text as the compiled set does.
+``$MEDIAMON_CACHE_DIR``, else the user's cache directory (``langid_cache.cache_root``),
+under ``topics/``; the ``KEEP`` most recently used are kept. Each is written to a temporary
+file and renamed into place. A copy that cannot be read is compiled again and replaced; a
+cache that cannot be written (a read-only home) costs the compile and a debug line, nothing
+else. The copy is a pickle, read only from the user's own cache directory.
+``tests/test_topics_cache.py`` checks that a loaded copy judges every labelled text as the
+compiled set does. The caller passes the ``TopicSet`` class, so that this module imports
+nothing of ``core`` but the cache's place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -38,17 +42,19 @@ from collections.abc import Mapping
 from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mediamon.core import text as text_module
-from mediamon.core import topics as topics_module
 from mediamon.core.langid_cache import cache_root
-from mediamon.core.topics import TopicSet
+
+if TYPE_CHECKING:
+    from mediamon.core.topics import TopicSet
 
 log = logging.getLogger("mediamon.topics")
 
 WORTH_KEEPING = 0.05  # seconds of compiling that make a copy worth writing
 KEEP = 8  # copies kept (one per config and mediamon version in use, at most)
 _FOLDER = "topics"
+_CODE = ("mediamon.core.topics", "mediamon.core.text")  # the modules a compiled set is made by
 
 
 @cache
@@ -57,8 +63,10 @@ def _code() -> bytes:
     import snowballstemmer
 
     digest = hashlib.sha256()
-    for module in (topics_module, text_module):
-        digest.update(Path(str(module.__file__)).read_bytes())
+    for name in _CODE:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin is not None, name
+        digest.update(Path(spec.origin).read_bytes())
     digest.update(f"{getattr(snowballstemmer, '__version__', '')}\0{sys.version}\0"
                   f"{pickle.HIGHEST_PROTOCOL}".encode())
     return digest.digest()
@@ -73,34 +81,38 @@ def _path(topics: Mapping[str, str], keep: str | None,
     return cache_root() / _FOLDER / f"{key}.pickle"
 
 
-def compiled(topics: Mapping[str, str], keep: str | None = None,
+def compiled(kind: type[TopicSet], topics: Mapping[str, str], keep: str | None = None,
              since: Mapping[str, date] | None = None) -> TopicSet:
-    """``TopicSet.compile(topics, keep, since)``, from a cached copy when there is one (see
-    the module). Raises ``TopicError`` as ``compile`` does."""
+    """``kind.compile(topics, keep, since)`` (``kind``: ``core.topics.TopicSet``), from a
+    cached copy when there is one (see the module). Raises ``TopicError`` as ``compile``
+    does."""
     try:
         path = _path(topics, keep, since)
     except Exception as exc:  # no cache directory can be named, a source unreadable
         log.debug("topics compiled without a cache (%s)", exc)
-        return TopicSet.compile(topics, keep, since)
+        return kind.compile(topics, keep, since)
     try:
         with open(path, "rb") as f:
             found = pickle.load(f)
-        if isinstance(found, TopicSet):
-            return found
-        raise TypeError(f"not a topic set: {type(found).__name__}")
+        if not isinstance(found, kind):
+            raise TypeError(f"not a topic set: {type(found).__name__}")
+        with _quietly():
+            os.utime(path)  # used now: the last to be dropped (``_write``)
+        return found
     except FileNotFoundError:
         pass
     except Exception as exc:  # damaged, or written by another layout: made again
         log.debug("cached topics at %s unreadable (%s): compiled again", path, exc)
     started = time.perf_counter()
-    topic_set = TopicSet.compile(topics, keep, since)
+    topic_set = kind.compile(topics, keep, since)
     if time.perf_counter() - started >= WORTH_KEEPING:
         _write(path, topic_set)
     return topic_set
 
 
 def _write(path: Path, topic_set: TopicSet) -> None:
-    """Write the copy (temporary file, then rename) and drop all but the newest ``KEEP``."""
+    """Write the copy (temporary file, then rename) and drop all but the ``KEEP`` most
+    recently used."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(prefix=".topics-", dir=path.parent)
@@ -111,8 +123,17 @@ def _write(path: Path, topic_set: TopicSet) -> None:
         finally:
             if os.path.exists(temporary):
                 os.unlink(temporary)
-        copies = sorted(path.parent.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns)
-        for old in copies[:-KEEP]:
-            old.unlink(missing_ok=True)
     except Exception as exc:  # a read-only or full cache: compiled next time too
         log.debug("compiled topics not cached at %s (%s)", path, exc)
+        return
+    used = {}
+    for copy in path.parent.glob("*.pickle"):
+        with _quietly():  # another process may drop it meanwhile
+            used[copy] = copy.stat().st_mtime_ns
+    for old in sorted(used, key=used.__getitem__)[:-KEEP]:
+        with _quietly():
+            old.unlink(missing_ok=True)
+
+
+def _quietly() -> contextlib.AbstractContextManager[None]:
+    return contextlib.suppress(OSError)
