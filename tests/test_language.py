@@ -89,6 +89,33 @@ def test_confidence_is_a_probability_and_grows_with_evidence() -> None:
     assert 0.0 <= short < long[1] <= 1.0
 
 
+@needs_model
+def test_the_per_language_sums_are_the_ranked_lists() -> None:
+    """The model's probabilities are summed per ISO code from its array, in C; the result,
+    ties included (a text without a feature the model knows), is what summing py3langid's
+    ranked list per code gives, on every labelled text and a few degenerate ones."""
+    classify = language._model()
+    assert classify is not None
+    identifier = langid_cache.identifier(__import__("py3langid.langid", fromlist=["x"]))
+
+    def by_rank(text: str) -> tuple[str | None, float]:
+        totals: dict[str, float] = {}
+        for label, prob in identifier.rank(text):
+            code = language.MACRO.get(label, label)
+            totals[code] = totals.get(code, 0.0) + float(prob)
+        code, prob = max(totals.items(), key=lambda kv: kv[1])
+        return (None, 0.0) if code in language.NO_LANGUAGE else (code, min(1.0, prob))
+
+    texts = [text for _, text, _ in labelled()] + [
+        "ŋ", "Ǆ ǅ", "x", "Москва", "塔", "ab ab ab", "ٹ", "Ⅻ ⅻ"]
+    ties = 0
+    for text in texts:
+        sample = text[:language.MAX_CHARS]
+        assert classify(sample) == pytest.approx(by_rank(sample), abs=1e-12), text
+        ties += by_rank(sample)[1] < 0.05
+    assert ties  # the degenerate texts tie, and are broken as the ranked list breaks them
+
+
 @pytest.mark.parametrize("text", [None, "", "   ", "12:45 — 2025", "!!! ??? ...", "😀🎉"])
 def test_no_letters_no_language(text: str | None) -> None:
     """A text without letters has no language: (None, 0.0), with or without the model."""

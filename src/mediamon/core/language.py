@@ -102,7 +102,7 @@ def _model() -> Detector | None:
         return None
     identifier = langid_cache.identifier(langid)  # milliseconds, from the user's cache
 
-    def classify(text: str) -> tuple[str | None, float]:
+    def rank_classify(text: str) -> tuple[str | None, float]:
         totals: dict[str, float] = {}
         for label, prob in identifier.rank(text):
             code = MACRO.get(label, label)
@@ -112,7 +112,35 @@ def _model() -> Detector | None:
             return None, 0.0
         return code, min(1.0, prob)
 
-    return classify
+    decide = getattr(identifier, "_decide", None)  # py3langid 0.4: the probability array
+    if decide is not None:
+        import numpy as np
+
+        codes: list[str] = []
+        column_code = np.array([_index(codes, MACRO.get(label, label))
+                                for label in identifier.nb_classes], dtype=np.intp)
+
+        def classify(text: str) -> tuple[str | None, float]:
+            # The probabilities summed per ISO code in C: what summing ``rank``'s list per
+            # code does in Python, in a third of the time.
+            totals = np.bincount(column_code, weights=decide(text), minlength=len(codes))
+            best = int(totals.argmax())
+            if np.count_nonzero(totals == totals[best]) > 1:
+                return rank_classify(text)  # a tie (a text without features): its order
+            if codes[best] in NO_LANGUAGE:
+                return None, 0.0
+            return codes[best], min(1.0, float(totals[best]))
+
+        return classify
+
+    return rank_classify
+
+
+def _index(items: list[str], item: str) -> int:
+    """``item``'s place in ``items``, appended if new."""
+    if item not in items:
+        items.append(item)
+    return items.index(item)
 
 
 # -- the fallback: scripts and letters ------------------------------------------------------
