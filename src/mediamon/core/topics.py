@@ -1221,6 +1221,7 @@ REMEMBERED_WORDS = 50_000
 # What one word satisfies: the numbers of its atoms, and the longer terms to check when it is
 # there (what each needs, its own number).
 _WordAtoms: TypeAlias = tuple[tuple[int, ...], tuple[tuple[frozenset[int], int], ...]]
+_NO_ATOMS: _WordAtoms = ((), ())  # most words: one shared entry
 
 
 class _Atoms:
@@ -1294,7 +1295,7 @@ class _Atoms:
         for length, heads in self.by_head.items():
             numbers += [n for probe, n in heads.get(word[:length], ()) if probe.accepts(word)]
         anchored = [term for n in numbers for term in self.anchors.get(n, ())]
-        entry = (tuple(numbers), tuple(anchored))
+        entry = (tuple(numbers), tuple(anchored)) if numbers else _NO_ATOMS
         if len(self.words) >= REMEMBERED_WORDS:
             self.words.clear()
         self.words[word] = entry
