@@ -123,3 +123,22 @@ def test_the_most_recently_used_copies_are_kept(cache: Path,
     topics_cache.compiled(TopicSet, variants["fencing"], KEEP, SINCE)
     kept = _copies(cache)
     assert len(kept) == 2 and curling in kept  # rowing's, the least recently used, went
+
+
+def test_another_folding_table_makes_another_copy(cache: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Terms are folded when they are compiled (Traditional Chinese to Simplified, with the
+    table an installed package provides): another table, another copy."""
+    package = tmp_path / "site" / "foldtable"
+    (package / "dictionary").mkdir(parents=True)
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    table = package / "dictionary" / "TSCharacters.txt"
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setattr(topics_cache, "_DATA", (("foldtable", "dictionary/TSCharacters.txt"),))
+    paths = []
+    for text in ("個\t个\n", "個\t个\n從\t从\n"):
+        table.write_text(text, encoding="utf-8")
+        topics_cache._code.cache_clear()
+        paths.append(topics_cache._path(QUERIES, KEEP, SINCE))
+    topics_cache._code.cache_clear()
+    assert paths[0] != paths[1]

@@ -13,8 +13,9 @@ starts, each `run --once` (a re-poll of unchanged feeds spent most of its time t
 prefilter is the same work each time the queries are the same.
 
 A copy is named by a hash of the queries, the keep rule, the topics' date windows and the
-code that compiles them (the source of ``topics`` and ``text``, snowballstemmer's version,
-Python's), so an edited config or another mediamon compiles afresh; a query with an error
+code that compiles them (the source of ``topics`` and ``text``, OpenCC's table of
+Traditional characters that folding uses, snowballstemmer's version, Python's), so an edited
+config, another mediamon or another OpenCC compiles afresh; a query with an error
 is never cached (compiling it raises, as without a cache). Copies live in
 ``$MEDIAMON_CACHE_DIR``, else the user's cache directory (``langid_cache.cache_root``),
 under ``topics/``; the ``KEEP`` most recently used are kept. Each is written to a temporary
@@ -55,6 +56,9 @@ WORTH_KEEPING = 0.05  # seconds of compiling that make a copy worth writing
 KEEP = 8  # copies kept (one per config and mediamon version in use, at most)
 _FOLDER = "topics"
 _CODE = ("mediamon.core.topics", "mediamon.core.text")  # the modules a compiled set is made by
+# Data a compiled set's terms were folded with (``text.traditional_to_simplified``): package,
+# file under it.
+_DATA = (("opencc", "dictionary/TSCharacters.txt"),)
 
 
 @cache
@@ -67,6 +71,11 @@ def _code() -> bytes:
         spec = importlib.util.find_spec(name)
         assert spec is not None and spec.origin is not None, name
         digest.update(Path(spec.origin).read_bytes())
+    for package, file in _DATA:
+        spec = importlib.util.find_spec(package)
+        for folder in (spec.submodule_search_locations or ()) if spec is not None else ():
+            data = Path(folder) / file
+            digest.update(data.read_bytes() if data.is_file() else b"-")
     digest.update(f"{getattr(snowballstemmer, '__version__', '')}\0{sys.version}\0"
                   f"{pickle.HIGHEST_PROTOCOL}".encode())
     return digest.digest()
