@@ -116,13 +116,14 @@ def _model() -> Detector | None:
     if decide is not None:
         import numpy as np
 
-        codes: list[str] = []
-        column_code = np.array([_index(codes, MACRO.get(label, label))
+        number: dict[str, int] = {}  # ISO code -> its place in the sums
+        column_code = np.array([number.setdefault(MACRO.get(label, label), len(number))
                                 for label in identifier.nb_classes], dtype=np.intp)
+        codes = list(number)
 
         def classify(text: str) -> tuple[str | None, float]:
             # The probabilities summed per ISO code in C: what summing ``rank``'s list per
-            # code does in Python, in a third of the time.
+            # code does in Python (a detection takes about 150 us instead of 215).
             totals = np.bincount(column_code, weights=decide(text), minlength=len(codes))
             best = int(totals.argmax())
             if np.count_nonzero(totals == totals[best]) > 1:
@@ -134,13 +135,6 @@ def _model() -> Detector | None:
         return classify
 
     return rank_classify
-
-
-def _index(items: list[str], item: str) -> int:
-    """``item``'s place in ``items``, appended if new."""
-    if item not in items:
-        items.append(item)
-    return items.index(item)
 
 
 # -- the fallback: scripts and letters ------------------------------------------------------
