@@ -105,7 +105,7 @@ def compiled(kind: type[TopicSet], topics: Mapping[str, str], keep: str | None =
             found = pickle.load(f)
         if not isinstance(found, kind):
             raise TypeError(f"not a topic set: {type(found).__name__}")
-        with _quietly():
+        with contextlib.suppress(OSError):
             os.utime(path)  # used now: the last to be dropped (``_write``)
         return found
     except FileNotFoundError:
@@ -137,12 +137,8 @@ def _write(path: Path, topic_set: TopicSet) -> None:
         return
     used = {}
     for copy in path.parent.glob("*.pickle"):
-        with _quietly():  # another process may drop it meanwhile
+        with contextlib.suppress(OSError):  # another process may drop it meanwhile
             used[copy] = copy.stat().st_mtime_ns
     for old in sorted(used, key=used.__getitem__)[:-KEEP]:
-        with _quietly():
+        with contextlib.suppress(OSError):
             old.unlink(missing_ok=True)
-
-
-def _quietly() -> contextlib.AbstractContextManager[None]:
-    return contextlib.suppress(OSError)
