@@ -1313,3 +1313,32 @@ def test_relation_and_stance_words_in_arabic_persian_urdu_and_hindi(text: str,
 def test_voices_by_office_help_tourism_regions_and_a_second_afghanistan(text: str,
                                                                         kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2021, 9, 10, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # a law that legalises the Taliban (takes them off the banned list) is a step of
+    # recognition, in any language
+    ("Russia's parliament passes a law that could legalise the Taliban", True),
+    ("Parlamento russo aprova lei que permite legalizar o movimento talibã", True),
+    ("Госдума приняла закон, который позволит легализовать «Талибан» в России", True),
+    # the legal notice with the place before the ban, or in Portuguese, French, German, is
+    # no recognition
+    ("Движение «Талибан» (организация признана террористической на территории РФ и "
+     "запрещена) объявило о запрете для женщин", False),
+    ("O movimento talibã (organização reconhecida como terrorista na Rússia) anunciou um "
+     "decreto sobre as mulheres", False),
+    ("Les talibans (reconnus comme terroristes en Russie) ont annoncé un décret", False),
+    ("Los talibanes (reconocidos como terroristas en Rusia) prohíben a las mujeres estudiar",
+     False),
+    # ... while the end of that designation still is a step
+    ("Верховный суд России отменил признание «Талибана» террористической организацией", True),
+    # ties as the word "ties" in French, Spanish, Portuguese, Italian and Polish: kept by
+    # them, not by the notice's words beside them
+    ("Sergueï Choïgou à Kaboul pour renouer des liens avec les talibans, considérés comme "
+     "une « organisation terroriste » interdite en Russie", True),
+    ("Mosca rafforza i legami con i talebani", True),
+    ("Rosja zacieśnia więzi z talibami", True),
+    ("Rusia estrecha lazos con los talibanes", True),
+])
+def test_a_law_that_legalises_and_the_notice_in_more_words(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2024, 12, 17, tzinfo=UTC))
