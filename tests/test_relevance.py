@@ -1342,3 +1342,18 @@ def test_voices_by_office_help_tourism_regions_and_a_second_afghanistan(text: st
 ])
 def test_a_law_that_legalises_and_the_notice_in_more_words(text: str, kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2024, 12, 17, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # negotiations in French, Spanish, Italian, Turkish and Bosnian/Croatian/Serbian
+    ("La Russie et les talibans ouvrent des négociations sur le gaz", True),
+    ("Mosca e i talebani negoziano sulle forniture", True),
+    ("Rusya ile Taliban arasında müzakereler başladı", True),
+    ("Rusija i talibani: pregovori u Moskvi", True),
+    # the lifting of the ban, in Japanese and Chinese
+    ("ロシア下院、タリバンの禁止令解除を可能にする法律を採択", True),
+    ("俄罗斯议会通过法律，为塔利班解除禁令铺路", True),
+])
+def test_negotiations_in_more_languages_and_the_ban_lifted_in_japanese(text: str,
+                                                                       kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2024, 12, 18, tzinfo=UTC))
