@@ -66,13 +66,14 @@ from mediamon.workers import WorkerError, WorkerPool, WorkerStartError, worker_c
 log = logging.getLogger("mediamon.pipeline")
 
 REDIRECT_CONFIRMATIONS = 3  # a permanent redirect moves the feed once seen this many times
-WRITE_BATCH = 128  # feed passes per write transaction at most
+WRITE_BATCH = 32  # feed passes per write transaction at most
 # Group commit: while passes that have not written yet are running, the writer's transaction
 # waits this long at most for their writes (``_Writer``), on a store that allows it
-# (``group_commit``). Each commit writes every index page its rows dirtied: on the dense
-# workload 1 s (and 128 passes) instead of 0.2 s (and 32) took the writer's CPU from 13.9-14.3
-# to 13.2-13.3 s, its kernel time from 2.3 to 1.7 s (docs/benchmarks.md).
-GROUP_COMMIT_SECONDS = 1.0
+# (``group_commit``). 1 s (and 128 passes) saved the writer a further 0.6-1.1 CPU-s on the
+# dense workload, but then few kill -9s landed between two commits (8 of the crash test's 20,
+# which needs 10 to show that a run killed mid-ingest loses nothing) and another writer would
+# wait longer: not taken.
+GROUP_COMMIT_SECONDS = 0.2
 # Passes at once, those waiting for the writer included, per slot of fetch.concurrency.
 WAITING_PER_SLOT = 2
 STOP_GRACE_SECONDS = 10.0  # what running passes get to finish when asked to stop
