@@ -1357,3 +1357,19 @@ def test_a_law_that_legalises_and_the_notice_in_more_words(text: str, kept: bool
 def test_negotiations_in_more_languages_and_the_ban_lifted_in_japanese(text: str,
                                                                        kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2024, 12, 18, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # Russia, the Taliban, Afghanistan and recognition in Kannada, Telugu, Tamil, Malayalam,
+    # Marathi and Gujarati (words take suffixes there: "ರಷ್ಯಾದ", "रशियाने")
+    ("ರಷ್ಯಾ ತಾಲಿಬಾನ್ ಆಡಳಿತವನ್ನು ಅಧಿಕೃತವಾಗಿ ಗುರುತಿಸಿದೆ", True),
+    ("తాలిబన్ ప్రభుత్వాన్ని గుర్తించిన మొదటి దేశంగా రష్యా", True),
+    ("தலிபான் அரசை அங்கீகரித்த முதல் நாடு ரஷ்யா", True),
+    ("താലിബാൻ സർക്കാരിനെ അംഗീകരിച്ച ആദ്യ രാജ്യമായി റഷ്യ", True),
+    ("रशियाने तालिबान सरकारला मान्यता दिली", True),
+    ("રશિયાએ તાલિબાન સરકારને માન્યતા આપી", True),
+    # "identified" (the same verb in Kannada) by the police, in Russia: no recognition
+    ("ರಷ್ಯಾದಲ್ಲಿ ಭಯೋತ್ಪಾದಕ ದಾಳಿ: ಪೊಲೀಸರು ಶಂಕಿತರನ್ನು ಗುರುತಿಸಿದ್ದಾರೆ", False),
+])
+def test_recognition_in_the_languages_of_south_and_west_india(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2025, 7, 4, tzinfo=UTC))
