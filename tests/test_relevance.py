@@ -1373,3 +1373,16 @@ def test_negotiations_in_more_languages_and_the_ban_lifted_in_japanese(text: str
 ])
 def test_recognition_in_the_languages_of_south_and_west_india(text: str, kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2025, 7, 4, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # a Russian region trading with or visiting Afghanistan is Russia as a party, as
+    # Tatarstan and Bashkortostan were
+    ("Ставропольские сушеные бобовые овощи впервые экспортировали в Афганистан", True),
+    ("Делегация Белгородской области посетила Кабул", True),
+    ("Kemerovo coal exporters sign a supply deal with Afghanistan", True),
+    # ... not a place where Afghans live
+    ("Afghan migrants protest in Perm over work permits", False),
+])
+def test_every_region_of_russia_is_russia(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2022, 12, 4, tzinfo=UTC))
