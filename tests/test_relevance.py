@@ -1386,3 +1386,19 @@ def test_recognition_in_the_languages_of_south_and_west_india(text: str, kept: b
 ])
 def test_every_region_of_russia_is_russia(text: str, kept: bool) -> None:
     assert_verdict(text, kept, published=datetime(2022, 12, 4, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # the Taliban as a likeness someone draws ("Russia is not the Taliban", "like the
+    # Taliban") is no party to a relation with Russia
+    ("РФ — это не «Талибан»: Зеленский уверен, что Украину невозможно захватить за неделю",
+     False),
+    ("Россия ведет себя как талибы, заявил Зеленский", False),
+    ("Zelensky: Russia is not the Taliban, Ukraine will not fall in a week, he said", False),
+    # ... while Russia not recognising them, or ready for contacts with them, is Russia's
+    # stance
+    ("Россия не признает Талибан, заявил Лавров", True),
+    ("Лавров: Россия готова к контактам с талибами, как и с другими афганскими силами", True),
+])
+def test_the_taliban_as_a_comparison(text: str, kept: bool) -> None:
+    assert_verdict(text, kept, published=datetime(2021, 9, 13, tzinfo=UTC))
